@@ -1,0 +1,429 @@
+"""The submission contract ("inmatningsfilen"): what a valid survey file is.
+
+`validate()` takes the sheets read from one file and returns the parsed rows
+plus *every* problem found, each with sheet, row and column, so a federation can
+fix everything in one go. What is valid comes from the catalogue (groups and
+questions valid in the period, answer scales, background codes, federations),
+never from constants here. docs/submission_format.md describes the same rules
+for people.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from nns.catalogue import Catalogue, Group, parse_period, period_bounds
+
+from .problems import Problem, problem
+from .reader import Sheets
+
+METADATA_SHEET = "Metadata"
+COLLECTION_SHEET = "Insamling"
+REFERENCE_SHEETS = {"anvisningar", "frågor", "koder"}  # written by the template; ignored on read
+
+SERIAL = "Löpnummer"
+ANSWERED_ON = "Datum"
+GENDER = "Kön"
+AGE_GROUP = "Åldersgrupp"
+INSATS = "Insats"
+COLLECTION_COLUMNS = ("Enkät", "Antal tillfrågade", "Antal besvarade")
+METADATA_FIELDS = {"förbundskod": "Förbundskod", "mätperiod": "Mätperiod"}
+
+NAME_RE = re.compile(
+    r"^(?P<federation>[A-Za-z0-9]+)_(?P<period>\d{4}-\d{2})(?:_(?P<rest>[^.]*))?\.(?P<ext>xlsx|csv)$",
+    re.IGNORECASE,
+)
+INSATS_RE = re.compile(r"^[\wÅÄÖåäö .\-/]{1,40}$")
+EXCEL_EPOCH = date(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class SubmissionName:
+    federation_code: str
+    period: str
+    fmt: str  # 'xlsx' | 'csv'
+    csv_sheet: str | None = None  # the one sheet a CSV file carries
+
+
+@dataclass
+class Parsed:
+    """What a valid file contributes. Filled even when there are problems, so
+    feedback can count the rows that were fine."""
+
+    respondents: list[tuple] = field(default_factory=list)  # RESPONDENT_FIELDS
+    answers: list[tuple] = field(default_factory=list)  # ANSWER_FIELDS
+    collection: list[tuple] = field(default_factory=list)  # COLLECTION_FIELDS
+    groups_covered: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+    rows_total: int = 0
+    rows_with_errors: set[tuple[str, int]] = field(default_factory=set)
+
+    @property
+    def rows_ok(self) -> int:
+        return self.rows_total - len(self.rows_with_errors)
+
+    def add(self, p: Problem) -> None:
+        self.problems.append(p)
+        if p.severity == "fel" and p.sheet and p.row is not None and p.row > 1:
+            self.rows_with_errors.add((p.sheet, p.row))
+
+
+RESPONDENT_FIELDS = ("respondent_group", "serial", "source_row", "answered_on", "gender", "age_group", "insats")
+ANSWER_FIELDS = ("respondent_group", "serial", "question_code", "answer_value")
+COLLECTION_FIELDS = ("respondent_group", "asked", "answered")
+
+
+def col_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _text(cell) -> str | None:
+    if cell is None:
+        return None
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    text = " ".join(str(cell).split())
+    return text or None
+
+
+def _display(cell) -> str:
+    """A cell value as the submitter would recognise it in a message."""
+    text = _text(cell)
+    return f"'{text[:40]}'" if text is not None else "(tom)"
+
+
+def parse_name(filename: str, catalogue: Catalogue) -> SubmissionName | Problem:
+    m = NAME_RE.match(filename)
+    if not m:
+        suffix = Path(filename).suffix.lower()
+        if suffix not in {".xlsx", ".csv"}:
+            return problem("FILE_TYPE", suffix=suffix or "(ingen)")
+        return problem("FILE_NAME", name=filename)
+    period = parse_period(m.group("period"))
+    if period is None:
+        return problem("PERIOD_INVALID", value=m.group("period"))
+    fmt = m.group("ext").lower()
+    csv_sheet = None
+    if fmt == "csv":
+        first = (m.group("rest") or "").split("_")[0]
+        known = {g.sheet_name.casefold(): g.sheet_name for g in catalogue.groups}
+        known[COLLECTION_SHEET.casefold()] = COLLECTION_SHEET
+        csv_sheet = known.get(first.casefold())
+        if csv_sheet is None:
+            return problem("FILE_NAME", name=f"{filename} (en CSV-fil ska heta t.ex. "
+                           f"{m.group('federation')}_{m.group('period')}_Deltagare.csv)")
+    return SubmissionName(m.group("federation").upper(), period, fmt, csv_sheet)
+
+
+def check_federation(name: SubmissionName, catalogue: Catalogue) -> Problem | None:
+    federation = catalogue.federation(name.federation_code)
+    if federation is None:
+        return problem("FEDERATION_UNKNOWN", code=name.federation_code)
+    if federation not in catalogue.federations_in(name.period):
+        return problem("FEDERATION_INACTIVE", code=name.federation_code, period=name.period)
+    return None
+
+
+def _is_blank_row(row: list) -> bool:
+    return all(_text(c) is None for c in row)
+
+
+def _data_rows(rows: list[list]) -> list[tuple[int, list]]:
+    """(Excel row number, cells) for every non-blank row after the header."""
+    return [(i + 1, r) for i, r in enumerate(rows[1:], start=1) if not _is_blank_row(r)]
+
+
+class _Answers:
+    """Maps a cell to a scale value, using the scale's numbers and labels."""
+
+    def __init__(self, catalogue: Catalogue, scale_id: str):
+        steps = catalogue.scales[scale_id]
+        values = [s.value for s in steps if s.value is not None]
+        self.low, self.high = min(values), max(values)
+        self.by_label = {s.label.casefold(): s.value for s in steps}
+        self.missing_labels = {s.label.casefold() for s in steps if s.is_missing}
+
+    def parse(self, cell) -> tuple[int | None, str | None]:
+        """(value, error code): value None with no error means a missing answer."""
+        if cell is None:
+            return None, None
+        if isinstance(cell, bool):
+            return None, "ANSWER_INVALID"
+        if isinstance(cell, (int, float)):
+            number = float(cell)
+        else:
+            text = " ".join(str(cell).split()).casefold()
+            if not text:
+                return None, None
+            if text in self.by_label:
+                return self.by_label[text], None
+            try:
+                number = float(text.replace(",", "."))
+            except ValueError:
+                return None, "ANSWER_INVALID"
+        if not number.is_integer():
+            return None, "ANSWER_INVALID"
+        if not self.low <= number <= self.high:
+            return None, "ANSWER_OUT_OF_RANGE"
+        return int(number), None
+
+
+def _parse_date(cell) -> date | None:
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool) and 1 <= cell < 2958466:
+        return EXCEL_EPOCH + timedelta(days=int(cell))  # an unformatted Excel date
+    text = _text(cell)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _match_code(cell, codes_and_labels: list[tuple[str, str]]) -> str | None:
+    text = (_text(cell) or "").casefold()
+    for code, label in codes_and_labels:
+        if text in (code.casefold(), label.casefold()):
+            return code
+    return None
+
+
+def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: SubmissionName,
+                          catalogue: Catalogue, max_rows: int, out: Parsed) -> None:
+    header = [_text(c) for c in rows[0]] if rows else []
+    data = _data_rows(rows)
+    if not data:
+        return  # an empty sheet neither contributes nor supersedes
+    if group not in catalogue.groups_in(name.period):
+        out.add(problem("GROUP_NOT_OPEN", sheet=sheet, group_sheet=sheet, period=name.period))
+        return
+    out.groups_covered.add(group.code)
+    out.rows_total += len(data)
+    if len(data) > max_rows:
+        out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=len(data), limit=max_rows))
+        return  # listing every cell of a runaway sheet helps nobody
+
+    questions = catalogue.questions_for(group.code, name.period)
+    background = [SERIAL, ANSWERED_ON, GENDER]
+    background += [AGE_GROUP] if group.asks_age_group else []
+    background += [INSATS] if group.asks_insats else []
+    expected = {c.casefold(): c for c in background + [q.code for q in questions]}
+
+    columns: dict[str, int] = {}  # canonical column name -> index
+    for idx, head in enumerate(header):
+        if head is None:
+            if any(idx < len(r) and _text(r[idx]) is not None for _, r in data):
+                out.add(problem("COLUMN_UNKNOWN", sheet=sheet, row=1,
+                                column=f"{col_letter(idx)} (utan rubrik)", period=name.period))
+            continue
+        canonical = expected.get(head.casefold())
+        label = f"{col_letter(idx)} ({head})"
+        if canonical is None:
+            out.add(problem("COLUMN_UNKNOWN", sheet=sheet, row=1, column=label, period=name.period))
+        elif canonical in columns:
+            out.add(problem("COLUMN_DUPLICATE", sheet=sheet, row=1, column=label))
+        else:
+            columns[canonical] = idx
+    for canonical in expected.values():
+        if canonical not in columns:
+            out.add(problem("COLUMN_MISSING", sheet=sheet, row=1, column=canonical))
+
+    start, end = period_bounds(name.period)
+    genders = list(catalogue.background["kon"])
+    ages = list(catalogue.background["aldersgrupp"])
+    scales = {q.code: _Answers(catalogue, q.scale_id) for q in questions}
+    seen_serials: dict[str, int] = {}
+
+    def cell(r: list, col: str):
+        idx = columns.get(col)
+        return r[idx] if idx is not None and idx < len(r) else None
+
+    def where(col: str) -> str:
+        return f"{col_letter(columns[col])} ({col})"
+
+    for row_no, r in data:
+        serial = _text(cell(r, SERIAL)) if SERIAL in columns else None
+        if SERIAL in columns:
+            if serial is None:
+                out.add(problem("SERIAL_MISSING", sheet=sheet, row=row_no, column=where(SERIAL)))
+            elif serial in seen_serials:
+                out.add(problem("SERIAL_DUPLICATE", sheet=sheet, row=row_no, column=where(SERIAL),
+                                value=_display(serial), first_row=seen_serials[serial]))
+            else:
+                seen_serials[serial] = row_no
+
+        answered_on = None
+        if ANSWERED_ON in columns:
+            raw = cell(r, ANSWERED_ON)
+            answered_on = _parse_date(raw)
+            if raw is None or _text(raw) is None:
+                out.add(problem("DATE_MISSING", sheet=sheet, row=row_no, column=where(ANSWERED_ON)))
+            elif answered_on is None:
+                out.add(problem("DATE_INVALID", sheet=sheet, row=row_no, column=where(ANSWERED_ON),
+                                value=_display(raw)))
+            elif not start <= answered_on <= end:
+                out.add(problem("DATE_OUTSIDE_PERIOD", sheet=sheet, row=row_no, column=where(ANSWERED_ON),
+                                value=answered_on.isoformat(), period=name.period,
+                                start=start.isoformat(), end=end.isoformat()))
+
+        coded = {}
+        for col, options in ((GENDER, genders), (AGE_GROUP, ages)):
+            if col not in columns:
+                continue
+            raw = cell(r, col)
+            coded[col] = _match_code(raw, options) if _text(raw) is not None else None
+            if _text(raw) is not None and coded[col] is None:
+                allowed = ", ".join(code if code == label else f"{code} ({label})" for code, label in options)
+                out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=where(col),
+                                value=_display(raw), allowed=allowed))
+        insats = None
+        if INSATS in columns:
+            insats = _text(cell(r, INSATS))
+            if insats is not None and not INSATS_RE.match(insats):
+                out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=where(INSATS),
+                                value=_display(insats), allowed="insatsens kod, högst 40 tecken"))
+
+        for q in questions:
+            if q.code not in columns:
+                continue
+            raw = cell(r, q.code)
+            value, error = scales[q.code].parse(raw)
+            if error:
+                scale = scales[q.code]
+                out.add(problem(error, sheet=sheet, row=row_no, column=where(q.code),
+                                value=_display(raw), low=scale.low, high=scale.high))
+            out.answers.append((group.code, serial, q.code, value))
+        out.respondents.append((group.code, serial, row_no, answered_on, coded.get(GENDER),
+                                coded.get(AGE_GROUP), insats))
+
+
+def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionName,
+                               catalogue: Catalogue, out: Parsed) -> None:
+    header = [(_text(c) or "").casefold() for c in rows[0]] if rows else []
+    columns = {}
+    for wanted in COLLECTION_COLUMNS:
+        if wanted.casefold() in header:
+            columns[wanted] = header.index(wanted.casefold())
+        else:
+            out.add(problem("COLUMN_MISSING", sheet=sheet, row=1, column=wanted))
+    if len(columns) < len(COLLECTION_COLUMNS):
+        return
+    open_groups = {g.code for g in catalogue.groups_in(name.period)}
+    enkat, asked_col, answered_col = COLLECTION_COLUMNS
+    for row_no, r in _data_rows(rows):
+        def get(col):
+            idx = columns[col]
+            return r[idx] if idx < len(r) else None
+
+        raw_group = get(enkat)
+        group = catalogue.group_by_sheet(_text(raw_group) or "")
+        counts_given = _text(get(asked_col)) is not None or _text(get(answered_col)) is not None
+        if group is None:
+            out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=f"{col_letter(columns[enkat])} ({enkat})",
+                            value=_display(raw_group),
+                            allowed=", ".join(g.sheet_name for g in catalogue.groups_in(name.period))))
+            continue
+        if not counts_given:
+            continue  # the template lists every group; unfilled rows mean "not collected"
+        if group.code not in open_groups:
+            out.add(problem("GROUP_NOT_OPEN", sheet=sheet, row=row_no, group_sheet=group.sheet_name,
+                            period=name.period))
+            continue
+        counts = {}
+        for col in (asked_col, answered_col):
+            raw = get(col)
+            text = (_text(raw) or "").replace(" ", "")
+            if re.fullmatch(r"\d+", text):
+                counts[col] = int(text)
+            else:
+                out.add(problem("COUNT_INVALID", sheet=sheet, row=row_no,
+                                column=f"{col_letter(columns[col])} ({col})", value=_display(raw)))
+        if len(counts) == 2 and counts[answered_col] > counts[asked_col]:
+            out.add(problem("COUNT_INCONSISTENT", sheet=sheet, row=row_no,
+                            column=f"{col_letter(columns[answered_col])} ({answered_col})",
+                            answered=counts[answered_col], asked=counts[asked_col]))
+        elif len(counts) == 2:
+            out.collection.append((group.code, counts[asked_col], counts[answered_col]))
+            out.groups_covered.add(group.code)
+
+
+def _validate_metadata(rows: list[list], name: SubmissionName, out: Parsed) -> None:
+    found = {}
+    for row_no, r in enumerate(rows, start=1):
+        key = (_text(r[0]) if r else None) or ""
+        canonical = METADATA_FIELDS.get(key.casefold().rstrip(":"))
+        if canonical:
+            found[canonical] = (row_no, _text(r[1]) if len(r) > 1 else None)
+    for canonical in METADATA_FIELDS.values():
+        if not found.get(canonical, (0, None))[1]:
+            out.add(problem("METADATA_MISSING", sheet=METADATA_SHEET, field=canonical))
+    row_no, code = found.get("Förbundskod", (0, None))
+    if code and code.upper() != name.federation_code:
+        out.add(problem("FEDERATION_MISMATCH", sheet=METADATA_SHEET, row=row_no, column="B",
+                        found=code, expected=name.federation_code))
+    row_no, period = found.get("Mätperiod", (0, None))
+    if period:
+        parsed = parse_period(period)
+        if parsed is None:
+            out.add(problem("PERIOD_INVALID", sheet=METADATA_SHEET, row=row_no, column="B", value=period))
+        elif parsed != name.period:
+            out.add(problem("PERIOD_MISMATCH", sheet=METADATA_SHEET, row=row_no, column="B",
+                            found=parsed, expected=name.period))
+
+
+def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_rows: int) -> Parsed:
+    out = Parsed()
+    by_key = {s.strip().casefold(): s for s in sheets.sheets}
+    if name.fmt == "xlsx":
+        for required in (METADATA_SHEET, COLLECTION_SHEET):
+            if required.casefold() not in by_key:
+                out.add(problem("SHEET_MISSING", sheet=required))
+        if METADATA_SHEET.casefold() in by_key:
+            _validate_metadata(sheets.sheets[by_key[METADATA_SHEET.casefold()]], name, out)
+
+    expected_names = ", ".join([METADATA_SHEET, COLLECTION_SHEET] + [g.sheet_name for g in catalogue.groups_in(name.period)])
+    for key, sheet in by_key.items():
+        rows = sheets.sheets[sheet]
+        if key == METADATA_SHEET.casefold() or key in REFERENCE_SHEETS:
+            continue
+        if key == COLLECTION_SHEET.casefold():
+            _validate_collection_sheet(sheet, rows, name, catalogue, out)
+            continue
+        group = catalogue.group_by_sheet(sheet)
+        if group is None:
+            out.add(problem("SHEET_UNKNOWN", sheet=sheet, expected=expected_names))
+            continue
+        _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out)
+
+    if not out.groups_covered and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS"} for p in out.problems):
+        out.add(problem("NO_DATA"))
+    if name.fmt == "xlsx":
+        _check_collection_against_rows(out, catalogue)
+    return out
+
+
+def _check_collection_against_rows(out: Parsed, catalogue: Catalogue) -> None:
+    """Warnings only: counts are the federation's own, rows are what we received."""
+    rows_per_group: dict[str, int] = {}
+    for respondent in out.respondents:
+        rows_per_group[respondent[0]] = rows_per_group.get(respondent[0], 0) + 1
+    counted = {group: answered for group, _, answered in out.collection}
+    for group_code, rows in rows_per_group.items():
+        sheet = next(g.sheet_name for g in catalogue.groups if g.code == group_code)
+        if group_code not in counted:
+            out.add(problem("COLLECTION_MISSING", sheet=COLLECTION_SHEET, group_sheet=sheet))
+        elif counted[group_code] != rows:
+            out.add(problem("COLLECTION_ROWS_DIFFER", sheet=COLLECTION_SHEET, group_sheet=sheet,
+                            answered=counted[group_code], rows=rows))

@@ -1,0 +1,185 @@
+"""The lake on disk: atomic writes, the submission ledger, archive, quarantine, raw.
+
+Layout under NNS_HOME/lake:
+    archive/<submission_id>.<ext>         every survey original, always
+    quarantine/<submission_id>/            the original + errors.json, for a rejected file
+    raw/<source>/<submission_id>/          immutable Parquet + manifest.json
+    raw/<source>/_schema/                  zero-row files that pin the schema for dbt
+    ledger/<submission_id>.json            one record per submission: the commit point
+
+A submission is identified by the SHA-256 of its bytes. Every write goes to a
+temporary name and is renamed into place, so a crash leaves the old state or the
+new, never half; the ledger record is written last, so a file without one is
+simply processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nns.settings import Settings
+
+SCHEMAS: dict[str, dict[str, pa.Schema]] = {
+    "survey": {
+        "respondents": pa.schema([
+            ("submission_id", pa.string()), ("federation_code", pa.string()), ("period", pa.string()),
+            ("respondent_group", pa.string()), ("serial", pa.string()), ("source_row", pa.int32()),
+            ("answered_on", pa.date32()), ("gender", pa.string()), ("age_group", pa.string()),
+            ("insats", pa.string()),
+        ]),
+        "answers": pa.schema([
+            ("submission_id", pa.string()), ("respondent_group", pa.string()), ("serial", pa.string()),
+            ("question_code", pa.string()), ("answer_value", pa.int8()),
+        ]),
+        "collection": pa.schema([
+            ("submission_id", pa.string()), ("federation_code", pa.string()), ("period", pa.string()),
+            ("respondent_group", pa.string()), ("asked", pa.int32()), ("answered", pa.int32()),
+        ]),
+    },
+}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(target: Path, payload: dict | list) -> None:
+    atomic_write_bytes(target, json.dumps(payload, ensure_ascii=False, indent=2, default=str).encode("utf-8"))
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy a file into place atomically, keeping its modification time."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copy2(source, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StagedDir:
+    """Build a directory under a temporary name, then rename it into place."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+
+    def commit(self) -> None:
+        for child in self.path.iterdir():
+            with open(child, "rb") as f:
+                os.fsync(f.fileno())
+        if self.target.exists():
+            # Reprocessing (force): move the old one aside first, then drop it.
+            old = self.target.with_name(f".{self.target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(self.target, old)
+            os.replace(self.path, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.path, self.target)
+        _fsync_dir(self.target.parent)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple] | pa.Table) -> None:
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(
+        [dict(zip(schema.names, r)) for r in rows], schema=schema)
+    pq.write_table(table.cast(schema), path, compression="zstd")
+
+
+def ensure_lake(settings: Settings) -> None:
+    """Create the data home's folders and the zero-row schema files dbt reads."""
+    for folder in (settings.inbox, settings.archive, settings.quarantine, settings.ledger, settings.publish):
+        folder.mkdir(parents=True, exist_ok=True)
+    for source, tables in SCHEMAS.items():
+        schema_dir = settings.raw / source / "_schema"
+        if all((schema_dir / f"{t}.parquet").exists() for t in tables):
+            continue
+        staged = StagedDir(schema_dir)
+        for table, schema in tables.items():
+            write_parquet(staged.path / f"{table}.parquet", schema, [])
+        staged.commit()
+    empty_ledger = settings.ledger / "_empty.json"  # lets dbt read an empty ledger
+    if not empty_ledger.exists():
+        atomic_write_bytes(empty_ledger, b"")
+
+
+# --- the ledger ---
+
+def ledger_path(settings: Settings, submission_id: str) -> Path:
+    return settings.ledger / f"{submission_id}.json"
+
+
+def read_ledger_record(settings: Settings, submission_id: str) -> dict | None:
+    path = ledger_path(settings, submission_id)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_ledger_record(settings: Settings, record: dict) -> None:
+    # One JSON object on one line: dbt reads the folder as newline-delimited JSON.
+    atomic_write_bytes(ledger_path(settings, record["submission_id"]),
+                       (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+
+def ledger_records(settings: Settings) -> list[dict]:
+    records = []
+    for path in sorted(settings.ledger.glob("*.json")):
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            records.append(json.loads(text))
+    return records
+
+
+def archive_path(settings: Settings, submission_id: str, suffix: str) -> Path:
+    return settings.archive / f"{submission_id}{suffix.lower()}"

@@ -1,0 +1,118 @@
+"""Problems found in a submission: stable codes, Swedish messages, and what to do.
+
+The codes are a contract with the federations and with operators' scripts: add
+new ones, never rename or reuse one. Messages name the sheet, row and column and
+never echo a personnummer (register rows are named by row number only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR = "fel"
+WARNING = "varning"
+
+# code -> (severity, message template, what the submitter should do)
+CODES: dict[str, tuple[str, str, str]] = {
+    "FILE_UNREADABLE": (ERROR, "Filen går inte att läsa som {expected}: {detail}.",
+                        "Spara filen på nytt i rätt format (Excel .xlsx eller CSV med semikolon) och skicka den igen."),
+    "FILE_TYPE": (ERROR, "Filtypen {suffix} tas inte emot.",
+                  "Skicka inmatningsfilen som Excel (.xlsx) eller som CSV-filer (.csv)."),
+    "FILE_NAME": (ERROR, "Filnamnet {name} följer inte mönstret FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx (t.ex. SF07_2025-26.xlsx).",
+                  "Byt namn på filen så att det börjar med er förbundskod och mätperioden."),
+    "FEDERATION_UNKNOWN": (ERROR, "Förbundskoden {code} finns inte i förbundsregistret.",
+                           "Kontrollera förbundskoden i filnamnet och på bladet Metadata."),
+    "FEDERATION_INACTIVE": (ERROR, "Förbundet {code} deltar inte i indikatorarbetet under mätperioden {period}.",
+                            "Kontrollera mätperioden, eller kontakta den nationella samordnaren om förbundet har bytt kod."),
+    "FEDERATION_MISMATCH": (ERROR, "Förbundskoden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
+                            "Rätta förbundskoden så att filnamn och Metadata anger samma förbund."),
+    "PERIOD_INVALID": (ERROR, "Mätperioden {value} är inte giltig.",
+                       "Ange mätperioden som ÅÅÅÅ/ÅÅ, till exempel 2025/26."),
+    "PERIOD_MISMATCH": (ERROR, "Mätperioden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
+                        "Rätta mätperioden så att filnamn och Metadata anger samma period."),
+    "SHEET_MISSING": (ERROR, "Bladet {sheet} saknas.",
+                      "Utgå från den senaste mallen (nns template) och behåll bladens namn."),
+    "SHEET_UNKNOWN": (ERROR, "Bladet {sheet} är okänt.",
+                      "Ta bort bladet eller byt tillbaka till bladnamnet i mallen ({expected})."),
+    "GROUP_NOT_OPEN": (ERROR, "Enkäten {group_sheet} ingår inte i mätperioden {period}.",
+                       "Ta bort bladet, eller kontrollera att rätt mätperiod har angetts."),
+    "METADATA_MISSING": (ERROR, "Fältet {field} saknas på bladet Metadata.",
+                         "Fyll i {field} i kolumn B på bladet Metadata."),
+    "COLUMN_MISSING": (ERROR, "Kolumnen {column} saknas.",
+                       "Lägg tillbaka kolumnen med rubriken {column} (se mallen för mätperioden)."),
+    "COLUMN_UNKNOWN": (ERROR, "Kolumnen {column} är ingen fråga i enkäten {sheet} för mätperioden {period}.",
+                       "Ta bort kolumnen eller rätta rubriken till en frågekod i mallen."),
+    "COLUMN_DUPLICATE": (ERROR, "Kolumnen {column} förekommer mer än en gång.",
+                         "Ta bort den extra kolumnen så att varje rubrik finns en gång."),
+    "NO_DATA": (ERROR, "Filen innehåller inga ifyllda enkäter och inga insamlingsuppgifter.",
+                "Fyll i minst ett enkätblad eller bladet Insamling innan filen skickas."),
+    "TOO_MANY_ROWS": (ERROR, "Bladet har {rows} rader, fler än de {limit} som ett förbund kan lämna.",
+                      "Kontrollera att bladet bara innehåller besvarade enkäter, en rad per enkät."),
+    "SERIAL_MISSING": (ERROR, "Löpnummer saknas.",
+                       "Ge varje enkät ett löpnummer."),
+    "SERIAL_DUPLICATE": (ERROR, "Löpnumret {value} förekommer också på rad {first_row}.",
+                         "Ge varje enkät ett eget löpnummer."),
+    "DATE_MISSING": (ERROR, "Datum saknas.",
+                     "Ange datum då enkäten besvarades (ÅÅÅÅ-MM-DD)."),
+    "DATE_INVALID": (ERROR, "Datumet {value} kan inte läsas.",
+                     "Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-03-14."),
+    "DATE_OUTSIDE_PERIOD": (ERROR, "Datumet {value} ligger utanför mätperioden {period} ({start}–{end}).",
+                            "Rätta datumet, eller lämna enkäten i filen för rätt mätperiod."),
+    "CODE_INVALID": (ERROR, "Värdet {value} är inte tillåtet. Tillåtna värden: {allowed}.",
+                     "Välj ett av de tillåtna värdena i rullistan."),
+    "ANSWER_INVALID": (ERROR, "Svaret {value} är inte ett svarsalternativ.",
+                       "Ange ett tal 1–6, svarsalternativets text, Vet ej/Ej aktuellt, eller lämna cellen tom."),
+    "ANSWER_OUT_OF_RANGE": (ERROR, "Svaret {value} ligger utanför skalan {low}–{high}.",
+                            "Ange ett tal mellan {low} och {high}, Vet ej/Ej aktuellt, eller lämna cellen tom."),
+    "COUNT_INVALID": (ERROR, "Antalet {value} är inte ett heltal som är 0 eller större.",
+                      "Ange antalet som ett heltal."),
+    "COUNT_INCONSISTENT": (ERROR, "Antal besvarade ({answered}) är större än antal tillfrågade ({asked}).",
+                           "Kontrollera antalen för enkäten på bladet Insamling."),
+    "COLLECTION_MISSING": (WARNING, "Antal tillfrågade och besvarade saknas för enkäten {group_sheet}.",
+                           "Fyll i bladet Insamling så att svarsfrekvensen kan beräknas."),
+    "COLLECTION_ROWS_DIFFER": (WARNING, "Bladet Insamling anger {answered} besvarade enkäter men bladet {group_sheet} har {rows} rader.",
+                               "Kontrollera att alla besvarade enkäter finns med, eller rätta antalet."),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    severity: str
+    message: str
+    action: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def where(self) -> str:
+        """'blad Deltagare, rad 12, kolumn D03' for messages and feedback."""
+        parts = []
+        if self.sheet:
+            parts.append(f"blad {self.sheet}")
+        if self.row is not None:
+            parts.append(f"rad {self.row}")
+        if self.column:
+            parts.append(f"kolumn {self.column}")
+        return ", ".join(parts)
+
+
+def problem(code: str, *, sheet: str | None = None, row: int | None = None,
+            column: str | None = None, **details) -> Problem:
+    severity, message, action = CODES[code]
+    return Problem(
+        code=code,
+        severity=severity,
+        message=message.format(sheet=sheet, row=row, column=column, **details),
+        action=action.format(sheet=sheet, row=row, column=column, **details),
+        sheet=sheet,
+        row=row,
+        column=column,
+    )
+
+
+def is_blocking(problems: list[Problem]) -> bool:
+    return any(p.severity == ERROR for p in problems)

@@ -1,0 +1,211 @@
+"""Ingesting one survey file from the inbox: identify, archive, validate, land or quarantine.
+
+Each call handles exactly one file and touches nothing shared but its own
+submission id's paths, so many can run in parallel (one Airflow mapped task per
+file). Running it twice on the same bytes is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nns.catalogue import load_catalogue
+from nns.settings import Settings
+
+from . import lake
+from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Parsed, SubmissionName,
+                       check_federation, parse_name, validate)
+from .problems import Problem, is_blocking, problem
+from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
+
+log = logging.getLogger(__name__)
+
+CONTRACT_VERSION = "1"
+IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files
+
+
+@dataclass(frozen=True)
+class Outcome:
+    submission_id: str
+    file_name: str
+    status: str  # accepted | rejected | known
+    federation_code: str | None
+    period: str | None
+    rows_ok: int
+    errors: int
+    warnings: int
+    first_problem: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        who = f"{self.federation_code or '?'} {self.period or '?'}"
+        if self.status == "rejected":
+            return (f"REJECTED {self.file_name} ({who}), submission {self.submission_id[:12]}: "
+                    f"{self.errors} error(s), first: {self.first_problem} "
+                    f"Details: lake/quarantine/{self.submission_id}/errors.json. "
+                    f"After a corrected file arrives: nns ingest <file> (or clear this task).")
+        if self.status == "known":
+            return f"already ingested {self.file_name} ({who}), submission {self.submission_id[:12]}: nothing to do"
+        return (f"accepted {self.file_name} ({who}), submission {self.submission_id[:12]}: "
+                f"{self.rows_ok} questionnaire rows, {self.warnings} warning(s)")
+
+
+def inbox_files(settings: Settings) -> list[Path]:
+    """Survey files waiting in the inbox (register extracts live in inbox/register/)."""
+    if not settings.inbox.exists():
+        return []
+    return sorted(p for p in settings.inbox.iterdir()
+                  if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
+
+
+def new_inbox_files(settings: Settings) -> list[Path]:
+    """Inbox files whose bytes the ledger has not seen."""
+    return [p for p in inbox_files(settings)
+            if lake.read_ledger_record(settings, lake.sha256_file(p)) is None]
+
+
+def _read(path: Path, name: SubmissionName) -> Sheets:
+    if name.fmt == "xlsx":
+        return read_xlsx(path)
+    return read_csv(path, name.csv_sheet)
+
+
+def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
+    catalogue = load_catalogue(settings.catalogue_dir)
+    parsed = Parsed()
+    name = parse_name(path.name, catalogue)
+    if isinstance(name, Problem):
+        parsed.add(name)
+        # Still say whether the bytes are readable at all: the submitter fixes both at once.
+        if path.suffix.lower() == ".xlsx":
+            try:
+                read_xlsx(path)
+            except UnreadableFile as exc:
+                parsed.add(problem("FILE_UNREADABLE", expected=exc.expected, detail=exc.detail))
+        return None, parsed, None
+    federation_problem = check_federation(name, catalogue)
+    if federation_problem:
+        parsed.add(federation_problem)
+    try:
+        sheets = _read(path, name)
+    except UnreadableFile as exc:
+        parsed.add(problem("FILE_UNREADABLE", expected=exc.expected, detail=exc.detail))
+        return name, parsed, None
+    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet)
+    checked.problems[:0] = parsed.problems
+    return name, checked, sheets
+
+
+def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    path = Path(path)
+    lake.ensure_lake(settings)
+    submission_id = lake.sha256_file(path)
+    received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    known = lake.read_ledger_record(settings, submission_id)
+    if known and not force:
+        path.unlink(missing_ok=True)  # its original is already in the archive
+        return Outcome(submission_id, path.name, "known", known.get("federation_code"), known.get("period"),
+                       known.get("rows_ok", 0), known.get("errors", 0), known.get("warnings", 0),
+                       known.get("first_problem"))
+
+    # Keep the original first, whatever happens next.
+    archived = lake.archive_path(settings, submission_id, path.suffix)
+    if not archived.exists():
+        lake.atomic_copy(path, archived)
+
+    name, parsed, sheets = _check(path, settings)
+    errors = [p for p in parsed.problems if p.severity == "fel"]
+    warnings = [p for p in parsed.problems if p.severity != "fel"]
+    first = errors[0] if errors else (warnings[0] if warnings else None)
+    record = {
+        "submission_id": submission_id,
+        "source": "survey",
+        "file_name": path.name,
+        "received_at": received_at,
+        "ingested_at": lake.now_utc(),
+        "federation_code": name.federation_code if name else None,
+        "period": name.period if name else None,
+        "format": name.fmt if name else path.suffix.lower().lstrip("."),
+        "encoding": sheets.encoding if sheets else None,
+        "respondent_groups": sorted(parsed.groups_covered),
+        "rows_ok": parsed.rows_ok,
+        "rows_total": parsed.rows_total,
+        "errors": len(errors),
+        "warnings": len(warnings),
+        "first_problem": f"{first.code}: {first.message}" + (f" ({first.where()})" if first.where() else "") if first else None,
+        "archive_path": str(archived.relative_to(settings.home)),
+        "contract_version": CONTRACT_VERSION,
+    }
+
+    if is_blocking(parsed.problems):
+        record["status"] = "rejected"
+        _quarantine(path, settings, submission_id, record, parsed.problems)
+    else:
+        record["status"] = "accepted"
+        _land(settings, submission_id, name, parsed, record, warnings)
+
+    lake.write_ledger_record(settings, record)  # the commit point
+    path.unlink(missing_ok=True)
+    outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
+                      parsed.rows_ok, len(errors), len(warnings), record["first_problem"])
+    log.info(outcome.summary())
+    return outcome
+
+
+def _quarantine(path: Path, settings: Settings, submission_id: str, record: dict,
+                problems: list[Problem]) -> None:
+    target = settings.quarantine / submission_id
+    staged = lake.StagedDir(target)
+    try:
+        lake.atomic_copy(path, staged.path / path.name)
+        lake.atomic_write_json(staged.path / "errors.json", {
+            "submission_id": submission_id,
+            "file_name": path.name,
+            "federation_code": record["federation_code"],
+            "period": record["period"],
+            "received_at": record["received_at"],
+            "rows_ok": record["rows_ok"],
+            "rows_total": record["rows_total"],
+            "problems": [p.to_dict() for p in problems],
+        })
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    record["quarantine_path"] = str(target.relative_to(settings.home))
+
+
+def _land(settings: Settings, submission_id: str, name: SubmissionName, parsed: Parsed,
+          record: dict, warnings: list[Problem]) -> None:
+    schemas = lake.SCHEMAS["survey"]
+    target = settings.raw / "survey" / submission_id
+    staged = lake.StagedDir(target)
+    keys = (submission_id, name.federation_code, name.period)
+    try:
+        lake.write_parquet(staged.path / "respondents.parquet", schemas["respondents"],
+                           [keys + r for r in parsed.respondents])
+        lake.write_parquet(staged.path / "answers.parquet", schemas["answers"],
+                           [(submission_id,) + a for a in parsed.answers])
+        lake.write_parquet(staged.path / "collection.parquet", schemas["collection"],
+                           [keys + c for c in parsed.collection])
+        lake.atomic_write_json(staged.path / "manifest.json", {
+            **record,
+            "tables": {
+                "respondents": {"rows": len(parsed.respondents), "fields": list(RESPONDENT_FIELDS)},
+                "answers": {"rows": len(parsed.answers), "fields": list(ANSWER_FIELDS)},
+                "collection": {"rows": len(parsed.collection), "fields": list(COLLECTION_FIELDS)},
+            },
+            "warnings": [w.to_dict() for w in warnings],
+            "writer_pid": os.getpid(),
+        })
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    record["raw_path"] = str(target.relative_to(settings.home))

@@ -1,0 +1,102 @@
+"""The one settings object. Every part of the product (ingest, dbt, DAGs, CLI,
+reports) reads its configuration from here, and only from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    pseudonym_key: str | None
+    disclosure_threshold: int
+    timezone: str
+    catalogue_dir: Path
+    dbt_project_dir: Path
+    max_rows_per_sheet: int
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        home = Path(env.get("NNS_HOME") or REPO_ROOT / "var").expanduser().resolve()
+        dbt_dir = Path(env.get("NNS_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve()
+        settings = cls(
+            home=home,
+            pseudonym_key=env.get("NNS_PSEUDONYM_KEY") or None,
+            disclosure_threshold=_int("NNS_DISCLOSURE_THRESHOLD", 5),
+            timezone=env.get("NNS_TIMEZONE", "Europe/Stockholm"),
+            catalogue_dir=Path(env.get("NNS_CATALOGUE_DIR") or dbt_dir / "seeds").resolve(),
+            dbt_project_dir=dbt_dir,
+            max_rows_per_sheet=_int("NNS_MAX_ROWS_PER_SHEET", 20_000),
+            duckdb_memory_limit=env.get("NNS_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_threads=_int("NNS_DUCKDB_THREADS", 2),
+        )
+        if settings.disclosure_threshold < 1:
+            raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
+        return settings
+
+    # The data home's layout, derived from `home` so there is one place to move it.
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def raw(self) -> Path:
+        return self.lake / "raw"
+
+    @property
+    def archive(self) -> Path:
+        return self.lake / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.lake / "quarantine"
+
+    @property
+    def ledger(self) -> Path:
+        return self.lake / "ledger"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def publish(self) -> Path:
+        return self.home / "publish"
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment a dbt subprocess needs to find this data home."""
+        return {
+            "NNS_HOME": str(self.home),
+            "NNS_DISCLOSURE_THRESHOLD": str(self.disclosure_threshold),
+            "NNS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "NNS_DUCKDB_THREADS": str(self.duckdb_threads),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+        }
+
+
+def get_settings() -> Settings:
+    """Read the settings afresh (cheap), so tests and tasks see the current env."""
+    return Settings.from_env()
