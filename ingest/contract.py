@@ -56,7 +56,8 @@ class Parsed:
     respondents: list[tuple] = field(default_factory=list)  # RESPONDENT_FIELDS
     answers: list[tuple] = field(default_factory=list)  # ANSWER_FIELDS
     collection: list[tuple] = field(default_factory=list)  # COLLECTION_FIELDS
-    groups_covered: set[str] = field(default_factory=set)
+    groups_with_rows: set[str] = field(default_factory=set)  # questionnaire sheets with rows
+    groups_with_counts: set[str] = field(default_factory=set)  # Insamling rows with counts
     problems: list[Problem] = field(default_factory=list)
     rows_total: int = 0
     rows_with_errors: set[tuple[str, int]] = field(default_factory=set)
@@ -209,7 +210,7 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
     if group not in catalogue.groups_in(name.period):
         out.add(problem("GROUP_NOT_OPEN", sheet=sheet, group_sheet=sheet, period=name.period))
         return
-    out.groups_covered.add(group.code)
+    out.groups_with_rows.add(group.code)
     out.rows_total += len(data)
     if len(data) > max_rows:
         out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=len(data), limit=max_rows))
@@ -356,7 +357,7 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
                             answered=counts[answered_col], asked=counts[asked_col]))
         elif len(counts) == 2:
             out.collection.append((group.code, counts[asked_col], counts[answered_col]))
-            out.groups_covered.add(group.code)
+            out.groups_with_counts.add(group.code)
 
 
 def _validate_metadata(rows: list[list], name: SubmissionName, out: Parsed) -> None:
@@ -407,7 +408,7 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
             continue
         _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out)
 
-    if not out.groups_covered and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS"} for p in out.problems):
+    if not (out.groups_with_rows or out.groups_with_counts) and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS"} for p in out.problems):
         out.add(problem("NO_DATA"))
     if name.fmt == "xlsx":
         _check_collection_against_rows(out, catalogue)

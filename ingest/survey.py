@@ -133,7 +133,10 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
         "period": name.period if name else None,
         "format": name.fmt if name else path.suffix.lower().lstrip("."),
         "encoding": sheets.encoding if sheets else None,
-        "respondent_groups": sorted(parsed.groups_covered),
+        # What this submission supersedes: questionnaire rows and collection counts separately,
+        # because a CSV sender sends them as separate files.
+        "respondent_groups": sorted(parsed.groups_with_rows),
+        "collection_groups": sorted(parsed.groups_with_counts),
         "rows_ok": parsed.rows_ok,
         "rows_total": parsed.rows_total,
         "errors": len(errors),

@@ -1,0 +1,27 @@
+# The two commands: `make demo` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+# Use uv from PATH, or install it into .tools/ (a tiny bootstrap venv) if missing.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := False
+export DO_NOT_TRACK := 1
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+
+.PHONY: install demo test bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==0.13.8
+
+install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
+	$(UV) sync --frozen --python 3.11
+
+demo: install
+	.venv/bin/nns demo
+
+test: install
+	.venv/bin/python -m pytest
+
+clean:
+	rm -rf var .venv .tools .pytest_cache

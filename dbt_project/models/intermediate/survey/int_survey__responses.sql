@@ -1,0 +1,55 @@
+{#- Responses in long form: one row per returned questionnaire × question, from
+    current submissions only, joined to the catalogue version valid in the period. -#}
+with current_submissions as (
+    select * from {{ ref('int_survey__current_submissions') }}
+    where part = 'rows'
+),
+
+respondents as (
+    select r.*
+    from {{ ref('stg_survey__respondents') }} as r
+    inner join current_submissions as c
+        on r.submission_id = c.submission_id
+       and r.respondent_group = c.respondent_group
+),
+
+answers as (
+    select * from {{ ref('stg_survey__answers') }}
+),
+
+questions as (
+    select * from {{ ref('stg_catalogue__questions') }}
+),
+
+scale_steps as (
+    select * from {{ ref('stg_catalogue__answer_scales') }}
+    where not is_missing
+)
+
+select
+    r.period,
+    r.federation_code,
+    r.respondent_group,
+    r.submission_id,
+    r.submission_id || ':' || r.respondent_group || ':' || r.serial as respondent_id,
+    r.answered_on,
+    r.gender,
+    r.age_group,
+    r.insats,
+    q.question_code,
+    q.indicator_id,
+    q.comparability_key,
+    a.answer_value,
+    a.answer_value is not null as is_valid_answer,
+    coalesce(s.is_positive, false) as is_positive
+from respondents as r
+inner join answers as a
+    on a.submission_id = r.submission_id
+   and a.respondent_group = r.respondent_group
+   and a.serial = r.serial
+inner join questions as q
+    on q.question_code = a.question_code
+   and {{ valid_in('r.period', 'q.valid_from', 'q.valid_to') }}
+left join scale_steps as s
+    on s.scale_id = q.scale_id
+   and s.answer_value = a.answer_value

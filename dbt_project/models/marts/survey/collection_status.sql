@@ -1,0 +1,51 @@
+{#- Collection status per period × federation × questionnaire: what the
+    federation says it asked and got back, what we received, and when. -#}
+with current_submissions as (
+    select * from {{ ref('int_survey__current_submissions') }}
+),
+
+keys as (
+    select
+        period,
+        federation_code,
+        respondent_group,
+        max(received_at) as last_submission_at,
+        max(versions_received) as versions_received
+    from current_submissions
+    group by all
+),
+
+counts as (
+    select c.period, c.federation_code, c.respondent_group, c.asked, c.answered
+    from {{ ref('stg_survey__collection_counts') }} as c
+    inner join current_submissions as s
+        on c.submission_id = s.submission_id
+       and c.respondent_group = s.respondent_group
+       and s.part = 'counts'
+),
+
+received as (
+    select period, federation_code, respondent_group, count(*) as rows_received
+    from {{ ref('int_survey__respondents') }}
+    group by all
+),
+
+federations as (
+    select * from {{ ref('stg_catalogue__federations') }}
+)
+
+select
+    keys.period,
+    keys.federation_code,
+    federations.federation_name,
+    keys.respondent_group,
+    counts.asked,
+    counts.answered,
+    coalesce(received.rows_received, 0) as rows_received,
+    round(counts.answered / nullif(counts.asked, 0), 4) as response_rate,
+    keys.last_submission_at,
+    keys.versions_received
+from keys
+left join counts using (period, federation_code, respondent_group)
+left join received using (period, federation_code, respondent_group)
+left join federations using (federation_code)

@@ -1,0 +1,83 @@
+"""`make demo`: national-scale synthetic data through the real DAGs, end to end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from datetime import datetime, time as clock
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+MARKER = ".nns-demo"
+ANALYST_QUERY = (
+    "select period, count(distinct federation_code) as federations, sum(rows_received) as questionnaires, "
+    "round(sum(answered) / sum(asked), 3) as response_rate from marts.collection_status "
+    "group by period order by period"
+)
+
+
+def _fresh_home(home: Path) -> None:
+    if home.exists() and any(home.iterdir()) and not (home / MARKER).exists():
+        raise SystemExit(f"{home} holds data that the demo did not create; choose another --home")
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("created by nns demo; safe to delete\n")
+
+
+def run_demo(home: Path, profile: str) -> int:
+    home = home.resolve()
+    _fresh_home(home)
+    os.environ["NNS_HOME"] = str(home)
+    if not os.environ.get("NNS_PSEUDONYM_KEY"):
+        os.environ["NNS_PSEUDONYM_KEY"] = secrets.token_hex(32)
+        print("NNS_PSEUDONYM_KEY is not set: using a throw-away key for this demo only "
+              "(pseudonyms from this run cannot be linked with any other run).")
+
+    from nns import airflow_local
+    from nns.catalogue import load_catalogue
+    from nns.generate import PROFILES, generate
+    from nns.settings import get_settings
+
+    settings = get_settings()
+    timings = {}
+    started = time.monotonic()
+    summary = generate(profile, settings.inbox, settings)
+    timings["generate"] = time.monotonic() - started
+    surveys = summary["surveys"]
+    print(f"Generated the {profile} profile: {surveys['files']} survey files "
+          f"({surveys['questionnaires']} questionnaires) in {settings.inbox}")
+
+    # The night after the latest period's main collection window closes.
+    latest = PROFILES[profile].periods[-1]
+    window = [w for w in load_catalogue(settings.catalogue_dir).windows if w.period == latest][-1]
+    run_after = datetime.combine(window.closes_on, clock(1, 30), ZoneInfo(settings.timezone))
+
+    step = time.monotonic()
+    airflow_local.prepare(settings)
+    collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
+    timings["nns_collect"] = time.monotonic() - step
+    step = time.monotonic()
+    build_state = airflow_local.run_dag("nns_build")
+    timings["nns_build"] = time.monotonic() - step
+
+    from ingest.lake import ledger_records
+
+    records = [r for r in ledger_records(settings) if r.get("source") == "survey"]
+    rejected = [r for r in records if r["status"] == "rejected"]
+    print()
+    print(f"nns_collect: {collect_state}; nns_build: {build_state}")
+    print(f"Submissions: {len(records) - len(rejected)} accepted, {len(rejected)} rejected "
+          f"(see {settings.quarantine}/<submission_id>/errors.json)")
+    for r in rejected[:5]:
+        print(f"  {r['file_name']}: {r['first_problem']}")
+    print(f"Data home:  {settings.home}")
+    print(f"Warehouse:  {settings.warehouse}")
+    print("Timings:    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+          + f", total {time.monotonic() - started:.0f} s")
+    print()
+    print("Try a query (read-only):")
+    print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
+    ok = build_state.endswith("success") and collect_state.endswith("success")
+    return 0 if ok else 1

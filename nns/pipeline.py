@@ -1,0 +1,101 @@
+"""The pipeline's steps as plain functions: what the DAGs call and the CLI runs.
+
+Airflow only orchestrates; every step here can be run and tested without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ingest import lake
+from ingest.survey import Outcome, inbox_files, ingest_file
+from nns.catalogue import Window, load_catalogue
+from nns.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BuildFailed(RuntimeError):
+    """dbt (or a later build step) failed; the message says which and why."""
+
+
+def local_date(moment: datetime | None, settings: Settings) -> date:
+    moment = moment or datetime.now(ZoneInfo("UTC"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def open_window(settings: Settings, day: date) -> Window | None:
+    return load_catalogue(settings.catalogue_dir).open_window(day)
+
+
+def should_collect(settings: Settings, run_after: datetime | None, *, ignore_calendar: bool = False) -> bool:
+    """The nightly run only works inside a collection window (the calendar seed)."""
+    if ignore_calendar:
+        log.info("Collection calendar ignored on request")
+        return True
+    day = local_date(run_after, settings)
+    window = open_window(settings, day)
+    if window is None:
+        log.info("No collection window is open on %s: nothing to collect", day)
+        return False
+    log.info("Collection window %s %s is open (%s – %s)", window.period, window.name,
+             window.opens_on, window.closes_on)
+    return True
+
+
+def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None) -> list[str]:
+    """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator."""
+    lake.ensure_lake(settings)
+    chosen = []
+    for path in inbox_files(settings):
+        if file_name and path.name != file_name:
+            continue
+        if federation and not path.name.upper().startswith(f"{federation.upper()}_"):
+            continue
+        if lake.read_ledger_record(settings, lake.sha256_file(path)) is None:
+            chosen.append(str(path))
+    log.info("%d new file(s) in %s", len(chosen), settings.inbox)
+    return chosen
+
+
+def ingest_paths(paths: list[Path], settings: Settings) -> list[Outcome]:
+    return [ingest_file(Path(p), settings) for p in paths]
+
+
+def dbt_command(settings: Settings, *args: str) -> list[str]:
+    dbt = Path(sys.executable).with_name("dbt")
+    return [str(dbt), *args, "--project-dir", str(settings.dbt_project_dir),
+            "--profiles-dir", str(settings.dbt_project_dir)]
+
+
+def run_dbt(settings: Settings, *args: str) -> str:
+    """Run dbt as a subprocess so the DuckDB file is closed when it returns.
+
+    Logs and target artefacts go under the data home, so a read-only checkout works.
+    """
+    lake.ensure_lake(settings)
+    env = {**os.environ, **settings.dbt_env(),
+           "DBT_LOG_PATH": str(settings.home / "logs" / "dbt"),
+           "DBT_TARGET_PATH": str(settings.home / "dbt_target")}
+    command = dbt_command(settings, *args)
+    log.info("Running %s", " ".join(command[:2]))
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        failing = [line for line in output.splitlines() if "ERROR" in line or "FAIL" in line]
+        raise BuildFailed("dbt " + " ".join(args) + " failed:\n" + "\n".join(failing[-20:] or output.splitlines()[-20:]))
+    log.info(output.strip().splitlines()[-1] if output.strip() else "dbt finished")
+    return output
+
+
+def build_warehouse(settings: Settings) -> str:
+    """Seeds, models and data tests, in dependency order: one writer."""
+    return run_dbt(settings, "build")
