@@ -100,11 +100,11 @@ class Problem:
         return ", ".join(parts)
 
 
-def problem(code: str, *, sheet: str | None = None, row: int | None = None,
+def problem(problem_code: str, /, *, sheet: str | None = None, row: int | None = None,
             column: str | None = None, **details) -> Problem:
-    severity, message, action = CODES[code]
+    severity, message, action = CODES[problem_code]
     return Problem(
-        code=code,
+        code=problem_code,
         severity=severity,
         message=message.format(sheet=sheet, row=row, column=column, **details),
         action=action.format(sheet=sheet, row=row, column=column, **details),

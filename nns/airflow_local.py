@@ -49,11 +49,14 @@ def prepare(settings: Settings) -> None:
     env = embedded_airflow_env(settings)
     os.environ.update(env)
     (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
+    if (settings.home / "airflow" / "airflow.db").exists():
+        return  # migrated by an earlier run in this data home
     airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **env}, check=True,
-                   capture_output=True, text=True)
-    subprocess.run([str(airflow), "pools", "set", "nns_warehouse", "1", "one DuckDB writer"],
-                   env={**os.environ, **env}, check=True, capture_output=True, text=True)
+    for command in (["db", "migrate"], ["pools", "set", "nns_warehouse", "1", "one DuckDB writer"]):
+        result = subprocess.run([str(airflow), *command], env={**os.environ, **env},
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(command)} failed:\n{result.stderr[-2000:]}")
 
 
 def run_dag(dag_id: str, *, run_after: datetime | None = None, conf: dict | None = None) -> str:

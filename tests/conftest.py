@@ -1,0 +1,72 @@
+"""Shared fixtures: an isolated data home per test, the catalogue, and a way to
+write a valid submission and then break it on purpose."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from nns.catalogue import load_catalogue
+from nns.settings import REPO_ROOT, get_settings
+from nns.workbook import Respondent, SubmissionContent, write_workbook
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NNS_PSEUDONYM_KEY", "test-key-not-secret")
+    monkeypatch.delenv("NNS_CATALOGUE_DIR", raising=False)
+    s = get_settings()
+    s.inbox.mkdir(parents=True)
+    return s
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    return load_catalogue(REPO_ROOT / "dbt_project" / "seeds")
+
+
+def sample_content(federation="SF07", period="2025/26", n=6) -> SubmissionContent:
+    """A small valid submission: deltagare and styrelse rows plus collection counts."""
+    content = SubmissionContent(federation, period)
+    first_day = date(int(period[:4]), 11, 15)
+    content.respondents["deltagare"] = [
+        Respondent(i, first_day, ["Kvinna", "Man"][i % 2],
+                   {"D01": 4, "D02": 5, "D03": "Alltid", "D04": 6, "D04B": "Vet ej", "D04C": None,
+                    "D05": 2, "D16": 3},
+                   age_group="25-39", insats="STEG1")
+        for i in range(1, n + 1)
+    ]
+    content.respondents["styrelse"] = [
+        Respondent(i, first_day, "Kvinna", {"S01": 5, "S02": 4, "S03": 3, "S04": 6, "S16": 5})
+        for i in range(1, 4)
+    ]
+    content.collection = {"deltagare": (n * 2, n), "styrelse": (4, 3)}
+    return content
+
+
+@pytest.fixture
+def write_submission(settings, catalogue):
+    """write_submission(name, content=None, edit=None) -> path in the inbox.
+
+    `edit(workbook)` gets an openpyxl workbook to break the file in a precise way.
+    """
+
+    def _write(name: str, content: SubmissionContent | None = None, edit=None) -> Path:
+        path = settings.inbox / name
+        content = content or sample_content()
+        write_workbook(path, content, catalogue, with_guidance=False)
+        if edit:
+            wb = openpyxl.load_workbook(path)
+            edit(wb)
+            wb.save(path)
+        return path
+
+    return _write

@@ -1,0 +1,70 @@
+"""DAG integrity: the DAG files import cleanly, stay thin, and are wired as designed."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from nns.settings import REPO_ROOT
+
+DAGS = REPO_ROOT / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow")
+    os.environ.setdefault("AIRFLOW_HOME", str(home))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"nns_collect", "nns_build"}
+
+
+def test_dag_files_are_thin():
+    for path in DAGS.glob("*.py"):
+        lines = path.read_text().splitlines()
+        assert len(lines) <= 100, f"{path.name} has {len(lines)} lines: move logic into a package"
+
+
+def test_collect_is_nightly_in_stockholm_and_maps_one_task_per_file(dagbag):
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = dagbag.dags["nns_collect"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("30 1 * * *", "Europe/Stockholm")
+    assert dag.max_active_runs == 1 and not dag.catchup
+    ingest = dag.get_task("ingest")
+    assert ingest.map_index_template == "{{ submission_label }}"
+    announce = dag.get_task("announce")
+    assert announce.trigger_rule == "all_done", "one bad file must not stop the others' asset event"
+    assert [o.uri for o in announce.outlets] == ["nns://lake/survey"]
+    assert set(dag.params.keys()) == {"federation", "file", "ignore_calendar"}
+
+
+def test_build_runs_on_the_asset_with_one_writer(dagbag):
+    dag = dagbag.dags["nns_build"]
+    assert dag.max_active_runs == 1
+    assert "nns://lake/survey" in str(dag.timetable.asset_condition)
+    assert dag.get_task("dbt_build").pool == "nns_warehouse"
+
+
+@pytest.mark.parametrize("moment, expected", [
+    (datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc), True),  # inside the autumn window
+    (datetime(2026, 7, 1, 0, 30, tzinfo=timezone.utc), False),  # summer: no window
+    # 23:30 UTC on 30 Nov is already 1 Dec in Stockholm, after the window closed.
+    (datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc), False),
+    (datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc), True),
+])
+def test_calendar_decides_whether_to_collect(settings, moment, expected):
+    from nns.pipeline import should_collect
+
+    assert should_collect(settings, moment) is expected
+    assert should_collect(settings, moment, ignore_calendar=True) is True

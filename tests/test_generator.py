@@ -1,0 +1,79 @@
+"""The synthetic data: deterministic, realistic in structure, and valid."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+
+from nns.generate import PROFILES
+from nns.generate.surveys import write_survey_submissions
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, catalogue):
+    out = tmp_path_factory.mktemp("small")
+    summary = write_survey_submissions(out, PROFILES["small"], catalogue, seed=7)
+    return out, summary
+
+
+def test_same_seed_same_bytes(small, tmp_path, catalogue):
+    out, _ = small
+    write_survey_submissions(tmp_path, PROFILES["small"], catalogue, seed=7)
+    assert digest(tmp_path) == digest(out)
+    other = tmp_path / "other"
+    write_survey_submissions(other, PROFILES["small"], catalogue, seed=8)
+    assert digest(other) != digest(out)
+
+
+def test_generated_files_load_and_look_real(small, settings, catalogue):
+    import shutil
+
+    from ingest.survey import inbox_files, ingest_file
+
+    out, summary = small
+    for p in out.iterdir():
+        shutil.copy2(p, settings.inbox / p.name)
+    outcomes = [ingest_file(p, settings) for p in inbox_files(settings)]
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    # Only the deliberately spoiled first versions are rejected, each with one error.
+    assert len(rejected) == summary["rejected_first"]
+    assert all(o.errors == 1 and o.first_problem.startswith("ANSWER_OUT_OF_RANGE") for o in rejected)
+    assert {p.suffix for p in out.iterdir()} == {".xlsx", ".csv"}
+
+    respondents = pq.read_table(
+        [settings.raw / "survey" / o.submission_id / "respondents.parquet" for o in outcomes
+         if o.status == "accepted"]).to_pylist()
+    participants = Counter(r["gender"] for r in respondents if r["respondent_group"] == "deltagare")
+    assert participants["K"] > 1.3 * participants["M"], "more women than men among participants"
+    boards = Counter((r["submission_id"]) for r in respondents if r["respondent_group"] == "styrelse")
+    assert max(boards.values()) <= 9, "boards are small"
+    federations_by_period = {}
+    for r in respondents:
+        federations_by_period.setdefault(r["period"], set()).add(r["federation_code"])
+    assert {"SF19", "SF20", "SF21", "SF22"} & federations_by_period["2019/20"]
+    assert "SF23" in federations_by_period["2020/21"]
+    assert not {"SF19", "SF20", "SF21", "SF22"} & federations_by_period["2020/21"]
+
+
+def test_answers_skew_positive(small, settings):
+    out, _ = small
+    import shutil
+
+    from ingest.survey import inbox_files, ingest_file
+
+    for p in list(out.iterdir())[:10]:
+        shutil.copy2(p, settings.inbox / p.name)
+    ids = [o.submission_id for o in (ingest_file(p, settings) for p in inbox_files(settings))
+           if o.status == "accepted"]
+    values = [a for a in pq.read_table([settings.raw / "survey" / i / "answers.parquet" for i in ids])
+              .column("answer_value").to_pylist()]
+    valid = [v for v in values if v is not None]
+    assert 0.55 < sum(v >= 4 for v in valid) / len(valid) < 0.9
+    assert 0.02 < values.count(None) / len(values) < 0.12, "some Vet ej / blanks"
