@@ -1,8 +1,8 @@
 """The indicator catalogue, read from the CSV seeds that dbt also loads.
 
 Nothing about questions, groups, federations or windows is hard-coded in Python:
-NNS replaces the CSV files (or points NNS_CATALOGUE_DIR elsewhere) and the
-ingest contract, the template and the marts follow.
+NNS edits the CSV files in dbt_project/seeds/ and the ingest contract, the
+template and the marts follow.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import sys
 import time
 from datetime import datetime, time as clock
 from pathlib import Path
@@ -24,6 +26,27 @@ def _fresh_home(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     (home / MARKER).write_text("created by nns demo; safe to delete\n")
+
+
+@contextlib.contextmanager
+def _output_to(log_file: Path):
+    """Send everything written to stdout/stderr (Airflow's task logs) to a file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_file, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def run_demo(home: Path, profile: str) -> int:
@@ -54,13 +77,19 @@ def run_demo(home: Path, profile: str) -> int:
     window = [w for w in load_catalogue(settings.catalogue_dir).windows if w.period == latest][-1]
     run_after = datetime.combine(window.closes_on, clock(1, 30), ZoneInfo(settings.timezone))
 
+    log_file = settings.home / "logs" / "demo-airflow.log"
+    print(f"Running nns_collect for the night of {run_after:%Y-%m-%d} (Airflow logs: {log_file}) ...", flush=True)
     step = time.monotonic()
-    airflow_local.prepare(settings)
-    collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
+    with _output_to(log_file):
+        airflow_local.prepare(settings)
+        collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
     timings["nns_collect"] = time.monotonic() - step
+    print(f"  {collect_state} in {timings['nns_collect']:.0f} s. Running nns_build ...", flush=True)
     step = time.monotonic()
-    build_state = airflow_local.run_dag("nns_build")
+    with _output_to(log_file):
+        build_state = airflow_local.run_dag("nns_build")
     timings["nns_build"] = time.monotonic() - step
+    print(f"  {build_state} in {timings['nns_build']:.0f} s.", flush=True)
 
     from ingest.lake import ledger_records
 

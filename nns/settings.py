@@ -10,6 +10,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _secret(name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE points to (Docker secrets)."""
+    value = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not value and path:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    return value or None
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -36,13 +45,14 @@ class Settings:
     def from_env(cls) -> "Settings":
         env = os.environ
         home = Path(env.get("NNS_HOME") or REPO_ROOT / "var").expanduser().resolve()
-        dbt_dir = Path(env.get("NNS_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve()
+        dbt_dir = REPO_ROOT / "dbt_project"
         settings = cls(
             home=home,
-            pseudonym_key=env.get("NNS_PSEUDONYM_KEY") or None,
+            pseudonym_key=_secret("NNS_PSEUDONYM_KEY"),
             disclosure_threshold=_int("NNS_DISCLOSURE_THRESHOLD", 5),
             timezone=env.get("NNS_TIMEZONE", "Europe/Stockholm"),
-            catalogue_dir=Path(env.get("NNS_CATALOGUE_DIR") or dbt_dir / "seeds").resolve(),
+            # The catalogue is dbt's seed folder, so Python and dbt can never read different ones.
+            catalogue_dir=dbt_dir / "seeds",
             dbt_project_dir=dbt_dir,
             max_rows_per_sheet=_int("NNS_MAX_ROWS_PER_SHEET", 20_000),
             duckdb_memory_limit=env.get("NNS_DUCKDB_MEMORY_LIMIT", "4GB"),

@@ -22,7 +22,6 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("NNS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NNS_PSEUDONYM_KEY", "test-key-not-secret")
-    monkeypatch.delenv("NNS_CATALOGUE_DIR", raising=False)
     s = get_settings()
     s.inbox.mkdir(parents=True)
     return s
