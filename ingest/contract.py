@@ -404,8 +404,9 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
             continue
         group = catalogue.group_by_sheet(sheet)
         if group is None:
-            out.add(problem("SHEET_UNKNOWN", sheet=sheet, expected=expected_names))
-            continue
+            if _data_rows(rows) or (rows and not _is_blank_row(rows[0])):
+                out.add(problem("SHEET_UNKNOWN", sheet=sheet, expected=expected_names))
+            continue  # an empty extra sheet (Excel's "Blad1") carries nothing
         _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out)
 
     if not (out.groups_with_rows or out.groups_with_counts) and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS"} for p in out.problems):

@@ -109,7 +109,7 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     known = lake.read_ledger_record(settings, submission_id)
     if known and not force:
-        path.unlink(missing_ok=True)  # its original is already in the archive
+        _leave_inbox(path, settings)  # its original is already in the archive
         return Outcome(submission_id, path.name, "known", known.get("federation_code"), known.get("period"),
                        known.get("rows_ok", 0), known.get("errors", 0), known.get("warnings", 0),
                        known.get("first_problem"))
@@ -154,11 +154,17 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
         _land(settings, submission_id, name, parsed, record, warnings)
 
     lake.write_ledger_record(settings, record)  # the commit point
-    path.unlink(missing_ok=True)
+    _leave_inbox(path, settings)
     outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
                       parsed.rows_ok, len(errors), len(warnings), record["first_problem"])
     log.info(outcome.summary())
     return outcome
+
+
+def _leave_inbox(path: Path, settings: Settings) -> None:
+    """A processed file leaves the inbox (the archive has it); files elsewhere are left alone."""
+    if path.resolve().parent == settings.inbox.resolve():
+        path.unlink(missing_ok=True)
 
 
 def _quarantine(path: Path, settings: Settings, submission_id: str, record: dict,

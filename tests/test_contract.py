@@ -206,3 +206,14 @@ def test_csv_file_must_name_its_sheet(settings):
     path = settings.inbox / "SF07_2025-26_enkat.csv"
     path.write_text("Löpnummer;Datum\n", encoding="utf-8")
     assert codes(settings, ingest_file(path, settings)) == {"FILE_NAME"}
+
+
+def test_an_empty_extra_sheet_is_ignored_but_one_with_content_is_not(settings, write_submission):
+    accepted = ingest_file(write_submission("SF07_2025-26.xlsx", edit=lambda wb: wb.create_sheet("Blad1")), settings)
+    assert accepted.status == "accepted", accepted.summary()
+
+    def notes(wb):
+        wb.create_sheet("Anteckningar")["A1"] = "egna anteckningar"
+
+    rejected = ingest_file(write_submission("SF07_2025-26_v2.xlsx", edit=notes), settings)
+    assert codes(settings, rejected) == {"SHEET_UNKNOWN"}

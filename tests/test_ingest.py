@@ -93,3 +93,11 @@ def test_lake_is_initialised_with_schema_files(settings):
     lake.ensure_lake(settings)
     for table in ("respondents", "answers", "collection"):
         assert (settings.raw / "survey" / "_schema" / f"{table}.parquet").exists()
+
+
+def test_a_file_outside_the_inbox_is_left_where_it_is(settings, write_submission, tmp_path):
+    path = write_submission("SF07_2025-26.xlsx")
+    elsewhere = tmp_path / "SF07_2025-26.xlsx"
+    path.rename(elsewhere)
+    assert ingest_file(elsewhere, settings).status == "accepted"
+    assert elsewhere.exists()
