@@ -1,4 +1,7 @@
-"""nns_build: when new data has landed, build the warehouse with dbt (one writer)."""
+"""nns_build: when new data has landed, build the warehouse (dbt), publish, and write reports.
+
+dbt and publishing share the one-slot pool: one DuckDB writer at a time.
+"""
 
 from datetime import datetime
 
@@ -24,7 +27,22 @@ def nns_build():
 
         build_warehouse(get_settings())
 
-    dbt_build()
+    @task(pool=WAREHOUSE_POOL)
+    def publish() -> str:
+        from nns.pipeline import publish_marts
+        from nns.settings import get_settings
+
+        return str(publish_marts(get_settings()))
+
+    @task
+    def reports() -> str:
+        from nns.pipeline import write_reports
+        from nns.settings import get_settings
+
+        return str(write_reports(get_settings()))
+
+    # The quality gate (issue #5) goes between dbt_build and publish.
+    dbt_build() >> publish() >> reports()
 
 
 nns_build()

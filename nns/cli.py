@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import datetime, time as clock
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -81,14 +81,28 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from nns.pipeline import BuildFailed, build_warehouse
+    from nns.pipeline import BuildFailed, build_warehouse, publish_marts
+    from nns.publish import PublicationRefused
 
+    settings = _settings()
     try:
-        build_warehouse(_settings())
-    except BuildFailed as exc:
+        build_warehouse(settings)
+        print(f"Warehouse built: {settings.warehouse}")
+        print(f"Published: {publish_marts(settings)}")
+    except (BuildFailed, PublicationRefused) as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
-    print("Warehouse built")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from nns.pipeline import write_reports
+
+    settings = _settings()
+    if not (settings.publish / "marts.duckdb").exists():
+        print("Nothing published yet: run `nns build` first", file=sys.stderr)
+        return EXIT_USAGE
+    print(write_reports(settings, pdf=not args.html_only))
     return EXIT_OK
 
 
@@ -96,7 +110,8 @@ def cmd_sql(args) -> int:
     import duckdb
 
     settings = _settings()
-    database = settings.warehouse
+    # Analysts read the published database; operators may look inside the warehouse.
+    database = settings.warehouse if args.warehouse else settings.publish / "marts.duckdb"
     if not database.exists():
         print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
         return EXIT_USAGE
@@ -104,7 +119,7 @@ def cmd_sql(args) -> int:
         duckdb_cli = shutil.which("duckdb")
         if duckdb_cli:
             os.execv(duckdb_cli, [duckdb_cli, "-readonly", str(database)])
-        print("Give a query, e.g. nns sql \"select * from marts.collection_status limit 5\"", file=sys.stderr)
+        print("Give a query, e.g. nns sql \"select * from indicator_results limit 5\"", file=sys.stderr)
         return EXIT_USAGE
     with duckdb.connect(str(database), read_only=True) as con:
         relation = con.sql(args.query)
@@ -155,11 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("build", help="build the warehouse with dbt")
+    p = sub.add_parser("build", help="build the warehouse with dbt and publish the analyst database")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("sql", help="query the warehouse read-only")
+    p = sub.add_parser("report", help="write the national, popular and federation reports")
+    p.add_argument("--html-only", action="store_true", help="skip the PDFs")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sql", help="query the published database read-only")
     p.add_argument("query", nargs="?")
+    p.add_argument("--warehouse", action="store_true", help="the working warehouse instead (operators)")
     p.add_argument("--max-rows", type=int, default=40)
     p.set_defaults(func=cmd_sql)
 

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 MARKER = ".nns-demo"
 ANALYST_QUERY = (
-    "select period, count(distinct federation_code) as federations, sum(rows_received) as questionnaires, "
-    "round(sum(answered) / sum(asked), 3) as response_rate from marts.collection_status "
-    "group by period order by period"
+    "select r.period, r.federation_name, r.positive_share, r.national_positive_share, r.status "
+    "from indicator_results r where r.indicator_id = 4 and r.respondent_group = 'deltagare' "
+    "and r.gender = 'K' and r.federation_code = 'SF07' order by r.period"
 )
 
 
@@ -102,11 +102,12 @@ def run_demo(home: Path, profile: str) -> int:
     for r in rejected[:5]:
         print(f"  {r['file_name']}: {r['first_problem']}")
     print(f"Data home:  {settings.home}")
-    print(f"Warehouse:  {settings.warehouse}")
+    print(f"Published:  {settings.publish / 'marts.duckdb'}  (analysts: read-only, see docs/analysts.md)")
+    print(f"Reports:    {settings.publish / 'report'}/")
     print("Timings:    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f", total {time.monotonic() - started:.0f} s")
     print()
-    print("Try a query (read-only):")
+    print("Indicator 4 among women in SF07, against the nation (read-only query on the published database):")
     print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
     ok = build_state.endswith("success") and collect_state.endswith("success")
     return 0 if ok else 1

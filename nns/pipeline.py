@@ -99,3 +99,17 @@ def run_dbt(settings: Settings, *args: str) -> str:
 def build_warehouse(settings: Settings) -> str:
     """Seeds, models and data tests, in dependency order: one writer."""
     return run_dbt(settings, "build")
+
+
+def publish_marts(settings: Settings) -> Path:
+    """Protect, audit and atomically swap in publish/marts.duckdb."""
+    from nns.publish import publish
+
+    return publish(settings)
+
+
+def write_reports(settings: Settings, *, pdf: bool = True) -> Path:
+    """National report, popular version and federation reports from the published database."""
+    from report.build import build_reports
+
+    return build_reports(settings, pdf=pdf)

@@ -1,5 +1,6 @@
 {#- Collection status per period × federation × questionnaire: what the
-    federation says it asked and got back, what we received, and when. -#}
+    federation says it asked and got back, what we received, and when; plus the
+    national sums (federation_code RIKET). -#}
 with current_submissions as (
     select * from {{ ref('int_survey__current_submissions') }}
 ),
@@ -32,20 +33,42 @@ received as (
 
 federations as (
     select * from {{ ref('stg_catalogue__federations') }}
+),
+
+by_federation as (
+    select
+        keys.period,
+        keys.federation_code,
+        federations.federation_name,
+        keys.respondent_group,
+        counts.asked,
+        counts.answered,
+        coalesce(received.rows_received, 0) as rows_received,
+        round(counts.answered / nullif(counts.asked, 0), 4) as response_rate,
+        keys.last_submission_at,
+        keys.versions_received
+    from keys
+    left join counts using (period, federation_code, respondent_group)
+    left join received using (period, federation_code, respondent_group)
+    left join federations using (federation_code)
+),
+
+national as (
+    select
+        period,
+        'RIKET' as federation_code,
+        'Riket' as federation_name,
+        respondent_group,
+        sum(asked) as asked,
+        sum(answered) as answered,
+        sum(rows_received) as rows_received,
+        round(sum(answered) / nullif(sum(asked), 0), 4) as response_rate,
+        max(last_submission_at) as last_submission_at,
+        null as versions_received
+    from by_federation
+    group by all
 )
 
-select
-    keys.period,
-    keys.federation_code,
-    federations.federation_name,
-    keys.respondent_group,
-    counts.asked,
-    counts.answered,
-    coalesce(received.rows_received, 0) as rows_received,
-    round(counts.answered / nullif(counts.asked, 0), 4) as response_rate,
-    keys.last_submission_at,
-    keys.versions_received
-from keys
-left join counts using (period, federation_code, respondent_group)
-left join received using (period, federation_code, respondent_group)
-left join federations using (federation_code)
+select * from by_federation
+union all by name
+select * from national

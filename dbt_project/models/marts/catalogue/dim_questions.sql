@@ -1,0 +1,13 @@
+select
+    questions.question_code,
+    questions.respondent_group,
+    groups.respondent_group_name,
+    questions.indicator_id,
+    questions.question_text,
+    questions.is_official_text,
+    questions.scale_id,
+    questions.comparability_key,
+    questions.valid_from,
+    questions.valid_to
+from {{ ref('stg_catalogue__questions') }} as questions
+inner join {{ ref('stg_catalogue__respondent_groups') }} as groups using (respondent_group)

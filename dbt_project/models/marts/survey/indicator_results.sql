@@ -1,0 +1,40 @@
+{#- Indicator results per period × federation (and RIKET) × questionnaire ×
+    indicator × kön, pooled over the indicator's questions in that
+    questionnaire. Unprotected: publication applies disclosure control. -#}
+with cells as (
+    {{ survey_cells(ref('int_survey__responses'), 'federation_code', ['respondent_group', 'indicator_id']) }}
+),
+
+national as (
+    select period, respondent_group, indicator_id, gender,
+           positive_share as national_positive_share,
+           mean_score as national_mean_score
+    from cells
+    where federation_code = 'RIKET'
+),
+
+names as (
+    select federation_code, federation_name from {{ ref('stg_catalogue__federations') }}
+    union all
+    select 'RIKET', 'Riket'
+)
+
+select
+    cells.period,
+    cells.federation_code,
+    names.federation_name,
+    cells.respondent_group,
+    cells.indicator_id,
+    cells.gender,
+    cells.n,
+    cells.valid_answers,
+    cells.positive_answers,
+    cells.mean_score,
+    cells.positive_share,
+    cells.ci_low,
+    cells.ci_high,
+    national.national_positive_share,
+    national.national_mean_score
+from cells
+inner join names using (federation_code)
+left join national using (period, respondent_group, indicator_id, gender)

@@ -1,0 +1,263 @@
+"""Publishing the analyst database, publish/marts.duckdb.
+
+Each build writes a new file beside the old one, protects every table through
+nns.disclosure, audits the result, and only then renames it over the old file.
+A reader always sees the last complete build; a failed audit publishes nothing.
+Only aggregated, protected tables are written; person-level data stays in the
+warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from nns.disclosure import SHOWN, SUPPRESSED, Margin, apply, protect
+from nns.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NATION = "RIKET"
+GENDER = Margin("gender", "T", hidden_remainder=True)  # "annat eller vill ej uppge" is never shown alone
+FEDERATIONS = Margin("federation_code", NATION)
+RESULT_VALUES = ["n", "valid_answers", "mean_score", "positive_share", "ci_low", "ci_high"]
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    name: str
+    source: str  # relation in the warehouse
+    columns: list[str]  # published columns, in order (status is added when protected)
+    keys: list[str] = field(default_factory=list)
+    count: str | None = None  # the count of people that decides suppression
+    margins: list[Margin] = field(default_factory=list)
+    nulled: list[str] = field(default_factory=list)  # values hidden with a suppressed cell
+
+    @property
+    def protected(self) -> bool:
+        return self.count is not None
+
+
+PUBLISHED = [
+    PublishedTable(
+        "indicator_results", "marts.indicator_results",
+        ["period", "federation_code", "federation_name", "respondent_group", "indicator_id", "gender",
+         "n", "valid_answers", "mean_score", "positive_share", "ci_low", "ci_high",
+         "national_positive_share", "national_mean_score", "federations_mean_share"],
+        keys=["period", "respondent_group", "indicator_id", "federation_code", "gender"],
+        count="n", margins=[GENDER, FEDERATIONS], nulled=RESULT_VALUES,
+    ),
+    PublishedTable(
+        "indicator_trends", "marts.indicator_trends",
+        ["period", "federation_code", "federation_name", "respondent_group", "indicator_id",
+         "comparability_key", "question_code", "series_first_period", "series_last_period", "gender",
+         "n", "valid_answers", "mean_score", "positive_share", "ci_low", "ci_high"],
+        keys=["period", "respondent_group", "indicator_id", "comparability_key", "question_code",
+              "federation_code", "gender"],
+        count="n", margins=[GENDER, FEDERATIONS], nulled=RESULT_VALUES,
+    ),
+    PublishedTable(
+        "collection_status", "marts.collection_status",
+        ["period", "federation_code", "federation_name", "respondent_group", "asked", "answered",
+         "rows_received", "response_rate", "last_submission_at", "versions_received"],
+        keys=["period", "respondent_group", "federation_code"],
+        count="disclosure_n", margins=[FEDERATIONS],
+        nulled=["asked", "answered", "rows_received", "response_rate"],
+    ),
+    PublishedTable(
+        "collection_summary", "marts.collection_summary",
+        ["period", "respondent_group", "federations", "federations_in_period", "questionnaires",
+         "asked", "answered", "response_rate"],
+        keys=["period", "respondent_group"], count="questionnaires",
+        nulled=["questionnaires", "asked", "answered", "response_rate"],
+    ),
+    PublishedTable("federations", "marts.dim_federations",
+                   ["federation_code", "federation_name", "lan", "valid_from", "valid_to", "successor_code",
+                    "predecessor_codes", "reporting_federation_code", "change_note"]),
+    PublishedTable("indicators", "marts.dim_indicators",
+                   ["indicator_id", "indicator_title", "is_official_text", "measured_by", "valid_from",
+                    "valid_to"]),
+    PublishedTable("questions", "marts.dim_questions",
+                   ["question_code", "respondent_group", "respondent_group_name", "indicator_id",
+                    "question_text", "is_official_text", "scale_id", "comparability_key", "valid_from",
+                    "valid_to"]),
+]
+
+
+class PublicationRefused(RuntimeError):
+    """The new database failed the disclosure audit; the old one stays."""
+
+
+def _read(source: duckdb.DuckDBPyConnection, table: PublishedTable) -> pd.DataFrame:
+    df = source.sql(f"select * from {table.source}").df()
+    if table.name == "collection_status":
+        # People behind the row: questionnaires received, and those the federation says answered.
+        df["disclosure_n"] = df[["rows_received", "answered"]].min(axis=1, skipna=True)
+    return df
+
+
+def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
+    """National comparison columns, from the protected national rows only."""
+    cell = ["period", "respondent_group", "indicator_id", "gender"]
+    national = df[df.federation_code == NATION].set_index(cell)
+    df = df.drop(columns=["national_positive_share", "national_mean_score"], errors="ignore")
+    df = df.join(national[["positive_share", "mean_score"]].rename(
+        columns={"positive_share": "national_positive_share", "mean_score": "national_mean_score"}), on=cell)
+    # The unweighted mean of the federations shown, on the national rows.
+    shown = df[(df.federation_code != NATION) & (df.status == SHOWN)]
+    means = shown.groupby(cell)["positive_share"].mean().round(4).rename("federations_mean_share")
+    df = df.join(means, on=cell)
+    df.loc[df.federation_code != NATION, "federations_mean_share"] = np.nan
+    return df
+
+
+def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
+    tables = {}
+    with duckdb.connect(str(warehouse), read_only=True) as source:
+        for table in PUBLISHED:
+            df = _read(source, table)
+            if table.protected:
+                hidden = protect(df, count=table.count, keys=table.keys, margins=table.margins,
+                                 threshold=threshold)
+                df = apply(df, hidden, table.nulled)
+            if table.name == "indicator_results":
+                df = _results_extras(df)
+            columns = table.columns + (["status"] if table.protected else [])
+            tables[table.name] = df[columns].sort_values(table.keys or columns[:1]).reset_index(drop=True)
+    return tables
+
+
+def _descriptions(settings: Settings) -> dict[str, dict]:
+    """Table and column descriptions from dbt's manifest, to store as comments."""
+    manifest = settings.home / "dbt_target" / "manifest.json"
+    if not manifest.exists():
+        return {}
+    nodes = json.loads(manifest.read_text()).get("nodes", {})
+    return {n["name"]: n for n in nodes.values() if n.get("resource_type") == "model"}
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settings, meta: dict) -> None:
+    described = _descriptions(settings)
+    with duckdb.connect(str(path)) as target:
+        for table in PUBLISHED:
+            df = tables[table.name]
+            target.register("frame", df)
+            integer_columns = [c for c in df.columns
+                               if c in {"n", "valid_answers", "asked", "answered", "rows_received", "questionnaires",
+                                        "versions_received", "federations", "federations_in_period", "indicator_id"}]
+            select = ", ".join(f"cast({c} as bigint) as {c}" if c in integer_columns else c for c in df.columns)
+            target.execute(f"create table {table.name} as select {select} from frame")
+            target.unregister("frame")
+            node = described.get(table.source.split(".")[-1], {})
+            if node.get("description"):
+                target.execute(f"comment on table {table.name} is {_sql_literal(node['description'].strip())}")
+            for column, info in node.get("columns", {}).items():
+                if column in df.columns and info.get("description"):
+                    target.execute(f"comment on column {table.name}.{column} is "
+                                   f"{_sql_literal(info['description'].strip())}")
+            if table.protected:
+                target.execute(f"comment on column {table.name}.status is "
+                               f"'ok, or .. when the cell is suppressed (fewer than {settings.disclosure_threshold} "
+                               f"people, or hidden so that such a cell cannot be recovered)'")
+        target.execute("create table publication as select * from (values (?, ?, ?, ?)) "
+                       "as t(published_at, disclosure_threshold, warehouse_built_at, tables)",
+                       [meta["published_at"], meta["threshold"], meta["warehouse_built_at"], meta["tables"]])
+        target.execute("checkpoint")
+
+
+def audit(path: Path, threshold: int) -> list[str]:
+    """Prove disclosure control over a published database. Returns violations."""
+    problems = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        for table in PUBLISHED:
+            if not table.protected or table.name not in existing:
+                continue
+            counts = [c for c in table.nulled if c in {"n", "valid_answers", "asked", "answered",
+                                                        "rows_received", "questionnaires"}]
+            small = " or ".join(f"({c} between 1 and {threshold - 1})" for c in counts)
+            visible_small = con.execute(
+                f"select count(*) from {table.name} where status <> '{SUPPRESSED}' and ({small})").fetchone()[0]
+            if visible_small:
+                problems.append(f"{table.name}: {visible_small} visible cell(s) with a count between 1 and "
+                                f"{threshold - 1}")
+            leaked = " or ".join(f"{c} is not null" for c in table.nulled)
+            not_nulled = con.execute(
+                f"select count(*) from {table.name} where status = '{SUPPRESSED}' and ({leaked})").fetchone()[0]
+            if not_nulled:
+                problems.append(f"{table.name}: {not_nulled} suppressed cell(s) still show a value")
+            for margin in table.margins:
+                group = ", ".join(k for k in table.keys if k != margin.part)
+                is_total = f"{margin.part} = '{margin.total}'"
+                lone = con.execute(f"""
+                    select count(*) from (
+                        select {group}
+                        from {table.name}
+                        group by {group}
+                        having count(*) filter (where {is_total} and status = '{SHOWN}') = 1
+                           and count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') = 1
+                    )""").fetchone()[0]
+                if lone:
+                    problems.append(f"{table.name}: {lone} {margin.part} margin(s) where the one hidden cell "
+                                    f"equals the shown total minus the shown cells")
+                if not margin.hidden_remainder:
+                    summed = con.execute(f"""
+                        select count(*) from (
+                            select {group}
+                            from {table.name}
+                            group by {group}
+                            having count(*) filter (where {is_total} and status = '{SUPPRESSED}') = 1
+                               and count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') = 0
+                               and count(*) filter (where not ({is_total})) > 0
+                        )""").fetchone()[0]
+                    if summed:
+                        problems.append(f"{table.name}: {summed} hidden {margin.part} total(s) equal to the sum "
+                                        f"of the shown cells")
+    return problems
+
+
+def publish(settings: Settings) -> Path:
+    """Build, audit and atomically swap in publish/marts.duckdb."""
+    settings.publish.mkdir(parents=True, exist_ok=True)
+    target = settings.publish / "marts.duckdb"
+    staging = settings.publish / f".marts-{uuid.uuid4().hex}.duckdb"
+    tables = build_tables(settings.warehouse, settings.disclosure_threshold)
+    meta = {
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "threshold": settings.disclosure_threshold,
+        "warehouse_built_at": datetime.fromtimestamp(settings.warehouse.stat().st_mtime, UTC)
+        .isoformat(timespec="seconds"),
+        "tables": ", ".join(t.name for t in PUBLISHED),
+    }
+    try:
+        write_database(staging, tables, settings, meta)
+        violations = audit(staging, settings.disclosure_threshold)
+        if violations:
+            raise PublicationRefused("Disclosure audit failed; nothing published:\n" + "\n".join(violations))
+        with open(staging, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(staging, target)  # readers see the old file or the new, never half
+        fd = os.open(settings.publish, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        staging.unlink(missing_ok=True)
+        Path(f"{staging}.wal").unlink(missing_ok=True)
+    suppressed = sum(int((df.get("status") == SUPPRESSED).sum()) for df in tables.values() if "status" in df)
+    log.info("Published %s (%d suppressed cells)", target, suppressed)
+    return target

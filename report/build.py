@@ -1,0 +1,252 @@
+"""Building the reports: the national report, its popular version, and one
+feedback report per federation, each as self-contained HTML and as PDF.
+
+Only the published database is read (report.data), so every number in a report
+can be found with a query by an analyst, and suppressed cells show as `..`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from nns.settings import Settings
+
+from . import charts
+from .data import Published
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).parent / "templates"
+GROUP_ORDER = ["deltagare", "personal", "styrelse", "chefsgrupp", "medremittent"]
+MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+          "november", "december"]
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def pct(value, decimals: int = 0) -> str:
+    """0.7234 -> '72 %' (Swedish: space before %, decimal comma); suppressed -> '..'."""
+    if _missing(value):
+        return ".."
+    return f"{value * 100:.{decimals}f}".replace(".", ",") + "\u00a0%"
+
+
+def num(value) -> str:
+    if _missing(value):
+        return ".."
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
+def pp(value) -> str:
+    """A difference in percentage points, signed."""
+    if _missing(value):
+        return ".."
+    points = round(value * 100)
+    return ("+" if points > 0 else "−" if points < 0 else "±") + f"{abs(points)}"
+
+
+def swedish_date(day: date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters.update(pct=pct, num=num, pp=pp)
+    env.globals["css"] = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return env
+
+
+def _value(frame: pd.DataFrame, **where):
+    rows = frame
+    for column, value in where.items():
+        rows = rows[rows[column] == value]
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def _none(value):
+    return None if _missing(value) else value
+
+
+def _group_names(db: Published) -> dict[str, str]:
+    return dict(db.con.execute("select distinct respondent_group, respondent_group_name from questions").fetchall())
+
+
+def _ordered(groups) -> list[str]:
+    return sorted(groups, key=lambda g: GROUP_ORDER.index(g) if g in GROUP_ORDER else 99)
+
+
+def national_context(db: Published, period: str) -> dict:
+    names = _group_names(db)
+    periods = db.periods()
+    collection = db.collection(period)
+    history = db.collection_history()
+    totals = history.groupby("period", sort=True)["questionnaires"].sum()
+    sections = []
+    for indicator in db.survey_indicators(period).itertuples():
+        national = db.national(period, indicator.indicator_id)
+        groups = []
+        gender_rows = []
+        for group in _ordered(indicator.respondent_groups):
+            cells = {g: _value(national, respondent_group=group, gender=g) for g in ("K", "M", "T")}
+            trend = db.trend(indicator.indicator_id, group)
+            series = {}
+            for key, rows in trend.groupby("comparability_key", sort=True):
+                label = f"{rows.question_code.iloc[-1]} (från {rows.series_first_period.iloc[0]})"
+                series[label] = [(r.period, _none(r.positive_share)) for r in rows.itertuples()]
+            spread = db.spread(period, indicator.indicator_id, group)
+            shown = spread[spread.status == "ok"]
+            shares = [float(s) for s in shown.positive_share]
+            groups.append({
+                "name": names.get(group, group),
+                "cells": cells,
+                "unweighted": _none(cells["T"]["federations_mean_share"]) if cells["T"] else None,
+                "trend_svg": charts.trend(series, periods, "Utveckling över tid"),
+                "spread_svg": charts.spread(shares, _none(cells["T"]["positive_share"]) if cells["T"] else None,
+                                            int((spread.status != "ok").sum()),
+                                            f"Förbunden {period}"),
+                "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum()),
+                           "low": min(shares) if shares else None, "high": max(shares) if shares else None,
+                           "median": float(pd.Series(shares).median()) if shares else None},
+                "series_notes": [
+                    f"{rows.question_code.iloc[-1]}: {rows.question_text.iloc[-1]}"
+                    for _, rows in trend.groupby("comparability_key", sort=True)],
+            })
+            gender_rows.append((names.get(group, group),
+                                _none(cells["K"]["positive_share"]) if cells["K"] else None,
+                                _none(cells["M"]["positive_share"]) if cells["M"] else None))
+        sections.append({
+            "id": indicator.indicator_id,
+            "title": indicator.indicator_title,
+            "official": bool(indicator.is_official_text),
+            "groups": groups,
+            "gender_svg": charts.gender(gender_rows, "Kvinnor och män"),
+        })
+    return {
+        "period": period,
+        "periods": periods,
+        "threshold": db.threshold(),
+        "today": swedish_date(date.today()),
+        "collection": collection.to_dict("records"),
+        "federations_in_period": int(collection.federations_in_period.max()) if len(collection) else 0,
+        "questionnaires": int(collection.questionnaires.sum()),
+        "volumes_svg": charts.volumes(list(totals.index), [int(v) for v in totals.values],
+                                      "Antal besvarade enkäter per mätperiod"),
+        "sections": sections,
+        "group_names": names,
+    }
+
+
+def popular_context(national: dict) -> dict:
+    """The short version: key figures and the indicators at a glance."""
+    rows = []
+    for section in national["sections"]:
+        for group in section["groups"]:
+            share = group["cells"]["T"]["positive_share"] if group["cells"]["T"] else None
+            rows.append((f"{section['id']}. {group['name']}", _none(share)))
+    shown = [r for r in rows if r[1] is not None]
+    return {
+        **national,
+        "overview_svg": charts.bars(rows, "Andel positiva svar per indikator och enkät, riket"),
+        "highest": max(shown, key=lambda r: r[1]) if shown else None,
+        "lowest": min(shown, key=lambda r: r[1]) if shown else None,
+    }
+
+
+def federation_context(db: Published, period: str, federation_code: str, name: str, common: dict) -> dict:
+    """`common`: group_names, threshold and today, shared with the national report."""
+    results = db.federation_results(period, federation_code)
+    names = common["group_names"]
+    totals = results[results.gender == "T"]
+    comparison_rows = [(f"{r.indicator_id}. {names.get(r.respondent_group, r.respondent_group)}",
+                        _none(r.positive_share), _none(r.national_positive_share)) for r in totals.itertuples()]
+    table = []
+    for (indicator_id, group), rows in results.groupby(["indicator_id", "respondent_group"], sort=True):
+        cells = {g: _value(rows, gender=g) for g in ("K", "M", "T")}
+        own, nation = cells["T"]["positive_share"], cells["T"]["national_positive_share"]
+        table.append({"indicator_id": indicator_id, "title": rows.indicator_title.iloc[0],
+                      "group": names.get(group, group), "cells": cells,
+                      "difference": None if _missing(own) or _missing(nation) else own - nation})
+    return {
+        "period": period,
+        "threshold": common["threshold"],
+        "today": common["today"],
+        "federation_code": federation_code,
+        "federation_name": name,
+        "collection": db.federation_collection(period, federation_code).to_dict("records"),
+        "comparison_svg": charts.comparison(comparison_rows, f"Andel positiva svar {period}", federation_code),
+        "table": table,
+        "hidden": int((results.status != "ok").sum()),
+    }
+
+
+def _write(path: Path, html: str, pdf: bool) -> None:
+    """Write HTML (and its PDF) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(html)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    if pdf:
+        from weasyprint import HTML
+
+        pdf_path = path.with_suffix(".pdf")
+        tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
+        HTML(string=html, base_url=str(path.parent)).write_pdf(tmp_pdf)
+        os.replace(tmp_pdf, pdf_path)
+
+
+def _federation_reports(published: Path, out: Path, period: str, rows: list[tuple[str, str]], common: dict,
+                        pdf: bool) -> int:
+    """One worker's share of the federation reports (it opens its own read-only connection)."""
+    db = Published.open(published)
+    template = _environment().get_template("federation.html.j2")
+    try:
+        for code, name in rows:
+            context = federation_context(db, period, code, name, common)
+            _write(out / "forbund" / f"{code}-{period.replace('/', '-')}.html", template.render(**context), pdf)
+    finally:
+        db.close()
+    return len(rows)
+
+
+def build_reports(settings: Settings, *, federations: list[str] | None = None, pdf: bool = True,
+                  workers: int = 2) -> Path:
+    """Write publish/report/: national report, popular version, one report per federation."""
+    published = settings.publish / "marts.duckdb"
+    out = settings.publish / "report"
+    db = Published.open(published)
+    try:
+        period = db.latest_period()
+        slug = period.replace("/", "-")
+        env = _environment()
+        national = national_context(db, period)
+        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
+        _write(out / f"kortversion-{slug}.html",
+               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
+        chosen = db.federations_in(period)
+        if federations is not None:
+            chosen = chosen[chosen.federation_code.isin(federations)]
+    finally:
+        db.close()  # before the pool forks
+    common = {k: national[k] for k in ("group_names", "threshold", "today")}
+    rows = list(zip(chosen.federation_code, chosen.federation_name))
+    shares = [rows[i::workers] for i in range(workers) if rows[i::workers]]
+    if len(shares) > 1:
+        with ProcessPoolExecutor(max_workers=len(shares)) as pool:
+            done = sum(pool.map(_federation_reports, *zip(*[(published, out, period, share, common, pdf)
+                                                             for share in shares])))
+    else:
+        done = sum(_federation_reports(published, out, period, share, common, pdf) for share in shares)
+    log.info("Reports for %s written to %s (%d federations)", period, out, done)
+    return out

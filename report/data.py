@@ -1,0 +1,120 @@
+"""Everything the reports show, read from the *published* database only.
+
+Reports never touch the warehouse: what a reader sees in a report is exactly
+what an analyst can query, disclosure control included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+NATION = "RIKET"
+
+
+@dataclass
+class Published:
+    con: duckdb.DuckDBPyConnection
+
+    @classmethod
+    def open(cls, path: Path) -> "Published":
+        return cls(duckdb.connect(str(path), read_only=True))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def df(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or {}).df()
+
+    def latest_period(self) -> str:
+        return self.con.execute("select max(period) from indicator_results").fetchone()[0]
+
+    def periods(self) -> list[str]:
+        return [r[0] for r in self.con.execute("select distinct period from indicator_results order by 1").fetchall()]
+
+    def threshold(self) -> int:
+        return int(self.con.execute("select disclosure_threshold from publication").fetchone()[0])
+
+    def collection(self, period: str) -> pd.DataFrame:
+        return self.df("""
+            select s.*, g.respondent_group_name
+            from collection_summary s
+            join (select distinct respondent_group, respondent_group_name from questions) g using (respondent_group)
+            where period = $period
+            order by questionnaires desc""", {"period": period})
+
+    def collection_history(self) -> pd.DataFrame:
+        return self.df("""
+            select period, respondent_group, questionnaires, any_value(federations_in_period) over (partition by period)
+                   as federations_in_period
+            from collection_summary order by period, respondent_group""")
+
+    def survey_indicators(self, period: str) -> pd.DataFrame:
+        """Indicators with results in the period, with the questionnaires measuring them."""
+        return self.df("""
+            select i.indicator_id, i.indicator_title, i.is_official_text,
+                   list(distinct r.respondent_group order by r.respondent_group) as respondent_groups
+            from indicators i
+            join indicator_results r using (indicator_id)
+            where r.period = $period and r.federation_code = 'RIKET'
+            group by all
+            order by i.indicator_id""", {"period": period})
+
+    def national(self, period: str, indicator_id: int) -> pd.DataFrame:
+        return self.df("""
+            select respondent_group, gender, n, positive_share, ci_low, ci_high, mean_score, status,
+                   federations_mean_share
+            from indicator_results
+            where period = $period and indicator_id = $indicator and federation_code = 'RIKET'
+            order by respondent_group, gender""", {"period": period, "indicator": indicator_id})
+
+    def trend(self, indicator_id: int, respondent_group: str, federation_code: str = NATION) -> pd.DataFrame:
+        return self.df("""
+            select t.period, t.comparability_key, t.question_code, t.series_first_period, t.positive_share,
+                   t.n, t.status, q.question_text
+            from indicator_trends t
+            join questions q on q.question_code = t.question_code
+            where t.indicator_id = $indicator and t.respondent_group = $group
+              and t.federation_code = $federation and t.gender = 'T'
+            order by t.comparability_key, t.period""",
+                       {"indicator": indicator_id, "group": respondent_group, "federation": federation_code})
+
+    def spread(self, period: str, indicator_id: int, respondent_group: str) -> pd.DataFrame:
+        return self.df("""
+            select federation_code, federation_name, n, positive_share, status
+            from indicator_results
+            where period = $period and indicator_id = $indicator and respondent_group = $group
+              and gender = 'T' and federation_code <> 'RIKET'
+            order by positive_share desc nulls last, federation_code""",
+                       {"period": period, "indicator": indicator_id, "group": respondent_group})
+
+    def federations_in(self, period: str) -> pd.DataFrame:
+        return self.df("""
+            select distinct s.federation_code, f.federation_name, f.lan
+            from collection_status s join federations f using (federation_code)
+            where s.period = $period and s.federation_code <> 'RIKET'
+            order by 1""", {"period": period})
+
+    def federation_results(self, period: str, federation_code: str) -> pd.DataFrame:
+        return self.df("""
+            select r.indicator_id, i.indicator_title, r.respondent_group, r.gender, r.n, r.positive_share,
+                   r.ci_low, r.ci_high, r.national_positive_share, r.status
+            from indicator_results r join indicators i using (indicator_id)
+            where r.period = $period and r.federation_code = $federation
+            order by r.indicator_id, r.respondent_group, r.gender""",
+                       {"period": period, "federation": federation_code})
+
+    def federation_collection(self, period: str, federation_code: str) -> pd.DataFrame:
+        return self.df("""
+            select s.respondent_group, g.respondent_group_name, s.asked, s.answered, s.rows_received,
+                   s.response_rate, s.status, n.response_rate as national_response_rate
+            from collection_status s
+            join collection_status n on n.period = s.period and n.respondent_group = s.respondent_group
+                                     and n.federation_code = 'RIKET'
+            join (select distinct respondent_group, respondent_group_name from questions) g
+                 on g.respondent_group = s.respondent_group
+            where s.period = $period and s.federation_code = $federation
+            order by s.respondent_group""", {"period": period, "federation": federation_code})

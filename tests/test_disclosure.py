@@ -1,0 +1,117 @@
+"""Disclosure control: primary, secondary and derived-value suppression, and a
+property-based attack that tries to recover every hidden small count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from nns.disclosure import Margin, apply, protect
+
+THRESHOLD = 5
+KEYS = ["federation_code", "gender"]
+MARGINS = [Margin("gender", "T", hidden_remainder=True), Margin("federation_code", "RIKET")]
+
+
+def table(counts: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """Rows for each federation and RIKET: K, M and T (T includes the unpublished 'annat')."""
+    rows = []
+    for i, (k, m, a) in enumerate(counts):
+        for gender, n in (("K", k), ("M", m), ("T", k + m + a)):
+            rows.append({"federation_code": f"SF{i:02d}", "gender": gender, "n": n})
+    totals = np.array(counts).sum(axis=0)
+    for gender, n in (("K", totals[0]), ("M", totals[1]), ("T", totals.sum())):
+        rows.append({"federation_code": "RIKET", "gender": gender, "n": int(n)})
+    return pd.DataFrame(rows)
+
+
+def recoverable(df: pd.DataFrame, hidden: np.ndarray) -> list[int]:
+    """An attacker who knows every published count and the margin equations.
+
+    Unknowns: the hidden counts plus each federation's (and the nation's) unpublished
+    'annat'. A hidden count is recovered if every solution of the equations agrees
+    on it: its coordinate is zero across the null space.
+    """
+    n = df["n"].to_numpy()
+    feds = sorted(set(df.federation_code) - {"RIKET"}) + ["RIKET"]
+    index = {(f, g): i for i, (f, g) in enumerate(zip(df.federation_code, df.gender))}
+    unknowns = [i for i in range(len(df)) if hidden[i]] + [("A", f) for f in feds]
+    col = {u: j for j, u in enumerate(unknowns)}
+    rows, rhs = [], []
+
+    def equation(plus, minus):
+        coefficients = np.zeros(len(unknowns))
+        known = 0.0
+        for term, sign in [(t, 1) for t in plus] + [(t, -1) for t in minus]:
+            if term in col:
+                coefficients[col[term]] += sign
+            else:
+                known -= sign * n[term]
+        rows.append(coefficients)
+        rhs.append(known)
+
+    for f in feds:  # K + M + A = T
+        equation([index[(f, "K")], index[(f, "M")], ("A", f)], [index[(f, "T")]])
+    for g in ("K", "M", "T"):  # federations add up to RIKET
+        equation([index[(f, g)] for f in feds[:-1]], [index[("RIKET", g)]])
+    equation([("A", f) for f in feds[:-1]], [("A", "RIKET")])
+    matrix = np.array(rows)
+    _, singular, vt = np.linalg.svd(matrix)
+    rank = int((singular > 1e-9).sum())
+    null_space = vt[rank:]
+    return [i for i in range(len(df)) if hidden[i] and 1 <= n[i] < THRESHOLD
+            and np.allclose(null_space[:, col[i]], 0, atol=1e-9)]
+
+
+count_triples = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 3)),
+                         min_size=1, max_size=7)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(count_triples)
+def test_no_small_count_is_shown_or_recoverable(counts):
+    df = table(counts)
+    hidden = protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD)
+    n = df["n"].to_numpy()
+    assert not ((1 <= n) & (n < THRESHOLD) & ~hidden).any(), "a small count is visible"
+    assert recoverable(df, hidden) == []
+
+
+def test_primary_secondary_and_derived_values():
+    # SF00 has 3 women (primary); its men must go too, or K = T - M when 'annat' is 0.
+    df = table([(3, 20, 0), (12, 15, 0), (9, 30, 1)])
+    df["positive_share"] = 0.5
+    hidden = protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD)
+    published = apply(df, hidden, nulled=["n", "positive_share"])
+    by_cell = published.set_index(KEYS)
+    assert by_cell.loc[("SF00", "K"), "status"] == ".."
+    assert pd.isna(by_cell.loc[("SF00", "K"), "n"]) and pd.isna(by_cell.loc[("SF00", "K"), "positive_share"])
+    # Along the federation margin for women, a second federation is hidden too.
+    assert (published[(published.gender == "K") & (published.federation_code != "RIKET")].status == "..").sum() >= 2
+    assert by_cell.loc[("RIKET", "T"), "status"] == "ok"
+
+
+def test_nothing_hidden_when_every_count_is_large():
+    df = table([(10, 12, 0), (30, 25, 2)])
+    assert not protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD).any()
+
+
+def test_zero_is_not_a_small_count():
+    df = table([(0, 40, 0), (20, 25, 0)])
+    hidden = protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD)
+    assert not hidden.any()
+
+
+def test_threshold_is_configurable():
+    df = table([(7, 40, 0), (20, 25, 0)])
+    assert not protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=5).any()
+    assert protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=10).any()
+
+
+def test_the_attacker_breaks_primary_suppression_alone():
+    """Guards the property test: without secondary suppression the attack succeeds."""
+    df = table([(3, 20, 0), (12, 15, 0), (9, 30, 0)])
+    n = df["n"].to_numpy()
+    primary_only = (1 <= n) & (n < THRESHOLD)
+    assert recoverable(df, primary_only) != []
