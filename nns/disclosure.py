@@ -1,20 +1,22 @@
 """Disclosure control: the one function every published output goes through.
 
-A published table is a set of cells, each with a count `n` of people. Cells add
-up along *margins*: women + men (+ the unpublished "annat") = all (gender T),
-and the federations add up to the nation (RIKET). The rules:
+Published cells carry a count `n` of people, and cells are tied together by
+*equations*: women + men (+ the unpublished "annat") = all; the federations add
+up to the nation; and across tables, a single-question indicator's result is
+the same cell as its trend, and a merged federation's trend before the merger
+is the sum of its predecessors' results. The rules:
 
 1. Primary: a count 1 ≤ n < threshold is suppressed.
-2. Secondary: along every margin whose total is shown, never exactly one hidden
-   part (it would be the total minus the visible parts); a hidden total needs a
-   hidden part (or it would be the sum of the parts).
-3. Exact check: within each block of linked cells, the margin equations are
-   solved as linear algebra; if any small hidden count is still determined,
-   one more cell is hidden. Repeat until nothing changes.
+2. Secondary, per equation: a shown total never has exactly one hidden part
+   (it would be the total minus the shown parts); a hidden total needs a hidden
+   part (or it would be the sum of the parts).
+3. Exact check: each connected set of equations is solved as linear algebra;
+   if a small hidden count is still determined, one more cell is hidden.
+   Repeat until nothing changes.
 
-Suppressed cells get status '..' and every value derived from the count is
-nulled (the Swedish statistical convention). `audit()` proves the rules over a
-whole published database without access to the hidden values.
+Suppressed cells get status '..' and every value built on the count is nulled.
+`nns.publish.audit` proves the within-table rules over a published database
+without access to the hidden values.
 """
 
 from __future__ import annotations
@@ -30,124 +32,146 @@ SHOWN = "ok"
 
 @dataclass(frozen=True)
 class Margin:
-    part: str  # the column whose values are the parts, e.g. "gender"
-    total: str  # the value of `part` that holds the total, e.g. "T"
+    """Within one table: the rows whose `part` column differs add up to the row where it is `total`."""
+
+    part: str  # e.g. "gender"
+    total: str  # e.g. "T"
     hidden_remainder: bool = False  # the total also includes a part never published ("annat")
 
 
-def _group_ids(df: pd.DataFrame, keys: list[str], margin: Margin) -> np.ndarray:
-    others = [k for k in keys if k != margin.part]
-    return df.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
+@dataclass(frozen=True)
+class Equation:
+    """Row `total` = sum of rows `parts` (+ an unknown remainder if `remainder`)."""
+
+    total: int
+    parts: tuple[int, ...]
+    remainder: bool = False
 
 
-def _apply_margin_rules(df, counts, hidden, keys, margins) -> bool:
-    """Rules 2a/2b for every margin; returns True if anything was hidden."""
-    changed = False
+def margin_equations(df: pd.DataFrame, keys: list[str], margins: list[Margin], offset: int = 0) -> list[Equation]:
+    """Equations for a table's margins; row numbers are positions in `df` plus `offset`."""
+    equations = []
     for margin in margins:
-        gid = _group_ids(df, keys, margin)
+        others = [k for k in keys if k != margin.part]
         is_total = (df[margin.part] == margin.total).to_numpy()
-        frame = pd.DataFrame({"gid": gid, "total": is_total, "hidden": hidden, "n": counts,
-                              "row": np.arange(len(df))})
-        parts = frame[~frame.total]
-        totals = frame[frame.total].set_index("gid")
-        hidden_parts = parts.groupby("gid")["hidden"].sum()
-        for g, total in totals.iterrows():
-            n_hidden = int(hidden_parts.get(g, 0))
-            lone_part = not total.hidden and n_hidden == 1  # it would be the total minus the rest
-            # A hidden total would be the sum of the visible parts (unless a part is never published).
-            summed_total = total.hidden and total.n > 0 and n_hidden == 0 and not margin.hidden_remainder
-            if not (lone_part or summed_total):
-                continue
-            candidates = parts[(parts.gid == g) & ~parts.hidden & (parts.n > 0)].sort_values(["n", "row"])
-            if len(candidates):
-                hidden[int(candidates.row.iloc[0])] = True
-            elif not total.hidden:
-                hidden[int(total.row)] = True
-            else:
-                continue
-            changed = True
+        for rows in df.groupby(others, sort=False, dropna=False).indices.values():
+            totals = [r for r in rows if is_total[r]]
+            parts = tuple(int(r) + offset for r in rows if not is_total[r])
+            if len(totals) == 1 and parts:
+                equations.append(Equation(int(totals[0]) + offset, parts, margin.hidden_remainder))
+    return equations
+
+
+def _apply_rules(counts: np.ndarray, hidden: np.ndarray, equations: list[Equation]) -> bool:
+    changed = False
+    for eq in equations:
+        parts = np.fromiter(eq.parts, dtype=np.int64)
+        hidden_parts = int(hidden[parts].sum())
+        lone_part = not hidden[eq.total] and hidden_parts == 1
+        summed_total = hidden[eq.total] and counts[eq.total] > 0 and hidden_parts == 0 and not eq.remainder
+        if not (lone_part or summed_total):
+            continue
+        candidates = parts[~hidden[parts] & (counts[parts] > 0)]
+        if len(candidates):
+            hidden[candidates[np.argmin(counts[candidates])]] = True  # first smallest: deterministic
+        elif not hidden[eq.total]:
+            hidden[eq.total] = True
+        else:
+            continue
+        changed = True
     return changed
 
 
-def _determined(df, counts, hidden, keys, margins, threshold) -> list[int]:
-    """Rows of small hidden counts that the margin equations still pin down."""
-    parts_cols = {m.part for m in margins}
-    block_keys = [k for k in keys if k not in parts_cols]
-    found = []
-    blocks = df.groupby(block_keys, sort=False, dropna=False).indices if block_keys else {None: np.arange(len(df))}
-    for rows in blocks.values():
-        rows = np.asarray(rows)
-        hidden_rows = rows[hidden[rows]]
-        sensitive = [r for r in hidden_rows if 1 <= counts[r] < threshold]
+def _components(n_rows: int, equations: list[Equation]) -> list[list[int]]:
+    """Groups of equations that share rows (union-find on rows)."""
+    parent = list(range(n_rows))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for eq in equations:
+        root = find(eq.total)
+        for p in eq.parts:
+            parent[find(p)] = root
+    groups: dict[int, list[int]] = {}
+    for i, eq in enumerate(equations):
+        groups.setdefault(find(eq.total), []).append(i)
+    return list(groups.values())
+
+
+def _determined(counts, hidden, equations, components, threshold) -> list[int]:
+    """Small hidden counts that the equations still pin down (zero across the null space)."""
+    pinned = []
+    for component in components:
+        eqs = [equations[i] for i in component]
+        rows = sorted({r for eq in eqs for r in (eq.total, *eq.parts) if hidden[r]})
+        sensitive = [r for r in rows if 1 <= counts[r] < threshold]
         if not sensitive:
             continue
-        unknown = {int(r): i for i, r in enumerate(hidden_rows)}
-        equations = []
-        extra = len(unknown)
-        sub = df.iloc[rows]
-        for margin in margins:
-            gid = _group_ids(sub, keys, margin)
-            is_total = (sub[margin.part] == margin.total).to_numpy()
-            for g in np.unique(gid):
-                members = rows[gid == g]
-                totals = members[is_total[gid == g]]
-                if len(totals) != 1:
-                    continue
-                coefficients = {}
-                for r in members:
-                    if int(r) in unknown:
-                        coefficients[unknown[int(r)]] = -1.0 if r == totals[0] else 1.0
-                if margin.hidden_remainder:
-                    coefficients[extra] = 1.0  # the never-published part is unknown too
-                    extra += 1
-                if coefficients:
-                    equations.append(coefficients)
-        if not equations:
-            continue
-        matrix = np.zeros((len(equations), extra))
-        for i, coefficients in enumerate(equations):
-            for j, value in coefficients.items():
-                matrix[i, j] = value
-        rank = np.linalg.matrix_rank(matrix)
+        column = {r: j for j, r in enumerate(rows)}
+        width = len(rows) + sum(eq.remainder for eq in eqs)
+        matrix = np.zeros((len(eqs), width))
+        extra = len(rows)
+        for i, eq in enumerate(eqs):
+            if eq.total in column:
+                matrix[i, column[eq.total]] -= 1.0
+            for p in eq.parts:
+                if p in column:
+                    matrix[i, column[p]] += 1.0
+            if eq.remainder:
+                matrix[i, extra] = 1.0
+                extra += 1
+        _, singular, vt = np.linalg.svd(matrix)
+        rank = int((singular > 1e-9).sum())
+        null_space = vt[rank:]
         for r in sensitive:
-            probe = np.zeros((1, extra))
-            probe[0, unknown[int(r)]] = 1.0
-            if np.linalg.matrix_rank(np.vstack([matrix, probe])) == rank:
-                found.append(int(r))
-    return found
+            if null_space.shape[0] == 0 or np.allclose(null_space[:, column[r]], 0.0, atol=1e-9):
+                pinned.append(r)
+    return pinned
 
 
-def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin],
-            threshold: int, forced: np.ndarray | None = None) -> np.ndarray:
-    """Return a boolean mask of the cells to suppress in `df` (one row per cell)."""
-    counts = df[count].fillna(0).to_numpy()
+def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int) -> np.ndarray:
+    """The suppression mask for cells with `counts`, tied together by `equations`."""
+    counts = np.nan_to_num(np.asarray(counts, dtype=float))
     hidden = (counts >= 1) & (counts < threshold)
-    if forced is not None:
-        hidden |= forced
+    components = _components(len(counts), equations)
+    by_row: dict[int, list[Equation]] = {}
+    for eq in equations:
+        for r in (eq.total, *eq.parts):
+            by_row.setdefault(r, []).append(eq)
     while True:
-        while _apply_margin_rules(df, counts, hidden, keys, margins):
+        while _apply_rules(counts, hidden, equations):
             pass
-        pinned = _determined(df, counts, hidden, keys, margins, threshold)
+        pinned = _determined(counts, hidden, equations, components, threshold)
         if not pinned:
             return hidden
-        # Hide the smallest visible part sharing a margin with the first pinned cell.
-        row = pinned[0]
-        for margin in margins:
-            others = [k for k in keys if k != margin.part]
-            same = (df[others] == df.iloc[row][others]).all(axis=1).to_numpy()
-            candidates = np.where(same & ~hidden & (counts > 0) & (df[margin.part] != margin.total).to_numpy())[0]
+        # Hide the smallest shown part of an equation the first pinned cell is in.
+        for eq in by_row.get(pinned[0], []):
+            parts = np.fromiter(eq.parts, dtype=np.int64)
+            candidates = parts[~hidden[parts] & (counts[parts] > 0)]
             if len(candidates):
                 hidden[candidates[np.argmin(counts[candidates])]] = True
                 break
+            if not hidden[eq.total] and counts[eq.total] > 0:
+                hidden[eq.total] = True
+                break
         else:
             raise RuntimeError("disclosure control could not protect a cell; refusing to publish")
+
+
+def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int) -> np.ndarray:
+    """Protect one table on its own margins (row positions of `df`)."""
+    df = df.reset_index(drop=True)
+    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold)
 
 
 def apply(df: pd.DataFrame, hidden: np.ndarray, nulled: list[str]) -> pd.DataFrame:
     """Null the suppressed cells' values and set their status."""
     out = df.copy()
     for column in nulled:
-        out[column] = out[column].astype("object").where(~hidden, None) if out[column].dtype == object \
-            else out[column].mask(hidden)
+        out[column] = out[column].mask(hidden)
     out["status"] = np.where(hidden, SUPPRESSED, SHOWN)
     return out

@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from nns.disclosure import SHOWN, SUPPRESSED, Margin, apply, protect
+from nns.disclosure import SHOWN, SUPPRESSED, Equation, Margin, apply, margin_equations, protect, protect_cells
 from nns.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,19 +120,56 @@ def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting: dict[str, str],
+                          offset: int) -> list[Equation]:
+    """Equations tying the two tables together, so neither helps undo the other.
+
+    Where an indicator has one question in a questionnaire, a trend cell counts the
+    same people as the result cells of the federations that report as its
+    federation: the same cell, or (before a merger) the sum of the predecessors.
+    """
+    cell = ["period", "respondent_group", "indicator_id"]
+    questions = trends.groupby(cell)["comparability_key"].transform("nunique")
+    single = trends[questions == 1]
+    keyed = results.assign(position=np.arange(len(results)),
+                           reporting=results.federation_code.map(lambda f: reporting.get(f, f)))
+    parts = keyed.groupby(cell + ["reporting", "gender"])["position"].apply(tuple)
+    equations = []
+    for position, row in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False)):
+        members = parts.get(tuple(row))
+        if members:
+            equations.append(Equation(offset + int(position), tuple(int(m) for m in members)))
+    return equations
+
+
 def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
-    tables = {}
     with duckdb.connect(str(warehouse), read_only=True) as source:
-        for table in PUBLISHED:
-            df = _read(source, table)
-            if table.protected:
-                hidden = protect(df, count=table.count, keys=table.keys, margins=table.margins,
-                                 threshold=threshold)
-                df = apply(df, hidden, table.nulled)
-            if table.name == "indicator_results":
-                df = _results_extras(df)
-            columns = table.columns + (["status"] if table.protected else [])
-            tables[table.name] = df[columns].sort_values(table.keys or columns[:1]).reset_index(drop=True)
+        frames = {t.name: _read(source, t).sort_values(t.keys or list(t.columns[:1])).reset_index(drop=True)
+                  for t in PUBLISHED}
+        reporting = dict(source.execute(
+            "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
+    spec = {t.name: t for t in PUBLISHED}
+    hidden = {}
+    # Results and trends share cells, so they are protected as one system.
+    results, trends = frames["indicator_results"], frames["indicator_trends"]
+    offset = len(results)
+    equations = (margin_equations(results, spec["indicator_results"].keys, spec["indicator_results"].margins)
+                 + margin_equations(trends, spec["indicator_trends"].keys, spec["indicator_trends"].margins, offset)
+                 + shared_cell_equations(results, trends, reporting, offset))
+    joint = protect_cells(np.concatenate([results.n.to_numpy(float), trends.n.to_numpy(float)]), equations,
+                          threshold)
+    hidden["indicator_results"], hidden["indicator_trends"] = joint[:offset], joint[offset:]
+    tables = {}
+    for table in PUBLISHED:
+        df = frames[table.name]
+        if table.protected:
+            mask = hidden.get(table.name)
+            if mask is None:
+                mask = protect(df, count=table.count, keys=table.keys, margins=table.margins, threshold=threshold)
+            df = apply(df, mask, table.nulled)
+        if table.name == "indicator_results":
+            df = _results_extras(df)
+        tables[table.name] = df[table.columns + (["status"] if table.protected else [])]
     return tables
 
 
@@ -226,6 +263,36 @@ def audit(path: Path, threshold: int) -> list[str]:
                     if summed:
                         problems.append(f"{table.name}: {summed} hidden {margin.part} total(s) equal to the sum "
                                         f"of the shown cells")
+        if {"indicator_results", "indicator_trends", "federations"} <= existing:
+            problems += _audit_shared_cells(con)
+    return problems
+
+
+def _audit_shared_cells(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A single-question trend cell = the sum of the result cells of the federations reporting as it."""
+    lone, summed = con.execute(f"""
+        with single as (
+            select period, respondent_group, indicator_id from indicator_trends
+            group by all having count(distinct comparability_key) = 1
+        ),
+        parts as (
+            select r.period, r.respondent_group, r.indicator_id,
+                   coalesce(f.reporting_federation_code, r.federation_code) as federation_code, r.gender,
+                   count(*) filter (where r.status = '{SUPPRESSED}') as hidden_parts,
+                   sum(r.n) filter (where r.status = '{SHOWN}') as shown_n
+            from indicator_results r left join federations f using (federation_code)
+            group by all
+        )
+        select count(*) filter (where t.status = '{SHOWN}' and p.hidden_parts = 1),
+               count(*) filter (where t.status = '{SUPPRESSED}' and p.hidden_parts = 0 and p.shown_n > 0)
+        from indicator_trends t
+        join single using (period, respondent_group, indicator_id)
+        join parts p using (period, respondent_group, indicator_id, federation_code, gender)""").fetchone()
+    problems = []
+    if lone:
+        problems.append(f"indicator_trends/indicator_results: {lone} trend cell(s) that recover a hidden result")
+    if summed:
+        problems.append(f"indicator_trends/indicator_results: {summed} hidden trend cell(s) equal to shown results")
     return problems
 
 

@@ -69,3 +69,46 @@ def write_submission(settings, catalogue):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory):
+    """The small profile ingested, built and published once per session, without Airflow.
+
+    Returns its data home; tests that change anything copy it first (see `published_home`).
+    """
+    import os
+
+    from ingest.survey import inbox_files, ingest_file
+    from nns.generate import generate
+    from nns.pipeline import build_warehouse, publish_marts
+
+    home = tmp_path_factory.mktemp("small-build")
+    saved = {k: os.environ.get(k) for k in ("NNS_HOME", "NNS_PSEUDONYM_KEY")}
+    os.environ["NNS_HOME"] = str(home)
+    os.environ["NNS_PSEUDONYM_KEY"] = "test-key-not-secret"
+    try:
+        s = get_settings()
+        generate("small", s.inbox, s, registers=False)
+        for path in inbox_files(s):
+            ingest_file(path, s)
+        build_warehouse(s)
+        publish_marts(s)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return home
+
+
+@pytest.fixture
+def published_home(small_build, tmp_path, monkeypatch):
+    """A private copy of the small build's data home, with settings pointing at it."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(small_build, home, ignore=shutil.ignore_patterns("airflow"))
+    monkeypatch.setenv("NNS_HOME", str(home))
+    return get_settings()

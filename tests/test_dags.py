@@ -53,7 +53,9 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     dag = dagbag.dags["nns_build"]
     assert dag.max_active_runs == 1
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
-    assert dag.get_task("dbt_build").pool == "nns_warehouse"
+    assert dag.get_task("dbt_build").pool == dag.get_task("publish").pool == "nns_warehouse"
+    assert dag.get_task("publish").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("reports").upstream_task_ids == {"publish"}
 
 
 @pytest.mark.parametrize("moment, expected", [

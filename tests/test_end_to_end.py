@@ -90,6 +90,8 @@ def test_build_makes_a_queryable_mart_with_the_latest_submission_winning(pipelin
         for federation, period, group, rows_received, answered in resubmitted:
             # The corrected (later) file carries all rows; the first one had 80 %.
             assert rows_received == answered, (federation, period, group)
+        assert (settings.publish / "marts.duckdb").exists(), "nns_build published"
+        assert list((settings.publish / "report").glob("nationell-rapport-*.pdf")), "nns_build wrote the reports"
         rejected_ids = [r["submission_id"] for r in lake.ledger_records(settings) if r["status"] == "rejected"]
         leaked = con.execute("select count(*) from intermediate.int_survey__responses where submission_id in "
                              "(select unnest($ids))", {"ids": rejected_ids}).fetchone()[0]

@@ -1,0 +1,137 @@
+"""docs/analysts.md stays true to the published database.
+
+Checked against the small-profile publication (the session fixture `small_build`):
+every published table and column is documented with its type, each table's
+documented grain is unique, and every ```sql block in the guide runs read-only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from nns.settings import REPO_ROOT
+
+DOC = REPO_ROOT / "docs" / "analysts.md"
+SECTION = re.compile(r"^### `(\w+)`[ \t]*$", re.M)
+COLUMN_ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*`([^`]+)`\s*\|", re.M)
+GRAIN = re.compile(r"^\*\*Grain:\*\*(.*)$", re.M)
+
+
+def _doc() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def sql_blocks(text: str) -> list[str]:
+    return re.findall(r"^```sql\n(.*?)^```", text, re.S | re.M)
+
+
+def table_sections(text: str) -> dict[str, str]:
+    """'### `table`' sections of the guide, each up to the next heading of level 1–3."""
+    sections = {}
+    for match in SECTION.finditer(text):
+        rest = text[match.end():]
+        end = re.search(r"^#{1,3} ", rest, re.M)
+        sections[match.group(1)] = rest[: end.start()] if end else rest
+    return sections
+
+
+@pytest.fixture(scope="module")
+def publication(small_build):
+    path = small_build / "publish" / "marts.duckdb"
+    assert path.exists(), "the small build published nothing"
+    return path
+
+
+@pytest.fixture(scope="module")
+def published(publication) -> dict[str, list[tuple[str, str]]]:
+    """{table: [(column, data_type), ...]} for every table in the publication."""
+    with duckdb.connect(str(publication), read_only=True) as con:
+        rows = con.execute("""
+            select table_name, column_name, data_type
+            from duckdb_columns()
+            where not internal
+            order by table_name, column_index""").fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, []).append((column, data_type))
+    return tables
+
+
+def test_every_published_table_and_column_is_documented(published):
+    doc = _doc()
+    sections = table_sections(doc)
+    problems = []
+    for table, columns in published.items():
+        if f"`{table}`" not in doc:
+            problems.append(f"table {table} is not mentioned")
+        section = sections.get(table)
+        if section is None:
+            problems.append(f"table {table} has no '### `{table}`' section")
+            continue
+        documented = dict(COLUMN_ROW.findall(section))
+        for column, data_type in columns:
+            if column not in documented:
+                problems.append(f"{table}.{column} ({data_type}) has no row in its section")
+            elif documented[column] != data_type:
+                problems.append(f"{table}.{column} is documented as {documented[column]}, "
+                                f"the database says {data_type}")
+        stale = set(documented) - {column for column, _ in columns}
+        problems += [f"{table}.{column} is documented but not published" for column in sorted(stale)]
+    problems += [f"section '### `{name}`' documents a table that is not published"
+                 for name in sorted(set(sections) - set(published))]
+    assert not problems, "docs/analysts.md is out of date:\n" + "\n".join(problems)
+
+
+def test_the_documented_grain_of_each_table_is_unique(publication, published):
+    sections = table_sections(_doc())
+    with duckdb.connect(str(publication), read_only=True) as con:
+        for table in published:
+            grain = GRAIN.search(sections.get(table, ""))
+            assert grain, f"no **Grain:** line for {table}"
+            keys = re.findall(r"`(\w+)`", grain.group(1).split("(")[0])
+            total = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+            if not keys:  # "one row"
+                assert total == 1, f"{table} should have one row, has {total}"
+                continue
+            assert set(keys) <= {column for column, _ in published[table]}, (table, keys)
+            distinct = con.execute(
+                f"select count(*) from (select distinct {', '.join(keys)} from {table})").fetchall()[0][0]
+            assert distinct == total, f"{table}: ({', '.join(keys)}) is not unique ({distinct} of {total})"
+
+
+def test_the_guide_has_the_example_queries():
+    blocks = sql_blocks(_doc())
+    assert len(blocks) >= 8
+    headline = [b for b in blocks if "indicator_id = 4" in b and "'SF07'" in b and "gender = 'K'" in b
+                and "'RIKET'" in b and "max(period)" in b]
+    assert len(headline) == 1, "one query answers indicator 4, women, SF07, latest period, against the nation"
+
+
+BLOCKS = list(enumerate(sql_blocks(_doc()), 1))
+
+
+@pytest.mark.parametrize("number, sql", BLOCKS, ids=[f"sql-block-{number}" for number, _ in BLOCKS])
+def test_every_sql_block_runs_read_only_on_the_small_publication(publication, number, sql):
+    with duckdb.connect(str(publication), read_only=True) as con:
+        try:
+            rows = con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            pytest.fail(f"```sql block {number} of docs/analysts.md failed: {exc}\n{sql}")
+    assert rows, f"```sql block {number} of docs/analysts.md returns no rows on the small publication:\n{sql}"
+
+
+def test_the_headline_query_answers_for_the_latest_period(publication):
+    sql = next(b for b in sql_blocks(_doc()) if "indicator_id = 4" in b and "'SF07'" in b and "gender = 'K'" in b)
+    with duckdb.connect(str(publication), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        latest = con.execute("select max(period) from indicator_results").fetchall()[0][0]
+    assert len(rows) == 1
+    answer = dict(zip(names, rows[0]))
+    assert answer["period"] == latest
+    assert answer["status"] in {"ok", ".."}
+    assert "riket_positive_share" in answer

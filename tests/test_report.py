@@ -1,0 +1,89 @@
+"""Reports from the small profile: built from the published database only,
+self-contained, in Swedish, and showing the marts' numbers."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from report.build import build_reports, pct
+
+
+@pytest.fixture(scope="module")
+def reports(small_build, tmp_path_factory):
+    import os
+    import shutil
+
+    from nns.settings import get_settings
+
+    home = tmp_path_factory.mktemp("reports") / "home"
+    shutil.copytree(small_build, home)
+    old = os.environ.get("NNS_HOME")
+    os.environ["NNS_HOME"] = str(home)
+    try:
+        settings = get_settings()
+        # Only the published database is needed: prove it by removing the warehouse.
+        settings.warehouse.unlink()
+        out = build_reports(settings)
+    finally:
+        if old is None:
+            os.environ.pop("NNS_HOME")
+        else:
+            os.environ["NNS_HOME"] = old
+    return settings, out
+
+
+def test_every_report_is_written_as_html_and_pdf(reports):
+    settings, out = reports
+    with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
+        period = con.execute("select max(period) from indicator_results").fetchone()[0]
+        federations = {r[0] for r in con.execute(
+            "select distinct federation_code from collection_status where period = ? and federation_code <> 'RIKET'",
+            [period]).fetchall()}
+    slug = period.replace("/", "-")
+    for name in (f"nationell-rapport-{slug}", f"kortversion-{slug}"):
+        assert (out / f"{name}.html").stat().st_size > 10_000
+        assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert {p.stem.split("-")[0] for p in (out / "forbund").glob("*.pdf")} == federations
+
+
+def test_html_is_self_contained(reports):
+    _, out = reports
+    for path in out.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        assert not re.search(r'(src|href)="(https?:)?//', html), f"{path.name} loads something from the network"
+        assert '<html lang="sv">' in html
+
+
+def test_national_report_shows_the_marts_numbers(reports):
+    settings, out = reports
+    html = next(out.glob("nationell-rapport-*.html")).read_text(encoding="utf-8")
+    with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
+        period = con.execute("select max(period) from indicator_results").fetchone()[0]
+        rows = con.execute("""
+            select indicator_id, positive_share, ci_low, ci_high, status from indicator_results
+            where period = ? and federation_code = 'RIKET' and gender = 'T'""", [period]).fetchall()
+        collection = con.execute("select sum(questionnaires) from collection_summary where period = ?",
+                                 [period]).fetchone()[0]
+    assert rows
+    for indicator_id, share, low, high, status in rows:
+        assert f'id="indikator-{indicator_id}"' in html
+        assert status == "ok"
+        assert f"{pct(share)} <span class=\"note\">({pct(low)}–{pct(high)})</span>" in html
+    assert f"{collection:,}".replace(",", "\u202f") in html or str(collection) in html
+    assert "arbetstitel" in html and "Om statistiken" in html
+
+
+def test_suppressed_cells_show_as_dots_with_a_note(reports):
+    _, out = reports
+    federation = next((out / "forbund").glob("*.html")).read_text(encoding="utf-8")
+    assert "<td class=\"k\">..</td>" in federation or ">..<" in federation
+    assert "betyder att uppgiften inte visas" in federation
+
+
+def test_percent_formatting_is_swedish():
+    assert pct(0.7234) == "72\u00a0%"
+    assert pct(0.7234, 1) == "72,3\u00a0%"
+    assert pct(None) == ".."
