@@ -122,9 +122,13 @@ def cmd_sql(args) -> int:
         print("Give a query, e.g. nns sql \"select * from indicator_results limit 5\"", file=sys.stderr)
         return EXIT_USAGE
     with duckdb.connect(str(database), read_only=True) as con:
-        relation = con.sql(args.query)
-        if relation is not None:
-            relation.show(max_rows=args.max_rows, max_width=200)
+        try:
+            relation = con.sql(args.query)
+            if relation is not None:
+                relation.show(max_rows=args.max_rows, max_width=200)
+        except duckdb.Error as exc:
+            print(f"nns sql: {exc}", file=sys.stderr)
+            return EXIT_PROBLEM
     return EXIT_OK
 
 

@@ -205,6 +205,9 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
                 if column in df.columns and info.get("description"):
                     target.execute(f"comment on column {table.name}.{column} is "
                                    f"{_sql_literal(info['description'].strip())}")
+            if "federations_mean_share" in df.columns:
+                target.execute(f"comment on column {table.name}.federations_mean_share is 'On national rows: "
+                               f"the unweighted mean of the positive shares of the federations shown'")
             if table.protected:
                 target.execute(f"comment on column {table.name}.status is "
                                f"'ok, or .. when the cell is suppressed (fewer than {settings.disclosure_threshold} "
