@@ -45,6 +45,20 @@ SCHEMAS: dict[str, dict[str, pa.Schema]] = {
             ("respondent_group", pa.string()), ("asked", pa.int32()), ("answered", pa.int32()),
         ]),
     },
+    # Register extracts after pseudonymisation: person_key is an HMAC, never a personnummer.
+    "register": {
+        "participants": pa.schema([
+            ("submission_id", pa.string()), ("source_row", pa.int64()), ("person_key", pa.string()),
+            ("is_linkable", pa.bool_()), ("gender", pa.string()), ("birth_year", pa.int32()),
+            ("federation_code", pa.string()), ("insats", pa.string()), ("start_date", pa.date32()),
+            ("end_date", pa.date32()), ("support_at_start", pa.string()), ("support_at_end", pa.string()),
+            ("years_public_support_before", pa.int32()), ("end_reason", pa.string()),
+        ]),
+        "income": pa.schema([
+            ("submission_id", pa.string()), ("person_key", pa.string()), ("month", pa.date32()),
+            ("category", pa.string()), ("amount", pa.int64()),
+        ]),
+    },
 }
 
 
@@ -138,7 +152,8 @@ def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple] | pa.Table) -
 
 def ensure_lake(settings: Settings) -> None:
     """Create the data home's folders and the zero-row schema files dbt reads."""
-    for folder in (settings.inbox, settings.archive, settings.quarantine, settings.ledger, settings.publish):
+    for folder in (settings.inbox, settings.inbox / "register", settings.archive, settings.quarantine,
+                   settings.ledger, settings.publish):
         folder.mkdir(parents=True, exist_ok=True)
     for source, tables in SCHEMAS.items():
         schema_dir = settings.raw / source / "_schema"

@@ -53,7 +53,7 @@ class Outcome:
         if self.status == "known":
             return f"already ingested {self.file_name} ({who}), submission {self.submission_id[:12]}: nothing to do"
         return (f"accepted {self.file_name} ({who}), submission {self.submission_id[:12]}: "
-                f"{self.rows_ok} questionnaire rows, {self.warnings} warning(s)")
+                f"{self.rows_ok} rows, {self.warnings} warning(s)")
 
 
 def inbox_files(settings: Settings) -> list[Path]:

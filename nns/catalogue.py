@@ -110,6 +110,8 @@ class Catalogue:
     windows: tuple[Window, ...]
     scales: dict[str, tuple[ScaleStep, ...]]
     background: dict[str, tuple[tuple[str, str], ...]]  # variable -> ((code, label), ...)
+    support_categories: tuple[str, ...]  # register codes for försörjning
+    end_reasons: tuple[str, ...]  # register codes for avslutsorsak
 
     @classmethod
     def load(cls, directory: Path) -> "Catalogue":
@@ -174,6 +176,8 @@ class Catalogue:
             ),
             scales={k: tuple(v) for k, v in scales.items()},
             background={k: tuple(v) for k, v in background.items()},
+            support_categories=tuple(r["category"] for r in _rows(directory / "support_categories.csv")),
+            end_reasons=tuple(r["end_reason"] for r in _rows(directory / "end_reasons.csv")),
         )
 
     # --- look-ups used by the contract, the template and the generator ---

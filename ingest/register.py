@@ -1,0 +1,295 @@
+"""Ingesting register extracts: SUS participants and monthly income/support.
+
+Personnummer live only in memory here. The extract is read by an in-memory
+DuckDB with spilling to disk switched off; the distinct numbers are normalised
+and replaced by an HMAC pseudonym in Python; only pseudonyms reach Parquet. The
+original is never copied: after a successful load it is removed from the inbox
+(the agency keeps the master, the ledger keeps its hash and row counts); a
+failing extract stays where it arrived and gets an errors.json that names rows,
+never values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from nns.catalogue import load_catalogue
+from nns.settings import Settings
+
+from . import lake
+from .personnummer import normalise, pseudonymise
+from .problems import Problem, problem
+from .survey import Outcome
+
+log = logging.getLogger(__name__)
+
+SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})\.(?P<ext>csv|parquet)$", re.IGNORECASE)
+INCOME_NAME = re.compile(r"^inkomster_(?P<first>\d{4}-\d{2})_(?P<last>\d{4}-\d{2})\.(?P<ext>csv|parquet)$",
+                         re.IGNORECASE)
+SUS_COLUMNS = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats", "startdatum", "slutdatum",
+               "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]
+INCOME_COLUMNS = ["personnummer", "manad", "kategori", "belopp"]
+EXAMPLES = 20  # row numbers quoted per problem; the count covers them all
+
+
+
+class MissingPseudonymKey(RuntimeError):
+    """No key, no register load."""
+
+
+@dataclass(frozen=True)
+class Extract:
+    kind: str  # 'sus' | 'income'
+    fmt: str
+    extract_month: str  # the last month the extract covers
+    first_month: str | None = None  # income: the first month it covers
+
+
+def register_inbox(settings: Settings) -> Path:
+    return settings.inbox / "register"
+
+
+def register_files(settings: Settings) -> list[Path]:
+    folder = register_inbox(settings)
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def parse_name(name: str) -> Extract | None:
+    if m := SUS_NAME.match(name):
+        return Extract("sus", m["ext"].lower(), m["month"])
+    if m := INCOME_NAME.match(name):
+        return Extract("income", m["ext"].lower(), m["last"], m["first"])
+    return None
+
+
+def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    # In memory, and never spilled: the raw numbers must not reach a disk.
+    return duckdb.connect(":memory:", config={"temp_directory": "", "memory_limit": settings.duckdb_memory_limit,
+                                               "threads": settings.duckdb_threads})
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> list[str]:
+    """Expose the file as view `extract` (all text, with its row number); return its columns.
+
+    A view, not a table: every pass streams from the file, so memory stays flat
+    however large the extract.
+    """
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    if extract.fmt == "csv":
+        relation = f"read_csv({quoted}, delim=';', header=true, all_varchar=true, encoding='utf-8')"
+        row = "row_number() over () + 1"  # line 1 is the header
+    else:
+        relation = f"read_parquet({quoted}, file_row_number=true)"
+        row = "file_row_number + 1"
+    columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
+    wanted = [c for c in columns if c != "file_row_number"]
+    select = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in wanted)
+    con.execute(f"create view extract as select {row} as source_row, {select} from {relation}")
+    return wanted
+
+
+def _rows_where(con, condition: str) -> tuple[int, str]:
+    count, rows = con.execute(
+        f"select count(*), list(source_row order by source_row)[1:{EXAMPLES}] from extract where {condition}"
+    ).fetchone()
+    return count, ", ".join(str(r) for r in (rows or []))
+
+
+def _check(con, problems: list[Problem], code: str, condition: str, **details) -> None:
+    count, examples = _rows_where(con, condition)
+    if count:
+        problems.append(problem(code, rows=count, examples=examples, **details))
+
+
+def _codes(values) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _pseudonyms(con, key: bytes, problems: list[Problem], anonymous: str) -> None:
+    """Create table `pseudonyms(raw, person_key)` in memory; invalid numbers become problems."""
+    raw_values = [r[0] for r in con.execute(
+        f"select distinct personnummer from extract where personnummer is not null and not ({anonymous})").fetchall()]
+    keys = []
+    for raw in raw_values:
+        canonical = normalise(raw)
+        keys.append(pseudonymise(canonical, key) if canonical else None)
+    mapping = pa.table({"raw": pa.array(raw_values, pa.string()), "person_key": pa.array(keys, pa.string())})
+    con.register("mapping", mapping)
+    con.execute("create table pseudonyms as select * from mapping")
+    con.unregister("mapping")
+    del raw_values, keys, mapping
+    _check(con, problems, "PNR_INVALID",
+           f"not ({anonymous}) and personnummer in (select raw from pseudonyms where person_key is null)")
+    _check(con, problems, "PNR_MISSING", f"not ({anonymous}) and personnummer is null")
+
+
+def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
+    supports = _codes(catalogue.support_categories)
+    reasons = _codes(catalogue.end_reasons)
+    federations = _codes(f.code for f in catalogue.federations)
+    checks = [
+        ("anonym", "anonym is null or anonym not in ('0', '1')", "0 eller 1"),
+        ("kon", "kon is null or kon not in ('K', 'M')", "K eller M"),
+        ("fodelsear", "try_cast(fodelsear as integer) is null or try_cast(fodelsear as integer) not between 1900 "
+                      "and year(current_date)", "ett födelseår ÅÅÅÅ"),
+        ("forbund", f"forbund is null or forbund not in {federations}", "en förbundskod i förbundsregistret"),
+        ("insats", "insats is null or length(insats) > 40", "insatsens kod, högst 40 tecken"),
+        ("startdatum", "try_cast(startdatum as date) is null", "ett datum ÅÅÅÅ-MM-DD"),
+        ("slutdatum", "slutdatum is not null and try_cast(slutdatum as date) is null", "ett datum ÅÅÅÅ-MM-DD"),
+        ("forsorjning_start", f"forsorjning_start is null or forsorjning_start not in {supports}",
+         ", ".join(catalogue.support_categories)),
+        ("forsorjning_slut", f"forsorjning_slut is not null and forsorjning_slut not in {supports}",
+         ", ".join(catalogue.support_categories)),
+        ("ar_offentlig_forsorjning_fore", "try_cast(ar_offentlig_forsorjning_fore as integer) is null or "
+                                          "try_cast(ar_offentlig_forsorjning_fore as integer) not between 0 and 60",
+         "ett heltal 0–60"),
+        ("avslutsorsak", f"avslutsorsak is not null and avslutsorsak not in {reasons}",
+         ", ".join(catalogue.end_reasons)),
+    ]
+    for column, condition, allowed in checks:
+        _check(con, problems, "VALUE_INVALID", condition, column=column, allowed=allowed)
+    _check(con, problems, "END_BEFORE_START",
+           "try_cast(slutdatum as date) < try_cast(startdatum as date)")
+
+
+def _validate_income(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
+    categories = _codes(c for c in catalogue.support_categories if c != "ingen")
+    _check(con, problems, "VALUE_INVALID", "try_strptime(manad, '%Y-%m') is null",
+           column="manad", allowed="en månad ÅÅÅÅ-MM")
+    _check(con, problems, "VALUE_INVALID", f"kategori is null or kategori not in {categories}",
+           column="kategori", allowed=", ".join(c for c in catalogue.support_categories if c != "ingen"))
+    _check(con, problems, "VALUE_INVALID", "try_cast(belopp as bigint) is null or try_cast(belopp as bigint) < 0",
+           column="belopp", allowed="ett belopp i hela kronor, 0 eller mer")
+    _check(con, problems, "MONTH_OUTSIDE_COVERAGE",
+           f"try_strptime(manad, '%Y-%m') is not null and (manad < '{extract.first_month}' "
+           f"or manad > '{extract.extract_month}')", first=extract.first_month, last=extract.extract_month)
+
+
+def _write_sus(con, target: Path, submission_id: str) -> int:
+    con.execute(f"""
+        copy (
+            select '{submission_id}' as submission_id, e.source_row, p.person_key,
+                   p.person_key is not null as is_linkable, e.kon as gender,
+                   cast(e.fodelsear as integer) as birth_year, e.forbund as federation_code, e.insats,
+                   cast(e.startdatum as date) as start_date, cast(e.slutdatum as date) as end_date,
+                   e.forsorjning_start as support_at_start, e.forsorjning_slut as support_at_end,
+                   cast(e.ar_offentlig_forsorjning_fore as integer) as years_public_support_before,
+                   e.avslutsorsak as end_reason
+            from extract e left join pseudonyms p on p.raw = e.personnummer and e.anonym = '0'
+            order by e.source_row
+        ) to '{target}' (format parquet, compression zstd)""")
+    return con.execute("select count(*) from extract").fetchone()[0]
+
+
+def _write_income(con, target: Path, submission_id: str) -> int:
+    con.execute(f"""
+        copy (
+            select '{submission_id}' as submission_id, p.person_key,
+                   cast(strptime(e.manad, '%Y-%m') as date) as month, e.kategori as category,
+                   cast(e.belopp as bigint) as amount
+            from extract e join pseudonyms p on p.raw = e.personnummer
+        ) to '{target}' (format parquet, compression zstd, row_group_size 1000000)""")  # no sort: it streams
+    return con.execute("select count(*) from extract").fetchone()[0]
+
+
+def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    path = Path(path)
+    if not settings.pseudonym_key:
+        raise MissingPseudonymKey("NNS_PSEUDONYM_KEY is not set: register extracts cannot be pseudonymised, "
+                                  "so none is loaded. Set the key (see .env.example) and run again.")
+    lake.ensure_lake(settings)
+    submission_id = lake.sha256_file(path)
+    known = lake.read_ledger_record(settings, submission_id)
+    if known and not force:
+        if known["status"] == "accepted":
+            path.unlink(missing_ok=True)  # delivered again: the lake already has it
+        return Outcome(submission_id, path.name, "known", None, known.get("extract_month"), known.get("rows_ok", 0),
+                       known.get("errors", 0), 0, known.get("first_problem"))
+
+    extract = parse_name(path.name)
+    problems: list[Problem] = []
+    record = {
+        "submission_id": submission_id, "source": f"register_{extract.kind}" if extract else "register",
+        "file_name": path.name,
+        "received_at": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds"),
+        "ingested_at": lake.now_utc(), "format": extract.fmt if extract else path.suffix.lstrip("."),
+        "extract_month": extract.extract_month if extract else None,
+        "first_month": extract.first_month if extract else None,
+    }
+    rows_total = 0
+    if extract is None:
+        problems.append(problem("REGISTER_NAME", name=path.name))
+    else:
+        catalogue = load_catalogue(settings.catalogue_dir)
+        with _connect(settings) as con:
+            try:
+                columns = _load(con, path, extract)
+            except duckdb.Error as exc:
+                problems.append(problem("FILE_UNREADABLE", expected="registeruttag",
+                                        detail=type(exc).__name__))
+                columns = None
+            if columns is not None:
+                expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
+                missing = [c for c in expected if c not in columns]
+                rows_total = con.execute("select count(*) from extract").fetchone()[0]
+                if missing:
+                    problems.append(problem("REGISTER_COLUMNS", columns=", ".join(missing),
+                                            expected=", ".join(expected)))
+                elif rows_total == 0:
+                    problems.append(problem("REGISTER_EMPTY"))
+                else:
+                    anonymous = "anonym = '1'" if extract.kind == "sus" else "false"
+                    if extract.kind == "sus":
+                        _validate_sus(con, catalogue, extract, problems)
+                    else:
+                        _validate_income(con, catalogue, extract, problems)
+                    _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
+                    if not problems:
+                        _land(con, settings, submission_id, extract, record)
+
+    record.update({
+        "rows_total": rows_total, "rows_ok": rows_total if not problems else 0, "errors": len(problems),
+        "warnings": 0, "first_problem": f"{problems[0].code}: {problems[0].message}" if problems else None,
+        "status": "rejected" if problems else "accepted",
+    })
+    if problems:
+        target = settings.quarantine / submission_id
+        lake.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
+            "submission_id": submission_id, "file_name": path.name, "rows_total": rows_total,
+            "problems": [p.to_dict() for p in problems],
+        })
+        record["quarantine_path"] = str(target.relative_to(settings.home))
+    lake.write_ledger_record(settings, record)
+    if not problems:
+        path.unlink()  # the agency holds the master copy; the ledger keeps the hash
+    outcome = Outcome(submission_id, path.name, record["status"], None, record["extract_month"],
+                      record["rows_ok"], len(problems), 0, record["first_problem"])
+    log.info(outcome.summary())
+    return outcome
+
+
+def _land(con, settings: Settings, submission_id: str, extract: Extract, record: dict) -> None:
+    table = "participants" if extract.kind == "sus" else "income"
+    target = settings.raw / "register" / submission_id
+    staged = lake.StagedDir(target)
+    try:
+        writer = _write_sus if extract.kind == "sus" else _write_income
+        rows = writer(con, staged.path / f"{table}.parquet", submission_id)
+        linkable = con.execute("select count(*) from pseudonyms where person_key is not null").fetchone()[0]
+        lake.atomic_write_json(staged.path / "manifest.json", {
+            **record, "table": table, "rows": rows, "persons": linkable, "status": "accepted",
+        })
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    record["raw_path"] = str(target.relative_to(settings.home))
