@@ -142,6 +142,11 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int)
     for eq in equations:
         for r in (eq.total, *eq.parts):
             by_row.setdefault(r, []).append(eq)
+    component_rows: dict[int, np.ndarray] = {}
+    for component in components:
+        rows = np.array(sorted({r for i in component for r in (equations[i].total, *equations[i].parts)}))
+        for r in rows:
+            component_rows[int(r)] = rows
     while True:
         while _apply_rules(counts, hidden, equations):
             pass
@@ -159,7 +164,12 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int)
                 hidden[eq.total] = True
                 break
         else:
-            raise RuntimeError("disclosure control could not protect a cell; refusing to publish")
+            # Its own equations have nothing left to hide: the values pinning it are elsewhere in the block.
+            rows = component_rows[pinned[0]]
+            candidates = rows[~hidden[rows] & (counts[rows] > 0)]
+            if not len(candidates):
+                raise RuntimeError("disclosure control could not protect a cell; refusing to publish")
+            hidden[candidates[np.argmin(counts[candidates])]] = True
 
 
 def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int) -> np.ndarray:

@@ -30,6 +30,12 @@ NATION = "RIKET"
 GENDER = Margin("gender", "T", hidden_remainder=True)  # "annat eller vill ej uppge" is never shown alone
 FEDERATIONS = Margin("federation_code", NATION)
 RESULT_VALUES = ["n", "valid_answers", "mean_score", "positive_share", "ci_low", "ci_high"]
+INSATSER = Margin("insats", "alla")
+SUPPORT_AT_START = Margin("support_at_start", "alla")
+SUPPORT_AT_END = Margin("support_at_end", "alla")
+# Columns that count people (the audit checks none of them shows a small number).
+COUNT_COLUMNS = {"n", "valid_answers", "asked", "answered", "rows_received", "questionnaires", "n_observed",
+                 "n_self_supporting", "n_sustainable", "participants", "n_work_or_studies"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,31 @@ PUBLISHED = [
          "asked", "answered", "response_rate"],
         keys=["period", "respondent_group"], count="questionnaires",
         nulled=["questionnaires", "asked", "answered", "response_rate"],
+    ),
+    PublishedTable(
+        "indicator11_outcomes", "marts.indicator11_outcomes",
+        ["cohort_year", "federation_code", "federation_name", "gender", "insats", "support_at_start",
+         "followup_months", "n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable",
+         "share_sustainable"],
+        keys=["cohort_year", "followup_months", "federation_code", "gender", "insats", "support_at_start"],
+        count="disclosure_n", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER, SUPPORT_AT_START],
+        nulled=["n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable", "share_sustainable"],
+    ),
+    PublishedTable(
+        "gender_analysis", "marts.gender_analysis",
+        ["cohort_year", "federation_code", "federation_name", "insats", "gender", "participants",
+         "mean_insats_months", "n_work_or_studies", "share_work_or_studies", "mean_years_public_support_before"],
+        keys=["cohort_year", "federation_code", "insats", "gender"],
+        count="disclosure_n", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER],
+        nulled=["participants", "mean_insats_months", "n_work_or_studies", "share_work_or_studies",
+                "mean_years_public_support_before"],
+    ),
+    PublishedTable(
+        "support_transitions", "marts.support_transitions",
+        ["cohort_year", "gender", "support_at_start", "support_at_end", "participants"],
+        keys=["cohort_year", "gender", "support_at_start", "support_at_end"],
+        count="participants", margins=[Margin("gender", "T"), SUPPORT_AT_START, SUPPORT_AT_END],
+        nulled=["participants"],
     ),
     PublishedTable("federations", "marts.dim_federations",
                    ["federation_code", "federation_name", "lan", "valid_from", "valid_to", "successor_code",
@@ -192,9 +223,9 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
         for table in PUBLISHED:
             df = tables[table.name]
             target.register("frame", df)
-            integer_columns = [c for c in df.columns
-                               if c in {"n", "valid_answers", "asked", "answered", "rows_received", "questionnaires",
-                                        "versions_received", "federations", "federations_in_period", "indicator_id"}]
+            integer_columns = [c for c in df.columns if c in COUNT_COLUMNS | {
+                "versions_received", "federations", "federations_in_period", "indicator_id", "cohort_year",
+                "followup_months"}]
             select = ", ".join(f"cast({c} as bigint) as {c}" if c in integer_columns else c for c in df.columns)
             target.execute(f"create table {table.name} as select {select} from frame")
             target.unregister("frame")
@@ -226,8 +257,7 @@ def audit(path: Path, threshold: int) -> list[str]:
         for table in PUBLISHED:
             if not table.protected or table.name not in existing:
                 continue
-            counts = [c for c in table.nulled if c in {"n", "valid_answers", "asked", "answered",
-                                                        "rows_received", "questionnaires"}]
+            counts = [c for c in table.nulled if c in COUNT_COLUMNS]
             small = " or ".join(f"({c} between 1 and {threshold - 1})" for c in counts)
             visible_small = con.execute(
                 f"select count(*) from {table.name} where status <> '{SUPPRESSED}' and ({small})").fetchone()[0]

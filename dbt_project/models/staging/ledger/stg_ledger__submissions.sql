@@ -22,7 +22,9 @@ renamed as (
         first_problem,
         archive_path,
         raw_path,
-        quarantine_path
+        quarantine_path,
+        extract_month,
+        first_month
     from source
 )
 

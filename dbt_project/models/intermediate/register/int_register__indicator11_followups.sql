@@ -1,0 +1,53 @@
+{#- Indicator 11 per ended insats and follow-up point (6, 12, 24 months after
+    the end month). A point is observed only if the income data covers that
+    month (right censoring); sustainable = self-supporting at every point up to
+    and including this one. -#}
+with participants as (
+    select * from {{ ref('int_register__participants') }}
+    where is_linkable and end_date is not null
+),
+
+coverage as (
+    select min(month) as first_month, max(month) as last_month
+    from {{ ref('int_register__current_income_months') }}
+),
+
+points as (
+    select
+        participants.*,
+        followup_months,
+        (date_trunc('month', end_date) + to_months(followup_months))::date as followup_month
+    from participants
+    cross join (values (6), (12), (24)) as f(followup_months)
+),
+
+classified as (
+    select
+        points.*,
+        points.followup_month between coverage.first_month and coverage.last_month as is_observed,
+        coalesce(support.support_class, 'ingen') as support_class
+    from points
+    cross join coverage
+    left join {{ ref('int_register__monthly_main_support') }} as support
+        on support.person_key = points.person_key
+       and support.month = points.followup_month
+)
+
+select
+    participation_id,
+    person_key,
+    cohort_year,
+    federation_code,
+    gender,
+    insats,
+    support_at_start,
+    followup_months,
+    followup_month,
+    is_observed,
+    support_class,
+    is_observed and support_class = 'egen' as is_self_supporting,
+    is_observed and bool_and(support_class = 'egen') over (
+        partition by participation_id order by followup_months
+        rows between unbounded preceding and current row
+    ) as is_sustainable
+from classified

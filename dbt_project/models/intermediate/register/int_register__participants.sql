@@ -1,0 +1,33 @@
+{#- Participants × insats from the latest SUS extract (each extract is a full
+    snapshot), without registration errors. -#}
+with latest as (
+    select arg_max(submission_id, (extract_month, received_at)) as submission_id
+    from {{ ref('stg_ledger__submissions') }}
+    where submission_source = 'register_sus' and status = 'accepted'
+),
+
+reasons as (
+    select * from {{ ref('end_reasons') }}
+)
+
+select
+    p.submission_id || ':' || p.source_row as participation_id,
+    p.person_key,
+    p.is_linkable,
+    p.gender,
+    p.birth_year,
+    p.federation_code,
+    p.insats,
+    p.start_date,
+    p.end_date,
+    year(p.end_date) as cohort_year,
+    date_diff('day', p.start_date, p.end_date) / 30.4375 as insats_months,
+    p.support_at_start,
+    p.support_at_end,
+    p.years_public_support_before,
+    p.end_reason,
+    coalesce(reasons.is_work_or_studies, false) as went_to_work_or_studies
+from {{ ref('stg_register__participants') }} as p
+inner join latest using (submission_id)
+left join reasons using (end_reason)
+where not coalesce(reasons.is_registration_error, false)

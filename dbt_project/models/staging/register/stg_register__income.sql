@@ -1,0 +1,7 @@
+select
+    submission_id,
+    person_key,
+    month,
+    category,
+    amount
+from {{ source('register', 'income') }}
