@@ -7,11 +7,11 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from nns.assets import DEFAULT_ARGS, SURVEYS_LANDED, WAREHOUSE_POOL
+from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
 
 
 @dag(
-    schedule=[SURVEYS_LANDED],
+    schedule=(SURVEYS_LANDED | REGISTERS_LANDED),
     start_date=datetime(2016, 11, 1),
     catchup=False,
     max_active_runs=1,

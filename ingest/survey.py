@@ -44,7 +44,7 @@ class Outcome:
         return asdict(self)
 
     def summary(self) -> str:
-        who = f"{self.federation_code or '?'} {self.period or '?'}"
+        who = " ".join(x for x in (self.federation_code, self.period) if x) or "?"
         if self.status == "rejected":
             return (f"REJECTED {self.file_name} ({who}), submission {self.submission_id[:12]}: "
                     f"{self.errors} error(s), first: {self.first_problem} "

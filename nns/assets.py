@@ -3,6 +3,7 @@
 from airflow.sdk import Asset
 
 SURVEYS_LANDED = Asset("nns://lake/survey", extra={"what": "survey submissions landed in the lake"})
+REGISTERS_LANDED = Asset("nns://lake/register", extra={"what": "pseudonymised register extracts landed"})
 
 # dbt and publishing share this pool; it has one slot, so there is one DuckDB writer.
 WAREHOUSE_POOL = "nns_warehouse"

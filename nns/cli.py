@@ -61,20 +61,22 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from ingest.survey import ingest_file
+    from ingest.register import MissingPseudonymKey
+    from nns.pipeline import files_to_ingest, ingest_any, register_files_to_ingest
 
     settings = _settings()
-    paths = [Path(p) for p in args.paths] or None
-    if paths is None:
-        from nns.pipeline import files_to_ingest
-
-        paths = [Path(p) for p in files_to_ingest(settings)]
+    paths = [Path(p) for p in args.paths] or [
+        Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
     rejected = 0
     for path in paths:
         if not path.is_file():
             print(f"No such file: {path}", file=sys.stderr)
             return EXIT_USAGE
-        outcome = ingest_file(path, settings)
+        try:
+            outcome = ingest_any(path, settings)
+        except MissingPseudonymKey as exc:
+            print(f"nns ingest: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         rejected += outcome.status == "rejected"
         print(outcome.summary())
     return EXIT_PROBLEM if rejected else EXIT_OK
@@ -188,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("run", help="run a DAG in-process with embedded Airflow (SQLite)")
-    p.add_argument("dag_id", choices=["nns_collect", "nns_build"])
+    p.add_argument("dag_id", choices=["nns_collect", "nns_registers", "nns_build"])
     p.add_argument("--run-after", help="the run's date-time, e.g. 2026-11-20T01:30 (local time)")
     p.add_argument("--conf", help="run params as JSON, e.g. '{\"federation\": \"SF07\"}'")
     p.set_defaults(func=cmd_run)

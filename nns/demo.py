@@ -84,7 +84,12 @@ def run_demo(home: Path, profile: str) -> int:
         airflow_local.prepare(settings)
         collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
     timings["nns_collect"] = time.monotonic() - step
-    print(f"  {collect_state} in {timings['nns_collect']:.0f} s. Running nns_build ...", flush=True)
+    print(f"  {collect_state} in {timings['nns_collect']:.0f} s. Running nns_registers ...", flush=True)
+    step = time.monotonic()
+    with _output_to(log_file):
+        registers_state = airflow_local.run_dag("nns_registers")
+    timings["nns_registers"] = time.monotonic() - step
+    print(f"  {registers_state} in {timings['nns_registers']:.0f} s. Running nns_build ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
         build_state = airflow_local.run_dag("nns_build")
@@ -96,7 +101,7 @@ def run_demo(home: Path, profile: str) -> int:
     records = [r for r in ledger_records(settings) if r.get("source") == "survey"]
     rejected = [r for r in records if r["status"] == "rejected"]
     print()
-    print(f"nns_collect: {collect_state}; nns_build: {build_state}")
+    print(f"nns_collect: {collect_state}; nns_registers: {registers_state}; nns_build: {build_state}")
     print(f"Submissions: {len(records) - len(rejected)} accepted, {len(rejected)} rejected "
           f"(see {settings.quarantine}/<submission_id>/errors.json)")
     for r in rejected[:5]:
@@ -109,5 +114,5 @@ def run_demo(home: Path, profile: str) -> int:
     print()
     print("Indicator 4 among women in SF07, against the nation (read-only query on the published database):")
     print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
-    ok = build_state.endswith("success") and collect_state.endswith("success")
+    ok = all(state.endswith("success") for state in (collect_state, registers_state, build_state))
     return 0 if ok else 1

@@ -66,8 +66,23 @@ def files_to_ingest(settings: Settings, *, federation: str | None = None, file_n
     return chosen
 
 
-def ingest_paths(paths: list[Path], settings: Settings) -> list[Outcome]:
-    return [ingest_file(Path(p), settings) for p in paths]
+def ingest_any(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    """A register extract (by its name) or a survey submission."""
+    from ingest.register import ingest_register, parse_name
+
+    if parse_name(path.name) is not None or path.parent == settings.inbox / "register":
+        return ingest_register(path, settings, force=force)
+    return ingest_file(path, settings, force=force)
+
+
+def register_files_to_ingest(settings: Settings, *, file_name: str | None = None) -> list[str]:
+    """Register extracts waiting in inbox/register/ whose bytes the ledger has not seen."""
+    from ingest.register import register_files
+
+    lake.ensure_lake(settings)
+    return [str(p) for p in register_files(settings)
+            if (not file_name or p.name == file_name)
+            and lake.read_ledger_record(settings, lake.sha256_file(p)) is None]
 
 
 def dbt_command(settings: Settings, *args: str) -> list[str]:

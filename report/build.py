@@ -132,6 +132,7 @@ def national_context(db: Published, period: str) -> dict:
             "gender_svg": charts.gender(gender_rows, "Kvinnor och män"),
         })
     return {
+        "registers": registers_context(db) if db.has_registers() else None,
         "period": period,
         "periods": periods,
         "threshold": db.threshold(),
@@ -143,6 +144,82 @@ def national_context(db: Published, period: str) -> dict:
                                       "Antal besvarade enkäter per mätperiod"),
         "sections": sections,
         "group_names": names,
+    }
+
+
+FOLLOWUPS = (6, 12, 24)
+
+
+def registers_context(db: Published) -> dict | None:
+    """Indicator 11 and the gender analysis, from the published register marts."""
+    cohort = db.indicator11_cohort()
+    if cohort is None:
+        return None
+    labels = db.support_labels()
+    national = db.indicator11_national()
+    cohorts = sorted(national.cohort_year.unique())
+    table = []
+    for year in cohorts:
+        row = {"cohort": int(year)}
+        for months in FOLLOWUPS:
+            for gender in ("T", "K", "M"):
+                row[f"{months}{gender}"] = _value(national, cohort_year=year, followup_months=months, gender=gender)
+        table.append(row)
+    series = {f"{m} mån": [(str(y), _none(r["share_sustainable"]) if (r := _value(
+        national, cohort_year=y, followup_months=m, gender="T")) else None) for y in cohorts] for m in FOLLOWUPS}
+    spread = db.indicator11_federations(cohort)
+    spread = spread[(spread.cohort_year == cohort) & (spread.followup_months == 12)]
+    shown = spread[spread.status == "ok"]
+    nation12 = _value(national, cohort_year=cohort, followup_months=12, gender="T")
+
+    def breakdown(column: str, names: dict | None = None) -> list[dict]:
+        frame = db.indicator11_breakdown(cohort, column)
+        return [{"label": (names or {}).get(label, label),
+                 **{g: _value(rows, gender=g) for g in ("T", "K", "M")}}
+                for label, rows in frame.groupby("label", sort=True)]
+
+    by_insats = db.gender_by_insats(cohort)
+    gender_rows = []
+    for insats, rows in by_insats.groupby("insats", sort=False):
+        cells = {g: _value(rows, gender=g) for g in ("T", "K", "M")}
+        women, everyone = cells["K"], cells["T"]
+        share_women = (women["participants"] / everyone["participants"]
+                       if women and everyone and not _missing(women["participants"])
+                       and not _missing(everyone["participants"]) and everyone["participants"] else None)
+        gender_rows.append({"insats": "Alla insatser" if insats == "alla" else insats, "cells": cells,
+                            "share_women": share_women})
+    transitions = db.transitions(cohort)
+    to_own = []
+    for start, rows in transitions.groupby("support_at_start", sort=True):
+        entry = {"start": labels.get(start, start)}
+        for gender in ("K", "M", "T"):
+            mine = rows[rows.gender == gender]
+            total = _value(mine, support_at_end="alla")
+            own = mine[mine.support_at_end.isin(["lon", "studiemedel"])]
+            if total is None or total["status"] != "ok" or (own.status != "ok").any():
+                entry[gender] = None
+            else:
+                entry[gender] = float(own.participants.sum()) / float(total["participants"])
+        entry["n"] = _value(rows[rows.gender == "T"], support_at_end="alla")
+        to_own.append(entry)
+    return {
+        "cohort": int(cohort),
+        "cohorts": [int(c) for c in cohorts],
+        "table": table,
+        "nation12": nation12,
+        "trend_svg": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per kohort"),
+        "spread_svg": charts.spread([float(v) for v in shown.share_sustainable],
+                                    _none(nation12["share_sustainable"]) if nation12 else None,
+                                    int((spread.status != "ok").sum()), f"Förbunden, kohort {cohort}, 12 mån"),
+        "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum())},
+        "by_insats": breakdown("insats"),
+        "by_support": breakdown("support_at_start", labels),
+        "gender_rows": gender_rows,
+        "gender_svg": charts.gender([(r["insats"], _none(r["cells"]["K"]["share_work_or_studies"]) if r["cells"]["K"]
+                                      else None, _none(r["cells"]["M"]["share_work_or_studies"]) if r["cells"]["M"]
+                                      else None) for r in gender_rows],
+                                    f"Andel till arbete eller studier vid avslut, kohort {cohort}"),
+        "to_own": to_own,
     }
 
 
@@ -176,7 +253,18 @@ def federation_context(db: Published, period: str, federation_code: str, name: s
         table.append({"indicator_id": indicator_id, "title": rows.indicator_title.iloc[0],
                       "group": names.get(group, group), "cells": cells,
                       "difference": None if _missing(own) or _missing(nation) else own - nation})
+    registers = None
+    if common.get("cohort"):
+        own = db.indicator11_federations(common["cohort"], federation_code)
+        registers = {"cohort": common["cohort"],
+                     "rows": [{"cohort": int(r.cohort_year), "months": int(r.followup_months),
+                               "own": None if r.status != "ok" else r.share_sustainable,
+                               "own_self": None if r.status != "ok" else r.share_self_supporting,
+                               "n": None if r.status != "ok" else r.n_observed,
+                               "nation": common["nation_i11"].get((int(r.cohort_year), int(r.followup_months)))}
+                              for r in own.itertuples()]}
     return {
+        "registers": registers,
         "period": period,
         "threshold": common["threshold"],
         "today": common["today"],
@@ -240,6 +328,11 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
     finally:
         db.close()  # before the pool forks
     common = {k: national[k] for k in ("group_names", "threshold", "today")}
+    if national["registers"]:
+        common["cohort"] = national["registers"]["cohort"]
+        common["nation_i11"] = {(row["cohort"], months): _none(row[f"{months}T"]["share_sustainable"])
+                                for row in national["registers"]["table"] for months in FOLLOWUPS
+                                if row[f"{months}T"]}
     rows = list(zip(chosen.federation_code, chosen.federation_name))
     shares = [rows[i::workers] for i in range(workers) if rows[i::workers]]
     if len(shares) > 1:

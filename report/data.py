@@ -118,3 +118,66 @@ class Published:
                  on g.respondent_group = s.respondent_group
             where s.period = $period and s.federation_code = $federation
             order by s.respondent_group""", {"period": period, "federation": federation_code})
+
+    # --- registers: indicator 11 and the gender analysis ---
+
+    def has_registers(self) -> bool:
+        return bool(self.con.execute("select count(*) from indicator11_outcomes").fetchone()[0])
+
+    def indicator11_cohort(self) -> int | None:
+        """The latest cohort whose 12-month follow-up is (nearly) complete."""
+        row = self.con.execute("""
+            select max(cohort_year) from (
+                select cohort_year,
+                       max(n_observed) filter (where followup_months = 12) as n12,
+                       max(n_observed) filter (where followup_months = 6) as n6
+                from indicator11_outcomes
+                where federation_code = 'RIKET' and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
+                group by cohort_year)
+            where n12 >= 0.9 * n6""").fetchone()
+        return row[0]
+
+    def indicator11_national(self) -> pd.DataFrame:
+        return self.df("""
+            select cohort_year, followup_months, gender, n_observed, share_self_supporting, share_sustainable, status
+            from indicator11_outcomes
+            where federation_code = 'RIKET' and insats = 'alla' and support_at_start = 'alla'
+            order by cohort_year, followup_months, gender""")
+
+    def indicator11_breakdown(self, cohort: int, column: str) -> pd.DataFrame:
+        """National 12-month results by insats or by support at start."""
+        other = "support_at_start" if column == "insats" else "insats"
+        return self.df(f"""
+            select {column} as label, gender, n_observed, share_sustainable, share_self_supporting, status
+            from indicator11_outcomes
+            where federation_code = 'RIKET' and cohort_year = $cohort and followup_months = 12
+              and {column} <> 'alla' and {other} = 'alla'
+            order by {column}, gender""", {"cohort": cohort})
+
+    def indicator11_federations(self, cohort: int, federation_code: str | None = None) -> pd.DataFrame:
+        where = "and federation_code = $federation" if federation_code else "and federation_code <> 'RIKET'"
+        params = {"cohort": cohort} | ({"federation": federation_code} if federation_code else {})
+        return self.df(f"""
+            select federation_code, federation_name, cohort_year, followup_months, n_observed,
+                   share_self_supporting, share_sustainable, status
+            from indicator11_outcomes
+            where gender = 'T' and insats = 'alla' and support_at_start = 'alla' and cohort_year <= $cohort {where}
+            order by cohort_year, followup_months, share_sustainable desc nulls last""", params)
+
+    def gender_by_insats(self, cohort: int) -> pd.DataFrame:
+        return self.df("""
+            select insats, gender, participants, mean_insats_months, share_work_or_studies,
+                   mean_years_public_support_before, status
+            from gender_analysis
+            where federation_code = 'RIKET' and cohort_year = $cohort
+            order by insats = 'alla' desc, insats, gender""", {"cohort": cohort})
+
+    def transitions(self, cohort: int) -> pd.DataFrame:
+        return self.df("""
+            select gender, support_at_start, support_at_end, participants, status
+            from support_transitions
+            where cohort_year = $cohort and support_at_start <> 'alla'
+            order by support_at_start, support_at_end, gender""", {"cohort": cohort})
+
+    def support_labels(self) -> dict[str, str]:
+        return dict(self.con.execute("select category, label_sv from support_categories").fetchall())

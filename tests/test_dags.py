@@ -25,7 +25,7 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"nns_collect", "nns_build"}
+    assert set(dagbag.dag_ids) == {"nns_collect", "nns_registers", "nns_build"}
 
 
 def test_dag_files_are_thin():
@@ -53,6 +53,7 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     dag = dagbag.dags["nns_build"]
     assert dag.max_active_runs == 1
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
+    assert "nns://lake/register" in str(dag.timetable.asset_condition)
     assert dag.get_task("dbt_build").pool == dag.get_task("publish").pool == "nns_warehouse"
     assert dag.get_task("publish").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("reports").upstream_task_ids == {"publish"}
@@ -70,3 +71,11 @@ def test_calendar_decides_whether_to_collect(settings, moment, expected):
 
     assert should_collect(settings, moment) is expected
     assert should_collect(settings, moment, ignore_calendar=True) is True
+
+
+def test_registers_is_triggered_by_hand_and_emits_its_asset(dagbag):
+    dag = dagbag.dags["nns_registers"]
+    assert type(dag.timetable).__name__ == "NullTimetable", "manual trigger only"
+    announce = dag.get_task("announce")
+    assert [o.uri for o in announce.outlets] == ["nns://lake/register"]
+    assert dag.get_task("ingest").map_index_template == "{{ extract_label }}"

@@ -1,0 +1,59 @@
+"""nns_registers: load new SUS and income extracts from inbox/register/ (manual trigger).
+
+Each extract is pseudonymised in memory and landed; the original is removed
+from the inbox after a successful load and stays where it is if it fails.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED
+
+
+@dag(
+    schedule=None,
+    start_date=datetime(2016, 11, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["nns", "ingest", "register"],
+    params={"file": Param(None, type=["null", "string"], description="Only this extract, e.g. sus_deltagare_2026-06.csv")},
+    doc_md=__doc__,
+)
+def nns_registers():
+    @task
+    def new_extracts(params=None) -> list[str]:
+        from nns.pipeline import register_files_to_ingest
+        from nns.settings import get_settings
+
+        return register_files_to_ingest(get_settings(), file_name=params["file"])
+
+    @task(map_index_template="{{ extract_label }}")
+    def ingest(path: str) -> dict:
+        from pathlib import Path
+
+        from ingest.register import MissingPseudonymKey, ingest_register
+        from nns.settings import get_settings
+
+        get_current_context()["extract_label"] = Path(path).name
+        try:
+            outcome = ingest_register(Path(path), get_settings())
+        except MissingPseudonymKey as exc:
+            raise AirflowFailException(str(exc)) from None
+        if outcome.status == "rejected":
+            raise AirflowFailException(outcome.summary())
+        return outcome.to_dict()
+
+    @task(outlets=[REGISTERS_LANDED], trigger_rule="all_done")
+    def announce(outcomes) -> int:
+        accepted = [o for o in outcomes if o and o["status"] == "accepted"]
+        if not accepted:
+            raise AirflowSkipException("No extract landed: no asset event")
+        return len(accepted)
+
+    announce(ingest.expand(path=new_extracts()))
+
+
+nns_registers()
