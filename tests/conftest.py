@@ -79,6 +79,7 @@ def small_build(tmp_path_factory):
     """
     import os
 
+    from ingest.register import ingest_register, register_files
     from ingest.survey import inbox_files, ingest_file
     from nns.generate import generate
     from nns.pipeline import build_warehouse, publish_marts
@@ -89,9 +90,11 @@ def small_build(tmp_path_factory):
     os.environ["NNS_PSEUDONYM_KEY"] = "test-key-not-secret"
     try:
         s = get_settings()
-        generate("small", s.inbox, s, registers=False)
+        generate("small", s.inbox, s, registers=True)
         for path in inbox_files(s):
             ingest_file(path, s)
+        for path in register_files(s):
+            assert ingest_register(path, s).status == "accepted"
         build_warehouse(s)
         publish_marts(s)
     finally:

@@ -7,6 +7,7 @@ own embedded Airflow metadata database under the test's data home.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -41,20 +42,42 @@ def pipeline_run(tmp_path_factory):
     from nns.settings import get_settings
 
     home = tmp_path_factory.mktemp("e2e")
-    old = os.environ.get("NNS_HOME")
+    saved = {k: os.environ.get(k) for k in ("NNS_HOME", "NNS_PSEUDONYM_KEY")}
     os.environ["NNS_HOME"] = str(home)
+    os.environ["NNS_PSEUDONYM_KEY"] = "e2e-test-key"
     try:
         settings = get_settings()
-        summary = generate("small", settings.inbox, settings, registers=False)
+        summary = generate("small", settings.inbox, settings, registers=True)
+        summary["personnummer"] = personnummer_in_extracts(settings.inbox / "register")
         (settings.inbox / "SF07_2022-23_trasig.xlsx").write_bytes(b"PK\x03\x04 truncated")
         collect = nns(settings, "run", "nns_collect", "--run-after", INSIDE_WINDOW)
+        registers = nns(settings, "run", "nns_registers")
+        summary["registers_run"] = registers
         build = nns(settings, "run", "nns_build")
         yield settings, summary, collect, build
     finally:
-        if old is None:
-            os.environ.pop("NNS_HOME", None)
-        else:
-            os.environ["NNS_HOME"] = old
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def personnummer_in_extracts(folder: Path) -> set[str]:
+    """Every personnummer in the generated extracts, in every form it could be written."""
+    from ingest.personnummer import format_number, normalise
+
+    with duckdb.connect() as con:
+        written = {r[0] for r in con.execute(
+            f"select personnummer from read_csv('{folder}/sus_*.csv', delim=';', all_varchar=true) "
+            f"where personnummer is not null union select personnummer from '{folder}/inkomster_*.parquet'"
+        ).fetchall()}
+    forms = set()
+    for raw in written:
+        canonical = normalise(raw)
+        forms |= {format_number(canonical, f) for f in ("12-", "12", "10-", "10+", "10")}
+    assert len(forms) > 1000
+    return forms
 
 
 def test_collect_lands_every_good_file_and_fails_only_the_broken_one(pipeline_run):
@@ -69,9 +92,10 @@ def test_collect_lands_every_good_file_and_fails_only_the_broken_one(pipeline_ru
     assert len(failed) == 1 + summary["surveys"]["rejected_first"]
     assert ("announce", -1, None, "success") in [(s[0], s[1], s[2], s[3]) for s in states]
     with sqlite3.connect(settings.home / "airflow" / "airflow.db") as db:
-        assert db.execute("select count(*) from asset_event").fetchone()[0] == 1
+        assert db.execute("select count(*) from asset_event e join asset a on a.id = e.asset_id "
+                          "where a.uri = 'nns://lake/survey'").fetchone()[0] == 1
     assert list(settings.inbox.glob("*.xlsx")) == [] and list(settings.inbox.glob("*.csv")) == []
-    records = lake.ledger_records(settings)
+    records = [r for r in lake.ledger_records(settings) if r["source"] == "survey"]
     assert len(records) == len(ingest)
     assert len(list(settings.archive.iterdir())) == len(ingest), "every original archived"
 
@@ -109,3 +133,66 @@ def test_outside_a_window_nothing_is_collected(pipeline_run):
     # Forcing a federation collects outside the window.
     result = nns(settings, "run", "nns_collect", "--run-after", OUTSIDE_WINDOW, "--conf", '{"federation": "SF01"}')
     assert not late.exists() and len(lake.ledger_records(settings)) == before + 1
+
+
+DIGIT_RUNS = re.compile(rb"\d{6,8}[-+]?\d{4}")
+
+
+def test_registers_landed_and_indicator11_was_published(pipeline_run):
+    settings, summary, _, build = pipeline_run
+    run = summary["registers_run"]
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert list((settings.inbox / "register").iterdir()) == [], "loaded extracts leave the inbox"
+    with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from indicator11_outcomes where status = 'ok' "
+                           "and federation_code <> 'RIKET'").fetchone()[0] > 0
+    html = next((settings.publish / "report").glob("nationell-rapport-*.html")).read_text(encoding="utf-8")
+    assert 'id="indikator-11"' in html and "Kön spelar roll" in html
+
+
+def find_personnummer(home: Path, skip: Path, forms: set[str]) -> list[str]:
+    """Every place under `home` (outside `skip`) where one of `forms` is stored."""
+    found = []
+    with duckdb.connect() as con:
+        con.execute("create table forms (value varchar)")
+        con.executemany("insert into forms values (?)", [(f,) for f in forms])
+        for path in sorted(home.rglob("*")):
+            if not path.is_file() or skip in path.parents:
+                continue
+            if path.suffix == ".parquet":
+                columns = [c for c, t in con.execute(f"select column_name, column_type from (describe "
+                                                     f"select * from '{path}')").fetchall() if t == "VARCHAR"]
+                for c in columns:
+                    if con.execute(f'select count(*) from \'{path}\' where "{c}" in (select value from forms)'
+                                   ).fetchone()[0]:
+                        found.append(f"{path}:{c}")
+            elif path.suffix == ".duckdb":
+                con.execute(f"attach '{path}' as db (read_only)")
+                for schema, table, column in con.execute(
+                        "select schema_name, table_name, column_name from duckdb_columns() "
+                        "where database_name = 'db' and data_type = 'VARCHAR'").fetchall():
+                    if con.execute(f'select count(*) from db."{schema}"."{table}" where "{column}" in '
+                                   f"(select value from forms)").fetchone()[0]:
+                        found.append(f"{path}:{schema}.{table}.{column}")
+                con.execute("detach db")
+            else:
+                for match in DIGIT_RUNS.findall(path.read_bytes()):
+                    if match.decode() in forms:
+                        found.append(str(path))
+    return found
+
+
+def test_no_personnummer_anywhere_outside_the_inbox(pipeline_run):
+    """Lake, archive, quarantine, ledger, both DuckDB files, reports, Airflow's logs and metadata DB."""
+    settings, summary, *_ = pipeline_run
+    assert find_personnummer(settings.home, settings.inbox, summary["personnummer"]) == []
+
+
+def test_the_search_finds_a_planted_number(tmp_path):
+    number = "19850314-1235"
+    (tmp_path / "log.txt").write_text(f"task output mentioning {number} by mistake")
+    with duckdb.connect(str(tmp_path / "leak.duckdb")) as con:
+        con.execute(f"create table t as select '{number[2:]}' as v")
+        con.execute(f"copy t to '{tmp_path / 'leak.parquet'}' (format parquet, compression zstd)")
+    found = find_personnummer(tmp_path, tmp_path / "inbox", {number, number[2:]})
+    assert len(found) == 3, found

@@ -1,0 +1,139 @@
+"""Register extracts: personnummer handled in memory only, contracts, no copies."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import duckdb
+import pytest
+
+from ingest import lake
+from ingest.personnummer import format_number, luhn_digit, normalise
+from ingest.register import MissingPseudonymKey, ingest_register
+
+HEADER = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats", "startdatum", "slutdatum",
+          "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]
+
+
+def number(birth: str, serial: str) -> str:
+    """A valid 12-digit number (YYYYMMDD + NNN + Luhn) made up for the test."""
+    return birth + serial + str(luhn_digit(birth[2:] + serial))
+
+
+MAN = number("19850314", "123")  # third serial digit odd: a man
+WOMAN = number("19900702", "246")
+SAMORDNING = number("19880372", "154")  # day 12 + 60
+CENTENARIAN = number("19210505", "222")
+
+
+def sus_row(pnr: str, kon: str, *, anonym: str = "0", start="2023-01-10", end="2023-09-30") -> list[str]:
+    canonical = normalise(pnr) if pnr else None
+    year = canonical[:4] if canonical else "1990"
+    return [pnr, anonym, kon, year, "SF07", "STEG1", start, end, "a_kassa", "lon", "2", "forvarvsarbete"]
+
+
+def write_sus(folder, rows, name="sus_deltagare_2024-06.csv"):
+    path = folder / name
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter=";")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def register_inbox(settings):
+    folder = settings.inbox / "register"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def every_form(canonical: str) -> set[str]:
+    return {format_number(canonical, f) for f in ("12-", "12", "10-", "10+", "10")}
+
+
+def test_a_valid_extract_lands_pseudonymised_and_leaves_the_inbox(settings, register_inbox):
+    rows = [sus_row(format_number(MAN, "12-"), "M"), sus_row(format_number(WOMAN, "10-"), "K"),
+            sus_row(format_number(SAMORDNING, "12"), "M"), sus_row(format_number(CENTENARIAN, "10+"), "K"),
+            sus_row("", "K", anonym="1")]
+    path = write_sus(register_inbox, rows)
+    outcome = ingest_register(path, settings)
+    assert outcome.status == "accepted", outcome.summary()
+    assert not path.exists(), "removed from the inbox after a successful load"
+    assert not any(settings.archive.iterdir()) and not any(settings.quarantine.iterdir()), "never copied"
+    landed = settings.raw / "register" / outcome.submission_id / "participants.parquet"
+    with duckdb.connect() as con:
+        people = con.execute(f"select person_key, is_linkable from '{landed}' order by source_row").fetchall()
+    assert [linkable for _, linkable in people] == [True, True, True, True, False]
+    assert all(len(key) == 64 for key, linkable in people if linkable)
+    assert len({key for key, _ in people}) == 5
+    record = lake.read_ledger_record(settings, outcome.submission_id)
+    assert record["status"] == "accepted" and record["rows_total"] == 5
+    assert ingest_register(write_sus(register_inbox, rows), settings).status == "known"
+
+
+def test_the_same_person_gets_the_same_pseudonym_whatever_the_written_form(settings, register_inbox):
+    rows = [sus_row(format_number(MAN, form), "M") for form in ("12-", "12", "10-", "10")]
+    outcome = ingest_register(write_sus(register_inbox, rows), settings)
+    landed = settings.raw / "register" / outcome.submission_id / "participants.parquet"
+    with duckdb.connect() as con:
+        assert con.execute(f"select count(distinct person_key) from '{landed}'").fetchone()[0] == 1
+
+
+def test_no_key_no_load(settings, register_inbox, monkeypatch):
+    monkeypatch.delenv("NNS_PSEUDONYM_KEY")
+    from nns.settings import get_settings
+
+    path = write_sus(register_inbox, [sus_row(MAN, "M")])
+    with pytest.raises(MissingPseudonymKey, match="NNS_PSEUDONYM_KEY"):
+        ingest_register(path, get_settings())
+    assert path.exists() and lake.ledger_records(get_settings()) == []
+
+
+def test_an_invalid_number_is_rejected_by_row_never_by_value(settings, register_inbox):
+    bad_luhn = MAN[:-1] + str((int(MAN[-1]) + 1) % 10)
+    bad_date = "19901341" + "1234"
+    rows = [sus_row(WOMAN, "K"), sus_row(bad_luhn, "M"), sus_row(bad_date, "M")]
+    path = write_sus(register_inbox, rows)
+    before = path.read_bytes()
+    outcome = ingest_register(path, settings)
+    assert outcome.status == "rejected"
+    assert path.read_bytes() == before, "a failing extract stays where it arrived, untouched"
+    folder = settings.quarantine / outcome.submission_id
+    assert [p.name for p in folder.iterdir()] == ["errors.json"], "no copy of the extract"
+    text = (folder / "errors.json").read_text(encoding="utf-8")
+    problems = json.loads(text)["problems"]
+    assert problems[0]["code"] == "PNR_INVALID" and "rad 3, 4" in problems[0]["message"]
+    for pnr in (bad_luhn, bad_date, WOMAN):
+        for form in (pnr, pnr[2:], pnr[:8] + "-" + pnr[8:], pnr[2:8] + "-" + pnr[8:]):
+            assert form not in text
+    ledger = (settings.ledger / f"{outcome.submission_id}.json").read_text()
+    assert bad_luhn not in ledger and bad_luhn[2:] not in ledger
+
+
+def test_end_before_start_and_unknown_codes(settings, register_inbox):
+    rows = [sus_row(WOMAN, "K", start="2023-05-01", end="2023-01-01"), sus_row(MAN, "X")]
+    rows[1][9] = "lotto"
+    outcome = ingest_register(write_sus(register_inbox, rows), settings)
+    codes = {p["code"] for p in json.loads((settings.quarantine / outcome.submission_id / "errors.json")
+                                           .read_text())["problems"]}
+    assert {"END_BEFORE_START", "VALUE_INVALID"} <= codes
+
+
+def test_income_months_outside_the_stated_coverage(settings, register_inbox):
+    path = register_inbox / "inkomster_2023-01_2023-12.csv"
+    path.write_text("personnummer;manad;kategori;belopp\n"
+                    f"{WOMAN};2023-05;lon;21000\n{WOMAN};2024-02;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
+                    encoding="utf-8")
+    outcome = ingest_register(path, settings)
+    problems = json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())["problems"]
+    assert [p["code"] for p in problems] == ["MONTH_OUTSIDE_COVERAGE"]
+    assert "rad 3" in problems[0]["message"]
+
+
+def test_normalise_accepts_the_written_forms():
+    assert normalise(format_number(CENTENARIAN, "10+")) == CENTENARIAN
+    assert normalise(format_number(SAMORDNING, "10-")) == SAMORDNING
+    assert normalise(MAN[:-1] + str((int(MAN[-1]) + 1) % 10)) is None
