@@ -85,14 +85,19 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> list[
     """
     quoted = "'" + str(path).replace("'", "''") + "'"
     if extract.fmt == "csv":
-        relation = f"read_csv({quoted}, delim=';', header=true, all_varchar=true, encoding='utf-8')"
+        # The dialect is fixed, not sniffed: a broken file fails instead of being guessed at.
+        relation = (f"read_csv({quoted}, delim=';', quote='\"', escape='\"', header=true, all_varchar=true, "
+                    f"strict_mode=true, encoding='utf-8')")
         row = "row_number() over () + 1"  # line 1 is the header
     else:
         relation = f"read_parquet({quoted}, file_row_number=true)"
         row = "file_row_number + 1"
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     wanted = [c for c in columns if c != "file_row_number"]
-    select = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in wanted)
+    def ident(name: str) -> str:  # column names come from the file
+        return '"' + name.replace('"', '""') + '"'
+
+    select = ", ".join(f"cast({ident(c)} as varchar) as {ident(c)}" for c in wanted)
     con.execute(f"create view extract as select {row} as source_row, {select} from {relation}")
     return wanted
 
@@ -232,29 +237,12 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         catalogue = load_catalogue(settings.catalogue_dir)
         with _connect(settings) as con:
             try:
-                columns = _load(con, path, extract)
+                rows_total = _process(con, path, extract, catalogue, settings, submission_id, record, problems)
             except duckdb.Error as exc:
-                problems.append(problem("FILE_UNREADABLE", expected="registeruttag",
-                                        detail=type(exc).__name__))
-                columns = None
-            if columns is not None:
-                expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
-                missing = [c for c in expected if c not in columns]
-                rows_total = con.execute("select count(*) from extract").fetchone()[0]
-                if missing:
-                    problems.append(problem("REGISTER_COLUMNS", columns=", ".join(missing),
-                                            expected=", ".join(expected)))
-                elif rows_total == 0:
-                    problems.append(problem("REGISTER_EMPTY"))
-                else:
-                    anonymous = "anonym = '1'" if extract.kind == "sus" else "false"
-                    if extract.kind == "sus":
-                        _validate_sus(con, catalogue, extract, problems)
-                    else:
-                        _validate_income(con, catalogue, extract, problems)
-                    _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
-                    if not problems:
-                        _land(con, settings, submission_id, extract, record)
+                # DuckDB's messages quote the offending line, which may hold a personnummer:
+                # keep only the kind of error, and do not chain the original exception.
+                problems.append(problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad "
+                                        "CSV i UTF-8 eller Parquet)", detail=type(exc).__name__))
 
     record.update({
         "rows_total": rows_total, "rows_ok": rows_total if not problems else 0, "errors": len(problems),
@@ -275,6 +263,31 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
                       record["rows_ok"], len(problems), 0, record["first_problem"])
     log.info(outcome.summary())
     return outcome
+
+
+def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, submission_id: str,
+             record: dict, problems: list[Problem]) -> int:
+    """Validate the extract (collecting problems), land it if there are none; return its row count."""
+    columns = _load(con, path, extract)
+    expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
+    missing = [c for c in expected if c not in columns]
+    rows_total = con.execute("select count(*) from extract").fetchone()[0]
+    if missing:
+        problems.append(problem("REGISTER_COLUMNS", columns=", ".join(missing), expected=", ".join(expected)))
+        return rows_total
+    if rows_total == 0:
+        problems.append(problem("REGISTER_EMPTY"))
+        return rows_total
+    if extract.kind == "sus":
+        _validate_sus(con, catalogue, extract, problems)
+        anonymous = "anonym = '1'"
+    else:
+        _validate_income(con, catalogue, extract, problems)
+        anonymous = "false"
+    _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
+    if not problems:
+        _land(con, settings, submission_id, extract, record)
+    return rows_total
 
 
 def _land(con, settings: Settings, submission_id: str, extract: Extract, record: dict) -> None:

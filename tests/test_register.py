@@ -137,3 +137,16 @@ def test_normalise_accepts_the_written_forms():
     assert normalise(format_number(CENTENARIAN, "10+")) == CENTENARIAN
     assert normalise(format_number(SAMORDNING, "10-")) == SAMORDNING
     assert normalise(MAN[:-1] + str((int(MAN[-1]) + 1) % 10)) is None
+
+
+def test_a_malformed_line_is_reported_without_its_content(settings, register_inbox, caplog):
+    path = register_inbox / "sus_deltagare_2024-06.csv"
+    good = ";".join(sus_row(WOMAN, "K"))
+    broken = ";".join(sus_row(MAN, "M")) + ';"unterminated;extra;columns'
+    path.write_text(";".join(HEADER) + "\n" + good + "\n" + broken + "\n", encoding="utf-8")
+    outcome = ingest_register(path, settings)
+    assert outcome.status == "rejected"
+    written = (settings.quarantine / outcome.submission_id / "errors.json").read_text()
+    written += (settings.ledger / f"{outcome.submission_id}.json").read_text() + caplog.text + outcome.summary()
+    for pnr in (MAN, WOMAN):
+        assert pnr not in written and pnr[2:] not in written
