@@ -3,6 +3,7 @@ write a valid submission and then break it on purpose."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import date
 from pathlib import Path
@@ -71,24 +72,34 @@ def write_submission(settings, catalogue):
     return _write
 
 
+@contextlib.contextmanager
+def environment(**values):
+    """Set environment variables for a block (session fixtures cannot use monkeypatch)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory):
     """The small profile ingested, built and published once per session, without Airflow.
 
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
-    import os
-
     from ingest.register import ingest_register, register_files
     from ingest.survey import inbox_files, ingest_file
     from nns.generate import generate
     from nns.pipeline import build_warehouse, publish_marts
 
     home = tmp_path_factory.mktemp("small-build")
-    saved = {k: os.environ.get(k) for k in ("NNS_HOME", "NNS_PSEUDONYM_KEY")}
-    os.environ["NNS_HOME"] = str(home)
-    os.environ["NNS_PSEUDONYM_KEY"] = "test-key-not-secret"
-    try:
+    with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret"):
         s = get_settings()
         generate("small", s.inbox, s, registers=True)
         for path in inbox_files(s):
@@ -97,12 +108,6 @@ def small_build(tmp_path_factory):
             assert ingest_register(path, s).status == "accepted"
         build_warehouse(s)
         publish_marts(s)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return home
 
 

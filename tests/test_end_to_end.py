@@ -19,6 +19,8 @@ import pytest
 from ingest import lake
 from nns.generate import generate
 
+from .conftest import environment
+
 NNS = str(Path(sys.executable).with_name("nns"))
 INSIDE_WINDOW = "2023-10-15T03:30"  # 2022/23's autumn window, Stockholm time
 OUTSIDE_WINDOW = "2023-07-01T03:30"
@@ -42,10 +44,7 @@ def pipeline_run(tmp_path_factory):
     from nns.settings import get_settings
 
     home = tmp_path_factory.mktemp("e2e")
-    saved = {k: os.environ.get(k) for k in ("NNS_HOME", "NNS_PSEUDONYM_KEY")}
-    os.environ["NNS_HOME"] = str(home)
-    os.environ["NNS_PSEUDONYM_KEY"] = "e2e-test-key"
-    try:
+    with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="e2e-test-key"):
         settings = get_settings()
         summary = generate("small", settings.inbox, settings, registers=True)
         summary["personnummer"] = personnummer_in_extracts(settings.inbox / "register")
@@ -55,12 +54,6 @@ def pipeline_run(tmp_path_factory):
         summary["registers_run"] = registers
         build = nns(settings, "run", "nns_build")
         yield settings, summary, collect, build
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def personnummer_in_extracts(folder: Path) -> set[str]:

@@ -10,28 +10,22 @@ import pytest
 
 from report.build import build_reports, pct
 
+from .conftest import environment
+
 
 @pytest.fixture(scope="module")
 def reports(small_build, tmp_path_factory):
-    import os
     import shutil
 
     from nns.settings import get_settings
 
     home = tmp_path_factory.mktemp("reports") / "home"
     shutil.copytree(small_build, home)
-    old = os.environ.get("NNS_HOME")
-    os.environ["NNS_HOME"] = str(home)
-    try:
+    with environment(NNS_HOME=str(home)):
         settings = get_settings()
         # Only the published database is needed: prove it by removing the warehouse.
         settings.warehouse.unlink()
         out = build_reports(settings)
-    finally:
-        if old is None:
-            os.environ.pop("NNS_HOME")
-        else:
-            os.environ["NNS_HOME"] = old
     return settings, out
 
 

@@ -31,9 +31,7 @@ cells as (
 ),
 
 names as (
-    select federation_code, federation_name from {{ ref('stg_catalogue__federations') }}
-    union all
-    select 'RIKET', 'Riket'
+    select * from {{ ref('int_federations__names') }}
 )
 
 select

@@ -14,9 +14,7 @@ national as (
 ),
 
 names as (
-    select federation_code, federation_name from {{ ref('stg_catalogue__federations') }}
-    union all
-    select 'RIKET', 'Riket'
+    select * from {{ ref('int_federations__names') }}
 )
 
 select

@@ -22,9 +22,7 @@ series as (
 ),
 
 names as (
-    select federation_code, federation_name from {{ ref('stg_catalogue__federations') }}
-    union all
-    select 'RIKET', 'Riket'
+    select * from {{ ref('int_federations__names') }}
 )
 
 select
