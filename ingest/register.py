@@ -168,14 +168,15 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
 
 def _validate_income(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
     categories = _codes(c for c in catalogue.support_categories if c != "ingen")
-    _check(con, problems, "VALUE_INVALID", "try_strptime(manad, '%Y-%m') is null",
+    _check(con, problems, "VALUE_INVALID",
+           "manad is null or not regexp_full_match(manad, '\\d{4}-\\d{2}') or try_strptime(manad, '%Y-%m') is null",
            column="manad", allowed="en månad ÅÅÅÅ-MM")
     _check(con, problems, "VALUE_INVALID", f"kategori is null or kategori not in {categories}",
            column="kategori", allowed=", ".join(c for c in catalogue.support_categories if c != "ingen"))
-    _check(con, problems, "VALUE_INVALID", "try_cast(belopp as bigint) is null or try_cast(belopp as bigint) < 0",
+    _check(con, problems, "VALUE_INVALID", "belopp is null or not regexp_full_match(trim(belopp), '\\d+')",
            column="belopp", allowed="ett belopp i hela kronor, 0 eller mer")
     _check(con, problems, "MONTH_OUTSIDE_COVERAGE",
-           f"try_strptime(manad, '%Y-%m') is not null and (manad < '{extract.first_month}' "
+           f"regexp_full_match(manad, '\\d{{4}}-\\d{{2}}') and (manad < '{extract.first_month}' "
            f"or manad > '{extract.extract_month}')", first=extract.first_month, last=extract.extract_month)
 
 
@@ -257,7 +258,7 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         })
         record["quarantine_path"] = str(target.relative_to(settings.home))
     lake.write_ledger_record(settings, record)
-    if not problems:
+    if not problems and path.resolve().parent == register_inbox(settings).resolve():
         path.unlink()  # the agency holds the master copy; the ledger keeps the hash
     outcome = Outcome(submission_id, path.name, record["status"], None, record["extract_month"],
                       record["rows_ok"], len(problems), 0, record["first_problem"])

@@ -150,3 +150,20 @@ def test_a_malformed_line_is_reported_without_its_content(settings, register_inb
     written += (settings.ledger / f"{outcome.submission_id}.json").read_text() + caplog.text + outcome.summary()
     for pnr in (MAN, WOMAN):
         assert pnr not in written and pnr[2:] not in written
+
+
+def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, register_inbox):
+    path = register_inbox / "inkomster_2023-01_2023-12.csv"
+    path.write_text("personnummer;manad;kategori;belopp\n"
+                    f"{WOMAN};2023-05;lon;100.5\n{WOMAN};2023-6;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
+                    encoding="utf-8")
+    outcome = ingest_register(path, settings)
+    problems = json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())["problems"]
+    assert sorted(p["message"].split(" ")[0] + p["message"].split("kolumnen ")[1].split(",")[0]
+                  for p in problems) == ["1belopp", "1manad"]
+
+
+def test_a_file_outside_the_register_inbox_is_left_where_it_is(settings, tmp_path):
+    path = write_sus(tmp_path, [sus_row(WOMAN, "K")])
+    assert ingest_register(path, settings).status == "accepted"
+    assert path.exists()

@@ -8,10 +8,12 @@ with current_months as (
 ),
 
 income as (
-    select i.person_key, i.month, i.category, i.amount
+    -- Amounts of one category in one month are added up before categories are compared.
+    select i.person_key, i.month, i.category, sum(i.amount) as amount
     from {{ ref('stg_register__income') }} as i
     inner join current_months as c using (submission_id, month)
-    where i.amount > 0
+    group by all
+    having sum(i.amount) > 0
 ),
 
 categories as (

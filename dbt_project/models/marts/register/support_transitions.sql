@@ -2,9 +2,10 @@
     'alla' is the total over starts or ends. -#}
 select
     cohort_year,
-    coalesce(gender, 'T') as gender,
-    coalesce(support_at_start, 'alla') as support_at_start,
-    coalesce(support_at_end, 'alla') as support_at_end,
+    case when grouping(gender) = 1 then 'T' else gender end as gender,
+    case when grouping(support_at_start) = 1 then 'alla' else support_at_start end as support_at_start,
+    -- grouping(), not coalesce: an insats with no recorded end support must not land on the total row
+    case when grouping(support_at_end) = 1 then 'alla' else coalesce(support_at_end, 'okänd') end as support_at_end,
     count(*) as participants
 from {{ ref('int_register__participants') }}
 where end_date is not null
