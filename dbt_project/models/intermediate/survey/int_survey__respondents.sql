@@ -4,6 +4,7 @@ select
     r.federation_code,
     r.respondent_group,
     r.submission_id,
+    r.serial,
     r.submission_id || ':' || r.respondent_group || ':' || r.serial as respondent_id,
     r.answered_on,
     r.gender,

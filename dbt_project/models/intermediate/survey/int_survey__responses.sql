@@ -1,16 +1,7 @@
 {#- Responses in long form: one row per returned questionnaire × question, from
     current submissions only, joined to the catalogue version valid in the period. -#}
-with current_submissions as (
-    select * from {{ ref('int_survey__current_submissions') }}
-    where part = 'rows'
-),
-
-respondents as (
-    select r.*
-    from {{ ref('stg_survey__respondents') }} as r
-    inner join current_submissions as c
-        on r.submission_id = c.submission_id
-       and r.respondent_group = c.respondent_group
+with respondents as (
+    select * from {{ ref('int_survey__respondents') }}
 ),
 
 answers as (
@@ -31,7 +22,7 @@ select
     r.federation_code,
     r.respondent_group,
     r.submission_id,
-    r.submission_id || ':' || r.respondent_group || ':' || r.serial as respondent_id,
+    r.respondent_id,
     r.answered_on,
     r.gender,
     r.age_group,
