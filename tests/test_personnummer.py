@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.personnummer import (FORMS, format_number, gender_of, is_samordningsnummer, luhn_digit, normalise,
+from ingest.personnummer import (format_number, gender_of, is_samordningsnummer, luhn_digit, normalise,
                                  pseudonymise)
 
 TODAY = date(2025, 6, 15)
