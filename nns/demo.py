@@ -98,14 +98,19 @@ def run_demo(home: Path, profile: str) -> int:
 
     from ingest.lake import ledger_records
 
-    records = [r for r in ledger_records(settings) if r.get("source") == "survey"]
+    everything = ledger_records(settings)
+    records = [r for r in everything if r.get("source") == "survey"]
     rejected = [r for r in records if r["status"] == "rejected"]
+    extracts = [r for r in everything if r.get("source", "").startswith("register")]
     print()
     print(f"nns_collect: {collect_state}; nns_registers: {registers_state}; nns_build: {build_state}")
     print(f"Submissions: {len(records) - len(rejected)} accepted, {len(rejected)} rejected "
           f"(see {settings.quarantine}/<submission_id>/errors.json)")
     for r in rejected[:5]:
         print(f"  {r['file_name']}: {r['first_problem']}")
+    for r in extracts:
+        print(f"Register extract {r['file_name']}: {r['status']}, {r.get('rows_total', 0)} rows"
+              + (f" ({r['first_problem']})" if r["status"] != "accepted" else ""))
     print(f"Data home:  {settings.home}")
     print(f"Published:  {settings.publish / 'marts.duckdb'}  (analysts: read-only, see docs/analysts.md)")
     print(f"Reports:    {settings.publish / 'report'}/")
@@ -114,5 +119,6 @@ def run_demo(home: Path, profile: str) -> int:
     print()
     print("Indicator 4 among women in SF07, against the nation (read-only query on the published database):")
     print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
-    ok = all(state.endswith("success") for state in (collect_state, registers_state, build_state))
+    ok = (all(state.endswith("success") for state in (collect_state, registers_state, build_state))
+          and extracts and all(r["status"] == "accepted" for r in extracts))
     return 0 if ok else 1
