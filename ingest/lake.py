@@ -144,10 +144,9 @@ class StagedDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple] | pa.Table) -> None:
-    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(
-        [dict(zip(schema.names, r)) for r in rows], schema=schema)
-    pq.write_table(table.cast(schema), path, compression="zstd")
+def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
+    table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
+    pq.write_table(table, path, compression="zstd")
 
 
 def ensure_lake(settings: Settings) -> None:

@@ -64,12 +64,6 @@ def inbox_files(settings: Settings) -> list[Path]:
                   if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
 
 
-def new_inbox_files(settings: Settings) -> list[Path]:
-    """Inbox files whose bytes the ledger has not seen."""
-    return [p for p in inbox_files(settings)
-            if lake.read_ledger_record(settings, lake.sha256_file(p)) is None]
-
-
 def _read(path: Path, name: SubmissionName) -> Sheets:
     if name.fmt == "xlsx":
         return read_xlsx(path)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ingest import lake
 from ingest.survey import Outcome, inbox_files, ingest_file
-from nns.catalogue import Window, load_catalogue
+from nns.catalogue import load_catalogue
 from nns.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,17 +32,13 @@ def local_date(moment: datetime | None, settings: Settings) -> date:
     return moment.astimezone(ZoneInfo(settings.timezone)).date()
 
 
-def open_window(settings: Settings, day: date) -> Window | None:
-    return load_catalogue(settings.catalogue_dir).open_window(day)
-
-
 def should_collect(settings: Settings, run_after: datetime | None, *, ignore_calendar: bool = False) -> bool:
     """The nightly run only works inside a collection window (the calendar seed)."""
     if ignore_calendar:
         log.info("Collection calendar ignored on request")
         return True
     day = local_date(run_after, settings)
-    window = open_window(settings, day)
+    window = load_catalogue(settings.catalogue_dir).open_window(day)
     if window is None:
         log.info("No collection window is open on %s: nothing to collect", day)
         return False

@@ -132,14 +132,6 @@ class PublicationRefused(RuntimeError):
     """The new database failed the disclosure audit; the old one stays."""
 
 
-def _read(source: duckdb.DuckDBPyConnection, table: PublishedTable) -> pd.DataFrame:
-    df = source.sql(f"select * from {table.source}").df()
-    if table.name == "collection_status":
-        # People behind the row: questionnaires received, and those the federation says answered.
-        df["disclosure_n"] = df[["rows_received", "answered"]].min(axis=1, skipna=True)
-    return df
-
-
 def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
     """National comparison columns, from the protected national rows only."""
     cell = ["period", "respondent_group", "indicator_id", "gender"]
@@ -179,8 +171,8 @@ def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting
 
 def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(warehouse), read_only=True) as source:
-        frames = {t.name: _read(source, t).sort_values(t.keys or list(t.columns[:1])).reset_index(drop=True)
-                  for t in PUBLISHED}
+        frames = {t.name: source.sql(f"select * from {t.source}").df()
+                  .sort_values(t.keys or t.columns[:1]).reset_index(drop=True) for t in PUBLISHED}
         reporting = dict(source.execute(
             "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
     spec = {t.name: t for t in PUBLISHED}
@@ -276,30 +268,25 @@ def audit(path: Path, threshold: int) -> list[str]:
             for margin in table.margins:
                 group = ", ".join(k for k in table.keys if k != margin.part)
                 is_total = f"{margin.part} = '{margin.total}'"
-                lone = con.execute(f"""
-                    select count(*) from (
-                        select {group}
+                # A lone hidden part under a shown total is the total minus the shown parts; a hidden
+                # total over shown parts is their sum (unless a part is never published at all).
+                lone, summed = con.execute(f"""
+                    select count(*) filter (where shown_totals = 1 and hidden_parts = 1),
+                           count(*) filter (where hidden_totals = 1 and hidden_parts = 0 and parts > 0)
+                    from (
+                        select count(*) filter (where {is_total} and status = '{SHOWN}') as shown_totals,
+                               count(*) filter (where {is_total} and status = '{SUPPRESSED}') as hidden_totals,
+                               count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') as hidden_parts,
+                               count(*) filter (where not ({is_total})) as parts
                         from {table.name}
                         group by {group}
-                        having count(*) filter (where {is_total} and status = '{SHOWN}') = 1
-                           and count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') = 1
-                    )""").fetchone()[0]
+                    )""").fetchone()
                 if lone:
                     problems.append(f"{table.name}: {lone} {margin.part} margin(s) where the one hidden cell "
                                     f"equals the shown total minus the shown cells")
-                if not margin.hidden_remainder:
-                    summed = con.execute(f"""
-                        select count(*) from (
-                            select {group}
-                            from {table.name}
-                            group by {group}
-                            having count(*) filter (where {is_total} and status = '{SUPPRESSED}') = 1
-                               and count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') = 0
-                               and count(*) filter (where not ({is_total})) > 0
-                        )""").fetchone()[0]
-                    if summed:
-                        problems.append(f"{table.name}: {summed} hidden {margin.part} total(s) equal to the sum "
-                                        f"of the shown cells")
+                if summed and not margin.hidden_remainder:
+                    problems.append(f"{table.name}: {summed} hidden {margin.part} total(s) equal to the sum "
+                                    f"of the shown cells")
         if {"indicator_results", "indicator_trends", "federations"} <= existing:
             problems += _audit_shared_cells(con)
     return problems

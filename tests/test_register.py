@@ -49,8 +49,8 @@ def register_inbox(settings):
     return folder
 
 
-def every_form(canonical: str) -> set[str]:
-    return {format_number(canonical, f) for f in ("12-", "12", "10-", "10+", "10")}
+def problems_of(settings, outcome) -> list[dict]:
+    return json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())["problems"]
 
 
 def test_a_valid_extract_lands_pseudonymised_and_leaves_the_inbox(settings, register_inbox):
@@ -116,8 +116,7 @@ def test_end_before_start_and_unknown_codes(settings, register_inbox):
     rows = [sus_row(WOMAN, "K", start="2023-05-01", end="2023-01-01"), sus_row(MAN, "X")]
     rows[1][9] = "lotto"
     outcome = ingest_register(write_sus(register_inbox, rows), settings)
-    codes = {p["code"] for p in json.loads((settings.quarantine / outcome.submission_id / "errors.json")
-                                           .read_text())["problems"]}
+    codes = {p["code"] for p in problems_of(settings, outcome)}
     assert {"END_BEFORE_START", "VALUE_INVALID"} <= codes
 
 
@@ -127,7 +126,7 @@ def test_income_months_outside_the_stated_coverage(settings, register_inbox):
                     f"{WOMAN};2023-05;lon;21000\n{WOMAN};2024-02;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
                     encoding="utf-8")
     outcome = ingest_register(path, settings)
-    problems = json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())["problems"]
+    problems = problems_of(settings, outcome)
     assert [p["code"] for p in problems] == ["MONTH_OUTSIDE_COVERAGE"]
     assert "rad 3" in problems[0]["message"]
 
@@ -157,7 +156,7 @@ def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, regis
                     f"{WOMAN};2023-05;lon;100.5\n{WOMAN};2023-6;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
                     encoding="utf-8")
     outcome = ingest_register(path, settings)
-    problems = json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())["problems"]
+    problems = problems_of(settings, outcome)
     assert sorted(p["message"].split(" ")[0] + p["message"].split("kolumnen ")[1].split(",")[0]
                   for p in problems) == ["1belopp", "1manad"]
 

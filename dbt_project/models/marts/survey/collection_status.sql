@@ -46,7 +46,9 @@ by_federation as (
         coalesce(received.rows_received, 0) as rows_received,
         round(counts.answered / nullif(counts.asked, 0), 4) as response_rate,
         keys.last_submission_at,
-        keys.versions_received
+        keys.versions_received,
+        -- the people behind the row: questionnaires received, and those the federation says answered
+        {{ smallest_group(['coalesce(received.rows_received, 0)', 'coalesce(counts.answered, 0)']) }} as disclosure_n
     from keys
     left join counts using (period, federation_code, respondent_group)
     left join received using (period, federation_code, respondent_group)
@@ -64,7 +66,8 @@ national as (
         sum(rows_received) as rows_received,
         round(sum(answered) / nullif(sum(asked), 0), 4) as response_rate,
         max(last_submission_at) as last_submission_at,
-        null as versions_received
+        null as versions_received,
+        {{ smallest_group(['sum(rows_received)', 'coalesce(sum(answered), 0)']) }} as disclosure_n
     from by_federation
     group by all
 )
