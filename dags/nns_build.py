@@ -1,6 +1,8 @@
-"""nns_build: when new data has landed, build the warehouse (dbt), publish, and write reports.
+"""nns_build: when new data has landed, build the warehouse (dbt), gate it, publish, and write reports.
 
-dbt and publishing share the one-slot pool: one DuckDB writer at a time.
+The quality gate (Great Expectations) runs between dbt and publication: a blocking
+failure fails the run, publishes nothing, and leaves the Data Docs in publish/quality/.
+dbt, the gate and publishing share the one-slot pool: one DuckDB writer at a time.
 """
 
 from datetime import datetime
@@ -28,6 +30,19 @@ def nns_build():
         build_warehouse(get_settings())
 
     @task(pool=WAREHOUSE_POOL)
+    def quality_gate() -> str:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from expectations.gate import GateFailed
+        from nns.pipeline import quality_gate as run_quality_gate
+        from nns.settings import get_settings
+
+        try:
+            return run_quality_gate(get_settings()).summary()
+        except GateFailed as failed:
+            raise AirflowFailException(str(failed)) from None  # retrying cannot fix the data
+
+    @task(pool=WAREHOUSE_POOL)
     def publish() -> str:
         from nns.pipeline import publish_marts
         from nns.settings import get_settings
@@ -41,8 +56,7 @@ def nns_build():
 
         return str(write_reports(get_settings()))
 
-    # The quality gate (issue #5) goes between dbt_build and publish.
-    dbt_build() >> publish() >> reports()
+    dbt_build() >> quality_gate() >> publish() >> reports()
 
 
 nns_build()

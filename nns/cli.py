@@ -83,15 +83,17 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from nns.pipeline import BuildFailed, build_warehouse, publish_marts
+    from expectations.gate import GateFailed
+    from nns.pipeline import BuildFailed, build_warehouse, publish_marts, quality_gate
     from nns.publish import PublicationRefused
 
     settings = _settings()
     try:
         build_warehouse(settings)
         print(f"Warehouse built: {settings.warehouse}")
+        print(quality_gate(settings).summary())
         print(f"Published: {publish_marts(settings)}")
-    except (BuildFailed, PublicationRefused) as exc:
+    except (BuildFailed, GateFailed, PublicationRefused) as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("build", help="build the warehouse with dbt and publish the analyst database")
+    p = sub.add_parser("build", help="build the warehouse with dbt, run the quality gate, and publish")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("report", help="write the national, popular and federation reports")

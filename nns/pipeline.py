@@ -109,7 +109,43 @@ def run_dbt(settings: Settings, *args: str) -> str:
 
 def build_warehouse(settings: Settings) -> str:
     """Seeds, models and data tests, in dependency order: one writer."""
-    return run_dbt(settings, "build")
+    output = run_dbt(settings, "build")
+    if settings.seeded_fault:
+        inject_fault(settings, settings.seeded_fault)
+    return output
+
+
+# Deliberate corruptions of a mart, to show the quality gate refusing publication
+# (NNS_SEEDED_FAULT; see the README). Each breaks one blocking expectation.
+SEEDED_FAULTS = {
+    "share_out_of_range": """
+        update marts.indicator_results set positive_share = 1.7
+        where rowid = (select min(rowid) from marts.indicator_results
+                       where federation_code <> 'RIKET' and positive_share is not null)""",
+    "national_total_off": """
+        update marts.indicator_results set n = n + 1
+        where federation_code = 'RIKET' and period = (select max(period) from marts.indicator_results)""",
+}
+
+
+def inject_fault(settings: Settings, fault: str) -> None:
+    import duckdb
+
+    if fault not in SEEDED_FAULTS:
+        raise ValueError(f"NNS_SEEDED_FAULT must be one of {', '.join(SEEDED_FAULTS)}, got {fault!r}")
+    log.warning("NNS_SEEDED_FAULT=%s: corrupting a mart on purpose; the quality gate must refuse it", fault)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(SEEDED_FAULTS[fault])
+
+
+def quality_gate(settings: Settings):
+    """Run the GX suites on the landed data, the marts and the candidate publication.
+
+    Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure.
+    """
+    from expectations.gate import run_gate
+
+    return run_gate(settings)
 
 
 def publish_marts(settings: Settings) -> Path:

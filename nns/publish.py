@@ -245,9 +245,17 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
         target.execute("checkpoint")
 
 
-def audit(path: Path, threshold: int) -> list[str]:
-    """Prove disclosure control over a published database. Returns violations."""
-    problems = []
+def audit_findings(path: Path, threshold: int) -> list[dict]:
+    """Every disclosure check over a published database, with the number of cells that fail it.
+
+    One row per table × check (zero when it passes), so the quality gate can show
+    each check and the audit below can name the failures.
+    """
+    findings = []
+
+    def finding(table: str, check: str, cells: int, description: str) -> None:
+        findings.append({"table": table, "check": check, "cells": int(cells or 0), "description": description})
+
     with duckdb.connect(str(path), read_only=True) as con:
         existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         for table in PUBLISHED:
@@ -255,16 +263,13 @@ def audit(path: Path, threshold: int) -> list[str]:
                 continue
             counts = [c for c in table.nulled if c in COUNT_COLUMNS]
             small = " or ".join(f"({c} between 1 and {threshold - 1})" for c in counts)
-            visible_small = con.execute(
-                f"select count(*) from {table.name} where status <> '{SUPPRESSED}' and ({small})").fetchone()[0]
-            if visible_small:
-                problems.append(f"{table.name}: {visible_small} visible cell(s) with a count between 1 and "
-                                f"{threshold - 1}")
+            finding(table.name, "visible_small_count", con.execute(
+                f"select count(*) from {table.name} where status <> '{SUPPRESSED}' and ({small})").fetchone()[0],
+                f"visible cell(s) with a count between 1 and {threshold - 1}")
             leaked = " or ".join(f"{c} is not null" for c in table.nulled)
-            not_nulled = con.execute(
-                f"select count(*) from {table.name} where status = '{SUPPRESSED}' and ({leaked})").fetchone()[0]
-            if not_nulled:
-                problems.append(f"{table.name}: {not_nulled} suppressed cell(s) still show a value")
+            finding(table.name, "suppressed_value_shown", con.execute(
+                f"select count(*) from {table.name} where status = '{SUPPRESSED}' and ({leaked})").fetchone()[0],
+                "suppressed cell(s) still show a value")
             for margin in table.margins:
                 group = ", ".join(k for k in table.keys if k != margin.part)
                 is_total = f"{margin.part} = '{margin.total}'"
@@ -281,20 +286,28 @@ def audit(path: Path, threshold: int) -> list[str]:
                         from {table.name}
                         group by {group}
                     )""").fetchone()
-                if lone:
-                    problems.append(f"{table.name}: {lone} {margin.part} margin(s) where the one hidden cell "
-                                    f"equals the shown total minus the shown cells")
-                if summed and not margin.hidden_remainder:
-                    problems.append(f"{table.name}: {summed} hidden {margin.part} total(s) equal to the sum "
-                                    f"of the shown cells")
+                finding(table.name, f"lone_hidden_{margin.part}", lone,
+                        f"{margin.part} margin(s) where the one hidden cell equals the shown total minus "
+                        f"the shown cells")
+                finding(table.name, f"hidden_total_{margin.part}", 0 if margin.hidden_remainder else summed,
+                        f"hidden {margin.part} total(s) equal to the sum of the shown cells")
         if {"indicator_results", "indicator_trends", "federations"} <= existing:
-            problems += _audit_shared_cells(con)
-    return problems
+            lone, summed = _shared_cell_findings(con)
+            finding("indicator_trends", "trend_recovers_result", lone,
+                    "trend cell(s) that recover a hidden result")
+            finding("indicator_trends", "hidden_trend_is_sum", summed,
+                    "hidden trend cell(s) equal to shown results")
+    return findings
 
 
-def _audit_shared_cells(con: duckdb.DuckDBPyConnection) -> list[str]:
+def audit(path: Path, threshold: int) -> list[str]:
+    """Prove disclosure control over a published database. Returns violations."""
+    return [f"{f['table']}: {f['cells']} {f['description']}" for f in audit_findings(path, threshold) if f["cells"]]
+
+
+def _shared_cell_findings(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """A single-question trend cell = the sum of the result cells of the federations reporting as it."""
-    lone, summed = con.execute(f"""
+    return con.execute(f"""
         with single as (
             select period, respondent_group, indicator_id from indicator_trends
             group by all having count(distinct comparability_key) = 1
@@ -312,19 +325,10 @@ def _audit_shared_cells(con: duckdb.DuckDBPyConnection) -> list[str]:
         from indicator_trends t
         join single using (period, respondent_group, indicator_id)
         join parts p using (period, respondent_group, indicator_id, federation_code, gender)""").fetchone()
-    problems = []
-    if lone:
-        problems.append(f"indicator_trends/indicator_results: {lone} trend cell(s) that recover a hidden result")
-    if summed:
-        problems.append(f"indicator_trends/indicator_results: {summed} hidden trend cell(s) equal to shown results")
-    return problems
 
 
-def publish(settings: Settings) -> Path:
-    """Build, audit and atomically swap in publish/marts.duckdb."""
-    settings.publish.mkdir(parents=True, exist_ok=True)
-    target = settings.publish / "marts.duckdb"
-    staging = settings.publish / f".marts-{uuid.uuid4().hex}.duckdb"
+def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]:
+    """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
     tables = build_tables(settings.warehouse, settings.disclosure_threshold)
     meta = {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -333,8 +337,17 @@ def publish(settings: Settings) -> Path:
         .isoformat(timespec="seconds"),
         "tables": ", ".join(t.name for t in PUBLISHED),
     }
+    write_database(path, tables, settings, meta)
+    return tables
+
+
+def publish(settings: Settings) -> Path:
+    """Build, audit and atomically swap in publish/marts.duckdb."""
+    settings.publish.mkdir(parents=True, exist_ok=True)
+    target = settings.publish / "marts.duckdb"
+    staging = settings.publish / f".marts-{uuid.uuid4().hex}.duckdb"
     try:
-        write_database(staging, tables, settings, meta)
+        tables = write_publication(settings, staging)
         violations = audit(staging, settings.disclosure_threshold)
         if violations:
             raise PublicationRefused("Disclosure audit failed; nothing published:\n" + "\n".join(violations))

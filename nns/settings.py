@@ -29,6 +29,17 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _fraction(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -40,6 +51,8 @@ class Settings:
     max_rows_per_sheet: int
     duckdb_memory_limit: str
     duckdb_threads: int
+    volume_drop_tolerance: float
+    seeded_fault: str | None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +70,10 @@ class Settings:
             max_rows_per_sheet=_int("NNS_MAX_ROWS_PER_SHEET", 20_000),
             duckdb_memory_limit=env.get("NNS_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_threads=_int("NNS_DUCKDB_THREADS", 2),
+            # The quality gate warns when a federation's questionnaires fall by more than this share.
+            volume_drop_tolerance=_fraction("NNS_VOLUME_DROP_TOLERANCE", 0.5),
+            # A deliberate fault for demonstrating the gate (see README); never set in production.
+            seeded_fault=env.get("NNS_SEEDED_FAULT", "").strip() or None,
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
@@ -94,6 +111,16 @@ class Settings:
     @property
     def publish(self) -> Path:
         return self.home / "publish"
+
+    @property
+    def quality_docs(self) -> Path:
+        """The gate's Data Docs and result: a symlink swapped to each run's folder."""
+        return self.publish / "quality"
+
+    @property
+    def feedback(self) -> Path:
+        """Swedish feedback documents for rejected submissions, one per file."""
+        return self.home / "feedback"
 
     def dbt_env(self) -> dict[str, str]:
         """The environment a dbt subprocess needs to find this data home."""

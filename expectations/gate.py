@@ -1,0 +1,223 @@
+"""The quality gate: run every suite on its frame, write Data Docs, decide.
+
+`run_gate(settings)` runs between the dbt build and publication. It copies the
+committed file data context (expectations/gx) to the data home, so a read-only
+checkout works and each run's results stay with the data; runs one checkpoint
+per suite on that suite's DataFrame; builds the Data Docs into a fresh folder
+and swaps `publish/quality` to it (a symlink, so the swap is atomic); and writes
+`publish/quality/gate.json`, the summary `nns status` and the operator read.
+
+A failed `critical` expectation fails the gate: `GateFailed` names each failing
+expectation and the federations concerned, and nothing is published. `warning`
+expectations are reported and never block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from expectations.frames import FRAMES, Sources
+from expectations.suites import GX_DIR, SUITE_DEFINITIONS
+from nns.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 5
+
+
+class GateFailed(RuntimeError):
+    """A blocking expectation failed; nothing was published. The message says what and where."""
+
+
+@dataclass
+class Finding:
+    suite: str
+    expectation: str  # e.g. expect_column_values_to_be_between(positive_share)
+    severity: str
+    unexpected: int
+    federations: list[str] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+
+    def line(self) -> str:
+        where = f" — federations: {', '.join(self.federations)}" if self.federations else ""
+        examples = f" — e.g. {self.examples[0]}" if self.examples else ""
+        return f"[{self.suite}] {self.expectation}: {self.unexpected} unexpected{where}{examples}"
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    ran_at: str
+    seconds: float
+    expectations: int
+    failures: list[Finding]
+    warnings: list[Finding]
+    docs: str
+
+    def summary(self) -> str:
+        head = (f"Quality gate {'passed' if self.passed else 'FAILED: nothing published'}: "
+                f"{self.expectations} expectations, {len(self.failures)} blocking failure(s), "
+                f"{len(self.warnings)} warning(s). Data Docs: {self.docs}")
+        lines = [head]
+        lines += ["  FAIL " + f.line() for f in self.failures]
+        lines += ["  WARN " + f.line() for f in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def suite_parameters(settings: Settings) -> dict:
+    """Values the suites take from the catalogue and the settings."""
+    from ingest.contract import INSATS_RE
+    from nns.catalogue import load_catalogue
+
+    catalogue = load_catalogue(settings.catalogue_dir)
+    return {
+        "federation_codes": sorted(f.code for f in catalogue.federations),
+        "periods": sorted({w.period for w in catalogue.windows}),
+        "respondent_groups": sorted(g.code for g in catalogue.groups),
+        "genders": catalogue.codes("kon"),
+        "age_groups": catalogue.codes("aldersgrupp"),
+        "insats_pattern": INSATS_RE.pattern,
+        "question_codes": sorted({q.code for q in catalogue.questions}),
+        "support_categories": list(catalogue.support_categories),
+        "end_reasons": list(catalogue.end_reasons),
+        "min_volume_ratio": round(1 - settings.volume_drop_tolerance, 6),
+        "small_counts": list(range(1, settings.disclosure_threshold)),
+    }
+
+
+def _expectation_label(config) -> str:
+    kwargs = config.kwargs
+    columns = kwargs.get("column") or kwargs.get("column_list") or [
+        c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
+    if isinstance(columns, list):
+        columns = ", ".join(columns)
+    return f"{config.type}({columns})"
+
+
+def _plain(value) -> str | None:
+    """A value as an operator reads it: 42 not 42.0, nothing for missing."""
+    if value is None or value != value:  # None or NaN
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _finding(suite: str, result, id_columns: tuple[str, ...]) -> Finding:
+    details = result.result or {}
+    rows = details.get("unexpected_index_list") or []
+    federations = sorted({str(r["federation_code"]) for r in rows
+                          if isinstance(r, dict) and r.get("federation_code") not in (None, "")})
+    examples = [{k: _plain(v) for k, v in r.items()} for r in rows[:MAX_EXAMPLES] if isinstance(r, dict)]
+    unexpected = details.get("unexpected_count")
+    if unexpected is None:  # table-level expectations and exceptions
+        unexpected = 0 if result.success else 1
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        examples = [{"error": str(result.exception_info.get("exception_message"))[:300]}]
+    severity = str(getattr(result.expectation_config.severity, "value", result.expectation_config.severity))
+    return Finding(suite, _expectation_label(result.expectation_config), severity, int(unexpected),
+                   federations, examples)
+
+
+def _prepare_context(settings: Settings, docs_dir: Path):
+    """A fresh copy of the committed context under the data home, its Data Docs aimed at docs_dir."""
+    import great_expectations as gx
+    import yaml
+
+    root = settings.home / "quality"
+    context_dir = root / "gx"
+    shutil.rmtree(context_dir, ignore_errors=True)
+    shutil.copytree(GX_DIR, context_dir, ignore=shutil.ignore_patterns("uncommitted"))
+    config_path = context_dir / "great_expectations.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["data_docs_sites"]["local_site"]["store_backend"]["base_directory"] = str(docs_dir)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return gx.get_context(mode="file", project_root_dir=str(root))
+
+
+def _swap_docs(settings: Settings, docs_dir: Path) -> None:
+    """Point publish/quality at docs_dir atomically; remove older runs' folders."""
+    link = settings.quality_docs
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)  # a folder from an older layout
+    temporary = link.with_name(f".quality-link-{uuid.uuid4().hex}")
+    temporary.symlink_to(docs_dir.name)
+    os.replace(temporary, link)
+    for old in settings.publish.glob(".quality-*"):
+        if old.is_dir() and old.name != docs_dir.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult:
+    import great_expectations as gx
+
+    started = time.monotonic()
+    settings.publish.mkdir(parents=True, exist_ok=True)
+    docs_dir = settings.publish / f".quality-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    candidate = settings.home / "quality" / f"candidate-{uuid.uuid4().hex}.duckdb"
+    candidate.parent.mkdir(parents=True, exist_ok=True)
+    context = _prepare_context(settings, docs_dir)
+    parameters = suite_parameters(settings)
+    failures, warnings, evaluated = [], [], 0
+    try:
+        from nns.publish import write_publication
+
+        write_publication(settings, candidate)
+        source = context.data_sources.add_pandas("nns")
+        with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+            sources = Sources(warehouse, candidate, settings)
+            for name in SUITE_DEFINITIONS:
+                frame = FRAMES[name]
+                df = frame.query(sources)
+                id_columns = [c for c in frame.id_columns if c in df.columns]
+                batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+                definition = context.validation_definitions.add(
+                    gx.ValidationDefinition(name=name, data=batch, suite=context.suites.get(name)))
+                checkpoint = context.checkpoints.add(gx.Checkpoint(
+                    name=f"gate__{name}", validation_definitions=[definition], actions=[],
+                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
+                                   "partial_unexpected_count": 20}))
+                run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
+                for validation in run.run_results.values():
+                    for result in validation.results:
+                        evaluated += 1
+                        if result.success:
+                            continue
+                        finding = _finding(name, result, tuple(id_columns))
+                        (warnings if finding.severity == "warning" else failures).append(finding)
+        context.build_data_docs()
+    finally:
+        candidate.unlink(missing_ok=True)
+        Path(f"{candidate}.wal").unlink(missing_ok=True)
+    index = docs_dir / "index.html"
+    result = GateResult(passed=not failures, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        seconds=round(time.monotonic() - started, 1), expectations=evaluated,
+                        failures=failures, warnings=warnings,
+                        docs=str(settings.quality_docs / index.relative_to(docs_dir)))
+    (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
+                                        encoding="utf-8")
+    _swap_docs(settings, docs_dir)
+    log.info(result.summary())
+    if failures and raise_on_failure:
+        raise GateFailed(result.summary())
+    return result
+
+
+def last_result(settings: Settings) -> dict | None:
+    """The last gate's summary (publish/quality/gate.json), for `nns status`."""
+    path = settings.quality_docs / "gate.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
