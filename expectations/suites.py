@@ -19,6 +19,7 @@ from pathlib import Path
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 GX_DIR = Path(__file__).resolve().parent / "gx"
 SUITES_DIR = GX_DIR / "expectations"
@@ -78,8 +79,8 @@ SUITE_DEFINITIONS: dict[str, tuple[str, list[gxe.Expectation]]] = {
     ]),
     "landed_register_participants": ("Pseudonymised SUS participants (lake/raw/register/*/participants)", [
         # Rows marked anonymous (anonym = 1) have no pseudonym and are never linked.
-        gxe.ExpectColumnValuesToNotBeNull(column="person_key", row_condition="is_linkable == True",
-                                          condition_parser="pandas", severity=BLOCK),
+        gxe.ExpectColumnValuesToNotBeNull(column="person_key", row_condition=Column("is_linkable") == True,  # noqa: E712
+                                          severity=BLOCK),
         # An HMAC-SHA256 pseudonym: a personnummer can never pass this.
         gxe.ExpectColumnValuesToMatchRegex(column="person_key", regex=r"^[0-9a-f]{64}$", severity=BLOCK),
         gxe.ExpectColumnValuesToBeInSet(column="federation_code", value_set=_p("federation_codes"), severity=BLOCK),

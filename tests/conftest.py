@@ -89,14 +89,14 @@ def environment(**values):
 
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory):
-    """The small profile ingested, built and published once per session, without Airflow.
+    """The small profile ingested, built, gated and published once per session, without Airflow.
 
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
     from ingest.register import ingest_register, register_files
     from ingest.survey import inbox_files, ingest_file
     from nns.generate import generate
-    from nns.pipeline import build_warehouse, publish_marts
+    from nns.pipeline import build_warehouse, publish_marts, quality_gate
 
     home = tmp_path_factory.mktemp("small-build")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret"):
@@ -107,6 +107,7 @@ def small_build(tmp_path_factory):
         for path in register_files(s):
             assert ingest_register(path, s).status == "accepted"
         build_warehouse(s)
+        quality_gate(s)
         publish_marts(s)
     return home
 
