@@ -42,11 +42,11 @@ def nns_collect():
     def ingest(path: str) -> dict:
         from pathlib import Path
 
-        from ingest.survey import ingest_file
+        from nns.pipeline import ingest_any
         from nns.settings import get_settings
 
         get_current_context()["submission_label"] = Path(path).name
-        outcome = ingest_file(Path(path), get_settings())
+        outcome = ingest_any(Path(path), get_settings())
         if outcome.status == "rejected":
             # Fail this file only: the others still land and the asset is still emitted.
             raise AirflowFailException(outcome.summary())

@@ -63,12 +63,18 @@ def files_to_ingest(settings: Settings, *, federation: str | None = None, file_n
 
 
 def ingest_any(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
-    """A register extract (by its name) or a survey submission."""
+    """A register extract (by its name) or a survey submission; a rejected survey file gets its
+    Swedish feedback page for the federation (report/feedback.py)."""
     from ingest.register import ingest_register, parse_name
 
     if parse_name(path.name) is not None or path.parent == settings.inbox / "register":
         return ingest_register(path, settings, force=force)
-    return ingest_file(path, settings, force=force)
+    outcome = ingest_file(path, settings, force=force)
+    if outcome.status == "rejected":
+        from report.feedback import write_feedback
+
+        log.info("Feedback for the sender: %s", write_feedback(settings, outcome.submission_id))
+    return outcome
 
 
 def register_files_to_ingest(settings: Settings, *, file_name: str | None = None) -> list[str]:

@@ -1,0 +1,42 @@
+"""The feedback page a coordinator sends back to a federation for a rejected file."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from nns.pipeline import ingest_any
+
+
+def _break_two_rows(workbook):
+    sheet = workbook["Deltagare"]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(row=3, column=headers.index("D01") + 1, value=7)
+    sheet.cell(row=5, column=headers.index("D02") + 1, value="jättebra")
+
+
+def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_submission):
+    path = write_submission("SF07_2025-26.xlsx", edit=_break_two_rows)
+    outcome = ingest_any(path, settings)
+    assert outcome.status == "rejected"
+
+    [page] = (settings.feedback / "SF07").glob("*.html")
+    assert page.name.startswith("SF07_2025-26_återkoppling_")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
+    text = re.sub(r"\s+", " ", text)
+    errors = json.loads((settings.quarantine / outcome.submission_id / "errors.json").read_text())
+    assert "SF07_2025-26.xlsx" in text and "Mätperiod 2025/26" in text
+    assert "Vi kunde inte ta emot filen" in text
+    # Every problem, with where it is and what to do.
+    for problem in errors["problems"]:
+        assert problem["message"] in text and problem["action"] in text and problem["code"] in text
+    assert "Blad Deltagare rad 3 kolumn F (D01)" in text and "Blad Deltagare rad 5 kolumn G (D02)" in text
+    # How many rows were fine: nine questionnaires (six deltagare, three styrelse), two broken.
+    assert f"Av filens {errors['rows_total']} enkätrader var {errors['rows_ok']} utan fel" in text
+    assert errors["rows_total"] - errors["rows_ok"] == 2
+
+
+def test_an_accepted_file_gets_no_feedback_page(settings, write_submission):
+    assert ingest_any(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
+    assert not settings.feedback.exists()
