@@ -53,6 +53,7 @@ class Settings:
     duckdb_threads: int
     volume_drop_tolerance: float
     seeded_fault: str | None
+    as_of: str | None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -74,6 +75,8 @@ class Settings:
             volume_drop_tolerance=_fraction("NNS_VOLUME_DROP_TOLERANCE", 0.5),
             # A deliberate fault for demonstrating the gate (see README); never set in production.
             seeded_fault=env.get("NNS_SEEDED_FAULT", "").strip() or None,
+            # "Today" for the collection freshness (YYYY-MM-DD); unset means the current date.
+            as_of=env.get("NNS_AS_OF", "").strip() or None,
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
@@ -129,6 +132,7 @@ class Settings:
             "NNS_DISCLOSURE_THRESHOLD": str(self.disclosure_threshold),
             "NNS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "NNS_DUCKDB_THREADS": str(self.duckdb_threads),
+            "NNS_AS_OF": self.as_of or "",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
         }
