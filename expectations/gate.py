@@ -44,7 +44,9 @@ class Finding:
     suite: str
     expectation: str  # e.g. expect_column_values_to_be_between(positive_share)
     severity: str
+    passed: bool
     unexpected: int
+    checked: int | None = None  # rows the expectation looked at
     federations: list[str] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
 
@@ -59,10 +61,20 @@ class GateResult:
     passed: bool
     ran_at: str
     seconds: float
-    expectations: int
-    failures: list[Finding]
-    warnings: list[Finding]
-    docs: str
+    checks: list[Finding]
+    docs: str  # the gate's own page; GX's Data Docs are linked from it
+
+    @property
+    def expectations(self) -> int:
+        return len(self.checks)
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [c for c in self.checks if not c.passed and c.severity != "warning"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [c for c in self.checks if not c.passed and c.severity == "warning"]
 
     def summary(self) -> str:
         head = (f"Quality gate {'passed' if self.passed else 'FAILED: nothing published'}: "
@@ -74,7 +86,8 @@ class GateResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "expectations": self.expectations,
+                "failures": [asdict(f) for f in self.failures], "warnings": [asdict(f) for f in self.warnings]}
 
 
 def suite_parameters(settings: Settings) -> dict:
@@ -128,8 +141,8 @@ def _finding(suite: str, result, id_columns: tuple[str, ...]) -> Finding:
     if result.exception_info and result.exception_info.get("raised_exception"):
         examples = [{"error": str(result.exception_info.get("exception_message"))[:300]}]
     severity = str(getattr(result.expectation_config.severity, "value", result.expectation_config.severity))
-    return Finding(suite, _expectation_label(result.expectation_config), severity, int(unexpected),
-                   federations, examples)
+    return Finding(suite, _expectation_label(result.expectation_config), severity, bool(result.success),
+                   int(unexpected), details.get("element_count"), federations, examples)
 
 
 def _prepare_context(settings: Settings, docs_dir: Path):
@@ -171,7 +184,7 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     candidate.parent.mkdir(parents=True, exist_ok=True)
     context = _prepare_context(settings, docs_dir)
     parameters = suite_parameters(settings)
-    failures, warnings, evaluated = [], [], 0
+    checks: list[Finding] = []
     try:
         from nns.publish import write_publication
 
@@ -191,29 +204,41 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                     result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
                                    "partial_unexpected_count": 20}))
                 run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
-                for validation in run.run_results.values():
-                    for result in validation.results:
-                        evaluated += 1
-                        if result.success:
-                            continue
-                        finding = _finding(name, result, tuple(id_columns))
-                        (warnings if finding.severity == "warning" else failures).append(finding)
+                checks += [_finding(name, result, tuple(id_columns))
+                           for validation in run.run_results.values() for result in validation.results]
         context.build_data_docs()
     finally:
         candidate.unlink(missing_ok=True)
         Path(f"{candidate}.wal").unlink(missing_ok=True)
-    index = docs_dir / "index.html"
-    result = GateResult(passed=not failures, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                        seconds=round(time.monotonic() - started, 1), expectations=evaluated,
-                        failures=failures, warnings=warnings,
-                        docs=str(settings.quality_docs / index.relative_to(docs_dir)))
+    result = GateResult(passed=all(c.passed or c.severity == "warning" for c in checks),
+                        ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        seconds=round(time.monotonic() - started, 1), checks=checks,
+                        docs=str(settings.quality_docs / "gate.html"))
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
+    (docs_dir / "gate.html").write_text(render_page(result, docs_dir), encoding="utf-8")
     _swap_docs(settings, docs_dir)
     log.info(result.summary())
-    if failures and raise_on_failure:
+    if result.failures and raise_on_failure:
         raise GateFailed(result.summary())
     return result
+
+
+def render_page(result: GateResult, docs_dir: Path) -> str:
+    """The gate's own page: self-contained (GX's Data Docs load their styles from a CDN,
+    which an operator's network may not reach), one row per expectation, failures first."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    details = {}
+    for suite in SUITE_DEFINITIONS:
+        pages = sorted((docs_dir / "validations" / suite).rglob("*.html"))
+        details[suite] = str(pages[-1].relative_to(docs_dir)) if pages else None
+    order = {"critical": 0, "warning": 1}
+    checks = sorted(result.checks, key=lambda c: (c.passed, order.get(c.severity, 2)))
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2"]))
+    return env.get_template("gate.html.j2").render(
+        result=result, checks=checks, details=details,
+        descriptions={name: description for name, (description, _) in SUITE_DEFINITIONS.items()})
 
 
 def last_result(settings: Settings) -> dict | None:

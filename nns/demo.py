@@ -77,6 +77,12 @@ def run_demo(home: Path, profile: str) -> int:
     window = [w for w in load_catalogue(settings.catalogue_dir).windows if w.period == latest][-1]
     run_after = datetime.combine(window.closes_on, clock(1, 30), ZoneInfo(settings.timezone))
 
+    # Freshness is judged as on that night, not today.
+    os.environ["NNS_AS_OF"] = run_after.date().isoformat()
+    if settings.seeded_fault:
+        print(f"NNS_SEEDED_FAULT={settings.seeded_fault}: a mart will be corrupted after dbt; "
+              f"the quality gate must refuse to publish it.")
+
     log_file = settings.home / "logs" / "demo-airflow.log"
     print(f"Running nns_collect for the night of {run_after:%Y-%m-%d} (Airflow logs: {log_file}) ...", flush=True)
     step = time.monotonic()
@@ -111,6 +117,18 @@ def run_demo(home: Path, profile: str) -> int:
     for r in extracts:
         print(f"Register extract {r['file_name']}: {r['status']}, {r.get('rows_total', 0)} rows"
               + (f" ({r['first_problem']})" if r["status"] != "accepted" else ""))
+    from expectations.gate import last_result
+
+    gate = last_result(settings)
+    if gate:
+        print(f"Quality gate: {'passed' if gate['passed'] else 'FAILED, nothing published'} "
+              f"({gate['expectations']} expectations, {len(gate['failures'])} blocking failure(s), "
+              f"{len(gate['warnings'])} warning(s)); Data Docs: {settings.quality_docs / 'index.html'}")
+        for finding in gate["failures"]:
+            print(f"  FAIL [{finding['suite']}] {finding['expectation']}: {finding['unexpected']} unexpected"
+                  + (f" ({', '.join(finding['federations'])})" if finding["federations"] else ""))
+    feedback = sorted(settings.feedback.rglob("*.html")) if settings.feedback.exists() else []
+    print(f"Feedback:   {len(feedback)} page(s) for rejected files in {settings.feedback}/")
     print(f"Data home:  {settings.home}")
     print(f"Published:  {settings.publish / 'marts.duckdb'}  (analysts: read-only, see docs/analysts.md)")
     print(f"Reports:    {settings.publish / 'report'}/")
@@ -121,4 +139,10 @@ def run_demo(home: Path, profile: str) -> int:
     print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
     ok = (all(state.endswith("success") for state in (collect_state, registers_state, build_state))
           and extracts and all(r["status"] == "accepted" for r in extracts))
+    if settings.seeded_fault:
+        caught = gate is not None and not gate["passed"]
+        print(f"Seeded fault {settings.seeded_fault}: "
+              + ("caught by the quality gate; the previous publication (if any) was left as it was."
+                 if caught else "NOT caught by the quality gate."))
+        return 1  # the build failed, on purpose or not: scripts must not treat this as a good run
     return 0 if ok else 1
