@@ -123,14 +123,16 @@ def run_demo(home: Path, profile: str) -> int:
     if gate:
         print(f"Quality gate: {'passed' if gate['passed'] else 'FAILED, nothing published'} "
               f"({gate['expectations']} expectations, {len(gate['failures'])} blocking failure(s), "
-              f"{len(gate['warnings'])} warning(s)); Data Docs: {settings.quality_docs / 'index.html'}")
+              f"{len(gate['warnings'])} warning(s)); see {settings.quality_docs / 'gate.html'}")
         for finding in gate["failures"]:
             print(f"  FAIL [{finding['suite']}] {finding['expectation']}: {finding['unexpected']} unexpected"
                   + (f" ({', '.join(finding['federations'])})" if finding["federations"] else ""))
     feedback = sorted(settings.feedback.rglob("*.html")) if settings.feedback.exists() else []
     print(f"Feedback:   {len(feedback)} page(s) for rejected files in {settings.feedback}/")
     print(f"Data home:  {settings.home}")
-    print(f"Published:  {settings.publish / 'marts.duckdb'}  (analysts: read-only, see docs/analysts.md)")
+    published = settings.publish / "marts.duckdb"
+    print(f"Published:  {published}  " + ("(analysts: read-only, see docs/analysts.md)" if gate and gate["passed"]
+                                          else "(NOT updated by this build)" if published.exists() else "(nothing)"))
     print(f"Reports:    {settings.publish / 'report'}/")
     print("Timings:    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f", total {time.monotonic() - started:.0f} s")
