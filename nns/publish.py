@@ -174,7 +174,7 @@ def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting
 
 def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(warehouse), read_only=True) as source:
-        frames = {t.name: source.sql(f"select * from {t.source}").df()
+        frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True)
                   .sort_values(t.keys or t.columns[:1]).reset_index(drop=True) for t in PUBLISHED}
         reporting = dict(source.execute(
             "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
