@@ -232,3 +232,45 @@ def test_a_runaway_csv_is_counted_not_held_in_memory(tmp_path, catalogue):
     # The bytes and their decoded text, plus the kept rows (about 3x the file): not 200,000 rows
     # of Python strings (about 10x).
     assert peak < 5 * size, f"peak {peak / 1e6:.0f} MB for a {size / 1e6:.0f} MB file"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_csv_lines_end_at_lf_crlf_or_a_lone_cr(tmp_path, newline):
+    path = tmp_path / "SF07_2025-26_Styrelse.csv"
+    path.write_bytes(newline.join(['Löpnummer;Datum', '1;"två' + newline + 'rader"', '2;x', '']).encode())
+    assert read_csv(path, "Styrelse").sheets["Styrelse"] == [
+        ["Löpnummer", "Datum"], ["1", "två" + newline + "rader"], ["2", "x"]]
+
+
+def test_a_long_sheet_in_a_workbook_is_counted_while_streaming(tmp_path):
+    import xlsxwriter
+
+    from ingest.reader import read_xlsx
+
+    path = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Deltagare")
+    ws.write_row(0, 0, ["Löpnummer", "D01"])
+    for r in range(1, 31):
+        if r != 10:  # a blank row is not counted
+            ws.write_row(r, 0, [r, 4])
+    wb.close()
+    sheets = read_xlsx(path, max_rows=5)
+    assert sheets.row_counts == {"Deltagare": 29}
+    assert len(sheets.sheets["Deltagare"]) == 1 + 6
+    assert read_xlsx(path, max_rows=50).row_counts == {}
+
+
+def test_every_problem_code_is_documented_with_its_message_and_action():
+    """docs/submission_format.md §7.3 and docs/register_extracts.md §9 list each code verbatim."""
+    from ingest.problems import CODES
+    from nns.settings import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "submission_format.md").read_text(encoding="utf-8")
+    docs += (REPO_ROOT / "docs" / "register_extracts.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in docs.splitlines():
+        if line.startswith("| `") and "` |" in line:
+            rows.setdefault(line[3:line.index("` |")], []).append(line)
+    for code, (_, message, action) in CODES.items():
+        assert any(message in row and action in row for row in rows.get(code, [])), code
