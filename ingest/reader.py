@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import python_calamine
+
+log = logging.getLogger(__name__)
 
 Cell = object  # str | int | float | bool | date | datetime | None
 
@@ -152,8 +155,9 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
         workbook.close()
     try:
         findings = _inspect_xml(path)
-    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError):
-        findings = {}  # calamine read it: the values stand, whatever the extra look fails on
+    except Exception as exc:  # noqa: BLE001 - calamine read the values; the extra look must not crash ingest
+        log.warning("Could not inspect %s for formulas and hidden rows (%s)", path.name, type(exc).__name__)
+        findings = {}
     for name, ranges in merged.items():
         if ranges:
             found = findings.get(name, SheetFindings())

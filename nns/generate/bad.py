@@ -509,7 +509,7 @@ def _survey_tricky(c: Corpus) -> None:
     def cached_formulas(wb, sheets, content=content):
         ws = sheets["Deltagare"]
         for r, respondent in enumerate(content.respondents["deltagare"], start=1):
-            ws.write_formula(r, 0, f"=ROW()-1", None, r)  # the serial as a formula
+            ws.write_formula(r, 0, "=ROW()-1", None, r)  # the serial as a formula
             col = c.column("deltagare", period, "D01")
             value = respondent.answers["D01"]
             if isinstance(value, int):
