@@ -207,25 +207,30 @@ def _examples(items) -> str:
     return ", ".join(items[:EXAMPLES]) + (" …" if len(items) > EXAMPLES else "")
 
 
+def _report_unreadable_cells(sheet: str, findings: SheetFindings | None, out: Parsed) -> None:
+    """Formulas without a saved value and error values: reported even where the sheet then looks empty."""
+    if findings and findings.formulas_without_value:
+        out.add(problem("FORMULA_NO_VALUE", sheet=sheet, count=len(findings.formulas_without_value),
+                        cells=_examples(findings.formulas_without_value)))
+    if findings and findings.error_values:
+        out.add(problem("CELL_ERROR_VALUE", sheet=sheet, count=len(findings.error_values),
+                        cells=_examples(f"{ref} ({value})" for ref, value in findings.error_values)))
+
+
 def _report_findings(sheet: str, rows: list[list], findings: SheetFindings | None, out: Parsed, *,
                      data_sheet: bool) -> bool:
-    """Problems the cell values alone do not show; True if the sheet's cells cannot be trusted.
+    """Hidden rows and merged cells on a data sheet; True if the sheet's cells cannot be trusted.
 
-    Formulas without a saved value and error values read as blank cells, so they
-    are reported wherever they are. Hidden rows are read like any other row (the
+    (Formulas without a saved value and error values read as blank cells: they
+    are reported first, by `_report_unreadable_cells`, wherever they are.) Hidden rows are read like any other row (the
     format has no notion of a hidden questionnaire), with a warning so the
     submitter can see it. Merged cells leave all but one cell of each range blank:
     the sheet is reported and not checked further.
     """
     if not findings:
         return False
-    if findings.formulas_without_value:
-        out.add(problem("FORMULA_NO_VALUE", sheet=sheet, count=len(findings.formulas_without_value),
-                        cells=_examples(findings.formulas_without_value)))
-    if findings.error_values:
-        out.add(problem("CELL_ERROR_VALUE", sheet=sheet, count=len(findings.error_values),
-                        cells=_examples(f"{ref} ({value})" for ref, value in findings.error_values)))
     if not data_sheet:
+        _report_unreadable_cells(sheet, findings, out)
         return False
     hidden = [r for r in findings.hidden_rows if 1 < r <= len(rows) and not _is_blank_row(rows[r - 1])]
     if hidden:
@@ -240,6 +245,7 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
                           catalogue: Catalogue, max_rows: int, out: Parsed, *,
                           total_rows: int | None = None, findings: SheetFindings | None = None) -> None:
     header = [_text(c) for c in rows[0]] if rows else []
+    _report_unreadable_cells(sheet, findings, out)
     data = _data_rows(rows)
     if not data:
         return  # an empty sheet neither contributes nor supersedes
@@ -352,6 +358,7 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
 def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionName,
                                catalogue: Catalogue, out: Parsed, *, max_rows: int,
                                total_rows: int | None = None, findings: SheetFindings | None = None) -> None:
+    _report_unreadable_cells(sheet, findings, out)
     if total_rows is not None and total_rows > max_rows:
         out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=total_rows, limit=max_rows))
         return

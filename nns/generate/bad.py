@@ -446,6 +446,19 @@ def _survey_faults(c: Corpus) -> None:
           errors=["ANSWER_INVALID"], federation_code=code, period=period)
 
     code, period = c.slot()
+    content = c.content(code, period)
+
+    def only_formulas(wb, sheets, content=content):
+        ws = sheets["Styrelse"]
+        for r, row in enumerate(c.sheet_rows(content, "styrelse")[1:], start=1):
+            for col in range(len(row)):
+                ws.write_formula(r, col, f"=Deltagare!A{r + 1}", None, "")
+    name = f"{_stem(code, period)}_bara-formler.xlsx"
+    c.workbook(name, content, only_formulas)
+    c.add(name, "every Styrelse cell a formula with no saved value: the sheet reads as empty",
+          errors=["FORMULA_NO_VALUE"], federation_code=code, period=period)
+
+    code, period = c.slot()
     name = f"{_stem(code, period)}_Deltagare_{BIG_ROWS}-rader.csv"
     _write_big_csv(c, c.out / name, code, period)
     c.add(name, f"{BIG_ROWS:,} rows on Deltagare: far more than one federation has".replace(",", " "),
