@@ -18,7 +18,7 @@ from pathlib import Path
 from nns.catalogue import Catalogue, Group, parse_period, period_bounds
 
 from .problems import Problem, problem
-from .reader import Sheets
+from .reader import SheetFindings, Sheets
 
 METADATA_SHEET = "Metadata"
 COLLECTION_SHEET = "Insamling"
@@ -38,6 +38,7 @@ NAME_RE = re.compile(
 )
 INSATS_RE = re.compile(r"^[\wÅÄÖåäö .\-/]{1,40}$")
 EXCEL_EPOCH = date(1899, 12, 30)
+EXAMPLES = 20  # cells or rows quoted in one problem; the count covers them all
 
 
 @dataclass(frozen=True)
@@ -201,9 +202,50 @@ def _match_code(cell, codes_and_labels: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def _examples(items) -> str:
+    items = [str(i) for i in items]
+    return ", ".join(items[:EXAMPLES]) + (" …" if len(items) > EXAMPLES else "")
+
+
+def _report_unreadable_cells(sheet: str, findings: SheetFindings | None, out: Parsed) -> None:
+    """Formulas without a saved value and error values: reported even where the sheet then looks empty."""
+    if findings and findings.formulas_without_value:
+        out.add(problem("FORMULA_NO_VALUE", sheet=sheet, count=len(findings.formulas_without_value),
+                        cells=_examples(findings.formulas_without_value)))
+    if findings and findings.error_values:
+        out.add(problem("CELL_ERROR_VALUE", sheet=sheet, count=len(findings.error_values),
+                        cells=_examples(f"{ref} ({value})" for ref, value in findings.error_values)))
+
+
+def _report_findings(sheet: str, rows: list[list], findings: SheetFindings | None, out: Parsed, *,
+                     data_sheet: bool) -> bool:
+    """Hidden rows and merged cells on a data sheet; True if the sheet's cells cannot be trusted.
+
+    (Formulas without a saved value and error values read as blank cells: they
+    are reported first, by `_report_unreadable_cells`, wherever they are.) Hidden rows are read like any other row (the
+    format has no notion of a hidden questionnaire), with a warning so the
+    submitter can see it. Merged cells leave all but one cell of each range blank:
+    the sheet is reported and not checked further.
+    """
+    if not findings:
+        return False
+    if not data_sheet:
+        _report_unreadable_cells(sheet, findings, out)
+        return False
+    hidden = [r for r in findings.hidden_rows if 1 < r <= len(rows) and not _is_blank_row(rows[r - 1])]
+    if hidden:
+        out.add(problem("HIDDEN_ROWS", sheet=sheet, count=len(hidden), rows=_examples(hidden)))
+    if findings.merged:
+        out.add(problem("MERGED_CELLS", sheet=sheet, ranges=_examples(findings.merged)))
+        return True
+    return False
+
+
 def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: SubmissionName,
-                          catalogue: Catalogue, max_rows: int, out: Parsed) -> None:
+                          catalogue: Catalogue, max_rows: int, out: Parsed, *,
+                          total_rows: int | None = None, findings: SheetFindings | None = None) -> None:
     header = [_text(c) for c in rows[0]] if rows else []
+    _report_unreadable_cells(sheet, findings, out)
     data = _data_rows(rows)
     if not data:
         return  # an empty sheet neither contributes nor supersedes
@@ -211,10 +253,13 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
         out.add(problem("GROUP_NOT_OPEN", sheet=sheet, group_sheet=sheet, period=name.period))
         return
     out.groups_with_rows.add(group.code)
-    out.rows_total += len(data)
-    if len(data) > max_rows:
-        out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=len(data), limit=max_rows))
+    n_rows = total_rows if total_rows is not None else len(data)  # the reader counted a runaway sheet
+    out.rows_total += n_rows
+    if n_rows > max_rows:
+        out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=n_rows, limit=max_rows))
         return  # listing every cell of a runaway sheet helps nobody
+    if _report_findings(sheet, rows, findings, out, data_sheet=True):
+        return
 
     questions = catalogue.questions_for(group.code, name.period)
     background = [SERIAL, ANSWERED_ON, GENDER]
@@ -311,7 +356,14 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
 
 
 def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionName,
-                               catalogue: Catalogue, out: Parsed) -> None:
+                               catalogue: Catalogue, out: Parsed, *, max_rows: int,
+                               total_rows: int | None = None, findings: SheetFindings | None = None) -> None:
+    _report_unreadable_cells(sheet, findings, out)
+    if total_rows is not None and total_rows > max_rows:
+        out.add(problem("TOO_MANY_ROWS", sheet=sheet, rows=total_rows, limit=max_rows))
+        return
+    if _report_findings(sheet, rows, findings, out, data_sheet=True):
+        return
     header = [(_text(c) or "").casefold() for c in rows[0]] if rows else []
     columns = {}
     for wanted in COLLECTION_COLUMNS:
@@ -392,24 +444,27 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
             if required.casefold() not in by_key:
                 out.add(problem("SHEET_MISSING", sheet=required))
         if METADATA_SHEET.casefold() in by_key:
-            _validate_metadata(sheets.sheets[by_key[METADATA_SHEET.casefold()]], name, out)
+            meta = by_key[METADATA_SHEET.casefold()]
+            _report_findings(meta, sheets.sheets[meta], sheets.findings.get(meta), out, data_sheet=False)
+            _validate_metadata(sheets.sheets[meta], name, out)
 
     expected_names = ", ".join([METADATA_SHEET, COLLECTION_SHEET] + [g.sheet_name for g in catalogue.groups_in(name.period)])
     for key, sheet in by_key.items():
         rows = sheets.sheets[sheet]
         if key == METADATA_SHEET.casefold() or key in REFERENCE_SHEETS:
             continue
+        extra = {"total_rows": sheets.row_counts.get(sheet), "findings": sheets.findings.get(sheet)}
         if key == COLLECTION_SHEET.casefold():
-            _validate_collection_sheet(sheet, rows, name, catalogue, out)
+            _validate_collection_sheet(sheet, rows, name, catalogue, out, max_rows=max_rows, **extra)
             continue
         group = catalogue.group_by_sheet(sheet)
         if group is None:
             if _data_rows(rows) or (rows and not _is_blank_row(rows[0])):
                 out.add(problem("SHEET_UNKNOWN", sheet=sheet, expected=expected_names))
             continue  # an empty extra sheet (Excel's "Blad1") carries nothing
-        _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out)
+        _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out, **extra)
 
-    if not (out.groups_with_rows or out.groups_with_counts) and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS"} for p in out.problems):
+    if not (out.groups_with_rows or out.groups_with_counts) and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS", "MERGED_CELLS"} for p in out.problems):
         out.add(problem("NO_DATA"))
     if name.fmt == "xlsx":
         _check_collection_against_rows(out, catalogue)

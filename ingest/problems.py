@@ -16,6 +16,9 @@ WARNING = "varning"
 CODES: dict[str, tuple[str, str, str]] = {
     "FILE_UNREADABLE": (ERROR, "Filen går inte att läsa som {expected}: {detail}.",
                         "Spara filen på nytt i rätt format (Excel .xlsx eller CSV med semikolon) och skicka den igen."),
+    "FILE_ENCRYPTED": (ERROR, "Arbetsboken är lösenordsskyddad (krypterad) och kan därför inte läsas.",
+                       "Spara arbetsboken utan lösenord (i Excel: Arkiv → Information → Skydda arbetsbok → "
+                       "Kryptera med lösenord, töm fältet och spara) och skicka den igen. Skicka aldrig lösenordet."),
     "FILE_TYPE": (ERROR, "Filtypen {suffix} tas inte emot.",
                   "Skicka inmatningsfilen som Excel (.xlsx) eller som CSV-filer (.csv)."),
     "FILE_NAME": (ERROR, "Filnamnet {name} följer inte mönstret FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx (t.ex. SF07_2025-26.xlsx).",
@@ -48,6 +51,20 @@ CODES: dict[str, tuple[str, str, str]] = {
                 "Fyll i minst ett enkätblad eller bladet Insamling innan filen skickas."),
     "TOO_MANY_ROWS": (ERROR, "Bladet har {rows} rader, fler än de {limit} som ett förbund kan lämna.",
                       "Kontrollera att bladet bara innehåller besvarade enkäter, en rad per enkät."),
+    "MERGED_CELLS": (ERROR, "Bladet har sammanfogade celler ({ranges}), så alla rubriker och värden kan inte läsas.",
+                     "Dela upp de sammanfogade cellerna (i Excel: Start → Sammanfoga och centrera → Dela upp celler) "
+                     "så att varje kolumn har en egen rubrik och varje enkät en egen rad. Bladets övriga innehåll "
+                     "kontrolleras när det är rättat."),
+    "FORMULA_NO_VALUE": (ERROR, "{count} cell(er) innehåller en formel utan sparat värde, t.ex. {cells}. "
+                                "Cellerna kan inte läsas.",
+                         "Öppna filen i Excel eller LibreOffice och spara den igen så att formlernas värden sparas, "
+                         "eller ersätt formlerna med värden (Kopiera, Klistra in special → Värden)."),
+    "CELL_ERROR_VALUE": (ERROR, "{count} cell(er) innehåller ett felvärde från en formel, t.ex. {cells}.",
+                         "Rätta formlerna eller skriv in värdena direkt, så att inga celler visar #DIV/0!, "
+                         "#REF!, #VÄRDEFEL! eller liknande."),
+    "HIDDEN_ROWS": (WARNING, "{count} rad(er) med innehåll är dolda men har lästs in som vanliga rader: rad {rows}.",
+                    "Om de dolda raderna inte ska ingå: ta bort dem och skicka filen igen. "
+                    "Annars behöver du inte göra något."),
     "SERIAL_MISSING": (ERROR, "Löpnummer saknas.",
                        "Ge varje enkät ett löpnummer."),
     "SERIAL_DUPLICATE": (ERROR, "Löpnumret {value} förekommer också på rad {first_row}.",

@@ -3,6 +3,12 @@
 A sheet is a list of rows as they stand in the file, starting at row 1, so a
 row's index + 1 is the row number the submitter sees in Excel. No values are
 interpreted here; the contract does that, cell by cell, with sheet/row/column.
+
+What the cell values alone do not show is reported beside them, per sheet:
+merged cells, hidden rows, formulas saved without a value and error values
+(`SheetFindings`), read from the workbook's XML because calamine only gives
+values. A sheet longer than the row limit is not kept whole: its rows are
+counted while streaming and only the first ones are kept (`row_counts`).
 """
 
 from __future__ import annotations
@@ -10,21 +16,48 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 import python_calamine
 
+log = logging.getLogger(__name__)
+
 Cell = object  # str | int | float | bool | date | datetime | None
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: .xls, or an encrypted .xlsx
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 class UnreadableFile(Exception):
-    """The bytes are not a workbook/CSV we can read; the message is Swedish."""
+    """The bytes are not a workbook/CSV we can read; the message is Swedish.
 
-    def __init__(self, expected: str, detail: str):
+    `code` is the problem code to report: FILE_UNREADABLE, or FILE_ENCRYPTED
+    for a password-protected workbook (which needs a different action).
+    """
+
+    def __init__(self, expected: str, detail: str, code: str = "FILE_UNREADABLE"):
         super().__init__(detail)
         self.expected = expected
         self.detail = detail
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SheetFindings:
+    """What a sheet holds besides plain values (xlsx only). Cells as Excel references."""
+
+    merged: tuple[str, ...] = ()  # "A1:B1"
+    hidden_rows: tuple[int, ...] = ()  # Excel row numbers
+    formulas_without_value: tuple[str, ...] = ()  # "D3": a formula saved with no result
+    error_values: tuple[tuple[str, str], ...] = ()  # ("D3", "#DIV/0!")
+
+    def __bool__(self) -> bool:
+        return bool(self.merged or self.hidden_rows or self.formulas_without_value or self.error_values)
 
 
 @dataclass(frozen=True)
@@ -34,29 +67,182 @@ class Sheets:
     sheets: dict[str, list[list[Cell]]]
     encoding: str | None = None  # CSV only
     delimiter: str | None = None  # CSV only
+    # Sheets cut short because they exceed the row limit: their real number of non-blank data rows.
+    row_counts: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, SheetFindings] = field(default_factory=dict)  # xlsx only
 
 
-def read_xlsx(path: Path) -> Sheets:
+def _is_blank(row) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in row)
+
+
+def _keep_rows(rows, max_rows: int | None) -> tuple[list[list[Cell]], int | None]:
+    """All rows, or (past the limit) the header and the first max_rows + 1 data rows plus a count.
+
+    Streaming the count keeps memory flat for a runaway sheet (200,000 rows) that
+    will be rejected anyway.
+    """
+    kept: list[list[Cell]] = []
+    data_rows = 0
+    truncated = False
+    for i, row in enumerate(rows):
+        if i == 0:
+            kept.append(list(row))
+            continue
+        if _is_blank(row):
+            if not truncated:
+                kept.append(list(row))
+            continue
+        data_rows += 1
+        if max_rows is not None and data_rows > max_rows + 1:
+            truncated = True
+        if not truncated:
+            kept.append(list(row))
+    return kept, data_rows if truncated else None
+
+
+def _unreadable_xlsx_detail(path: Path) -> UnreadableFile:
+    """Say as precisely as the bytes allow why a .xlsx cannot be opened."""
+    expected = "Excel-arbetsbok"
+    data = path.read_bytes()
+    if not data:
+        return UnreadableFile(expected, "filen är tom (0 byte)")
+    if data.startswith(OLE_MAGIC):
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            return UnreadableFile(expected, "arbetsboken är lösenordsskyddad", code="FILE_ENCRYPTED")
+        return UnreadableFile(expected, "filen är en äldre Excel-fil (.xls) eller en annan Office-fil, "
+                                        "inte en .xlsx-arbetsbok")
+    if data.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = z.namelist()
+                mimetype = z.read("mimetype") if "mimetype" in names else b""
+        except zipfile.BadZipFile:
+            return UnreadableFile(expected, "filen är ofullständig: den tar slut mitt i, till exempel efter "
+                                            "en avbruten överföring eller sparning")
+        if b"opendocument.spreadsheet" in mimetype:
+            return UnreadableFile(expected, "filen är ett OpenDocument-kalkylblad (.ods), inte en .xlsx-arbetsbok")
+    return UnreadableFile(expected, "filen är skadad eller inte en .xlsx-fil")
+
+
+def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
-        raise UnreadableFile("Excel-arbetsbok", "arbetsboken är lösenordsskyddad") from None
-    except Exception as exc:  # calamine raises several types for broken zips/XML
-        raise UnreadableFile("Excel-arbetsbok", f"filen är skadad eller inte en .xlsx-fil ({type(exc).__name__})") from None
+        raise UnreadableFile("Excel-arbetsbok", "arbetsboken är lösenordsskyddad", code="FILE_ENCRYPTED") from None
+    except Exception:  # calamine raises several types for broken zips/XML
+        raise _unreadable_xlsx_detail(path) from None
     try:
-        sheets = {}
+        sheets: dict[str, list[list[Cell]]] = {}
+        row_counts: dict[str, int] = {}
+        merged: dict[str, tuple[str, ...]] = {}
         for name in workbook.sheet_names:
-            # skip_empty_area=False keeps row 1 at index 0, so row numbers match Excel.
-            sheets[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        return Sheets(sheets)
+            sheet = workbook.get_sheet_by_name(name)
+            if max_rows is not None and sheet.height > max_rows + 2:
+                # Stream: a runaway sheet is counted, not copied into Python objects.
+                rows, count = _keep_rows(sheet.iter_rows(), max_rows)
+                if count is not None:
+                    row_counts[name] = count
+            else:
+                # skip_empty_area=False keeps row 1 at index 0, so row numbers match Excel.
+                rows = sheet.to_python(skip_empty_area=False)
+            sheets[name] = rows
+            merged[name] = tuple(f"{_ref(r0, c0)}:{_ref(r1, c1)}" for (r0, c0), (r1, c1) in
+                                 (sheet.merged_cell_ranges or []))
     except Exception as exc:
         raise UnreadableFile("Excel-arbetsbok", f"ett blad kunde inte läsas ({type(exc).__name__})") from None
     finally:
         workbook.close()
+    try:
+        findings = _inspect_xml(path)
+    except Exception as exc:  # noqa: BLE001 - calamine read the values; the extra look must not crash ingest
+        log.warning("Could not inspect %s for formulas and hidden rows (%s)", path.name, type(exc).__name__)
+        findings = {}
+    for name, ranges in merged.items():
+        if ranges:
+            found = findings.get(name, SheetFindings())
+            findings[name] = SheetFindings(ranges, found.hidden_rows, found.formulas_without_value,
+                                           found.error_values)
+    return Sheets(sheets, row_counts=row_counts, findings={k: v for k, v in findings.items() if v})
 
+
+def _ref(row: int, col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+# --- what calamine does not tell: hidden rows, formulas without a value, error values ---
+
+_ROW = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_CELL_REF = re.compile(rb'\br="([A-Z]+\d+)"')
+_CELL_TYPE = re.compile(rb'\bt="(\w+)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b")
+_VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
+_TEXT_TYPES = {b"str", b"s", b"inlineStr"}  # an empty text result is a value
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the zip member holding its XML."""
+    rels = {}
+    for rel in ET.fromstring(z.read("xl/_rels/workbook.xml.rels")):
+        target = rel.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        rels[rel.get("Id")] = target
+    parts = {}
+    for element in ET.fromstring(z.read("xl/workbook.xml")).iter():
+        if _local(element.tag) == "sheet":
+            rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+            if rid in rels:
+                parts[element.get("name")] = rels[rid]
+    return parts
+
+
+def _inspect_xml(path: Path) -> dict[str, SheetFindings]:
+    findings = {}
+    with zipfile.ZipFile(path) as z:
+        for name, part in _sheet_parts(z).items():
+            xml = z.read(part)
+            hidden: list[int] = []
+            if b'hidden="1"' in xml or b'hidden="true"' in xml:
+                for m in _ROW.finditer(xml):
+                    if _HIDDEN.search(m[1]) and (number := _ROW_NUMBER.search(m[1])):
+                        hidden.append(int(number[1]))
+            no_value: list[str] = []
+            errors: list[tuple[str, str]] = []
+            if _FORMULA.search(xml) or b't="e"' in xml:
+                for m in _CELL.finditer(xml):
+                    attrs, content = m[1], m[2] or b""
+                    ref = _CELL_REF.search(attrs)
+                    ref = ref[1].decode() if ref else "?"
+                    kind = _CELL_TYPE.search(attrs)
+                    kind = kind[1] if kind else b"n"
+                    value = _VALUE.search(content)
+                    value = value[1] if value else b""
+                    if kind == b"e":
+                        errors.append((ref, value.decode("utf-8", "replace") or "#?"))
+                    elif _FORMULA.search(content) and not value.strip() and kind not in _TEXT_TYPES:
+                        no_value.append(ref)
+            findings[name] = SheetFindings((), tuple(hidden), tuple(no_value), tuple(errors))
+    return findings
+
+
+# --- CSV ---
 
 def detect_encoding(data: bytes) -> str:
-    """UTF-8 (with or without BOM) if it decodes, otherwise Windows-1252."""
+    """UTF-16 or UTF-8 by their BOM, UTF-8 if it decodes, otherwise Windows-1252."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode text" export
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     try:
@@ -67,25 +253,41 @@ def detect_encoding(data: bytes) -> str:
 
 
 def detect_delimiter(text: str) -> str:
-    header = text.splitlines()[0] if text else ""
+    header = text.split("\n", 1)[0] if text else ""
     # The format asks for semicolons; tolerate comma and tab exports.
     counts = {d: header.count(d) for d in (";", "\t", ",")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ";"
 
 
-def read_csv(path: Path, sheet_name: str) -> Sheets:
+def _lines(text: str):
+    """The lines of `text` with their endings, one at a time (a StringIO would hold 4 bytes per character).
+
+    Lines end at LF (with or without CR); a file with CR alone (old Mac Excel) ends them at CR.
+    A quoted cell spanning lines is joined again by the csv reader.
+    """
+    end_of_line = "\n" if "\n" in text else "\r"
+    start = 0
+    while start < len(text):
+        end = text.find(end_of_line, start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def read_csv(path: Path, sheet_name: str, max_rows: int | None = None) -> Sheets:
     data = path.read_bytes()
-    if b"\x00" in data[:4096]:
-        raise UnreadableFile("CSV-fil", "filen innehåller binära data (är det en Excel-fil med fel filändelse?)")
     encoding = detect_encoding(data)
+    if encoding != "utf-16" and b"\x00" in data[:4096]:
+        raise UnreadableFile("CSV-fil", "filen innehåller binära data (är det en Excel-fil med fel filändelse?)")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         raise UnreadableFile("CSV-fil", "teckenkodningen känns inte igen; spara som UTF-8") from None
+    del data
+    text = text.removeprefix("\ufeff")
     delimiter = detect_delimiter(text)
-    rows: list[list[Cell]] = [
-        [cell if cell.strip() else None for cell in row]
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    ]
-    return Sheets({sheet_name: rows}, encoding=encoding, delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    rows, count = _keep_rows(([cell if cell.strip() else None for cell in row] for row in reader), max_rows)
+    return Sheets({sheet_name: rows}, encoding=encoding, delimiter=delimiter,
+                  row_counts={sheet_name: count} if count is not None else {})

@@ -30,8 +30,9 @@ from .survey import Outcome
 
 log = logging.getLogger(__name__)
 
-SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})\.(?P<ext>csv|parquet)$", re.IGNORECASE)
-INCOME_NAME = re.compile(r"^inkomster_(?P<first>\d{4}-\d{2})_(?P<last>\d{4}-\d{2})\.(?P<ext>csv|parquet)$",
+# An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.
+SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})(?:_[^.]*)?\.(?P<ext>csv|parquet)$", re.IGNORECASE)
+INCOME_NAME = re.compile(r"^inkomster_(?P<first>\d{4}-\d{2})_(?P<last>\d{4}-\d{2})(?:_[^.]*)?\.(?P<ext>csv|parquet)$",
                          re.IGNORECASE)
 SUS_COLUMNS = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats", "startdatum", "slutdatum",
                "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]

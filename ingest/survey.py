@@ -64,10 +64,10 @@ def inbox_files(settings: Settings) -> list[Path]:
                   if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
 
 
-def _read(path: Path, name: SubmissionName) -> Sheets:
+def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
     if name.fmt == "xlsx":
-        return read_xlsx(path)
-    return read_csv(path, name.csv_sheet)
+        return read_xlsx(path, max_rows)
+    return read_csv(path, name.csv_sheet, max_rows)
 
 
 def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
@@ -79,17 +79,17 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
         # Still say whether the bytes are readable at all: the submitter fixes both at once.
         if path.suffix.lower() == ".xlsx":
             try:
-                read_xlsx(path)
+                read_xlsx(path, settings.max_rows_per_sheet)
             except UnreadableFile as exc:
-                parsed.add(problem("FILE_UNREADABLE", expected=exc.expected, detail=exc.detail))
+                parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
         return None, parsed, None
     federation_problem = check_federation(name, catalogue)
     if federation_problem:
         parsed.add(federation_problem)
     try:
-        sheets = _read(path, name)
+        sheets = _read(path, name, settings.max_rows_per_sheet)
     except UnreadableFile as exc:
-        parsed.add(problem("FILE_UNREADABLE", expected=exc.expected, detail=exc.detail))
+        parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
         return name, parsed, None
     checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet)
     checked.problems[:0] = parsed.problems

@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate", help="write seeded synthetic submissions and register extracts")
-    p.add_argument("--profile", choices=["small", "national", "x10"], default="small")
+    p.add_argument("--profile", choices=["small", "national", "x10", "bad"], default="small",
+                   help="bad: the bad-input corpus (faulty and tricky files, manifest in .corpus.json)")
     p.add_argument("--out", help="folder to write into (default: the inbox)")
     p.add_argument("--seed", type=int, default=20251101)
     p.add_argument("--surveys-only", action="store_true", help="skip the register extracts")

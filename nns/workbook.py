@@ -8,6 +8,7 @@ codes from the catalogue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -55,9 +56,11 @@ def respondent_cells(r: Respondent, group: Group, catalogue: Catalogue, period: 
 
 
 def write_workbook(path: Path, content: SubmissionContent, catalogue: Catalogue, *,
-                   with_guidance: bool = True, created: datetime | None = None) -> None:
+                   with_guidance: bool = True, created: datetime | None = None,
+                   edit: Callable[[xlsxwriter.Workbook, dict], None] | None = None) -> None:
     """Write a workbook; with_guidance adds instructions, question texts and drop-downs.
-    A fixed `created` time makes the bytes reproducible."""
+    A fixed `created` time makes the bytes reproducible. `edit(workbook, sheets by name)`
+    runs before the file is closed (the bad-input corpus uses it to break a file on purpose)."""
     period = content.period
     groups = catalogue.groups_in(period)
     federation = catalogue.federation(content.federation_code)
@@ -124,6 +127,8 @@ def write_workbook(path: Path, content: SubmissionContent, catalogue: Catalogue,
                     ws.write_string(row_no, col, str(value))
         if with_guidance:
             _add_validation(ws, g, columns, catalogue, period, start, end)
+    if edit:
+        edit(wb, {ws.get_name(): ws for ws in wb.worksheets()})
     wb.close()
 
 

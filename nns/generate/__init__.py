@@ -1,7 +1,8 @@
 """Seeded, deterministic synthetic data: what federations and agencies would send.
 
 `generate(profile, out)` writes survey submissions into `out/` (the inbox) and the
-register extracts into `out/register/`. The same profile and seed give the same
+register extracts into `out/register/`; the profile `bad` writes the bad-input
+corpus instead (`nns.generate.bad`). The same profile and seed give the same
 bytes, so tests and benchmarks can rely on it.
 """
 
@@ -28,6 +29,8 @@ class Profile:
     cohort_years: tuple[int, ...]
     extract_month: str
 
+
+BAD_PROFILE = "bad"  # nns.generate.bad: faulty and tricky files, each named for its fault, plus a manifest
 
 PERIODS_2019_2026 = ("2019/20", "2020/21", "2021/22", "2022/23", "2023/24", "2024/25", "2025/26")
 
@@ -62,8 +65,12 @@ def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20
     from .registers import write_register_extracts
     from .surveys import write_survey_submissions
 
-    profile = PROFILES[profile_name]
     catalogue = load_catalogue(settings.catalogue_dir)
+    if profile_name == BAD_PROFILE:  # the bad-input corpus, not a volume profile
+        from .bad import write_bad_corpus
+
+        return {"profile": BAD_PROFILE, "seed": seed, **write_bad_corpus(out, catalogue, seed)}
+    profile = PROFILES[profile_name]
     out.mkdir(parents=True, exist_ok=True)
     summary = {"profile": profile.name, "seed": seed}
     summary["surveys"] = write_survey_submissions(out, profile, catalogue, seed)

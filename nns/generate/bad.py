@@ -1,0 +1,729 @@
+"""The bad-input corpus: faulty submissions and extracts, and tricky valid ones.
+
+`write_bad_corpus(out, ...)` writes survey files into `out/` (the inbox) and
+register extracts into `out/register/`, each named for its fault, plus a
+manifest `out/.corpus.json` (the leading dot keeps ingest from picking it up):
+
+    {"files": {"<name>": {"kind": "survey"|"register", "path": "register/<name>" or "<name>",
+                          "fault": "...", "expected": "accepted"|"rejected",
+                          "errors": [codes], "warnings": [codes]}, ...}}
+
+Every fault is real in the bytes: an encrypted OOXML package (msoffcrypto-tool),
+a zip cut short, merged and hidden rows written by xlsxwriter, formulas with and
+without a saved value, a workbook saved by LibreOffice (a committed fixture, see
+`make_libreoffice_fixtures`), a 200,000-row CSV. Everything is seeded and fixed
+in time, so the same seed gives the same bytes.
+
+Each survey file gets a federation × period of its own (periods after the
+`small` profile's), so a test can check that nothing of a rejected file reached
+the warehouse, and that every valid one is the current submission of its cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xlsxwriter
+
+# Every corpus period (2023/24 on) has the same columns, so edits can locate them in 2025/26.
+from ingest.contract import ANSWERED_ON, COLLECTION_SHEET, GENDER, METADATA_SHEET, SERIAL
+from ingest.personnummer import format_number, luhn_digit
+from nns.catalogue import Catalogue, period_bounds
+from nns.workbook import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MANIFEST = ".corpus.json"
+PASSWORD = "nns-korpus"  # the encrypted workbook's password, so a person can open it
+CREATED = datetime(2026, 10, 1)
+MTIME = datetime(2026, 10, 15, 9, 0).timestamp()
+CORPUS_PERIODS = ("2025/26", "2024/25", "2023/24")  # none of them in the small profile
+LIBREOFFICE_SLOT = ("SF50", "2023/24")  # the committed LibreOffice fixture's federation × period
+SUS_HEADER = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats", "startdatum", "slutdatum",
+              "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]
+INCOME_HEADER = ["personnummer", "manad", "kategori", "belopp"]
+BIG_ROWS = 200_000
+
+
+@dataclass
+class Entry:
+    kind: str  # survey | register
+    path: str  # relative to the corpus folder
+    fault: str
+    expected: str  # accepted | rejected
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    federation_code: str | None = None
+    period: str | None = None
+
+
+def _pnr(birth: str, serial: str) -> str:
+    """A made-up, valid 12-digit number: YYYYMMDD + NNN + Luhn digit."""
+    return birth + serial + str(luhn_digit(birth[2:] + serial))
+
+
+class Corpus:
+    def __init__(self, out: Path, catalogue: Catalogue, seed: int):
+        self.out = out
+        self.catalogue = catalogue
+        self.seed = seed
+        self.entries: dict[str, Entry] = {}
+        self._slots = self._free_slots()
+
+    # --- bookkeeping ---------------------------------------------------------------
+
+    def _free_slots(self):
+        for period in CORPUS_PERIODS:
+            for federation in self.catalogue.federations_in(period):
+                if (federation.code, period) != LIBREOFFICE_SLOT:
+                    yield federation.code, period
+
+    def slot(self) -> tuple[str, str]:
+        return next(self._slots)
+
+    def add(self, name: str, fault: str, *, errors=(), warnings=(), kind="survey",
+            federation_code=None, period=None) -> None:
+        assert name not in self.entries, name
+        path = f"register/{name}" if kind == "register" else name
+        target = self.out / path
+        os.utime(target, (MTIME, MTIME))  # received_at is the file's time: fixed, so reruns agree
+        self.entries[name] = Entry(kind, path, fault, "rejected" if errors else "accepted",
+                                   sorted(set(errors)), sorted(set(warnings)), federation_code, period)
+
+    def rng(self, *keys: str) -> np.random.Generator:
+        digest = hashlib.sha256("|".join([str(self.seed), "bad", *keys]).encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    # --- survey content ---------------------------------------------------------------
+
+    def content(self, code: str, period: str, *, groups=("deltagare", "styrelse"), n: int = 6) -> SubmissionContent:
+        """A small valid submission: n rows per questionnaire, counts that agree with them."""
+        rng = self.rng("content", code, period)
+        start, _ = period_bounds(period)
+        content = SubmissionContent(code, period, contact="Indikatorsamordnare")
+        for group_code in groups:
+            group = next(g for g in self.catalogue.groups if g.code == group_code)
+            rows = []
+            for i in range(1, n + 1):
+                answers = {q.code: (int(rng.integers(1, 7)) if rng.random() > 0.1 else "Vet ej")
+                           for q in self.catalogue.questions_for(group_code, period)}
+                rows.append(Respondent(
+                    i, start + timedelta(days=100 + 3 * i), ("Kvinna", "Man")[i % 2], answers,
+                    age_group="25-39" if group.asks_age_group else None,
+                    insats="STEG1" if group.asks_insats else None))
+            content.respondents[group_code] = rows
+            content.collection[group_code] = (2 * n, n)
+        return content
+
+    def column(self, group_code: str, period: str, header: str) -> int:
+        group = next(g for g in self.catalogue.groups if g.code == group_code)
+        return group_columns(group, self.catalogue, period).index(header)
+
+    def sheet_rows(self, content: SubmissionContent, group_code: str) -> list[list]:
+        group = next(g for g in self.catalogue.groups if g.code == group_code)
+        return [group_columns(group, self.catalogue, content.period)] + [
+            respondent_cells(r, group, self.catalogue, content.period) for r in content.respondents[group_code]]
+
+    def sheet_name(self, group_code: str) -> str:
+        return next(g.sheet_name for g in self.catalogue.groups if g.code == group_code)
+
+    # --- writers ------------------------------------------------------------------------
+
+    def workbook(self, name: str, content: SubmissionContent, edit=None, *, with_guidance=False) -> Path:
+        path = self.out / name
+        write_workbook(path, content, self.catalogue, with_guidance=with_guidance, created=CREATED, edit=edit)
+        return path
+
+    def workbook_bytes(self, content: SubmissionContent, edit=None) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "book.xlsx"
+            write_workbook(path, content, self.catalogue, with_guidance=False, created=CREATED, edit=edit)
+            return path.read_bytes()
+
+    def csv(self, name: str, rows: list[list], *, encoding="utf-8", delimiter=";", folder: str = "") -> Path:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+        for row in rows:
+            writer.writerow(["" if v is None else v.isoformat() if isinstance(v, date) else v for v in row])
+        path = self.out / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue().encode(encoding))
+        return path
+
+    def raw(self, name: str, data: bytes, *, folder: str = "") -> Path:
+        path = self.out / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def encrypt(self, data: bytes, key: str) -> bytes:
+        """Real ECMA-376 agile encryption (what Excel's "Encrypt with password" writes).
+
+        msoffcrypto-tool draws its salts and keys from `secrets` and stamps the container
+        with the current time; both are replaced here so the same seed gives the same bytes."""
+        import msoffcrypto
+        from msoffcrypto.method import ecma376_agile
+        from msoffcrypto.method.container import ecma376_encrypted
+
+        counter = itertools.count()
+
+        def seeded_bytes(size: int) -> bytes:  # instead of secrets.token_bytes: same seed, same bytes
+            out = b""
+            while len(out) < size:
+                out += hashlib.sha256(f"{self.seed}|{key}|{next(counter)}".encode()).digest()
+            return out[:size]
+
+        to_filetime = ecma376_encrypted.datetime2filetime
+        encrypted = io.BytesIO()
+        with (mock.patch.object(ecma376_agile, "_random_buffer", seeded_bytes),
+              mock.patch.object(ecma376_encrypted, "datetime2filetime", lambda _now: to_filetime(CREATED))):
+            msoffcrypto.OfficeFile(io.BytesIO(data)).encrypt(PASSWORD, encrypted)
+        return encrypted.getvalue()
+
+
+def _clear(ws, row: int, col: int) -> None:
+    """Remove a written cell (xlsxwriter ignores a blank without a format, so delete it from its table)."""
+    ws.table.get(row, {}).pop(col, None)
+
+
+def _stem(code: str, period: str) -> str:
+    return f"{code}_{period.replace('/', '-')}"
+
+
+# --- faulty survey files ---------------------------------------------------------------------
+
+def _survey_faults(c: Corpus) -> None:
+    def simple(fault_name: str, fault: str, errors, edit=None, *, groups=("deltagare", "styrelse"),
+               change=None, warnings=()):
+        code, period = c.slot()
+        content = c.content(code, period, groups=groups)
+        if change:
+            change(content)
+        name = f"{_stem(code, period)}_{fault_name}.xlsx"
+        c.workbook(name, content, edit)
+        c.add(name, fault, errors=errors, warnings=warnings, federation_code=code, period=period)
+
+    def rename_sheet(wb, sheets):
+        sheets["Deltagare"].name = "Deltagarenkät"
+    simple("bladnamn-andrat", "the Deltagare sheet renamed to Deltagarenkät", ["SHEET_UNKNOWN"], rename_sheet)
+
+    # A missing column, as a person deletes one in Excel: the cells to its right shift left.
+    code, period = c.slot()
+    content = c.content(code, period)
+    name = f"{_stem(code, period)}_kolumn-saknas.xlsx"
+
+    def delete_column(wb, sheets, content=content):
+        ws = sheets["Deltagare"]
+        rows = c.sheet_rows(content, "deltagare")
+        col = rows[0].index("D02")
+        for r, row in enumerate(rows):
+            shifted = row[:col] + row[col + 1:]
+            for i, value in enumerate(shifted):
+                if value is None:
+                    _clear(ws, r, i)
+                else:
+                    ws.write(r, i, value)
+            _clear(ws, r, len(row) - 1)
+    c.workbook(name, content, delete_column)
+    c.add(name, "column D02 deleted from the Deltagare sheet", errors=["COLUMN_MISSING"],
+          federation_code=code, period=period)
+
+    def extra_question(wb, sheets):
+        ws = sheets["Deltagare"]
+        col = len(c.sheet_rows(c.content("SF01", "2025/26"), "deltagare")[0])
+        ws.write_string(0, col, "D99")
+        for r in range(1, 7):
+            ws.write_number(r, col, 4)
+    simple("okand-fraga", "an extra question column D99 that is in no questionnaire", ["COLUMN_UNKNOWN"],
+           extra_question)
+
+    def text_answer(content):
+        content.respondents["deltagare"][1].answers["D01"] = "ganska ofta"
+    simple("text-i-svarscell", "free text 'ganska ofta' in an answer cell", ["ANSWER_INVALID"], change=text_answer)
+
+    def zero_and_seven(content):
+        content.respondents["deltagare"][0].answers["D01"] = 0
+        content.respondents["styrelse"][2].answers["S02"] = 7
+    simple("svar-0-och-7", "answers 0 and 7 on a 1-6 scale", ["ANSWER_OUT_OF_RANGE"], change=zero_and_seven)
+
+    def duplicate_serial(content):
+        content.respondents["deltagare"][4].serial = 2
+    simple("dubbla-lopnummer", "serial number 2 used twice on Deltagare", ["SERIAL_DUPLICATE"],
+           change=duplicate_serial)
+
+    def date_outside(content):
+        start, _ = period_bounds(content.period)
+        content.respondents["styrelse"][0].answered_on = start - timedelta(days=1)
+    simple("datum-utanfor-perioden", "an answer dated the day before the period starts", ["DATE_OUTSIDE_PERIOD"],
+           change=date_outside)
+
+    def serial_missing(content):
+        content.respondents["deltagare"][2].serial = None
+    simple("lopnummer-saknas", "a row without a serial number", ["SERIAL_MISSING"], change=serial_missing)
+
+    def date_missing(content):
+        content.respondents["deltagare"][3].answered_on = None
+    simple("datum-saknas", "a row without a date", ["DATE_MISSING"], change=date_missing)
+
+    def date_text(content):
+        content.respondents["deltagare"][0].answered_on = "14/03/2026"
+    simple("datum-som-text", "a date written as text 14/03/2026", ["DATE_INVALID"], change=date_text)
+
+    def bad_gender(content):
+        content.respondents["styrelse"][1].gender = "X"
+    simple("ogiltigt-kon", "Kön 'X'", ["CODE_INVALID"], change=bad_gender)
+
+    def half_answer(content):
+        content.respondents["deltagare"][1].answers["D03"] = 4.5
+    simple("svar-4,5", "a non-whole answer 4.5", ["ANSWER_INVALID"], change=half_answer)
+
+    def counts_inconsistent(content):
+        content.collection["styrelse"] = (3, 6)
+    simple("fler-besvarade-an-tillfragade", "Insamling: 6 answered of 3 asked (so no counts for Styrelse)",
+           ["COUNT_INCONSISTENT"], change=counts_inconsistent, warnings=["COLLECTION_MISSING"])
+
+    def duplicate_column(wb, sheets):
+        ws = sheets["Styrelse"]
+        col = len(c.sheet_rows(c.content("SF01", "2025/26"), "styrelse")[0])
+        ws.write_string(0, col, "S01")
+        for r in range(1, 7):
+            ws.write_number(r, col, 3)
+    simple("dubbel-kolumn", "the column S01 twice on Styrelse", ["COLUMN_DUPLICATE"], duplicate_column)
+
+    def old_question(wb, sheets):
+        ws = sheets["Personal"]
+        ws.write_string(0, c.column("personal", "2025/26", "P08R"), "P08")
+    simple("gammal-fragekod-P08", "the staff question P08 after its revision to P08R",
+           ["COLUMN_UNKNOWN", "COLUMN_MISSING"], old_question, groups=("personal",))
+
+    def hidden_notes(wb, sheets):
+        ws = wb.add_worksheet("Anteckningar")
+        ws.write_string(0, 0, "Påminnelse skickad till tre deltagare")
+        ws.hide()
+    simple("dolt-extra-blad", "a hidden extra sheet with notes", ["SHEET_UNKNOWN"], hidden_notes)
+
+    def merged_header(wb, sheets):
+        ws = sheets["Deltagare"]
+        col = c.column("deltagare", "2025/26", "D01")
+        ws.merge_range(0, col, 0, col + 1, "D01")  # D01 and D02 under one header
+    simple("sammanfogade-rubriker", "header cells D01 and D02 merged into one", ["MERGED_CELLS"], merged_header)
+
+    def formulas_without_values(wb, sheets):
+        ws = sheets["Deltagare"]
+        col = c.column("deltagare", "2025/26", "D01")
+        for r in range(1, 7):  # what a script (openpyxl and the like) writes: no saved result
+            ws.write_formula(r, col, f"=MIN(6,{r}+2)", None, "")
+    simple("formler-utan-varden", "answers as formulas saved without a computed value", ["FORMULA_NO_VALUE"],
+           formulas_without_values)
+
+    def error_value(wb, sheets):
+        ws = sheets["Styrelse"]
+        ws.write_formula(2, c.column("styrelse", "2025/26", "S01"), "=4/0", None, "#DIV/0!")
+    simple("felvarde-i-cell", "an answer cell holding the error #DIV/0!", ["CELL_ERROR_VALUE"], error_value)
+
+    def period_mismatch(wb, sheets):
+        sheets[METADATA_SHEET].write_string(2, 1, "2021/22")
+    simple("matperiod-stammer-inte", "Metadata says 2021/22, the file name another period", ["PERIOD_MISMATCH"],
+           period_mismatch)
+
+    def federation_mismatch(wb, sheets):
+        sheets[METADATA_SHEET].write_string(1, 1, "SF02")
+    simple("forbundskod-stammer-inte", "Metadata names SF02, the file name another federation",
+           ["FEDERATION_MISMATCH"], federation_mismatch)
+
+    def metadata_missing(wb, sheets):
+        _clear(sheets[METADATA_SHEET], 1, 1)
+    simple("forbundskod-saknas", "Förbundskod left blank on Metadata", ["METADATA_MISSING"], metadata_missing)
+
+    def counts_formula(wb, sheets):
+        ws = sheets[COLLECTION_SHEET]
+        ws.write_formula(1, 1, "=2*C2", None, "")  # Insamling counts as formulas without values too
+    simple("insamling-formel-utan-varde", "Insamling's count as a formula with no saved value (read as blank)",
+           ["FORMULA_NO_VALUE", "COUNT_INVALID"], counts_formula, warnings=["COLLECTION_MISSING"])
+
+    # A questionnaire that is not part of the period: Medremittent starts in 2021/22.
+    code, period = "SF30", "2019/20"
+    content = c.content(code, period, groups=("deltagare",))
+
+    def add_medremittent(wb, sheets):
+        ws = wb.add_worksheet("Medremittent")
+        ws.write_row(0, 0, [SERIAL, ANSWERED_ON, GENDER, "M01", "M02", "M03", "M16"])
+        for r in range(1, 4):
+            ws.write_row(r, 0, [r, "2020-03-02", "Kvinna", 4, 5, 3, 6])
+    name = f"{_stem(code, period)}_enkat-ej-oppen.xlsx"
+    c.workbook(name, content, add_medremittent)
+    c.add(name, "a Medremittent sheet in 2019/20, before that questionnaire existed", errors=["GROUP_NOT_OPEN"],
+          federation_code=code, period=period)
+
+    # The federation code: one that does not exist, one that has left, a name without the pattern.
+    content = c.content("SF99", "2025/26")
+    c.workbook("SF99_2025-26_okant-forbund.xlsx", content)
+    c.add("SF99_2025-26_okant-forbund.xlsx", "federation code SF99 does not exist", errors=["FEDERATION_UNKNOWN"],
+          federation_code="SF99", period="2025/26")
+    content = c.content("SF10", "2024/25")
+    c.workbook("SF10_2024-25_forbund-har-lamnat.xlsx", content)
+    c.add("SF10_2024-25_forbund-har-lamnat.xlsx", "SF10 (Finsam Falun) left the indicator work in 2020",
+          errors=["FEDERATION_INACTIVE"], federation_code="SF10", period="2024/25")
+    code, period = c.slot()
+    name = f"{code}-{period.replace('/', '-')}-fel-filnamn.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a file name with hyphens instead of underscores", errors=["FILE_NAME"])
+    code, period = c.slot()
+    name = f"{_stem(code, period)}.ods"
+    c.raw(name, (FIXTURES / "libreoffice-2.ods").read_bytes())
+    c.add(name, "a LibreOffice workbook in its own format, .ods", errors=["FILE_TYPE"])
+
+    # Workbooks that cannot be read.
+    code, period = c.slot()
+    data = c.workbook_bytes(c.content(code, period))
+    name = f"{_stem(code, period)}_avklippt.xlsx"
+    c.raw(name, data[: len(data) * 2 // 3])
+    c.add(name, "a workbook cut off after two thirds of its bytes", errors=["FILE_UNREADABLE"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_losenordsskyddad.xlsx"
+    c.raw(name, c.encrypt(c.workbook_bytes(c.content(code, period)), name))
+    c.add(name, f"a valid workbook encrypted with a password ({PASSWORD})", errors=["FILE_ENCRYPTED"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_tom-fil.xlsx"
+    c.raw(name, b"")
+    c.add(name, "a file of 0 bytes", errors=["FILE_UNREADABLE"], federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_xls-med-fel-filandelse.xlsx"
+    c.raw(name, (FIXTURES / "libreoffice.xls").read_bytes())
+    c.add(name, "an .xls workbook renamed to .xlsx", errors=["FILE_UNREADABLE"], federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_ods-med-fel-filandelse.xlsx"
+    c.raw(name, (FIXTURES / "libreoffice.ods").read_bytes())
+    c.add(name, "an OpenDocument spreadsheet renamed to .xlsx", errors=["FILE_UNREADABLE"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_Deltagare_xlsx-som-csv.csv"
+    c.raw(name, c.workbook_bytes(c.content(code, period)))
+    c.add(name, "a workbook saved with a .csv extension", errors=["FILE_UNREADABLE"],
+          federation_code=code, period=period)
+
+    # Workbooks with nothing in them.
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_tom-arbetsbok.xlsx"
+    wb = xlsxwriter.Workbook(str(c.out / name))
+    wb.set_properties({"created": CREATED})
+    wb.add_worksheet("Blad1")
+    wb.close()
+    c.add(name, "an empty workbook: one empty sheet Blad1", errors=["SHEET_MISSING", "NO_DATA"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_tom-mall.xlsx"
+    c.workbook(name, SubmissionContent(code, period), with_guidance=True)
+    c.add(name, "the template sent back without filling it in", errors=["NO_DATA"],
+          federation_code=code, period=period)
+
+    # CSV files.
+    code, period = c.slot()
+    content = c.content(code, period)
+    rows = c.sheet_rows(content, "styrelse")
+    s02 = rows[0].index("S02")
+    rows[2][s02] = "4,5"
+    rows[3][s02] = "3,0"
+    name = f"{_stem(code, period)}_Styrelse_cp1252-4,5.csv"
+    c.csv(name, rows, encoding="cp1252")
+    c.add(name, "Windows-1252 CSV with decimal commas; 4,5 is not a whole answer (3,0 is fine)",
+          errors=["ANSWER_INVALID"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    content = c.content(code, period)
+
+    def only_formulas(wb, sheets, content=content):
+        ws = sheets["Styrelse"]
+        for r, row in enumerate(c.sheet_rows(content, "styrelse")[1:], start=1):
+            for col in range(len(row)):
+                ws.write_formula(r, col, f"=Deltagare!A{r + 1}", None, "")
+    name = f"{_stem(code, period)}_bara-formler.xlsx"
+    c.workbook(name, content, only_formulas)
+    c.add(name, "every Styrelse cell a formula with no saved value: the sheet reads as empty",
+          errors=["FORMULA_NO_VALUE"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_Deltagare_{BIG_ROWS}-rader.csv"
+    _write_big_csv(c, c.out / name, code, period)
+    c.add(name, f"{BIG_ROWS:,} rows on Deltagare: far more than one federation has".replace(",", " "),
+          errors=["TOO_MANY_ROWS"], federation_code=code, period=period)
+
+
+def _write_big_csv(c: Corpus, path: Path, code: str, period: str) -> None:
+    """200,000 valid-looking rows, written as text in one go (a second or two)."""
+    header = c.sheet_rows(c.content(code, period, groups=("deltagare",), n=1), "deltagare")[0]
+    n_questions = len(header) - 5
+    start, _ = period_bounds(period)
+    days = [(start + timedelta(days=d)).isoformat() for d in range(300)]
+    lines = [";".join(header)]
+    answers = [";".join(str(1 + (i + j) % 6) for j in range(n_questions)) for i in range(6)]
+    lines += [f"{i};{days[i % 300]};{('Kvinna', 'Man')[i % 2]};25-39;STEG1;{answers[i % 6]}"
+              for i in range(1, BIG_ROWS + 1)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+
+
+# --- tricky survey files that are valid --------------------------------------------------------
+
+def _survey_tricky(c: Corpus) -> None:
+    code, period = c.slot()
+    content = c.content(code, period, groups=("styrelse",))
+    rows = c.sheet_rows(content, "styrelse")
+    for row in rows[1:]:
+        for i, value in enumerate(row):
+            if isinstance(value, int) and i > 2:
+                row[i] = f"{value},0"  # Swedish Excel's decimal comma
+    name = f"{_stem(code, period)}_Styrelse_cp1252-decimalkomma.csv"
+    c.csv(name, rows, encoding="cp1252")
+    c.add(name, "Windows-1252 CSV (Kön in cp1252) with answers written 4,0", federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_Styrelse_utf8-bom.csv"
+    c.csv(name, c.sheet_rows(c.content(code, period, groups=("styrelse",)), "styrelse"), encoding="utf-8-sig")
+    c.add(name, "UTF-8 CSV with a byte-order mark before Löpnummer", federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_Deltagare_utf16-tabb.csv"
+    c.csv(name, c.sheet_rows(c.content(code, period, groups=("deltagare",)), "deltagare"), encoding="utf-16",
+          delimiter="\t")
+    c.add(name, "UTF-16 tab-separated text (Excel's 'Unicode text')", federation_code=code, period=period)
+
+    labels = ["  oFTA ", "ALLTID", "för  DET mesta", " vet EJ ", "Ej Aktuellt", "aldrig", "SÄLLAN ", "ibland"]
+
+    def mixed_case(content):
+        for k, r in enumerate(content.respondents["deltagare"] + content.respondents["styrelse"]):
+            r.answers = {q: labels[(k + j) % len(labels)] for j, q in enumerate(r.answers)}
+            r.gender = ("  kvinna", "MAN ", "k", " m")[k % 4]
+    code, period = c.slot()
+    content = c.content(code, period)
+    mixed_case(content)
+    name = f"{_stem(code, period)}_etiketter-blandade-versaler.xlsx"
+    c.workbook(name, content)
+    c.add(name, "answer and Kön labels in mixed case with stray spaces", federation_code=code, period=period)
+
+    code, period = c.slot()
+    content = c.content(code, period)
+
+    def cached_formulas(wb, sheets, content=content):
+        ws = sheets["Deltagare"]
+        for r, respondent in enumerate(content.respondents["deltagare"], start=1):
+            ws.write_formula(r, 0, "=ROW()-1", None, r)  # the serial as a formula
+            col = c.column("deltagare", period, "D01")
+            value = respondent.answers["D01"]
+            if isinstance(value, int):
+                ws.write_formula(r, col, f"=MIN(6,{value}+0)", None, value)
+        sheets[COLLECTION_SHEET].write_formula(1, 1, "=2*C2", None, 12)
+    name = f"{_stem(code, period)}_formler-med-varden.xlsx"
+    c.workbook(name, content, cached_formulas)
+    c.add(name, "formulas (serials, answers, a count) saved with their computed values",
+          federation_code=code, period=period)
+
+    code, period = c.slot()
+    content = c.content(code, period)
+
+    def serial_dates(wb, sheets, content=content):
+        ws = sheets["Deltagare"]
+        col = c.column("deltagare", period, ANSWERED_ON)
+        for r, respondent in enumerate(content.respondents["deltagare"], start=1):
+            ws.write_number(r, col, (respondent.answered_on - date(1899, 12, 30)).days)
+    name = f"{_stem(code, period)}_datum-som-serienummer.xlsx"
+    c.workbook(name, content, serial_dates)
+    c.add(name, "dates as unformatted Excel serial numbers", federation_code=code, period=period)
+
+    code, period = c.slot()
+    content = c.content(code, period)
+
+    def hide_rows(wb, sheets):
+        for row in (2, 4):  # Excel rows 3 and 5
+            sheets["Deltagare"].set_row(row, None, None, {"hidden": True})
+    name = f"{_stem(code, period)}_dolda-rader.xlsx"
+    c.workbook(name, content, hide_rows)
+    c.add(name, "two hidden questionnaire rows: read like the others, with a warning",
+          warnings=["HIDDEN_ROWS"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{code.lower()}_{period.replace('/', '-')}_gemener.XLSX"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "lower-case federation code and upper-case extension", federation_code=code, period=period)
+
+    code, period = LIBREOFFICE_SLOT
+    name = f"{_stem(code, period)}_libreoffice.xlsx"
+    c.raw(name, (FIXTURES / "libreoffice.xlsx").read_bytes())
+    c.add(name, "a workbook saved by LibreOffice Calc 7.4 (committed fixture)", federation_code=code, period=period)
+
+
+# --- register extracts ------------------------------------------------------------------------
+
+WOMAN = _pnr("19900702", "246")
+MAN = _pnr("19850314", "123")
+SAMORDNING = _pnr("19880372", "154")  # day 12 + 60
+CENTENARIAN = _pnr("19200315", "282")  # 10-digit form with '+'
+
+
+def _sus_row(pnr: str, kon: str, *, anonym="0", start="2018-02-01", end="2018-11-30", forbund="SF07",
+             birth_year=None) -> list[str]:
+    year = birth_year or (pnr[:4] if pnr and len(pnr) == 12 and pnr.isdigit() else "1988")
+    return [pnr, anonym, kon, str(year), forbund, "STEG1", start, end, "a_kassa", "lon", "2", "forvarvsarbete"]
+
+
+def _sus_rows(n: int = 6) -> list[list[str]]:
+    people = [(WOMAN, "K"), (MAN, "M"), (SAMORDNING, "M"), (_pnr("19950812", "284"), "K"),
+              (_pnr("19791130", "331"), "M"), (_pnr("20010101", "442"), "K")]
+    return [_sus_row(format_number(p, "12-"), kon) for p, kon in people[:n]]
+
+
+def _register(c: Corpus) -> None:
+    reg = "register"
+
+    def sus(name, rows, fault, errors=(), *, header=SUS_HEADER, encoding="utf-8"):
+        c.csv(name, [header] + rows, encoding=encoding, folder=reg)
+        c.add(name, fault, errors=errors, kind="register")
+
+    rows = _sus_rows()
+    rows[2][0] = rows[2][0][:-1] + str((int(rows[2][0][-1]) + 1) % 10)
+    sus("sus_deltagare_2018-06_fel-kontrollsiffra.csv", rows, "a personnummer with a wrong Luhn digit",
+        ["PNR_INVALID"])
+    rows = _sus_rows()
+    rows[1][0] = "20991231-1234"
+    sus("sus_deltagare_2018-07_fodd-i-framtiden.csv", rows, "a personnummer born in 2099", ["PNR_INVALID"])
+    rows = _sus_rows()
+    rows[3][6], rows[3][7] = "2018-09-01", "2018-03-01"
+    sus("sus_deltagare_2018-08_slut-fore-start.csv", rows, "a SUS row whose end precedes its start",
+        ["END_BEFORE_START"])
+    rows = [r[:4] + r[5:] for r in _sus_rows()]
+    sus("sus_deltagare_2018-09_kolumn-saknas.csv", rows, "the column forbund missing", ["REGISTER_COLUMNS"],
+        header=SUS_HEADER[:4] + SUS_HEADER[5:])
+    sus("sus_deltagare_2018-10_tom.csv", [], "a header and no rows", ["REGISTER_EMPTY"])
+    rows = _sus_rows()
+    rows[0][5] = "SMÅSTEG"
+    sus("sus_deltagare_2018-11_windows-1252.csv", rows, "a SUS extract in Windows-1252 (Å in an insats)",
+        ["FILE_UNREADABLE"], encoding="cp1252")
+    rows = _sus_rows()
+    rows[4][0] = ""
+    sus("sus_deltagare_2018-12_personnummer-saknas.csv", rows, "no personnummer on a row not marked anonymous",
+        ["PNR_MISSING"])
+    rows = _sus_rows()
+    rows[0][2], rows[1][9] = "X", "lotto"
+    sus("sus_deltagare_2019-01_ogiltiga-koder.csv", rows, "kon 'X' and forsorjning_slut 'lotto'",
+        ["VALUE_INVALID"])
+    c.csv("deltagare_2024-06.csv", [SUS_HEADER] + _sus_rows(), folder=reg)
+    c.add("deltagare_2024-06.csv", "an extract whose name is neither SUS nor income", errors=["REGISTER_NAME"],
+          kind="register")
+
+    table = pa.table({h: pa.array([r[i] for r in _sus_rows()]) for i, h in enumerate(SUS_HEADER)})
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd")
+    data = buffer.getvalue().to_pybytes()
+    c.raw("sus_deltagare_2019-02_avklippt.parquet", data[: len(data) // 2], folder=reg)
+    c.add("sus_deltagare_2019-02_avklippt.parquet", "a Parquet extract cut in half", errors=["FILE_UNREADABLE"],
+          kind="register")
+
+    def income(name, rows, fault, errors=(), *, encoding="utf-8"):
+        c.csv(name, [INCOME_HEADER] + rows, encoding=encoding, folder=reg)
+        c.add(name, fault, errors=errors, kind="register")
+
+    base = [[format_number(WOMAN, "12-"), "2018-03", "lon", "21000"],
+            [format_number(MAN, "10-"), "2018-04", "sjukpenning", "9000"],
+            [format_number(SAMORDNING, "12"), "2018-05", "a_kassa", "14000"]]
+    income("inkomster_2018-01_2018-06_manader-utanfor.csv",
+           base + [[format_number(WOMAN, "12-"), "2018-09", "lon", "21000"]],
+           "an income row for 2018-09 in an extract covering 2018-01..2018-06", ["MONTH_OUTSIDE_COVERAGE"])
+    income("inkomster_2018-01_2018-06_fel-kontrollsiffra.csv",
+           base + [[format_number(MAN, "12")[:-1] + str((int(MAN[-1]) + 3) % 10), "2018-02", "lon", "100"]],
+           "an income row with a wrong Luhn digit", ["PNR_INVALID"])
+    income("inkomster_2018-01_2018-06_belopp-med-decimaler.csv",
+           base + [[format_number(WOMAN, "12-"), "2018-04", "lon", "100,50"]],
+           "an amount with öre (100,50)", ["VALUE_INVALID"])
+
+    # Valid and tricky: a centenarian's 10-digit number with '+', samordningsnummer, anonymous rows.
+    rows = _sus_rows()
+    rows.append(_sus_row(format_number(CENTENARIAN, "10+"), "M", birth_year="1920"))
+    rows.append(_sus_row(format_number(SAMORDNING, "10-"), "M", start="2018-12-01", end="2019-03-31"))
+    rows.append(_sus_row("", "K", anonym="1", birth_year="1975"))
+    sus("sus_deltagare_2019-06_hundraaring-och-samordningsnummer.csv", rows,
+        "a 10-digit personnummer with '+' (a centenarian), samordningsnummer in two forms, an anonymous row")
+    path = c.out / reg / "inkomster_2018-01_2018-06_bom-och-blandade-former.csv"
+    lines = [";".join(INCOME_HEADER)] + [";".join(r) for r in base + [
+        [format_number(CENTENARIAN, "10+"), "2018-06", "pension", "13500"],
+        [format_number(SAMORDNING, "10"), "2018-06", "a_kassa", "14000"],
+        [format_number(WOMAN, "10"), "2018-06", "lon", "0"]]]
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    c.add(path.name, "UTF-8 with a byte-order mark and CRLF; numbers in five written forms incl. '+'",
+          kind="register")
+
+
+def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> dict:
+    """Write the corpus and its manifest into `out`; return a summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "register").mkdir(exist_ok=True)
+    corpus = Corpus(out, catalogue, seed)
+    _survey_faults(corpus)
+    _survey_tricky(corpus)
+    _register(corpus)
+    manifest = {"seed": seed, "password": PASSWORD,
+                "files": {name: asdict(e) for name, e in sorted(corpus.entries.items())}}
+    (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    entries = corpus.entries.values()
+    return {"files": len(corpus.entries), "manifest": str(out / MANIFEST),
+            "rejected": sum(e.expected == "rejected" for e in entries),
+            "accepted": sum(e.expected == "accepted" for e in entries),
+            "survey": sum(e.kind == "survey" for e in entries),
+            "register": sum(e.kind == "register" for e in entries)}
+
+
+def read_manifest(folder: Path) -> dict[str, dict]:
+    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+
+
+def make_libreoffice_fixtures(catalogue: Catalogue, seed: int = 20251101) -> list[Path]:
+    """Write fixtures/libreoffice.{xlsx,xls,ods}: a valid submission saved by LibreOffice Calc
+    (and libreoffice-2.ods, another one).
+
+    Run once by hand where LibreOffice is installed (`python -m nns.generate.bad`);
+    the files are committed, so neither generating the corpus nor the tests need it.
+    """
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice:
+        raise RuntimeError("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
+    corpus = Corpus(Path(tempfile.mkdtemp()), catalogue, seed)
+    code, period = LIBREOFFICE_SLOT
+    source = corpus.workbook(f"{_stem(code, period)}.xlsx", corpus.content(code, period))
+    other = corpus.workbook("SF01_2025-26.xlsx", corpus.content("SF01", "2025/26"))
+    FIXTURES.mkdir(exist_ok=True)
+    written = []
+    for book, fmt, filt, target in (
+            (source, "xlsx", "Calc MS Excel 2007 XML", "libreoffice.xlsx"),
+            (source, "xls", "MS Excel 97", "libreoffice.xls"),
+            (source, "ods", "calc8", "libreoffice.ods"),
+            (other, "ods", "calc8", "libreoffice-2.ods")):  # other bytes: a rejected file needs its own id
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([soffice, f"-env:UserInstallation=file://{tmp}/profile", "--headless",
+                            "--convert-to", f"{fmt}:{filt}", "--outdir", tmp, str(book)],
+                           check=True, capture_output=True)
+            shutil.copyfile(Path(tmp) / f"{book.stem}.{fmt}", FIXTURES / target)
+            written.append(FIXTURES / target)
+    shutil.rmtree(corpus.out)
+    return written
+
+
+if __name__ == "__main__":
+    from nns.catalogue import load_catalogue
+    from nns.settings import get_settings
+
+    for path in make_libreoffice_fixtures(load_catalogue(get_settings().catalogue_dir)):
+        print(path)
