@@ -20,6 +20,8 @@ from nns.settings import Settings
 from report.build import _environment, swedish_date
 
 UNKNOWN_FEDERATION = "okänt-förbund"
+# Problems fixed by a new name or format, so "send it again under the same name" would be wrong.
+RENAME_CODES = {"FILE_NAME", "FILE_TYPE"}
 
 
 def feedback_path(settings: Settings, errors: dict) -> Path:
@@ -42,6 +44,7 @@ def write_feedback(settings: Settings, submission_id: str) -> Path:
         errors_list=[p for p in problems if p["severity"] == "fel"],
         warnings_list=[p for p in problems if p["severity"] != "fel"],
         rows_with_errors=errors["rows_total"] - errors["rows_ok"],
+        must_rename=any(p["code"] in RENAME_CODES for p in problems),
     )
     path = feedback_path(settings, errors)
     lake.atomic_write_bytes(path, html.encode("utf-8"))

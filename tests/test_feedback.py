@@ -40,3 +40,12 @@ def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_
 def test_an_accepted_file_gets_no_feedback_page(settings, write_submission):
     assert ingest_any(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
     assert not settings.feedback.exists()
+
+
+def test_a_badly_named_file_is_told_to_use_the_pattern(settings, write_submission):
+    outcome = ingest_any(write_submission("SF07-2025-26-slutlig.xlsx"), settings)
+    assert outcome.status == "rejected"
+    [page] = settings.feedback.rglob("*.html")
+    text = page.read_text(encoding="utf-8")
+    assert "FILE_NAME" in text and "FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx" in text
+    assert "Spara filen med samma namn" not in text
