@@ -29,6 +29,17 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -40,6 +51,14 @@ class Settings:
     max_rows_per_sheet: int
     duckdb_memory_limit: str
     duckdb_threads: int
+    # Failure alerts by e-mail; no host, no e-mail (the summary is still logged).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "nns@localhost"
+    smtp_to: tuple[str, ...] = ()
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +76,13 @@ class Settings:
             max_rows_per_sheet=_int("NNS_MAX_ROWS_PER_SHEET", 20_000),
             duckdb_memory_limit=env.get("NNS_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_threads=_int("NNS_DUCKDB_THREADS", 2),
+            smtp_host=env.get("NNS_SMTP_HOST", "").strip() or None,
+            smtp_port=_int("NNS_SMTP_PORT", 25),
+            smtp_from=env.get("NNS_SMTP_FROM", "").strip() or "nns@localhost",
+            smtp_to=tuple(a.strip() for a in env.get("NNS_SMTP_TO", "").split(",") if a.strip()),
+            smtp_user=env.get("NNS_SMTP_USER", "").strip() or None,
+            smtp_password=_secret("NNS_SMTP_PASSWORD"),
+            smtp_starttls=_bool("NNS_SMTP_STARTTLS", False),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
