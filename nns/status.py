@@ -154,6 +154,15 @@ def _quarantined(settings: Settings, records: list[dict]) -> list[dict]:
     return waiting
 
 
+def _current_rows(accepted: list[dict]) -> int:
+    """Questionnaire rows in the files that are current (the latest per questionnaire, as in dbt)."""
+    current: dict[str, dict] = {}
+    for record in sorted(accepted, key=lambda r: (r.get("received_at") or "", r.get("ingested_at") or "")):
+        for group in record.get("respondent_groups") or []:
+            current[group] = record
+    return sum((r.get("rows_ok") or 0) for r in {r["submission_id"]: r for r in current.values()}.values())
+
+
 def _collection(settings: Settings, records: list[dict], period: str, quarantined: list[dict]) -> list[dict]:
     from nns.catalogue import load_catalogue
 
@@ -174,7 +183,7 @@ def _collection(settings: Settings, records: list[dict], period: str, quarantine
         rows.append({
             "federation_code": federation.code, "federation_name": federation.name, "files": len(mine),
             "accepted": len(accepted), "rejected": len(mine) - len(accepted),
-            "rows": sum(r.get("rows_ok") or 0 for r in accepted),
+            "rows": _current_rows(accepted),
             "last_file": last.get("file_name") if last else None,
             "last_received_at": last.get("received_at") if last else None,
             "last_ingested_at": last.get("ingested_at") if last else None,

@@ -54,6 +54,9 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
     assert "nns://lake/register" in str(dag.timetable.asset_condition)
     assert dag.get_task("dbt_build").pool == dag.get_task("publish").pool == "nns_warehouse"
+    # Everything that opens the warehouse shares the pool (the quality gate too, once it is there).
+    writers = {"dbt_build", "publish", "quality_gate"} & set(dag.task_ids)
+    assert all(dag.get_task(t).pool == "nns_warehouse" for t in writers)
     assert dag.get_task("publish").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("reports").upstream_task_ids == {"publish"}
 
@@ -78,3 +81,13 @@ def test_registers_is_triggered_by_hand_and_emits_its_asset(dagbag):
     announce = dag.get_task("announce")
     assert [o.uri for o in announce.outlets] == ["nns://lake/register"]
     assert dag.get_task("ingest").map_index_template == "{{ extract_label }}"
+
+
+def test_the_warehouse_pool_has_one_slot_in_every_deployment():
+    """Embedded Airflow (the demo and the tests) and docker-compose both make the pool with one slot."""
+    import inspect
+
+    from nns import airflow_local
+
+    assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
+    assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()

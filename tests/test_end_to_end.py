@@ -110,6 +110,12 @@ def test_each_failed_task_e_mailed_one_alert(pipeline_run):
     assert all(a.recipients == ["drift@example.org"] for a in alerts)
 
 
+def test_the_metadata_database_has_one_warehouse_slot(pipeline_run):
+    settings, *_ = pipeline_run
+    with sqlite3.connect(settings.home / "airflow" / "airflow.db") as db:
+        assert db.execute("select slots from slot_pool where pool = 'nns_warehouse'").fetchone() == (1,)
+
+
 def test_build_makes_a_queryable_mart_with_the_latest_submission_winning(pipeline_run):
     settings, summary, _, build = pipeline_run
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]

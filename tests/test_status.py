@@ -70,6 +70,14 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
     assert code == 0 and report["quarantined"] == [] and report["attention"] == []
     assert {f["federation_code"]: f["state"] for f in report["federations"]}["SF08"] == "received"
 
+    # A resubmission replaces the earlier file's rows; it does not add to them.
+    resubmitted = write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8))
+    os.utime(resubmitted, (resubmitted.stat().st_mtime + 60,) * 2)
+    assert ingest_file(resubmitted, settings).status == "accepted"
+    code, report = status_json(capsys, "--date", IN_WINDOW)
+    sf07 = {f["federation_code"]: f for f in report["federations"]}["SF07"]
+    assert (sf07["files"], sf07["accepted"], sf07["rows"]) == (2, 2, 8 + 3)
+
 
 def test_the_last_build_and_its_failure_are_shown(settings, capsys):
     code, report = status_json(capsys, "--date", IN_WINDOW)
