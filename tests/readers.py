@@ -27,7 +27,7 @@ def _read_loop(path: str, ready, stop, results) -> None:
         ready.set()
         if stop.is_set():
             break
-        time.sleep(0.02)  # leave the machine's two cores some room for the build being watched
+        time.sleep(0.05)  # leave the machine's two cores some room for the build being watched
     results.put((dict(seen), failures))
 
 

@@ -20,7 +20,6 @@ again. Afterwards:
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
