@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,6 +168,29 @@ def ensure_lake(settings: Settings) -> None:
         atomic_write_bytes(empty_ledger, b"")
 
 
+def sweep_temporaries(settings: Settings, *, older_than: float = 3600.0) -> list[Path]:
+    """Remove what a killed writer left under a temporary name.
+
+    Such leftovers are never read (dbt's globs skip hidden folders, the ledger's
+    skips non-.json names), so this only frees space. Only old ones go: a young
+    one may belong to an ingest running right now.
+    """
+    cutoff = time.time() - older_than
+    removed = []
+    folders = [settings.raw / "survey", settings.raw / "register", settings.archive, settings.ledger,
+               settings.quarantine, *settings.quarantine.glob("*/")]
+    for folder in folders:
+        for path in folder.glob(".*"):
+            if not path.name.endswith((".tmp", ".old")) or path.lstat().st_mtime > cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 # --- the ledger ---
 
 def ledger_path(settings: Settings, submission_id: str) -> Path:
@@ -193,6 +217,13 @@ def ledger_records(settings: Settings) -> list[dict]:
         if text:
             records.append(json.loads(text))
     return records
+
+
+def last_record_named(settings: Settings, file_name: str, *, register: bool) -> dict | None:
+    """The latest ledger record of a file that arrived under this name (survey or register)."""
+    named = [r for r in ledger_records(settings) if r.get("file_name") == file_name
+             and r.get("source", "").startswith("register") == register]
+    return max(named, key=lambda r: r.get("ingested_at") or "", default=None)
 
 
 def archive_path(settings: Settings, submission_id: str, suffix: str) -> Path:

@@ -139,6 +139,15 @@ def pseudonymise(canonical12: str, key: bytes) -> str:
     return hmac.new(bytes(key), canonical12.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+def key_fingerprint(key: str | bytes) -> str:
+    """A short, non-secret name for a pseudonym key: extracts loaded with the same key link.
+
+    An HMAC of a fixed text (not of any number), so it reveals nothing about the key.
+    """
+    raw = key.encode() if isinstance(key, str) else bytes(key)
+    return hmac.new(raw, b"nns pseudonym key fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
 def format_number(canonical12: str, form: str) -> str:
     """Write a canonical number in one of FORMS: '12-', '12', '10-', '10+', '10'.
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from nns.catalogue import load_catalogue
+from nns.faults import checkpoint
 from nns.settings import Settings
 
 from . import lake
@@ -99,6 +100,13 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
 def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     path = Path(path)
     lake.ensure_lake(settings)
+    if not force and not path.exists() and path.parent.resolve() == settings.inbox.resolve():
+        # A rerun (a cleared task) after the file has left the inbox: it was ingested then.
+        known = lake.last_record_named(settings, path.name, register=False)
+        if known:
+            return Outcome(known["submission_id"], path.name, "known", known.get("federation_code"),
+                           known.get("period"), known.get("rows_ok", 0), known.get("errors", 0),
+                           known.get("warnings", 0), known.get("first_problem"))
     submission_id = lake.sha256_file(path)
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     known = lake.read_ledger_record(settings, submission_id)
@@ -112,6 +120,7 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
     archived = lake.archive_path(settings, submission_id, path.suffix)
     if not archived.exists():
         lake.atomic_copy(path, archived)
+    checkpoint("ingest.archived")
 
     name, parsed, sheets = _check(path, settings)
     errors = [p for p in parsed.problems if p.severity == "fel"]
@@ -147,7 +156,9 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
         record["status"] = "accepted"
         _land(settings, submission_id, name, parsed, record, warnings)
 
+    checkpoint("ingest.landed")
     lake.write_ledger_record(settings, record)  # the commit point
+    checkpoint("ingest.committed")
     _leave_inbox(path, settings)
     outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
                       parsed.rows_ok, len(errors), len(warnings), record["first_problem"])
@@ -193,6 +204,7 @@ def _land(settings: Settings, submission_id: str, name: SubmissionName, parsed: 
     try:
         lake.write_parquet(staged.path / "respondents.parquet", schemas["respondents"],
                            [keys + r for r in parsed.respondents])
+        checkpoint("ingest.staging")  # a half-written submission under its temporary name
         lake.write_parquet(staged.path / "answers.parquet", schemas["answers"],
                            [(submission_id,) + a for a in parsed.answers])
         lake.write_parquet(staged.path / "collection.parquet", schemas["collection"],

@@ -1,12 +1,17 @@
 """`nns`: the command line for coordinators, operators and analysts.
 
 Exit codes scripts can trust: 0 success, 1 the work ran and found a problem
-(a rejected file, a failed build), 2 wrong usage or configuration.
+(a rejected file, a failed build, something in `nns status` that needs
+attention), 2 wrong usage or configuration.
+
+Long work shows progress bars when stdout is a terminal; to a pipe or a log it
+prints plain lines only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -20,10 +25,35 @@ from zoneinfo import ZoneInfo
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
+EPILOG = """exit codes: 0 success; 1 the work ran and found a problem (a rejected file, a failed
+build, something `nns status` says needs attention); 2 wrong usage or configuration.
+The data home is NNS_HOME (default: var/ in the checkout); see .env.example for every setting.
+Runbook: docs/operations.md"""
+
+
 def _settings():
     from nns.settings import get_settings
 
     return get_settings()
+
+
+def _progress():
+    """A progress display on a terminal; None when stdout is a pipe or a log (plain lines only)."""
+    if not sys.stdout.isatty():
+        return None
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn())
+
+
+def _say(bar, line: str, *, err: bool = False) -> None:
+    """A line of output that does not break a progress bar."""
+    if bar is not None and not err:
+        bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+    else:
+        print(line, file=sys.stderr if err else sys.stdout)
 
 
 def cmd_generate(args) -> int:
@@ -32,7 +62,17 @@ def cmd_generate(args) -> int:
     settings = _settings()
     out = Path(args.out) if args.out else settings.inbox
     started = time.monotonic()
-    summary = generate(args.profile, out, settings, seed=args.seed, registers=not args.surveys_only)
+    bar = _progress()
+    with bar or contextlib.nullcontext():
+        phases = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in phases:
+                phases[phase] = bar.add_task(phase, total=total)
+            bar.update(phases[phase], completed=done, total=total)
+
+        summary = generate(args.profile, out, settings, seed=args.seed, registers=not args.surveys_only,
+                           progress=progress if bar else None)
     summary["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return EXIT_OK
@@ -67,33 +107,53 @@ def cmd_ingest(args) -> int:
     settings = _settings()
     paths = [Path(p) for p in args.paths] or [
         Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:  # before any work, so a typo never leaves half a batch done
+        print("No such file: " + ", ".join(map(str, missing)), file=sys.stderr)
+        return EXIT_USAGE
+    if not paths:
+        print(f"Nothing new in {settings.inbox}")
+        return EXIT_OK
     rejected = 0
-    for path in paths:
-        if not path.is_file():
-            print(f"No such file: {path}", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            outcome = ingest_any(path, settings)
-        except MissingPseudonymKey as exc:
-            print(f"nns ingest: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        rejected += outcome.status == "rejected"
-        print(outcome.summary())
+    bar = _progress()
+    with bar or contextlib.nullcontext():
+        task = bar.add_task("ingest", total=len(paths)) if bar else None
+        for path in paths:
+            try:
+                outcome = ingest_any(path, settings)
+            except MissingPseudonymKey as exc:
+                _say(bar, f"nns ingest: {exc}", err=True)
+                return EXIT_USAGE
+            rejected += outcome.status == "rejected"
+            _say(bar, outcome.summary())
+            if bar:
+                bar.advance(task)
     return EXIT_PROBLEM if rejected else EXIT_OK
 
 
 def cmd_build(args) -> int:
     from expectations.gate import GateFailed
-    from nns.pipeline import BuildFailed, build_warehouse, publish_marts, quality_gate
+    from nns.pipeline import BuildFailed, build_warehouse, publish_marts, quality_gate, writer_lock
     from nns.publish import PublicationRefused
 
     settings = _settings()
+    spinner = None
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        spinner = Console().status("dbt build (seeds, models, tests)")
     try:
-        build_warehouse(settings)
-        print(f"Warehouse built: {settings.warehouse}")
-        print(quality_gate(settings).summary())
-        print(f"Published: {publish_marts(settings)}")
-    except (BuildFailed, GateFailed, PublicationRefused) as exc:
+        # One lock over every step, so no other writer slips in between them.
+        with spinner or contextlib.nullcontext(), writer_lock(settings, "nns build"):
+            build_warehouse(settings)
+            print(f"Warehouse built: {settings.warehouse}")
+            if spinner:
+                spinner.update("quality gate (Great Expectations)")
+            print(quality_gate(settings).summary())
+            if spinner:
+                spinner.update("publishing (disclosure control, audit)")
+            print(f"Published: {publish_marts(settings)}")
+    except (BuildFailed, GateFailed, PublicationRefused) as exc:  # WriterBusy is a BuildFailed
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
@@ -106,8 +166,45 @@ def cmd_report(args) -> int:
     if not (settings.publish / "marts.duckdb").exists():
         print("Nothing published yet: run `nns build` first", file=sys.stderr)
         return EXIT_USAGE
-    print(write_reports(settings, pdf=not args.html_only))
+    bar = _progress()
+    with bar or contextlib.nullcontext():
+        task = bar.add_task("reports", total=None) if bar else None
+        out = write_reports(settings, pdf=not args.html_only,
+                            progress=(lambda done, total: bar.update(task, completed=done, total=total))
+                            if bar else None)
+    print(out)
     return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from datetime import date
+
+    from nns.catalogue import parse_period
+    from nns.pipeline import local_date
+    from nns.status import render_text, status_report
+
+    settings = _settings()
+    if not settings.home.is_dir():
+        print(f"No data home at {settings.home}: set NNS_HOME", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        day = date.fromisoformat(args.date) if args.date else local_date(None, settings)
+    except ValueError:
+        print(f"Not a date: {args.date!r} (use e.g. 2026-11-20)", file=sys.stderr)
+        return EXIT_USAGE
+    period = None
+    if args.period:
+        period = parse_period(args.period)
+        if period is None:
+            print(f"Not a period: {args.period!r} (use e.g. 2025/26)", file=sys.stderr)
+            return EXIT_USAGE
+    report = status_report(settings, day, period=period, recent=args.recent)
+    code = EXIT_PROBLEM if report["attention"] else EXIT_OK
+    if args.json:
+        print(json.dumps({**report, "exit_code": code}, indent=2, ensure_ascii=False))
+    else:
+        print(render_text(report))
+    return code
 
 
 def cmd_sql(args) -> int:
@@ -157,11 +254,32 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nns", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    sub = parser.add_subparsers(dest="command", required=True)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="nns", description=__doc__.splitlines()[0], epilog=EPILOG,
+                                     formatter_class=formatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="write seeded synthetic submissions and register extracts")
+    p = sub.add_parser("status", help="collection window, quarantine, last loads and last build at a glance",
+                       formatter_class=formatter, description="""\
+What an operator checks each morning: the open collection window and each
+federation's files in it, quarantined files awaiting action (with their first
+problem), the last loads, the latest register extracts, and the last build
+(dbt, quality gate, publication).""", epilog="""\
+exit codes: 0 nothing needs attention; 1 a quarantined file awaits action, or the
+last build (or its quality gate) failed or was interrupted; 2 wrong usage or no
+data home. `--json` prints the same as data, with "attention" and "exit_code".""")
+    p.add_argument("--date", help="the day to look at, e.g. 2026-11-20 (default: today, NNS_TIMEZONE)")
+    p.add_argument("--period", help="show this period's collection, e.g. 2025/26 (default: the open window's)")
+    p.add_argument("--recent", type=int, default=10, help="how many of the last loads to list (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output for scripts")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("generate", help="write seeded synthetic submissions and register extracts",
+                       formatter_class=formatter, description="""\
+Synthetic survey workbooks/CSV files (some resubmitted, some with mistakes) and
+SUS and income extracts with valid personnummer, for tests and demos. The same
+seed gives the same bytes.""", epilog="exit codes: 0 written; 2 wrong usage.")
     p.add_argument("--profile", choices=["small", "national", "x10", "bad"], default="small",
                    help="bad: the bad-input corpus (faulty and tricky files, manifest in .corpus.json)")
     p.add_argument("--out", help="folder to write into (default: the inbox)")
@@ -169,25 +287,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surveys-only", action="store_true", help="skip the register extracts")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("template", help="write the workbook a federation fills in")
+    p = sub.add_parser("template", help="write the workbook a federation fills in",
+                       formatter_class=formatter, description="""\
+The submission workbook for one federation and period, with the questions valid
+in that period (see docs/submission_format.md).""",
+                       epilog="exit codes: 0 written; 2 unknown period or federation not taking part.")
     p.add_argument("--period", required=True, help="e.g. 2025/26")
     p.add_argument("--federation", required=True, help="e.g. SF07")
     p.add_argument("--out", help="folder (default: current)")
     p.set_defaults(func=cmd_template)
 
-    p = sub.add_parser("ingest", help="ingest files (default: every new file in the inbox)")
-    p.add_argument("paths", nargs="*")
+    p = sub.add_parser("ingest", help="ingest files (default: every new file in the inbox)",
+                       formatter_class=formatter, description="""\
+Identify (SHA-256), archive, validate and land or quarantine each file; register
+extracts are pseudonymised. Safe to run again on the same files: a known file is
+a no-op ("already ingested").""", epilog="""\
+exit codes: 0 every file accepted or already known; 1 at least one file was
+rejected (see `nns status`); 2 a path does not exist, or no pseudonym key for a
+register extract (nothing is ingested when a path is wrong).""")
+    p.add_argument("paths", nargs="*", help="files to ingest (default: new files in the inbox and inbox/register/)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("build", help="build the warehouse with dbt, run the quality gate, and publish")
+    p = sub.add_parser("build", help="build the warehouse with dbt, run the quality gate, and publish",
+                       formatter_class=formatter, description="""\
+`dbt build` (seeds, models, data and unit tests) into warehouse.duckdb, the
+quality gate (Great Expectations; report in publish/quality/gate.html), then
+protect, audit and atomically swap in publish/marts.duckdb. One writer at a time:
+a second build while one runs stops at once. Idempotent: the same lake gives
+the same published database.""", epilog="""\
+exit codes: 0 built and published; 1 dbt, the gate, the audit or publication failed, or
+another build is running (the last published database stays); 2 configuration.""")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("report", help="write the national, popular and federation reports")
+    p = sub.add_parser("report", help="write the national, popular and federation reports",
+                       formatter_class=formatter, description="""\
+Reports from the published database into publish/report/: the national report,
+the popular version and one feedback report per federation (HTML and PDF).""",
+                       epilog="exit codes: 0 written; 2 nothing published yet (run `nns build`).")
     p.add_argument("--html-only", action="store_true", help="skip the PDFs")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("sql", help="query the published database read-only")
-    p.add_argument("query", nargs="?")
+    p = sub.add_parser("sql", help="query the published database read-only",
+                       formatter_class=formatter, description="""\
+Run one query against publish/marts.duckdb, read-only (without a query: the
+duckdb shell, if installed). docs/analysts.md describes every table.""",
+                       epilog="exit codes: 0 the query ran; 1 the query failed; 2 no database or no query.")
+    p.add_argument("query", nargs="?", help='e.g. "select * from indicator_results limit 5"')
     p.add_argument("--warehouse", action="store_true", help="the working warehouse instead (operators)")
     p.add_argument("--max-rows", type=int, default=40)
     p.set_defaults(func=cmd_sql)

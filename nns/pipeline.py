@@ -5,10 +5,15 @@ Airflow only orchestrates; every step here can be run and tested without it.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,12 +22,55 @@ from ingest import lake
 from ingest.survey import Outcome, inbox_files, ingest_file
 from nns.catalogue import load_catalogue
 from nns.settings import Settings
+from nns.status import track
 
 log = logging.getLogger(__name__)
 
 
 class BuildFailed(RuntimeError):
     """dbt (or a later build step) failed; the message says which and why."""
+
+
+class WriterBusy(BuildFailed):
+    """Another process is building the warehouse or publishing right now."""
+
+
+_held: set[Path] = set()  # writer locks this process holds (so `nns build` can hold one across both steps)
+
+
+@contextmanager
+def writer_lock(settings: Settings, step: str):
+    """One writer of warehouse.duckdb and publish/ at a time, whoever starts it.
+
+    Airflow's one-slot pool already serialises the DAG's writers; this lock also
+    covers a hand-run `nns build` and a pool set up wrongly. It is an flock, so the
+    kernel releases it when the holder dies, even by SIGKILL: no stale locks.
+    Re-entrant within a process.
+    """
+    path = settings.home / "status" / "writer.lock"
+    if path in _held:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 1024, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise WriterBusy(f"Another build is writing now ({holder}); {step} did not start. "
+                             f"Wait for it to finish (nns status), then run again.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"step": step, "pid": os.getpid(), "host": socket.gethostname(),
+                                  "since": lake.now_utc()}).encode(), 0)
+        _held.add(path)
+        try:
+            yield
+        finally:
+            _held.discard(path)
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def local_date(moment: datetime | None, settings: Settings) -> date:
@@ -50,6 +98,8 @@ def should_collect(settings: Settings, run_after: datetime | None, *, ignore_cal
 def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None) -> list[str]:
     """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator."""
     lake.ensure_lake(settings)
+    for leftover in lake.sweep_temporaries(settings):
+        log.info("Removed %s, left by an interrupted write", leftover)
     chosen = []
     for path in inbox_files(settings):
         if file_name and path.name != file_name:
@@ -58,6 +108,9 @@ def files_to_ingest(settings: Settings, *, federation: str | None = None, file_n
             continue
         if lake.read_ledger_record(settings, lake.sha256_file(path)) is None:
             chosen.append(str(path))
+        else:
+            # Committed to the ledger, but the run stopped before the file left the inbox.
+            ingest_file(path, settings)
     log.info("%d new file(s) in %s", len(chosen), settings.inbox)
     return chosen
 
@@ -82,15 +135,30 @@ def register_files_to_ingest(settings: Settings, *, file_name: str | None = None
     from ingest.register import register_files
 
     lake.ensure_lake(settings)
-    return [str(p) for p in register_files(settings)
-            if (not file_name or p.name == file_name)
-            and lake.read_ledger_record(settings, lake.sha256_file(p)) is None]
+    chosen = []
+    for path in register_files(settings):
+        if file_name and path.name != file_name:
+            continue
+        record = lake.read_ledger_record(settings, lake.sha256_file(path))
+        if record is None:
+            chosen.append(str(path))
+        elif record["status"] == "accepted":
+            path.unlink()  # loaded, but the run stopped before the extract left the inbox
+    return chosen
 
 
 def dbt_command(settings: Settings, *args: str) -> list[str]:
     dbt = Path(sys.executable).with_name("dbt")
     return [str(dbt), *args, "--project-dir", str(settings.dbt_project_dir),
             "--profiles-dir", str(settings.dbt_project_dir)]
+
+
+def _die_with_parent() -> None:
+    """In the dbt child: die when the task process dies, so a killed task leaves no writer behind."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def run_dbt(settings: Settings, *args: str) -> str:
@@ -104,7 +172,7 @@ def run_dbt(settings: Settings, *args: str) -> str:
            "DBT_TARGET_PATH": str(settings.home / "dbt_target")}
     command = dbt_command(settings, *args)
     log.info("Running %s", " ".join(command[:2]))
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=_die_with_parent)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         failing = [line for line in output.splitlines() if "ERROR" in line or "FAIL" in line]
@@ -115,10 +183,11 @@ def run_dbt(settings: Settings, *args: str) -> str:
 
 def build_warehouse(settings: Settings) -> str:
     """Seeds, models and data tests, in dependency order: one writer."""
-    output = run_dbt(settings, "build")
-    if settings.seeded_fault:
-        inject_fault(settings, settings.seeded_fault)
-    return output
+    with writer_lock(settings, "dbt_build"), track(settings, "dbt_build"):
+        output = run_dbt(settings, "build")
+        if settings.seeded_fault:
+            inject_fault(settings, settings.seeded_fault)
+        return output
 
 
 # Deliberate corruptions of a mart, to show the quality gate refusing publication
@@ -151,18 +220,34 @@ def quality_gate(settings: Settings):
     """
     from expectations.gate import run_gate
 
-    return run_gate(settings)
+    # It reads the warehouse and swaps publish/quality: a writer like the others.
+    with writer_lock(settings, "quality_gate"), track(settings, "quality_gate") as result:
+        gate = run_gate(settings, raise_on_failure=False)
+        result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
+                      warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)))
+        if not gate.passed:
+            from expectations.gate import GateFailed
+
+            raise GateFailed(gate.summary())
+        return gate
 
 
 def publish_marts(settings: Settings) -> Path:
     """Protect, audit and atomically swap in publish/marts.duckdb."""
+    from nns.checksum import published_checksum
     from nns.publish import publish
 
-    return publish(settings)
+    with writer_lock(settings, "publish"), track(settings, "publish") as result:
+        # Staging files of a killed publication (never read by anyone); safe to drop under the lock.
+        for leftover in settings.publish.glob(".marts-*.duckdb*"):
+            leftover.unlink(missing_ok=True)
+        path = publish(settings)
+        result.update(path=str(path.relative_to(settings.home)), checksum=published_checksum(path))
+        return path
 
 
-def write_reports(settings: Settings, *, pdf: bool = True) -> Path:
+def write_reports(settings: Settings, *, pdf: bool = True, progress=None) -> Path:
     """National report, popular version and federation reports from the published database."""
     from report.build import build_reports
 
-    return build_reports(settings, pdf=pdf)
+    return build_reports(settings, pdf=pdf, progress=progress)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nns.disclosure import SHOWN, SUPPRESSED, Equation, Margin, apply, margin_equations, protect, protect_cells
+from nns.faults import checkpoint
 from nns.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -351,12 +352,15 @@ def publish(settings: Settings) -> Path:
     staging = settings.publish / f".marts-{uuid.uuid4().hex}.duckdb"
     try:
         tables = write_publication(settings, staging)
+        checkpoint("publish.written")
         violations = audit(staging, settings.disclosure_threshold)
         if violations:
             raise PublicationRefused("Disclosure audit failed; nothing published:\n" + "\n".join(violations))
         with open(staging, "rb") as f:
             os.fsync(f.fileno())
+        checkpoint("publish.before_replace")
         os.replace(staging, target)  # readers see the old file or the new, never half
+        checkpoint("publish.after_replace")
         fd = os.open(settings.publish, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -38,6 +38,15 @@ def _fraction(name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise ValueError(f"{name} must be between 0 and 1, got {raw!r}")
     return value
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,14 @@ class Settings:
     volume_drop_tolerance: float
     seeded_fault: str | None
     as_of: str | None
+    # Failure alerts by e-mail; no host, no e-mail (the summary is still logged).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "nns@localhost"
+    smtp_to: tuple[str, ...] = ()
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -77,6 +94,13 @@ class Settings:
             seeded_fault=env.get("NNS_SEEDED_FAULT", "").strip() or None,
             # "Today" for the collection freshness (YYYY-MM-DD); unset means the current date.
             as_of=env.get("NNS_AS_OF", "").strip() or None,
+            smtp_host=env.get("NNS_SMTP_HOST", "").strip() or None,
+            smtp_port=_int("NNS_SMTP_PORT", 25),
+            smtp_from=env.get("NNS_SMTP_FROM", "").strip() or "nns@localhost",
+            smtp_to=tuple(a.strip() for a in env.get("NNS_SMTP_TO", "").split(",") if a.strip()),
+            smtp_user=env.get("NNS_SMTP_USER", "").strip() or None,
+            smtp_password=_secret("NNS_SMTP_PASSWORD"),
+            smtp_starttls=_bool("NNS_SMTP_STARTTLS", False),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

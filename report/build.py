@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -309,22 +310,29 @@ def _federation_reports(published: Path, out: Path, period: str, rows: list[tupl
 
 
 def build_reports(settings: Settings, *, federations: list[str] | None = None, pdf: bool = True,
-                  workers: int = 2) -> Path:
-    """Write publish/report/: national report, popular version, one report per federation."""
+                  workers: int = 2, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write publish/report/: national report, popular version, one report per federation.
+
+    `progress(done, total)` is called as documents are finished (the CLI draws a bar with it).
+    """
     published = settings.publish / "marts.duckdb"
     out = settings.publish / "report"
+    report_progress = progress or (lambda done, total: None)
     db = Published.open(published)
     try:
         period = db.latest_period()
         slug = period.replace("/", "-")
         env = _environment()
-        national = national_context(db, period)
-        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
-        _write(out / f"kortversion-{slug}.html",
-               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
         chosen = db.federations_in(period)
         if federations is not None:
             chosen = chosen[chosen.federation_code.isin(federations)]
+        total = 2 + len(chosen)
+        national = national_context(db, period)
+        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
+        report_progress(1, total)
+        _write(out / f"kortversion-{slug}.html",
+               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
+        report_progress(2, total)
     finally:
         db.close()  # before the pool forks
     common = {k: national[k] for k in ("group_names", "threshold", "today")}
@@ -334,12 +342,19 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
                                 for row in national["registers"]["table"] for months in FOLLOWUPS
                                 if row[f"{months}T"]}
     rows = list(zip(chosen.federation_code, chosen.federation_name))
-    shares = [rows[i::workers] for i in range(workers) if rows[i::workers]]
-    if len(shares) > 1:
-        with ProcessPoolExecutor(max_workers=len(shares)) as pool:
-            done = sum(pool.map(_federation_reports, *zip(*[(published, out, period, share, common, pdf)
-                                                             for share in shares])))
+    # Small batches, so progress moves steadily; each opens its own read-only connection.
+    size = max(1, math.ceil(len(rows) / (workers * 4)))
+    batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+    done = 0
+    if workers > 1 and len(batches) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(batches))) as pool:
+            for finished in pool.map(_federation_reports, *zip(*[(published, out, period, batch, common, pdf)
+                                                                  for batch in batches])):
+                done += finished
+                report_progress(2 + done, total)
     else:
-        done = sum(_federation_reports(published, out, period, share, common, pdf) for share in shares)
+        for batch in batches:
+            done += _federation_reports(published, out, period, batch, common, pdf)
+            report_progress(2 + done, total)
     log.info("Reports for %s written to %s (%d federations)", period, out, done)
     return out

@@ -20,14 +20,15 @@ from ingest import lake
 from nns.generate import generate
 
 from .conftest import environment
+from .smtp_sink import SmtpSink
 
 NNS = str(Path(sys.executable).with_name("nns"))
 INSIDE_WINDOW = "2023-10-15T03:30"  # 2022/23's autumn window, Stockholm time
 OUTSIDE_WINDOW = "2023-07-01T03:30"
 
 
-def nns(settings, *args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NNS_HOME": str(settings.home)}
+def nns(settings, *args, **extra_env) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NNS_HOME": str(settings.home), **extra_env}
     return subprocess.run([NNS, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -49,10 +50,13 @@ def pipeline_run(tmp_path_factory):
         summary = generate("small", settings.inbox, settings, registers=True)
         summary["personnummer"] = personnummer_in_extracts(settings.inbox / "register")
         (settings.inbox / "SF07_2022-23_trasig.xlsx").write_bytes(b"PK\x03\x04 truncated")
-        collect = nns(settings, "run", "nns_collect", "--run-after", INSIDE_WINDOW)
-        registers = nns(settings, "run", "nns_registers")
-        summary["registers_run"] = registers
-        build = nns(settings, "run", "nns_build")
+        with SmtpSink() as sink:  # failure alerts are e-mailed here
+            smtp = {"NNS_SMTP_HOST": "127.0.0.1", "NNS_SMTP_PORT": str(sink.port), "NNS_SMTP_TO": "drift@example.org"}
+            collect = nns(settings, "run", "nns_collect", "--run-after", INSIDE_WINDOW, **smtp)
+            registers = nns(settings, "run", "nns_registers", **smtp)
+            summary["registers_run"] = registers
+            build = nns(settings, "run", "nns_build", **smtp)
+            summary["alerts"] = sink.messages
         yield settings, summary, collect, build
 
 
@@ -91,6 +95,25 @@ def test_collect_lands_every_good_file_and_fails_only_the_broken_one(pipeline_ru
     records = [r for r in lake.ledger_records(settings) if r["source"] == "survey"]
     assert len(records) == len(ingest)
     assert len(list(settings.archive.iterdir())) == len(ingest), "every original archived"
+
+
+def test_each_failed_task_e_mailed_one_alert(pipeline_run):
+    """The failure callback fires on real task failures inside Airflow, and only on those."""
+    settings, summary, collect, build = pipeline_run
+    failed = [s for s in task_states(settings, "nns_collect") if s[3] == "failed"]
+    alerts = summary["alerts"]
+    assert sorted(a.message["Subject"] for a in alerts) == sorted(
+        f"[NNS] nns_collect.ingest [{label}] failed" for _, _, label, _ in failed)
+    broken = next(a.message.get_content() for a in alerts if "trasig" in a.message["Subject"])
+    assert "REJECTED SF07_2022-23_trasig.xlsx" in broken and "FILE_UNREADABLE" in broken
+    assert f"nns ingest {settings.home}/inbox/" in broken
+    assert all(a.recipients == ["drift@example.org"] for a in alerts)
+
+
+def test_the_metadata_database_has_one_warehouse_slot(pipeline_run):
+    settings, *_ = pipeline_run
+    with sqlite3.connect(settings.home / "airflow" / "airflow.db") as db:
+        assert db.execute("select slots from slot_pool where pool = 'nns_warehouse'").fetchone() == (1,)
 
 
 def test_build_makes_a_queryable_mart_with_the_latest_submission_winning(pipeline_run):

@@ -42,8 +42,10 @@ def test_reingesting_a_known_file_changes_nothing(settings, write_submission):
     path.write_bytes(data)  # the same bytes arrive again, under another name even
     again = settings.inbox / "SF07_2025-26_kopia.xlsx"
     os.replace(path, again)
-    assert files_to_ingest(settings) == []  # the nightly run would not even map it
-    second = ingest_file(again, settings)
+    assert files_to_ingest(settings) == []  # the nightly run would not even map it,
+    assert not again.exists()  # and takes it out of the inbox: the archive has these bytes
+    again.write_bytes(data)
+    second = ingest_file(again, settings)  # by hand: a no-op
     assert second.status == "known" and second.submission_id == first.submission_id
     assert snapshot(settings.lake) == before
     assert not again.exists()

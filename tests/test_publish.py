@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import duckdb
 import pytest
 
 from nns import publish as publishing
+from nns.checksum import published_checksum
 from nns.publish import PUBLISHED, PublicationRefused, audit, publish
+
+from .readers import ReaderLoop
 
 KOLADA_COLUMNS = ["period", "federation_code", "federation_name", "respondent_group", "indicator_id", "gender",
                   "n", "mean_score", "positive_share", "ci_low", "ci_high", "national_positive_share", "status"]
@@ -140,21 +141,6 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
     assert mismatches == 0
 
 
-def _reader(path: str, ready, stop, results) -> None:
-    failures, seen = 0, set()
-    ready.set()  # started (imports done): a deadline set by the parent could pass first on a loaded machine
-    while not stop.is_set():
-        try:
-            with duckdb.connect(path, read_only=True) as con:
-                threshold = con.execute("select disclosure_threshold from publication").fetchone()[0]
-                hidden = con.execute("select count(*) from indicator_results where status = '..'").fetchone()[0]
-                seen.add((threshold, hidden))
-        except Exception as exc:  # noqa: BLE001 - any failure counts
-            failures += 1
-            seen.add(("error", type(exc).__name__))
-    results.put((failures, seen))
-
-
 def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, monkeypatch):
     path = published_home.publish / "marts.duckdb"
     from nns.settings import get_settings
@@ -163,23 +149,15 @@ def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, m
     for threshold in (5, 8):
         monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
         publish(get_settings())
-        with duckdb.connect(str(path), read_only=True) as con:
-            builds[threshold] = con.execute("select count(*) from indicator_results where status = '..'").fetchone()[0]
-    assert builds[5] < builds[8]
-    spawn = multiprocessing.get_context("spawn")
-    results, ready, stop = spawn.Queue(), spawn.Event(), spawn.Event()
-    reader = spawn.Process(target=_reader, args=(str(path), ready, stop, results))
-    reader.start()
-    assert ready.wait(timeout=300), "the reader process did not start"
-    for threshold in (5, 8, 5, 8):
-        monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
-        publish(get_settings())
-    stop.set()
-    failures, seen = results.get(timeout=60)
-    reader.join()
-    assert failures == 0, seen
-    assert seen <= {(5, builds[5]), (8, builds[8])}, "a reader saw a build that was neither the old nor the new"
-    assert len(seen) == 2
+        builds[threshold] = published_checksum(path)
+    assert builds[5] != builds[8]
+    with ReaderLoop(path) as reader:
+        for threshold in (5, 8, 5, 8):
+            monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
+            publish(get_settings())
+    assert reader.failures == [], reader.failures
+    assert set(reader.seen) <= set(builds.values()), "a reader saw a build that was neither the old nor the new"
+    assert len(reader.seen) == 2
 
 
 def test_threshold_is_honoured(published_home, monkeypatch):

@@ -25,12 +25,13 @@ def reports(small_build, tmp_path_factory):
         settings = get_settings()
         # Only the published database is needed: prove it by removing the warehouse.
         settings.warehouse.unlink()
-        out = build_reports(settings)
-    return settings, out
+        progress = []
+        out = build_reports(settings, progress=lambda done, total: progress.append((done, total)))
+    return settings, out, progress
 
 
 def test_every_report_is_written_as_html_and_pdf(reports):
-    settings, out = reports
+    settings, out, progress = reports
     with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
         period = con.execute("select max(period) from indicator_results").fetchone()[0]
         federations = {r[0] for r in con.execute(
@@ -41,10 +42,13 @@ def test_every_report_is_written_as_html_and_pdf(reports):
         assert (out / f"{name}.html").stat().st_size > 10_000
         assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
     assert {p.stem.split("-")[0] for p in (out / "forbund").glob("*.pdf")} == federations
+    # Progress (the CLI's bar) counts every document once, in order, up to the total.
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+    assert progress[-1] == (2 + len(federations), 2 + len(federations)) and len(progress) > 3
 
 
 def test_html_is_self_contained(reports):
-    _, out = reports
+    _, out, _ = reports
     for path in out.rglob("*.html"):
         html = path.read_text(encoding="utf-8")
         assert not re.search(r'(src|href)="(https?:)?//', html), f"{path.name} loads something from the network"
@@ -52,7 +56,7 @@ def test_html_is_self_contained(reports):
 
 
 def test_national_report_shows_the_marts_numbers(reports):
-    settings, out = reports
+    settings, out, _ = reports
     html = next(out.glob("nationell-rapport-*.html")).read_text(encoding="utf-8")
     with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
         period = con.execute("select max(period) from indicator_results").fetchone()[0]
@@ -71,7 +75,7 @@ def test_national_report_shows_the_marts_numbers(reports):
 
 
 def test_suppressed_cells_show_as_dots_with_a_note(reports):
-    _, out = reports
+    _, out, _ = reports
     federation = next((out / "forbund").glob("*.html")).read_text(encoding="utf-8")
     assert "<td class=\"k\">..</td>" in federation or ">..<" in federation
     assert "betyder att uppgiften inte visas" in federation

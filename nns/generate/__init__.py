@@ -8,6 +8,7 @@ bytes, so tests and benchmarks can rely on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,11 @@ PROFILES = {
 
 
 def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20251101,
-             registers: bool = True) -> dict:
+             registers: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Write a profile's submissions (and register extracts) into `out`.
+
+    `progress(phase, done, total)` reports how far each phase has come (the CLI draws bars).
+    """
     from .registers import write_register_extracts
     from .surveys import write_survey_submissions
 
@@ -73,8 +78,11 @@ def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20
     profile = PROFILES[profile_name]
     out.mkdir(parents=True, exist_ok=True)
     summary = {"profile": profile.name, "seed": seed}
-    summary["surveys"] = write_survey_submissions(out, profile, catalogue, seed)
+    summary["surveys"] = write_survey_submissions(
+        out, profile, catalogue, seed, progress=(lambda d, t: progress("surveys", d, t)) if progress else None)
     if registers:
+        if progress:
+            progress("register extracts", 0, 1)
         federations_by_year = {
             year: [f.code for f in catalogue.federations_in(f"{year - 1}/{year % 100:02d}")
                    if profile.federation_codes is None or f.code in profile.federation_codes]
@@ -91,4 +99,6 @@ def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20
                 seed=seed,
             ).items()
         }
+        if progress:
+            progress("register extracts", 1, 1)
     return summary

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import os
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -131,15 +132,21 @@ def _spoil(content: SubmissionContent, rng: np.random.Generator) -> None:
     row.answers[code] = 7
 
 
-def write_survey_submissions(out: Path, profile: Profile, catalogue: Catalogue, seed: int) -> dict:
+def write_survey_submissions(out: Path, profile: Profile, catalogue: Catalogue, seed: int,
+                             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Write every period's submissions; `progress(done, total)` after each period × federation."""
     out.mkdir(parents=True, exist_ok=True)
     codes = profile.federation_codes or tuple(f.code for f in catalogue.federations)
+    total, done = len(profile.periods) * len(codes), 0
     question_effects = {q.code: float(_rng(seed, "question", q.code).normal(0, 0.25)) for q in catalogue.questions}
     written = {"files": 0, "submissions": 0, "questionnaires": 0, "resubmissions": 0, "rejected_first": 0}
     for period_index, period in enumerate(profile.periods):
         windows = [w for w in catalogue.windows if w.period == period]
         main_window = windows[-1]
         for code in codes:
+            done += 1
+            if progress:
+                progress(done, total)
             federation = catalogue.federation(code)
             if federation is None or federation not in catalogue.federations_in(period):
                 continue

@@ -1,0 +1,104 @@
+"""The operator CLI: help texts, exit codes scripts can trust, progress bars only on a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest import lake
+from nns import cli
+
+from .conftest import sample_content
+
+NNS = str(Path(sys.executable).with_name("nns"))
+ANSI = re.compile(r"\x1b\[")
+COMMANDS = ["status", "generate", "template", "ingest", "build", "report", "sql"]
+
+
+def test_every_command_explains_itself_and_its_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    top = capsys.readouterr().out
+    assert all(command in top for command in COMMANDS) and "exit codes: 0 success; 1" in top
+    for command in COMMANDS:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert "exit codes: 0" in text, command
+
+
+def nns_in(settings, *args, tty: bool) -> tuple[int, str]:
+    """Run nns with stdout on a pseudo-terminal (tty=True) or a pipe; return (exit code, stdout)."""
+    env = {**os.environ, "NNS_HOME": str(settings.home), "COLUMNS": "120", "TERM": "xterm"}
+    if not tty:
+        result = subprocess.run([NNS, *args], env=env, capture_output=True, text=True, timeout=300)
+        return result.returncode, result.stdout
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([NNS, *args], env=env, stdout=follower, stderr=subprocess.PIPE)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return process.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+def three_files(write_submission):
+    return [write_submission(f"SF0{i}_2025-26.xlsx", content=sample_content(f"SF0{i}")) for i in (1, 2, 7)]
+
+
+def test_ingest_draws_a_bar_on_a_terminal(settings, write_submission):
+    three_files(write_submission)
+    code, out = nns_in(settings, "ingest", tty=True)
+    assert code == 0
+    assert ANSI.search(out) and "ingest" in out and "3/3" in out, out[-2000:]
+    assert out.count("accepted SF0") == 3
+
+
+def test_ingest_prints_plain_lines_to_a_pipe(settings, write_submission):
+    three_files(write_submission)
+    code, out = nns_in(settings, "ingest", tty=False)
+    assert code == 0 and not ANSI.search(out)
+    assert [line.split()[0] for line in out.splitlines()] == ["accepted"] * 3
+
+
+def test_a_rejected_file_exits_1(settings, write_submission):
+    def broken(wb):
+        wb["Deltagare"]["F2"] = 7
+
+    write_submission("SF07_2025-26.xlsx", edit=broken)
+    code, out = nns_in(settings, "ingest", tty=False)
+    assert code == 1 and out.startswith("REJECTED SF07_2025-26.xlsx")
+
+
+def test_a_wrong_path_exits_2_before_any_work(settings, write_submission, capsys):
+    good = write_submission("SF07_2025-26.xlsx")
+    assert cli.main(["ingest", str(good), str(settings.inbox / "no-such-file.xlsx")]) == 2
+    assert "No such file" in capsys.readouterr().err
+    assert good.exists(), "the good file was not ingested either"
+    assert not settings.ledger.exists() or lake.ledger_records(settings) == []
+
+
+def test_generate_draws_bars_on_a_terminal_only(settings, tmp_path):
+    code, out = nns_in(settings, "generate", "--profile", "small", "--surveys-only", "--out", str(tmp_path / "t"),
+                       tty=True)
+    assert code == 0 and ANSI.search(out) and "surveys" in out
+    code, out = nns_in(settings, "generate", "--profile", "small", "--surveys-only", "--out", str(tmp_path / "p"),
+                       tty=False)
+    assert code == 0 and not ANSI.search(out) and out.lstrip().startswith("{")
+    assert sorted(p.read_bytes() for p in (tmp_path / "t").iterdir()) == \
+        sorted(p.read_bytes() for p in (tmp_path / "p").iterdir()), "the bar changes nothing written"
