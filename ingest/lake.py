@@ -197,3 +197,15 @@ def ledger_records(settings: Settings) -> list[dict]:
 
 def archive_path(settings: Settings, submission_id: str, suffix: str) -> Path:
     return settings.archive / f"{submission_id}{suffix.lower()}"
+
+
+def drop_stale_outcome(settings: Settings, source: str, submission_id: str, status: str) -> None:
+    """After a forced reprocess, remove what the submission's previous outcome left behind.
+
+    Called after the ledger record (the commit point), so a crash in between leaves only
+    a folder that nothing reads (dbt takes the status from the ledger). The lake then holds
+    what one fresh ingest of these bytes would have written: raw or quarantine, not both.
+    """
+    stale = settings.quarantine / submission_id if status == "accepted" else settings.raw / source / submission_id
+    if stale.exists():
+        shutil.rmtree(stale)

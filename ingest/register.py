@@ -258,6 +258,8 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         })
         record["quarantine_path"] = str(target.relative_to(settings.home))
     lake.write_ledger_record(settings, record)
+    if known:  # reprocessed on request (force): the earlier outcome's folder goes
+        lake.drop_stale_outcome(settings, "register", submission_id, record["status"])
     if not problems and path.resolve().parent == register_inbox(settings).resolve():
         path.unlink()  # the agency holds the master copy; the ledger keeps the hash
     outcome = Outcome(submission_id, path.name, record["status"], None, record["extract_month"],

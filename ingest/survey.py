@@ -148,6 +148,8 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
         _land(settings, submission_id, name, parsed, record, warnings)
 
     lake.write_ledger_record(settings, record)  # the commit point
+    if known:  # reprocessed on request (force): the earlier outcome's folder goes
+        lake.drop_stale_outcome(settings, "survey", submission_id, record["status"])
     _leave_inbox(path, settings)
     outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
                       parsed.rows_ok, len(errors), len(warnings), record["first_problem"])

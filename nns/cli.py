@@ -62,24 +62,32 @@ def cmd_template(args) -> int:
 
 def cmd_ingest(args) -> int:
     from ingest.register import MissingPseudonymKey
-    from nns.pipeline import files_to_ingest, ingest_any, register_files_to_ingest
+    from nns.pipeline import files_to_ingest, ingest_path, register_files_to_ingest
 
     settings = _settings()
     paths = [Path(p) for p in args.paths] or [
-        Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
+        Path(p) for p in files_to_ingest(settings, force=args.force)
+        + register_files_to_ingest(settings, force=args.force)]
     rejected = 0
     for path in paths:
         if not path.is_file():
             print(f"No such file: {path}", file=sys.stderr)
             return EXIT_USAGE
         try:
-            outcome = ingest_any(path, settings)
+            outcome = ingest_path(path, settings, force=args.force)
         except MissingPseudonymKey as exc:
             print(f"nns ingest: {exc}", file=sys.stderr)
             return EXIT_USAGE
         rejected += outcome.status == "rejected"
         print(outcome.summary())
     return EXIT_PROBLEM if rejected else EXIT_OK
+
+
+def cmd_rerun(args) -> int:
+    from nns.rerun import rerun
+
+    return rerun(_settings(), federation=args.federation, file_name=args.file, force=args.force,
+                 build=not args.no_build, timeout=args.timeout)
 
 
 def cmd_build(args) -> int:
@@ -174,7 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="ingest files (default: every new file in the inbox)")
     p.add_argument("paths", nargs="*")
+    p.add_argument("--force", action="store_true",
+                   help="reprocess files the ledger has seen (after a contract fix); without paths: "
+                        "every file still in the inbox and the latest archived original of every name")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("rerun", help="collect a federation's or a file's submissions again and build "
+                                     "(through the deployment's REST API when NNS_AIRFLOW_API_URL is set)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--federation", help="e.g. SF07")
+    which.add_argument("--file", help="one inbox file name, e.g. SF07_2025-26.xlsx")
+    p.add_argument("--force", action="store_true", help="reprocess files already loaded (after a contract fix)")
+    p.add_argument("--no-build", action="store_true", help="do not wait for (or run) nns_build")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for each DAG run (default 1800)")
+    p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("build", help="build the warehouse with dbt and publish the analyst database")
     p.set_defaults(func=cmd_build)

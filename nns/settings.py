@@ -40,6 +40,10 @@ class Settings:
     max_rows_per_sheet: int
     duckdb_memory_limit: str
     duckdb_threads: int
+    # A deployment's REST API (docker-compose or any Airflow 3): `nns rerun` goes through it when set.
+    airflow_api_url: str | None = None
+    airflow_user: str = "operator"
+    airflow_password: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +61,9 @@ class Settings:
             max_rows_per_sheet=_int("NNS_MAX_ROWS_PER_SHEET", 20_000),
             duckdb_memory_limit=env.get("NNS_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_threads=_int("NNS_DUCKDB_THREADS", 2),
+            airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
+            airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
+            airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -335,7 +336,8 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
                                 if row[f"{months}T"]}
     rows = list(zip(chosen.federation_code, chosen.federation_name))
     shares = [rows[i::workers] for i in range(workers) if rows[i::workers]]
-    if len(shares) > 1:
+    # A Celery worker's task process is daemonic and may not start children: work in turn there.
+    if len(shares) > 1 and not multiprocessing.current_process().daemon:
         with ProcessPoolExecutor(max_workers=len(shares)) as pool:
             done = sum(pool.map(_federation_reports, *zip(*[(published, out, period, share, common, pdf)
                                                              for share in shares])))
