@@ -292,6 +292,12 @@ class Deployment:
 
         self.work.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        self.timings: dict[str, float] = {}
+        clock = time.monotonic()
+
+        def lap(what: str) -> None:
+            self.timings[what] = round(time.monotonic() - clock, 1)
+
         try:
             self.postgres = Postgres(self.work, self.processes)
             self.redis = Redis(self.work, self.processes)
@@ -300,16 +306,21 @@ class Deployment:
             self.jwt_secret = secrets.token_urlsafe(32)
             (self.work / "passwords.json").write_text(json.dumps({"operator": self.password}))
             (self.work / "pseudonym_key").write_text(secrets.token_hex(32))
+            lap("servers and a fresh database")
             self.airflow("db", "migrate")
+            lap("airflow db migrate")
             self.start_components()
             self.api = AirflowAPI(self.url, "operator", self.password)
             self.api.wait_until_up(self.startup_timeout)
+            lap("api-server answering")
             # The one-slot pool for the DuckDB writer, made as an operator would (and faster than the CLI).
             self.api.request("POST", "/api/v2/pools", {"name": "nns_warehouse", "slots": 1,
                                                        "description": "one DuckDB writer"})
             for dag_id in ("nns_collect", "nns_registers", "nns_build"):
                 self.api.wait_for_dag(dag_id, self.startup_timeout)
+            lap("DAGs parsed")
             self.wait_for_workers()
+            lap("workers ready")
         except BaseException:
             self.dump_logs()
             self.__exit__(None, None, None)

@@ -132,8 +132,8 @@ def test_a_cleared_mapped_task_reruns_on_a_celery_worker_and_the_build_publishes
     with duckdb.connect(str(home / "publish" / "marts.duckdb"), read_only=True) as con:
         published = {r[0] for r in con.execute("select distinct federation_code from collection_status").fetchall()}
     assert set(GOOD) | {"SF07"} <= published, "the corrected file reached the published marts"
-    print(f"\ndeployment up in {deployment.started_in:.0f} s; collect, clear, rerun and build "
-          f"in {time.monotonic() - started:.0f} s")
+    print(f"\ndeployment up in {deployment.started_in:.0f} s {deployment.timings}; "
+          f"collect, clear, rerun and build in {time.monotonic() - started:.0f} s")
 
 
 def nns_rerun(deployment, *args) -> subprocess.CompletedProcess:
