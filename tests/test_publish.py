@@ -141,9 +141,12 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
     assert mismatches == 0
 
 
-def _reader(path: str, stop_at: float, results) -> None:
+def _reader(path: str, ready, done, results) -> None:
     failures, seen = 0, set()
-    while time.time() < stop_at:
+    ready.set()
+    # Read until the publisher is done (bounded), however long a loaded machine takes to start us.
+    stop_at = time.time() + 300
+    while not done.is_set() and time.time() < stop_at:
         try:
             with duckdb.connect(path, read_only=True) as con:
                 threshold = con.execute("select disclosure_threshold from publication").fetchone()[0]
@@ -166,12 +169,15 @@ def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, m
         with duckdb.connect(str(path), read_only=True) as con:
             builds[threshold] = con.execute("select count(*) from indicator_results where status = '..'").fetchone()[0]
     assert builds[5] < builds[8]
-    results = multiprocessing.get_context("spawn").Queue()
-    reader = multiprocessing.get_context("spawn").Process(target=_reader, args=(str(path), time.time() + 12, results))
+    spawn = multiprocessing.get_context("spawn")
+    results, ready, done = spawn.Queue(), spawn.Event(), spawn.Event()
+    reader = spawn.Process(target=_reader, args=(str(path), ready, done, results))
     reader.start()
+    assert ready.wait(120), "the reader process did not start"
     for threshold in (5, 8, 5, 8):
         monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
         publish(get_settings())
+    done.set()
     failures, seen = results.get(timeout=60)
     reader.join()
     assert failures == 0, seen
