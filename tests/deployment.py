@@ -81,22 +81,27 @@ class Processes:
         if dead:
             raise RuntimeError(f"deployment process(es) exited: {dead}\n{self.tail()}")
 
-    def stop(self, name: str, grace: float = 20) -> None:
-        process = self.started.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)  # our own group: start_new_session
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    def stop_many(self, names: list[str], grace: float = 20) -> None:
+        """SIGTERM to all at once (each shuts down in its own time), SIGKILL whoever outlives the grace."""
+        for name in names:
+            process = self.started.get(name)
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name in names:
+            process = self.started.pop(name, None)
+            if process is None:
+                continue
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
 
     def stop_all(self) -> None:
-        for name in list(self.started)[::-1]:  # workers first, the API last
-            self.stop(name)
+        self.stop_many(list(self.started)[::-1])
 
     def tail(self, lines: int = 60) -> str:
         out = []
@@ -367,8 +372,7 @@ class Deployment:
     def __exit__(self, exc_type, exc, tb) -> None:
         errors = []
         servers = ("redis", "postgres")  # throw-away ones, if we started them: stopped last
-        for name in [n for n in self.processes.started if n not in servers][::-1]:  # workers first
-            self.processes.stop(name)
+        self.processes.stop_many([n for n in self.processes.started if n not in servers][::-1])
         if getattr(self, "redis", None):
             try:
                 self.redis.release()
