@@ -16,6 +16,11 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
 install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 	$(UV) sync --frozen --python 3.11
+	@# Best effort, never fatal: Compose v1 lets tests/test_compose.py run `docker-compose config`.
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && export DEBIAN_FRONTEND=noninteractive && { timeout 120 apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+	  || { timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 120 apt-get install -y -qq docker-compose >/dev/null 2>&1; }; } \
+	  && command -v docker-compose >/dev/null && echo "installed docker-compose (apt-get)"; } || echo "docker-compose not installed: the compose test checks the YAML only"
 
 demo: install
 	.venv/bin/nns demo

@@ -19,6 +19,8 @@ from nns.assets import DEFAULT_ARGS, SURVEYS_LANDED
         "federation": Param(None, type=["null", "string"], description="Only this federation's files, e.g. SF07"),
         "file": Param(None, type=["null", "string"], description="Only this inbox file name"),
         "ignore_calendar": Param(False, type="boolean", description="Collect even outside a window"),
+        "force": Param(False, type="boolean",
+                       description="Reprocess files the ledger has seen (after a contract fix)"),
     },
     doc_md=__doc__,
 )
@@ -28,7 +30,7 @@ def nns_collect():
         from nns.pipeline import should_collect
         from nns.settings import get_settings
 
-        forced = bool(params["ignore_calendar"] or params["federation"] or params["file"])
+        forced = bool(params["ignore_calendar"] or params["federation"] or params["file"] or params["force"])
         return should_collect(get_settings(), dag_run.run_after, ignore_calendar=forced)
 
     @task
@@ -36,17 +38,20 @@ def nns_collect():
         from nns.pipeline import files_to_ingest
         from nns.settings import get_settings
 
-        return files_to_ingest(get_settings(), federation=params["federation"], file_name=params["file"])
+        return files_to_ingest(get_settings(), federation=params["federation"], file_name=params["file"],
+                               force=params["force"])
 
     @task(map_index_template="{{ submission_label }}")
-    def ingest(path: str) -> dict:
+    def ingest(path: str, params=None) -> dict:
         from pathlib import Path
 
-        from nns.pipeline import ingest_any
+        from nns.pipeline import ingest_path, submission_label
         from nns.settings import get_settings
 
-        get_current_context()["submission_label"] = Path(path).name
-        outcome = ingest_any(Path(path), get_settings())
+        settings = get_settings()
+        get_current_context()["submission_label"] = submission_label(Path(path), settings)
+        # Safe to clear and run again: see ingest_path.
+        outcome = ingest_path(Path(path), settings, force=params["force"])
         if outcome.status == "rejected":
             # Fail this file only: the others still land and the asset is still emitted.
             raise AirflowFailException(outcome.summary())

@@ -19,7 +19,11 @@ from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["nns", "ingest", "register"],
-    params={"file": Param(None, type=["null", "string"], description="Only this extract, e.g. sus_deltagare_2026-06.csv")},
+    params={
+        "file": Param(None, type=["null", "string"], description="Only this extract, e.g. sus_deltagare_2026-06.csv"),
+        "force": Param(False, type="boolean",
+                       description="Load an extract the ledger has seen (a rejected one, after a contract fix)"),
+    },
     doc_md=__doc__,
 )
 def nns_registers():
@@ -28,18 +32,19 @@ def nns_registers():
         from nns.pipeline import register_files_to_ingest
         from nns.settings import get_settings
 
-        return register_files_to_ingest(get_settings(), file_name=params["file"])
+        return register_files_to_ingest(get_settings(), file_name=params["file"], force=params["force"])
 
     @task(map_index_template="{{ extract_label }}")
-    def ingest(path: str) -> dict:
+    def ingest(path: str, params=None) -> dict:
         from pathlib import Path
 
-        from ingest.register import MissingPseudonymKey, ingest_register
+        from ingest.register import MissingPseudonymKey
+        from nns.pipeline import ingest_path
         from nns.settings import get_settings
 
         get_current_context()["extract_label"] = Path(path).name
         try:
-            outcome = ingest_register(Path(path), get_settings())
+            outcome = ingest_path(Path(path), get_settings(), force=params["force"])
         except MissingPseudonymKey as exc:
             raise AirflowFailException(str(exc)) from None
         if outcome.status == "rejected":

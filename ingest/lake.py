@@ -223,8 +223,20 @@ def last_record_named(settings: Settings, file_name: str, *, register: bool) -> 
     """The latest ledger record of a file that arrived under this name (survey or register)."""
     named = [r for r in ledger_records(settings) if r.get("file_name") == file_name
              and r.get("source", "").startswith("register") == register]
-    return max(named, key=lambda r: r.get("ingested_at") or "", default=None)
+    return max(named, key=lambda r: (r.get("received_at") or "", r.get("ingested_at") or ""), default=None)
 
 
 def archive_path(settings: Settings, submission_id: str, suffix: str) -> Path:
     return settings.archive / f"{submission_id}{suffix.lower()}"
+
+
+def drop_stale_outcome(settings: Settings, source: str, submission_id: str, status: str) -> None:
+    """After a forced reprocess, remove what the submission's previous outcome left behind.
+
+    Called after the ledger record (the commit point), so a crash in between leaves only
+    a folder that nothing reads (dbt takes the status from the ledger). The lake then holds
+    what one fresh ingest of these bytes would have written: raw or quarantine, not both.
+    """
+    stale = settings.quarantine / submission_id if status == "accepted" else settings.raw / source / submission_id
+    if stale.exists():
+        shutil.rmtree(stale)

@@ -215,12 +215,6 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         raise MissingPseudonymKey("NNS_PSEUDONYM_KEY is not set: register extracts cannot be pseudonymised, "
                                   "so none is loaded. Set the key (see .env.example) and run again.")
     lake.ensure_lake(settings)
-    if not force and not path.exists() and path.parent.resolve() == register_inbox(settings).resolve():
-        # A rerun (a cleared task) after the loaded extract has left the inbox.
-        known = lake.last_record_named(settings, path.name, register=True)
-        if known:
-            return Outcome(known["submission_id"], path.name, "known", None, known.get("extract_month"),
-                           known.get("rows_ok", 0), known.get("errors", 0), 0, known.get("first_problem"))
     submission_id = lake.sha256_file(path)
     known = lake.read_ledger_record(settings, submission_id)
     if known and not force:
@@ -269,6 +263,8 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         record["quarantine_path"] = str(target.relative_to(settings.home))
     checkpoint("register.landed")
     lake.write_ledger_record(settings, record)
+    if known:  # reprocessed on request (force): the earlier outcome's folder goes
+        lake.drop_stale_outcome(settings, "register", submission_id, record["status"])
     if not problems and path.resolve().parent == register_inbox(settings).resolve():
         path.unlink()  # the agency holds the master copy; the ledger keeps the hash
     outcome = Outcome(submission_id, path.name, record["status"], None, record["extract_month"],

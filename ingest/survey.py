@@ -100,13 +100,6 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
 def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     path = Path(path)
     lake.ensure_lake(settings)
-    if not force and not path.exists() and path.parent.resolve() == settings.inbox.resolve():
-        # A rerun (a cleared task) after the file has left the inbox: it was ingested then.
-        known = lake.last_record_named(settings, path.name, register=False)
-        if known:
-            return Outcome(known["submission_id"], path.name, "known", known.get("federation_code"),
-                           known.get("period"), known.get("rows_ok", 0), known.get("errors", 0),
-                           known.get("warnings", 0), known.get("first_problem"))
     submission_id = lake.sha256_file(path)
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     known = lake.read_ledger_record(settings, submission_id)
@@ -159,6 +152,8 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
     checkpoint("ingest.landed")
     lake.write_ledger_record(settings, record)  # the commit point
     checkpoint("ingest.committed")
+    if known:  # reprocessed on request (force): the earlier outcome's folder goes
+        lake.drop_stale_outcome(settings, "survey", submission_id, record["status"])
     _leave_inbox(path, settings)
     outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
                       parsed.rows_ok, len(errors), len(warnings), record["first_problem"])

@@ -61,6 +61,13 @@ def prepare(settings: Settings) -> None:
 
 def run_dag(dag_id: str, *, run_after: datetime | None = None, conf: dict | None = None) -> str:
     """Run one DAG to completion with dag.test(); returns the run's state."""
+    return run_dag_with_tasks(dag_id, run_after=run_after, conf=conf)[0]
+
+
+def run_dag_with_tasks(dag_id: str, *, run_after: datetime | None = None,
+                       conf: dict | None = None) -> tuple[str, list[dict]]:
+    """Run one DAG with dag.test(); returns the run's state and its task instances
+    (the fields the REST API gives, so `nns rerun` reports both paths alike)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -70,4 +77,20 @@ def run_dag(dag_id: str, *, run_after: datetime | None = None, conf: dict | None
     dag_run = dag.test(run_after=run_after, logical_date=run_after, run_conf=conf or {})
     state = str(getattr(dag_run, "state", dag_run))
     log.info("%s finished: %s", dag_id, state)
-    return state
+    run_id = getattr(dag_run, "run_id", None)
+    return state, (task_instances(dag_id, run_id) if run_id else [])
+
+
+def task_instances(dag_id: str, run_id: str) -> list[dict]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)).all()
+        return sorted(({"task_id": ti.task_id, "map_index": ti.map_index, "rendered_map_index": ti.rendered_map_index,
+                        "state": str(ti.state.value if hasattr(ti.state, "value") else ti.state),
+                        "hostname": ti.hostname, "start_date": ti.start_date and ti.start_date.isoformat(),
+                        "end_date": ti.end_date and ti.end_date.isoformat()} for ti in rows),
+                      key=lambda t: (t["task_id"], t["map_index"]))

@@ -102,11 +102,12 @@ def cmd_template(args) -> int:
 
 def cmd_ingest(args) -> int:
     from ingest.register import MissingPseudonymKey
-    from nns.pipeline import files_to_ingest, ingest_any, register_files_to_ingest
+    from nns.pipeline import files_to_ingest, ingest_path, register_files_to_ingest
 
     settings = _settings()
     paths = [Path(p) for p in args.paths] or [
-        Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
+        Path(p) for p in files_to_ingest(settings, force=args.force)
+        + register_files_to_ingest(settings, force=args.force)]
     missing = [p for p in paths if not p.is_file()]
     if missing:  # before any work, so a typo never leaves half a batch done
         print("No such file: " + ", ".join(map(str, missing)), file=sys.stderr)
@@ -120,7 +121,7 @@ def cmd_ingest(args) -> int:
         task = bar.add_task("ingest", total=len(paths)) if bar else None
         for path in paths:
             try:
-                outcome = ingest_any(path, settings)
+                outcome = ingest_path(path, settings, force=args.force)
             except MissingPseudonymKey as exc:
                 _say(bar, f"nns ingest: {exc}", err=True)
                 return EXIT_USAGE
@@ -129,6 +130,13 @@ def cmd_ingest(args) -> int:
             if bar:
                 bar.advance(task)
     return EXIT_PROBLEM if rejected else EXIT_OK
+
+
+def cmd_rerun(args) -> int:
+    from nns.rerun import rerun
+
+    return rerun(_settings(), federation=args.federation, file_name=args.file, force=args.force,
+                 build=not args.no_build, timeout=args.timeout)
 
 
 def cmd_build(args) -> int:
@@ -306,7 +314,23 @@ exit codes: 0 every file accepted or already known; 1 at least one file was
 rejected (see `nns status`); 2 a path does not exist, or no pseudonym key for a
 register extract (nothing is ingested when a path is wrong).""")
     p.add_argument("paths", nargs="*", help="files to ingest (default: new files in the inbox and inbox/register/)")
+    p.add_argument("--force", action="store_true",
+                   help="reprocess files the ledger has seen (after a contract fix); without paths: "
+                        "every file still in the inbox and the latest archived original of every name")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("rerun", help="collect a federation's or a file's submissions again and build "
+                                     "(through the deployment's REST API when NNS_AIRFLOW_API_URL is set)",
+                       formatter_class=formatter, epilog="""\
+exit codes: 0 collected (and built); 1 a file was rejected, nothing matched, a run
+failed or timed out; 2 wrong usage, no password, the API unreachable or refusing.""")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--federation", help="e.g. SF07")
+    which.add_argument("--file", help="one inbox file name, e.g. SF07_2025-26.xlsx")
+    p.add_argument("--force", action="store_true", help="reprocess files already loaded (after a contract fix)")
+    p.add_argument("--no-build", action="store_true", help="do not wait for (or run) nns_build")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for each DAG run (default 1800)")
+    p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("build", help="build the warehouse with dbt, run the quality gate, and publish",
                        formatter_class=formatter, description="""\

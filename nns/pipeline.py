@@ -95,24 +95,48 @@ def should_collect(settings: Settings, run_after: datetime | None, *, ignore_cal
     return True
 
 
-def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None) -> list[str]:
-    """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator."""
+def _for_federation(name: str, federation: str | None) -> bool:
+    return not federation or name.upper().startswith(f"{federation.upper()}_")
+
+
+def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None,
+                    force: bool = False) -> list[str]:
+    """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator.
+
+    With `force` (reprocess after a contract fix) also files the ledger has seen: those
+    still in the inbox, and for each name that left it the latest submission under that
+    name, read from the archive (`ingest_path` gives it back its name).
+    """
     lake.ensure_lake(settings)
     for leftover in lake.sweep_temporaries(settings):
         log.info("Removed %s, left by an interrupted write", leftover)
-    chosen = []
+    chosen, seen = [], set()
     for path in inbox_files(settings):
-        if file_name and path.name != file_name:
+        if (file_name and path.name != file_name) or not _for_federation(path.name, federation):
             continue
-        if federation and not path.name.upper().startswith(f"{federation.upper()}_"):
-            continue
-        if lake.read_ledger_record(settings, lake.sha256_file(path)) is None:
+        sha = lake.sha256_file(path)
+        seen.add(sha)
+        if force or lake.read_ledger_record(settings, sha) is None:
             chosen.append(str(path))
         else:
             # Committed to the ledger, but the run stopped before the file left the inbox.
             ingest_file(path, settings)
-    log.info("%d new file(s) in %s", len(chosen), settings.inbox)
+    if force:
+        latest: dict[str, dict] = {}
+        for record in lake.ledger_records(settings):
+            name = record["file_name"]
+            if (record.get("source") != "survey" or record["submission_id"] in seen
+                    or (file_name and name != file_name) or not _for_federation(name, federation)):
+                continue
+            if name not in latest or _arrival(record) > _arrival(latest[name]):
+                latest[name] = record
+        chosen += [str(settings.home / r["archive_path"]) for r in sorted(latest.values(), key=_arrival)]
+    log.info("%d file(s) to ingest from %s%s", len(chosen), settings.inbox, " (forced)" if force else "")
     return chosen
+
+
+def _arrival(record: dict) -> tuple:
+    return record.get("received_at") or "", record.get("ingested_at") or ""
 
 
 def ingest_any(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
@@ -130,8 +154,78 @@ def ingest_any(path: Path, settings: Settings, *, force: bool = False) -> Outcom
     return outcome
 
 
-def register_files_to_ingest(settings: Settings, *, file_name: str | None = None) -> list[str]:
-    """Register extracts waiting in inbox/register/ whose bytes the ledger has not seen."""
+def submission_label(path: Path, settings: Settings) -> str:
+    """The file name an operator knows, also for an archived original (named by its hash)."""
+    path = Path(path)
+    if path.parent == settings.archive:
+        record = lake.read_ledger_record(settings, path.stem)
+        if record:
+            return record["file_name"]
+    return path.name
+
+
+def ingest_path(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    """What one mapped ingest task does with its path, safe to run again at any time.
+
+    - the file is there: ingest it (a corrected file under the same name is new bytes);
+    - it is an archived original (a forced reprocess): ingest it under its original name
+      and arrival time, so the lake ends up as one fresh ingest of those bytes would leave it;
+    - it has left the inbox (the task is cleared after it ran): report what the ledger
+      says about the latest file of that name, without touching the lake.
+    Known bytes are reported as the ledger has them: a rejected file stays "rejected"
+    until corrected bytes arrive, so a task succeeds exactly when its file is accepted.
+    """
+    path = Path(path)
+    if path.parent == settings.archive and path.is_file():
+        return _reprocess_archived(path, settings)
+    if not path.exists():
+        from ingest.register import parse_name
+
+        is_register = parse_name(path.name) is not None or path.parent == settings.inbox / "register"
+        record = lake.last_record_named(settings, path.name, register=is_register)
+        if record is None:
+            raise FileNotFoundError(f"{path} is not in the inbox and the ledger knows no file of that name")
+        return _restate(record, path.name)
+    outcome = ingest_any(path, settings, force=force)
+    if outcome.status == "known":
+        return _restate(lake.read_ledger_record(settings, outcome.submission_id), path.name)
+    return outcome
+
+
+def _reprocess_archived(path: Path, settings: Settings) -> Outcome:
+    import shutil
+    import tempfile
+
+    record = lake.read_ledger_record(settings, path.stem)
+    if record is None:
+        raise FileNotFoundError(f"{path} is in the archive but not in the ledger")
+    # A hard link under the original name keeps the bytes and the modification time
+    # (the arrival time), outside the inbox so ingest leaves it where it is.
+    work = Path(tempfile.mkdtemp(dir=settings.lake, prefix=".reprocess."))
+    try:
+        named = work / record["file_name"]
+        try:
+            os.link(path, named)
+        except OSError:
+            shutil.copy2(path, named)
+        return ingest_any(named, settings, force=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _restate(record: dict, name: str) -> Outcome:
+    status = "rejected" if record.get("status") == "rejected" else "known"
+    return Outcome(record["submission_id"], name, status, record.get("federation_code"),
+                   record.get("period") or record.get("extract_month"), record.get("rows_ok", 0),
+                   record.get("errors", 0), record.get("warnings", 0), record.get("first_problem"))
+
+
+def register_files_to_ingest(settings: Settings, *, file_name: str | None = None, force: bool = False) -> list[str]:
+    """Register extracts waiting in inbox/register/ whose bytes the ledger has not seen.
+
+    With `force` also known ones: a rejected extract stays in the inbox, so after a
+    contract fix it can be loaded as it is (an accepted one has left the inbox for good).
+    """
     from ingest.register import register_files
 
     lake.ensure_lake(settings)
@@ -140,7 +234,7 @@ def register_files_to_ingest(settings: Settings, *, file_name: str | None = None
         if file_name and path.name != file_name:
             continue
         record = lake.read_ledger_record(settings, lake.sha256_file(path))
-        if record is None:
+        if record is None or force:
             chosen.append(str(path))
         elif record["status"] == "accepted":
             path.unlink()  # loaded, but the run stopped before the extract left the inbox

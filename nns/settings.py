@@ -71,6 +71,10 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # A deployment's REST API (docker-compose or any Airflow 3): `nns rerun` goes through it when set.
+    airflow_api_url: str | None = None
+    airflow_user: str = "operator"
+    airflow_password: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -101,6 +105,9 @@ class Settings:
             smtp_user=env.get("NNS_SMTP_USER", "").strip() or None,
             smtp_password=_secret("NNS_SMTP_PASSWORD"),
             smtp_starttls=_bool("NNS_SMTP_STARTTLS", False),
+            airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
+            airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
+            airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable
@@ -346,7 +347,8 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
     size = max(1, math.ceil(len(rows) / (workers * 4)))
     batches = [rows[i:i + size] for i in range(0, len(rows), size)]
     done = 0
-    if workers > 1 and len(batches) > 1:
+    # A Celery worker's task process is daemonic and may not start children: work in turn there.
+    if workers > 1 and len(batches) > 1 and not multiprocessing.current_process().daemon:
         with ProcessPoolExecutor(max_workers=min(workers, len(batches))) as pool:
             for finished in pool.map(_federation_reports, *zip(*[(published, out, period, batch, common, pdf)
                                                                   for batch in batches])):

@@ -45,7 +45,8 @@ def test_collect_is_nightly_in_stockholm_and_maps_one_task_per_file(dagbag):
     announce = dag.get_task("announce")
     assert announce.trigger_rule == "all_done", "one bad file must not stop the others' asset event"
     assert [o.uri for o in announce.outlets] == ["nns://lake/survey"]
-    assert set(dag.params.keys()) == {"federation", "file", "ignore_calendar"}
+    assert set(dag.params.keys()) == {"federation", "file", "ignore_calendar", "force"}
+    assert dag.params["force"] is False, "reprocessing known files only on request"
 
 
 def test_build_runs_on_the_asset_with_one_writer(dagbag):
@@ -90,3 +91,4 @@ def test_the_warehouse_pool_has_one_slot_in_every_deployment():
 
     assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
     assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()
+    assert set(dag.params.keys()) == {"file", "force"} and dag.params["force"] is False
