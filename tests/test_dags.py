@@ -81,6 +81,7 @@ def test_registers_is_triggered_by_hand_and_emits_its_asset(dagbag):
     announce = dag.get_task("announce")
     assert [o.uri for o in announce.outlets] == ["nns://lake/register"]
     assert dag.get_task("ingest").map_index_template == "{{ extract_label }}"
+    assert set(dag.params.keys()) == {"file", "force"} and dag.params["force"] is False
 
 
 def test_the_warehouse_pool_has_one_slot_in_every_deployment():
@@ -91,4 +92,3 @@ def test_the_warehouse_pool_has_one_slot_in_every_deployment():
 
     assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
     assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()
-    assert set(dag.params.keys()) == {"file", "force"} and dag.params["force"] is False
