@@ -38,7 +38,9 @@ def nns_collect():
 
         return files_to_ingest(get_settings(), federation=params["federation"], file_name=params["file"])
 
-    @task(map_index_template="{{ submission_label }}")
+    # multiple_outputs=False: a dict return would otherwise be pushed as one XCom per key
+    # as well, about ten extra API round trips per file.
+    @task(map_index_template="{{ submission_label }}", multiple_outputs=False)
     def ingest(path: str) -> dict:
         from pathlib import Path
 

@@ -30,7 +30,7 @@ def nns_registers():
 
         return register_files_to_ingest(get_settings(), file_name=params["file"])
 
-    @task(map_index_template="{{ extract_label }}")
+    @task(map_index_template="{{ extract_label }}", multiple_outputs=False)  # one XCom, not one per key
     def ingest(path: str) -> dict:
         from pathlib import Path
 
