@@ -286,11 +286,11 @@ def _write(path: Path, html: str, pdf: bool) -> None:
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     if pdf:
-        from weasyprint import HTML
+        from .pdf import write_pdf
 
         pdf_path = path.with_suffix(".pdf")
         tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        HTML(string=html, base_url=str(path.parent)).write_pdf(tmp_pdf)
+        write_pdf(html, str(path.parent), tmp_pdf)
         os.replace(tmp_pdf, pdf_path)
 
 
