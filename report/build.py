@@ -296,7 +296,7 @@ def _write(path: Path, html: str, pdf: bool) -> None:
 
 def _federation_reports(published: Path, out: Path, period: str, rows: list[tuple[str, str]], common: dict,
                         pdf: bool) -> int:
-    """One worker's share of the federation reports (it opens its own read-only connection)."""
+    """One job's federation reports (it opens its own read-only connection)."""
     db = Published.open(published)
     template = _environment().get_template("federation.html.j2")
     try:
@@ -308,38 +308,65 @@ def _federation_reports(published: Path, out: Path, period: str, rows: list[tupl
     return len(rows)
 
 
+def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int:
+    """The national report and its popular version, as one job."""
+    db = Published.open(published)
+    try:
+        env = _environment()
+        slug = period.replace("/", "-")
+        national = national_context(db, period)
+        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
+        _write(out / f"kortversion-{slug}.html",
+               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
+    finally:
+        db.close()
+    return 0
+
+
+def _common(db: Published) -> dict:
+    """What the federation reports share with the national one, read without drawing
+    anything, so that every report can start at once."""
+    common = {"group_names": _group_names(db), "threshold": db.threshold(), "today": swedish_date(date.today())}
+    cohort = db.indicator11_cohort() if db.has_registers() else None
+    if cohort is not None:
+        national = db.indicator11_national()
+        common["cohort"] = int(cohort)
+        common["nation_i11"] = {(int(year), months): _none(row["share_sustainable"])
+                                for year in sorted(national.cohort_year.unique()) for months in FOLLOWUPS
+                                if (row := _value(national, cohort_year=year, followup_months=months, gender="T"))}
+    return common
+
+
+FEDERATIONS_PER_JOB = 4
+
+
 def build_reports(settings: Settings, *, federations: list[str] | None = None, pdf: bool = True,
                   workers: int = 2) -> Path:
-    """Write publish/report/: national report, popular version, one report per federation."""
+    """Write publish/report/: national report, popular version, one report per federation.
+
+    The national report (the largest job) and small batches of federation reports
+    are jobs for a pool of `workers` processes, national first, so both cores
+    stay busy until the last report."""
     published = settings.publish / "marts.duckdb"
     out = settings.publish / "report"
     db = Published.open(published)
     try:
         period = db.latest_period()
-        slug = period.replace("/", "-")
-        env = _environment()
-        national = national_context(db, period)
-        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
-        _write(out / f"kortversion-{slug}.html",
-               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
         chosen = db.federations_in(period)
         if federations is not None:
             chosen = chosen[chosen.federation_code.isin(federations)]
+        common = _common(db)
     finally:
         db.close()  # before the pool forks
-    common = {k: national[k] for k in ("group_names", "threshold", "today")}
-    if national["registers"]:
-        common["cohort"] = national["registers"]["cohort"]
-        common["nation_i11"] = {(row["cohort"], months): _none(row[f"{months}T"]["share_sustainable"])
-                                for row in national["registers"]["table"] for months in FOLLOWUPS
-                                if row[f"{months}T"]}
     rows = list(zip(chosen.federation_code, chosen.federation_name))
-    shares = [rows[i::workers] for i in range(workers) if rows[i::workers]]
-    if len(shares) > 1:
-        with ProcessPoolExecutor(max_workers=len(shares)) as pool:
-            done = sum(pool.map(_federation_reports, *zip(*[(published, out, period, share, common, pdf)
-                                                             for share in shares])))
+    jobs = [(_national_reports, (published, out, period, pdf))]
+    jobs += [(_federation_reports, (published, out, period, rows[i:i + FEDERATIONS_PER_JOB], common, pdf))
+             for i in range(0, len(rows), FEDERATIONS_PER_JOB)]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = [pool.submit(job, *args) for job, args in jobs]
+            done = sum(future.result() for future in futures)
     else:
-        done = sum(_federation_reports(published, out, period, share, common, pdf) for share in shares)
+        done = sum(job(*args) for job, args in jobs)
     log.info("Reports for %s written to %s (%d federations)", period, out, done)
     return out
