@@ -51,6 +51,14 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
+        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). Disclosure control (`nns.disclosure`) checks "
+        "every connected block of margin equations for recoverable cells with a dense SVD (numpy, OpenBLAS). "
+        "On national, `indicator11_outcomes` has 14 blocks of about 1,400 equations × 1,700 cells and the joint "
+        "results/trends system 151 blocks of up to 226 × 266; almost all of publication is these SVDs. With "
+        "OpenBLAS's default of one thread per core, its threads spin against the other processes on a busy "
+        "machine: one 1,406 × 1,678 SVD took 4.9 s with two threads and 2.3 s with one while other work ran. "
+        "(Changed: one BLAS thread, see below.) A structural fix, if publication must get faster: solve the "
+        "blocks by exact elimination over the integers (the equations are 0/±1 sums), or split the blocks.",
         "- **Process start.** `PYTHONDONTWRITEBYTECODE=1` is set on these machines, so every Python process "
         "compiled about a thousand modules of Airflow, dbt and their dependencies from source again "
         "(importing Airflow took 5.3 s). (Changed: bytecode compiled at install, see below.)",
@@ -121,6 +129,14 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "a document needs no other glyphs (glyph ids are retained, so a larger subset is valid). Font "
         "subsetting went from about a fifth of the report time to under a tenth; the pages render "
         "pixel-identical (checked with pdftoppm), a PDF is a few kB larger.",
+        "4. `report/build.py`: the national report (the largest job) and batches of four federation reports "
+        "are jobs for the two worker processes, national first; before, the national and popular reports were "
+        "rendered alone in the parent and the workers started after them, so one core idled meanwhile. "
+        "The HTML written is byte-identical (checked on the small profile).",
+        "5. `nns/__init__.py`: `OPENBLAS_NUM_THREADS=1` unless set (see publication above); the masks "
+        "computed for national's six protected tables are identical with one thread and with two. In the "
+        "docker-compose deployment, where numpy may be loaded before `nns`, the same variable belongs in the "
+        "workers' environment.",
         "",
         "Not changed, and why: the per-task API overhead of `dag.test()` (Airflow's, see above); the "
         "dbt models (changing materialisations or narrowing `int_register__monthly_main_support` to the "
