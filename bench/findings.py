@@ -91,6 +91,15 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         verdict = "within" if fx["ratio_nodes"] <= r["targets"]["dbt_floor_ratio_x10"] else "above"
         out += ["", f"On x10: {_s(fx['dbt_nodes_s'])} against {_s(fx['floor_s'])}, {fx['ratio_nodes']}× "
                 f"({verdict} the {r['targets']['dbt_floor_ratio_x10']}× target)."]
+        main = next((n["s"] for n in fx["slowest_nodes"] if n["node"].endswith("int_register__monthly_main_support")), None)
+        if main is not None:
+            out += [f"`int_register__monthly_main_support` alone takes {_s(main)} of it, all the "
+                    f"other models together {_s(fx['dbt_nodes_s'] - main)}. "
+                    "The fix that would bring dbt towards the floor is a plan change in the models, not tuning: "
+                    "a model of the follow-up points (participant × 6/12/24 months, with `is_observed`), "
+                    "`int_register__monthly_main_support` restricted to those person-months by a semi join, "
+                    "and the follow-ups joining the two. It changes three models and their unit tests, so it "
+                    "is left to the owner of the register models."]
     out += [""]
 
     # Increment
