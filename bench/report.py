@@ -14,7 +14,7 @@ def _s(seconds) -> str:
     return f"{seconds:.1f} s"
 
 
-def _verdict(measured, target, *, higher_is_better=False) -> tuple[str, str]:
+def _verdict(measured, target, *, higher_is_better=False, unit=None) -> tuple[str, str]:
     if measured is None:
         return "not measured", ""
     ok = measured >= target if higher_is_better else measured <= target
@@ -23,7 +23,8 @@ def _verdict(measured, target, *, higher_is_better=False) -> tuple[str, str]:
     if higher_is_better:
         return "**miss**", f"{target / measured:.1f}× short ({measured:.2f} against {target})"
     over = measured - target
-    return "**miss**", f"over by {over:.3g} ({100 * over / target:.0f} %)"
+    amount = _s(over) if unit == "s" else f"{over:.2f}{unit or ''}"
+    return "**miss**", f"over by {amount} ({100 * over / target:.0f} %)"
 
 
 def _top_stages(stages: dict, n: int = 4) -> str:
@@ -35,7 +36,7 @@ def write_markdown(r: dict) -> str:
     m = r["machine"]
     t = r["targets"]
     profiles = r["profiles"]
-    note = os.environ.get("BENCH_NOTE", "").strip()
+    note = (r["settings"].get("note") or os.environ.get("BENCH_NOTE", "")).strip()
     lines = [
         "# Benchmark results",
         "",
@@ -67,9 +68,9 @@ def write_markdown(r: dict) -> str:
         p = profiles.get(name)
         if not p:
             continue
-        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", _s(p["e2e_s"]), _verdict(p["e2e_s"], t[name]["e2e_s"]))
+        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", _s(p["e2e_s"]), _verdict(p["e2e_s"], t[name]["e2e_s"], unit="s"))
         row(f"{name}: peak memory (process tree)", f"≤ {t[name]['peak_gib']} GiB", f"{p['e2e_peak_gib']:.2f} GiB",
-            _verdict(p["e2e_peak_gib"], t[name]["peak_gib"]))
+            _verdict(p["e2e_peak_gib"], t[name]["peak_gib"], unit=" GiB"))
     x = r.get("excel")
     if x:
         row("Excel ingestion against pandas + openpyxl", f"≥ {t['excel_ratio']}×", f"{x['ratio']}×",
@@ -77,17 +78,17 @@ def write_markdown(r: dict) -> str:
     for name, p in profiles.items():
         f = p["floor"]
         target = t["dbt_floor_ratio_x10"]
-        verdict = _verdict(f["ratio_nodes"], target) if name == "x10" else ("(target on x10)", "")
+        verdict = _verdict(f["ratio_nodes"], target, unit="") if name == "x10" else ("(target on x10)", "")
         row(f"{name}: dbt marts against the floor (start-up excluded)", f"≤ {target}× on x10",
             f"{f['ratio_nodes']}× ({_s(f['dbt_nodes_s'])} against {_s(f['floor_s'])}); start-up {_s(f['dbt_startup_s'])}",
             verdict)
     for name, p in profiles.items():
-        verdict = _verdict(p["increment_s"], t["increment_s"]) if name != "small" else ("(small)", "")
+        verdict = _verdict(p["increment_s"], t["increment_s"], unit="s") if name != "small" else ("(small)", "")
         row(f"{name}: nightly increment", f"≤ {t['increment_s']} s", _s(p["increment_s"]), verdict)
     for name, p in profiles.items():
         worst = max(p["queries_ms"].values())
         row(f"{name}: analyst queries, median (slowest of five)", f"≤ {t['query_ms']} ms", f"{worst:.1f} ms",
-            _verdict(worst, t["query_ms"]))
+            _verdict(worst, t["query_ms"], unit=" ms"))
 
     # 1. End to end
     lines += ["", "## 1. End to end through Airflow (`dag.test()`)", "",

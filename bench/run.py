@@ -356,6 +356,7 @@ def main() -> int:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "settings": {"BENCH_RUNS": runs_wanted, "BENCH_PROFILES": profiles,
+                     "note": os.environ.get("BENCH_NOTE", "").strip(),
                      "duckdb_memory_limit": get_settings().duckdb_memory_limit,
                      "duckdb_threads": get_settings().duckdb_threads,
                      "memory_measure": "peak of the summed RSS of the child process and all its descendants, "
