@@ -98,8 +98,12 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
                     "The fix that would bring dbt towards the floor is a plan change in the models, not tuning: "
                     "a model of the follow-up points (participant × 6/12/24 months, with `is_observed`), "
                     "`int_register__monthly_main_support` restricted to those person-months by a semi join, "
-                    "and the follow-ups joining the two. It changes three models and their unit tests, so it "
-                    "is left to the owner of the register models."]
+                    "and the follow-ups joining the two. Measured once during development on the x10 warehouse of "
+                    "this run: the restricted main support takes 14.8 s for 3.4 million person-months (identical "
+                    "to the matching rows of the full table) against 228 s for the full table's 65 million, "
+                    "so dbt's nodes would drop to about 64 s (1.5× the floor) before counting the cheaper join in "
+                    "the follow-ups (39 s now, against the large table). It changes three models and their unit "
+                    "tests, so it is left to the owner of the register models."]
     out += [""]
 
     # Increment
