@@ -17,7 +17,7 @@ Excel ingestion (calamine + contract against pandas/openpyxl + contract) runs
 BENCH_RUNS times on the national survey files (the first profile's if national
 is not benchmarked). Every figure reported is the median over the runs.
 
-    BENCH_RUNS=1 BENCH_PROFILES=small make bench     # a quick check, about 3 minutes
+    BENCH_RUNS=1 BENCH_PROFILES=small make bench     # a quick check, about 5 minutes
 """
 
 from __future__ import annotations
