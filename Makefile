@@ -1,4 +1,4 @@
-# The two commands: `make demo` and `make test`. Each does its own set-up.
+# The commands: `make demo`, `make test` and `make bench`. Each does its own set-up.
 SHELL := /bin/bash
 PYTHON ?= python3
 # Use uv from PATH, or install it into .tools/ (a tiny bootstrap venv) if missing.
@@ -14,8 +14,10 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==0.13.8
 
+# --compile-bytecode: every later process start (airflow, dbt, each test) reads .pyc
+# instead of compiling the sources again (PYTHONDONTWRITEBYTECODE may be set).
 install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
-	$(UV) sync --frozen --python 3.11
+	$(UV) sync --frozen --python 3.11 --compile-bytecode
 	@# Best effort, never fatal: Compose v1 lets tests/test_compose.py run `docker-compose config`.
 	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && export DEBIAN_FRONTEND=noninteractive && { timeout 120 apt-get install -y -qq docker-compose >/dev/null 2>&1 \
@@ -28,5 +30,10 @@ demo: install
 test: install
 	.venv/bin/python -m pytest
 
+# BENCH_RUNS (default 3) and BENCH_PROFILES (default "small national x10") make a quicker run,
+# e.g. BENCH_RUNS=1 BENCH_PROFILES=small make bench. Results: bench/results.md and .json.
+bench: install
+	.venv/bin/python -m bench.run
+
 clean:
-	rm -rf var .venv .tools .pytest_cache
+	rm -rf var .venv .tools .pytest_cache bench/work

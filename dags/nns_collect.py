@@ -41,7 +41,9 @@ def nns_collect():
         return files_to_ingest(get_settings(), federation=params["federation"], file_name=params["file"],
                                force=params["force"])
 
-    @task(map_index_template="{{ submission_label }}")
+    # multiple_outputs=False: a dict return would otherwise be pushed as one XCom per key
+    # as well, about ten extra API round trips per file.
+    @task(map_index_template="{{ submission_label }}", multiple_outputs=False)
     def ingest(path: str, params=None) -> dict:
         from pathlib import Path
 

@@ -34,7 +34,7 @@ def nns_registers():
 
         return register_files_to_ingest(get_settings(), file_name=params["file"], force=params["force"])
 
-    @task(map_index_template="{{ extract_label }}")
+    @task(map_index_template="{{ extract_label }}", multiple_outputs=False)  # one XCom, not one per key
     def ingest(path: str, params=None) -> dict:
         from pathlib import Path
 

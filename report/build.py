@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import date
 from pathlib import Path
 
@@ -288,17 +288,17 @@ def _write(path: Path, html: str, pdf: bool) -> None:
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     if pdf:
-        from weasyprint import HTML
+        from .pdf import write_pdf
 
         pdf_path = path.with_suffix(".pdf")
         tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        HTML(string=html, base_url=str(path.parent)).write_pdf(tmp_pdf)
+        write_pdf(html, str(path.parent), tmp_pdf)
         os.replace(tmp_pdf, pdf_path)
 
 
 def _federation_reports(published: Path, out: Path, period: str, rows: list[tuple[str, str]], common: dict,
                         pdf: bool) -> int:
-    """One worker's share of the federation reports (it opens its own read-only connection)."""
+    """One job's federation reports (it opens its own read-only connection)."""
     db = Published.open(published)
     template = _environment().get_template("federation.html.j2")
     try:
@@ -310,53 +310,73 @@ def _federation_reports(published: Path, out: Path, period: str, rows: list[tupl
     return len(rows)
 
 
+def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int:
+    """The national report and its popular version, as one job; returns the documents written."""
+    db = Published.open(published)
+    try:
+        env = _environment()
+        slug = period.replace("/", "-")
+        national = national_context(db, period)
+        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
+        _write(out / f"kortversion-{slug}.html",
+               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
+    finally:
+        db.close()
+    return 2  # documents written
+
+
+def _common(db: Published) -> dict:
+    """What the federation reports share with the national one, read without drawing
+    anything, so that every report can start at once."""
+    common = {"group_names": _group_names(db), "threshold": db.threshold(), "today": swedish_date(date.today())}
+    cohort = db.indicator11_cohort() if db.has_registers() else None
+    if cohort is not None:
+        national = db.indicator11_national()
+        common["cohort"] = int(cohort)
+        common["nation_i11"] = {(int(year), months): _none(row["share_sustainable"])
+                                for year in sorted(national.cohort_year.unique()) for months in FOLLOWUPS
+                                if (row := _value(national, cohort_year=year, followup_months=months, gender="T"))}
+    return common
+
+
+FEDERATIONS_PER_JOB = 4
+
+
 def build_reports(settings: Settings, *, federations: list[str] | None = None, pdf: bool = True,
                   workers: int = 2, progress: Callable[[int, int], None] | None = None) -> Path:
     """Write publish/report/: national report, popular version, one report per federation.
 
-    `progress(done, total)` is called as documents are finished (the CLI draws a bar with it).
-    """
+    The national report (the largest job) and small batches of federation reports
+    are jobs for a pool of `workers` processes, national first, so both cores
+    stay busy until the last report. `progress(done, total)` is called as
+    documents are finished (the CLI draws a bar with it)."""
     published = settings.publish / "marts.duckdb"
     out = settings.publish / "report"
     report_progress = progress or (lambda done, total: None)
     db = Published.open(published)
     try:
         period = db.latest_period()
-        slug = period.replace("/", "-")
-        env = _environment()
         chosen = db.federations_in(period)
         if federations is not None:
             chosen = chosen[chosen.federation_code.isin(federations)]
-        total = 2 + len(chosen)
-        national = national_context(db, period)
-        _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
-        report_progress(1, total)
-        _write(out / f"kortversion-{slug}.html",
-               env.get_template("popular.html.j2").render(**popular_context(national)), pdf)
-        report_progress(2, total)
+        common = _common(db)
     finally:
         db.close()  # before the pool forks
-    common = {k: national[k] for k in ("group_names", "threshold", "today")}
-    if national["registers"]:
-        common["cohort"] = national["registers"]["cohort"]
-        common["nation_i11"] = {(row["cohort"], months): _none(row[f"{months}T"]["share_sustainable"])
-                                for row in national["registers"]["table"] for months in FOLLOWUPS
-                                if row[f"{months}T"]}
     rows = list(zip(chosen.federation_code, chosen.federation_name))
-    # Small batches, so progress moves steadily; each opens its own read-only connection.
-    size = max(1, math.ceil(len(rows) / (workers * 4)))
-    batches = [rows[i:i + size] for i in range(0, len(rows), size)]
-    done = 0
+    total = 2 + len(rows)
+    jobs = [(_national_reports, (published, out, period, pdf))]
+    jobs += [(_federation_reports, (published, out, period, rows[i:i + FEDERATIONS_PER_JOB], common, pdf))
+             for i in range(0, len(rows), FEDERATIONS_PER_JOB)]
+    documents = 0
     # A Celery worker's task process is daemonic and may not start children: work in turn there.
-    if workers > 1 and len(batches) > 1 and not multiprocessing.current_process().daemon:
-        with ProcessPoolExecutor(max_workers=min(workers, len(batches))) as pool:
-            for finished in pool.map(_federation_reports, *zip(*[(published, out, period, batch, common, pdf)
-                                                                  for batch in batches])):
-                done += finished
-                report_progress(2 + done, total)
+    if workers > 1 and len(jobs) > 1 and not multiprocessing.current_process().daemon:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            for future in as_completed([pool.submit(job, *args) for job, args in jobs]):
+                documents += future.result()
+                report_progress(documents, total)
     else:
-        for batch in batches:
-            done += _federation_reports(published, out, period, batch, common, pdf)
-            report_progress(2 + done, total)
-    log.info("Reports for %s written to %s (%d federations)", period, out, done)
+        for job, args in jobs:
+            documents += job(*args)
+            report_progress(documents, total)
+    log.info("Reports for %s written to %s (%d federations)", period, out, len(rows))
     return out

@@ -212,3 +212,27 @@ def test_the_search_finds_a_planted_number(tmp_path):
         con.execute(f"copy t to '{tmp_path / 'leak.parquet'}' (format parquet, compression zstd)")
     found = find_personnummer(tmp_path, tmp_path / "inbox", {number, number[2:]})
     assert len(found) == 3, found
+
+
+def test_benchmark_floor_computes_the_same_marts(pipeline_run, tmp_path):
+    """bench/floor.sql, the benchmark's hand-written floor, must keep matching the dbt marts."""
+    from bench import floor
+
+    settings, *_ = pipeline_run
+    floor.run_floor(settings, tmp_path / "floor.duckdb")
+    rows = floor.check_equal(settings, tmp_path / "floor.duckdb")
+    assert set(rows) == set(floor.TABLES) and all(n > 0 for n in rows.values())
+
+
+def test_benchmark_reads_the_stages_from_airflow_and_runs_the_analyst_queries(pipeline_run):
+    from bench.measure import stage_breakdown
+    from bench.run import analyst_queries
+
+    settings, *_ = pipeline_run
+    runs = {run["dag_id"]: run for run in stage_breakdown(settings.home / "airflow" / "airflow.db")}
+    assert {"nns_collect", "nns_registers", "nns_build"} <= set(runs)
+    ingest = next(t for t in runs["nns_collect"]["tasks"] if t["task_id"] == "ingest")
+    assert ingest["instances"] > 10 and ingest["sum_s"] > 0
+    assert {"dbt_build", "publish", "reports"} <= {t["task_id"] for t in runs["nns_build"]["tasks"]}
+    timed = analyst_queries(settings, repeats=2)
+    assert len(timed["queries"]) == 5 and all(q["rows"] > 0 for q in timed["queries"].values())

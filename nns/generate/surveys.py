@@ -204,3 +204,23 @@ def _copy_content(content: SubmissionContent) -> SubmissionContent:
                          for r in rows] for g, rows in content.respondents.items()},
         collection=dict(content.collection),
     )
+
+
+def write_resubmission(out: Path, profile: Profile, catalogue: Catalogue, federation_code: str, period: str,
+                       seed: int, *, suffix: str = "ny") -> Path:
+    """One new, valid workbook for a federation and period, as a federation sends
+    during a window (the benchmark's nightly increment): it supersedes the earlier file."""
+    period_index = list(profile.periods).index(period) if period in profile.periods else 0
+    fed_rng = _rng(seed, "federation", federation_code)
+    federation_effect = float(fed_rng.normal(0, 0.35))
+    size = float(np.clip(fed_rng.lognormal(0, 0.35), 0.4, 2.5))
+    insatser = list(fed_rng.choice(INSATSER, size=int(fed_rng.integers(2, 5)), replace=False))
+    question_effects = {q.code: float(_rng(seed, "question", q.code).normal(0, 0.25)) for q in catalogue.questions}
+    rng = _rng(seed, "resubmission", federation_code, period, suffix)
+    _, end = period_bounds(period)
+    content = _content(rng, federation_code, period, period_index, profile, catalogue, federation_effect,
+                       size, insatser, question_effects, answered_by=end)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{federation_code}_{period.replace('/', '-')}_{suffix}.xlsx"
+    write_workbook(path, content, catalogue, with_guidance=False, created=datetime(2026, 1, 1))
+    return path

@@ -1,0 +1,352 @@
+-- The floor: one hand-written DuckDB script that computes the same numbers as
+-- the dbt marts indicator_results, indicator_trends and indicator11_outcomes
+-- (before disclosure control), straight from the lake, the ledger and the
+-- catalogue CSVs. bench/floor.py substitutes {{HOME}} and {{SEEDS}}, runs it in
+-- a fresh DuckDB file with the warehouse's memory limit and threads, and checks
+-- the three tables equal to the warehouse's, row for row.
+--
+-- Differences from the dbt project are deliberate and are what a floor is for:
+-- nothing intermediate is written to disk (views and CTEs only), and the main
+-- support per person and month is computed only for the follow-up months that
+-- indicator 11 looks at, not for every person and month of the income data.
+
+-- The catalogue, typed as the dbt seeds are.
+create temp view questions as
+select * from read_csv('{{SEEDS}}/questions.csv', header = true, columns = {
+    'question_code': 'varchar', 'respondent_group': 'varchar', 'indicator_id': 'integer', 'question_sv': 'varchar',
+    'text_status': 'varchar', 'scale_id': 'varchar', 'comparability_key': 'varchar', 'valid_from': 'varchar',
+    'valid_to': 'varchar'});
+
+create temp view answer_scales as
+select * from read_csv('{{SEEDS}}/answer_scales.csv', header = true, columns = {
+    'scale_id': 'varchar', 'answer_value': 'integer', 'label_sv': 'varchar', 'is_missing': 'boolean',
+    'is_positive': 'boolean'});
+
+create temp view federations as
+select * from read_csv('{{SEEDS}}/federations.csv', header = true, columns = {
+    'federation_code': 'varchar', 'federation_name': 'varchar', 'lan': 'varchar', 'valid_from': 'varchar',
+    'valid_to': 'varchar', 'successor_code': 'varchar', 'change_note': 'varchar'});
+
+create temp view support_categories as
+select * from read_csv('{{SEEDS}}/support_categories.csv', header = true, columns = {
+    'category': 'varchar', 'label_sv': 'varchar', 'support_class': 'varchar', 'tie_priority': 'integer'});
+
+create temp view end_reasons as
+select * from read_csv('{{SEEDS}}/end_reasons.csv', header = true, columns = {
+    'end_reason': 'varchar', 'label_sv': 'varchar', 'is_work_or_studies': 'boolean',
+    'is_registration_error': 'boolean'});
+
+create temp view federation_names as
+select federation_code, federation_name from federations
+union all
+select 'RIKET', 'Riket';
+
+-- Each federation's reporting federation today (successor links followed to the end).
+create temp view lineage as
+with recursive chain (federation_code, reporting_federation_code, depth) as (
+    select federation_code, federation_code, 0 from federations
+    union all
+    select chain.federation_code, f.successor_code, chain.depth + 1
+    from chain
+    inner join federations as f on f.federation_code = chain.reporting_federation_code
+    where f.successor_code is not null and chain.depth < 10
+)
+select federation_code, arg_max(reporting_federation_code, depth) as reporting_federation_code
+from chain
+group by federation_code;
+
+create temp view ledger as
+select * exclude (received_at), cast(received_at as timestamptz) as received_at
+from read_json('{{HOME}}/lake/ledger/*.json', format = 'newline_delimited', columns = {
+    'submission_id': 'VARCHAR', 'source': 'VARCHAR', 'file_name': 'VARCHAR', 'received_at': 'VARCHAR',
+    'ingested_at': 'VARCHAR', 'federation_code': 'VARCHAR', 'period': 'VARCHAR', 'format': 'VARCHAR',
+    'encoding': 'VARCHAR', 'respondent_groups': 'VARCHAR[]', 'collection_groups': 'VARCHAR[]',
+    'rows_ok': 'BIGINT', 'rows_total': 'BIGINT', 'errors': 'BIGINT', 'warnings': 'BIGINT',
+    'first_problem': 'VARCHAR', 'status': 'VARCHAR', 'archive_path': 'VARCHAR', 'raw_path': 'VARCHAR',
+    'quarantine_path': 'VARCHAR', 'contract_version': 'VARCHAR', 'extract_month': 'VARCHAR',
+    'first_month': 'VARCHAR'});
+
+-- Survey: the latest received accepted file wins per federation × period × questionnaire.
+create temp view current_rows as
+select submission_id, respondent_group
+from (
+    select submission_id, federation_code, period, received_at, cast(ingested_at as timestamptz) as ingested_at,
+           unnest(respondent_groups) as respondent_group
+    from ledger
+    where source = 'survey' and status = 'accepted'
+)
+qualify row_number() over (partition by federation_code, period, respondent_group
+                           order by received_at desc, ingested_at desc, submission_id desc) = 1;
+
+-- Valid answers only: the cells count nothing else.
+create temp view valid_answers as
+select
+    r.period,
+    r.federation_code,
+    r.respondent_group,
+    r.submission_id || ':' || r.respondent_group || ':' || r.serial as respondent_id,
+    r.gender,
+    q.question_code,
+    q.indicator_id,
+    q.comparability_key,
+    cast(a.answer_value as integer) as answer_value,
+    coalesce(s.is_positive, false) as is_positive
+from read_parquet('{{HOME}}/lake/raw/survey/*/respondents.parquet', union_by_name = true) as r
+semi join current_rows as c on c.submission_id = r.submission_id and c.respondent_group = r.respondent_group
+inner join read_parquet('{{HOME}}/lake/raw/survey/*/answers.parquet', union_by_name = true) as a
+    on a.submission_id = r.submission_id and a.respondent_group = r.respondent_group and a.serial = r.serial
+inner join questions as q
+    on q.question_code = a.question_code
+   and q.valid_from <= r.period and (q.valid_to is null or r.period <= q.valid_to)
+left join answer_scales as s
+    on s.scale_id = q.scale_id and s.answer_value = a.answer_value and not s.is_missing
+where a.answer_value is not null;
+
+create temp table survey_answers as
+select v.*, l.reporting_federation_code
+from valid_answers as v
+inner join lineage as l using (federation_code);
+
+-- Cells for each federation and the nation, K/M/T, zero rows for absent K or M.
+create table indicator_results as
+with aggregated as (
+    select
+        period,
+        coalesce(federation_code, 'RIKET') as federation_code,
+        respondent_group,
+        indicator_id,
+        case when grouping(gender) = 1 then 'T' else gender end as gender,
+        count(distinct respondent_id) as n,
+        count(*) as valid_answers,
+        count(*) filter (where is_positive) as positive_answers,
+        sum(answer_value) as score_sum
+    from survey_answers
+    group by grouping sets (
+        (period, federation_code, respondent_group, indicator_id, gender),
+        (period, federation_code, respondent_group, indicator_id),
+        (period, respondent_group, indicator_id, gender),
+        (period, respondent_group, indicator_id)
+    )
+    having grouping(gender) = 1 or gender in ('K', 'M')
+),
+cells as (
+    select
+        t.period, t.federation_code, t.respondent_group, t.indicator_id, g.gender,
+        coalesce(a.n, 0) as n,
+        coalesce(a.valid_answers, 0) as valid_answers,
+        coalesce(a.positive_answers, 0) as positive_answers,
+        round(a.score_sum / a.valid_answers, 3) as mean_score,
+        round(a.positive_answers / a.valid_answers, 4) as positive_share,
+        round(case when a.valid_answers > 0 then
+            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
+             - 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
+                           + 1.96^2 / (4 * a.valid_answers::double^2)))
+            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_low,
+        round(case when a.valid_answers > 0 then
+            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
+             + 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
+                           + 1.96^2 / (4 * a.valid_answers::double^2)))
+            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_high
+    from aggregated as t
+    cross join (values ('K'), ('M'), ('T')) as g(gender)
+    left join aggregated as a
+        on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
+       and a.indicator_id = t.indicator_id and a.gender = g.gender
+    where t.gender = 'T'
+)
+select
+    c.period, c.federation_code, names.federation_name, c.respondent_group, c.indicator_id, c.gender,
+    c.n, c.valid_answers, c.positive_answers, c.mean_score, c.positive_share, c.ci_low, c.ci_high,
+    national.positive_share as national_positive_share,
+    national.mean_score as national_mean_score
+from cells as c
+inner join federation_names as names using (federation_code)
+left join cells as national
+    on national.federation_code = 'RIKET' and national.period = c.period
+   and national.respondent_group = c.respondent_group and national.indicator_id = c.indicator_id
+   and national.gender = c.gender;
+
+-- Trends: one series per comparability key, federations as they report today.
+create table indicator_trends as
+with aggregated as (
+    select
+        period,
+        coalesce(reporting_federation_code, 'RIKET') as federation_code,
+        respondent_group, indicator_id, comparability_key, question_code,
+        case when grouping(gender) = 1 then 'T' else gender end as gender,
+        count(distinct respondent_id) as n,
+        count(*) as valid_answers,
+        count(*) filter (where is_positive) as positive_answers,
+        sum(answer_value) as score_sum
+    from survey_answers
+    group by grouping sets (
+        (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code, gender),
+        (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code),
+        (period, respondent_group, indicator_id, comparability_key, question_code, gender),
+        (period, respondent_group, indicator_id, comparability_key, question_code)
+    )
+    having grouping(gender) = 1 or gender in ('K', 'M')
+),
+cells as (
+    select
+        t.period, t.federation_code, t.respondent_group, t.indicator_id, t.comparability_key, t.question_code, g.gender,
+        coalesce(a.n, 0) as n,
+        coalesce(a.valid_answers, 0) as valid_answers,
+        coalesce(a.positive_answers, 0) as positive_answers,
+        round(a.score_sum / a.valid_answers, 3) as mean_score,
+        round(a.positive_answers / a.valid_answers, 4) as positive_share,
+        round(case when a.valid_answers > 0 then
+            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
+             - 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
+                           + 1.96^2 / (4 * a.valid_answers::double^2)))
+            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_low,
+        round(case when a.valid_answers > 0 then
+            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
+             + 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
+                           + 1.96^2 / (4 * a.valid_answers::double^2)))
+            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_high
+    from aggregated as t
+    cross join (values ('K'), ('M'), ('T')) as g(gender)
+    left join aggregated as a
+        on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
+       and a.indicator_id = t.indicator_id and a.comparability_key = t.comparability_key
+       and a.question_code = t.question_code and a.gender = g.gender
+    where t.gender = 'T'
+),
+series as (
+    select comparability_key, min(period) as series_first_period, max(period) as series_last_period
+    from cells
+    group by comparability_key
+)
+select
+    c.period, c.federation_code, names.federation_name, c.respondent_group, c.indicator_id,
+    c.comparability_key, c.question_code, series.series_first_period, series.series_last_period,
+    c.gender, c.n, c.valid_answers, c.positive_answers, c.mean_score, c.positive_share, c.ci_low, c.ci_high
+from cells as c
+inner join series using (comparability_key)
+inner join federation_names as names using (federation_code);
+
+-- Indicator 11: the latest SUS extract; ended, linkable insatser without registration errors.
+create temp table followup_points as
+with latest_sus as (
+    select arg_max(submission_id, (extract_month, received_at)) as submission_id
+    from ledger
+    where source = 'register_sus' and status = 'accepted'
+),
+coverage as (
+    select min(month) as first_month, max(month) as last_month
+    from (
+        select unnest(generate_series(cast(strptime(first_month, '%Y-%m') as date),
+                                      cast(strptime(extract_month, '%Y-%m') as date), interval 1 month))::date as month
+        from ledger
+        where source = 'register_income' and status = 'accepted'
+    )
+)
+select
+    p.submission_id || ':' || p.source_row as participation_id,
+    p.person_key,
+    year(p.end_date) as cohort_year,
+    p.federation_code,
+    p.gender,
+    p.insats,
+    p.support_at_start,
+    f.followup_months,
+    (date_trunc('month', p.end_date) + to_months(f.followup_months))::date as followup_month,
+    (date_trunc('month', p.end_date) + to_months(f.followup_months))::date
+        between coverage.first_month and coverage.last_month as is_observed
+from read_parquet('{{HOME}}/lake/raw/register/*/participants.parquet', union_by_name = true) as p
+semi join latest_sus using (submission_id)
+left join end_reasons as r using (end_reason)
+cross join (values (6), (12), (24)) as f(followup_months)
+cross join coverage
+where p.is_linkable and p.end_date is not null and not coalesce(r.is_registration_error, false);
+
+create table indicator11_outcomes as
+with income_extracts as (
+    select submission_id, received_at,
+           cast(strptime(first_month, '%Y-%m') as date) as first_month,
+           cast(strptime(extract_month, '%Y-%m') as date) as last_month
+    from ledger
+    where source = 'register_income' and status = 'accepted'
+),
+current_months as (
+    -- For each month, the latest extract covering it.
+    select month, arg_max(submission_id, (last_month, received_at)) as submission_id
+    from (
+        select submission_id, received_at, last_month,
+               unnest(generate_series(first_month, last_month, interval 1 month))::date as month
+        from income_extracts
+    )
+    group by month
+),
+wanted as (
+    select distinct person_key, followup_month as month from followup_points where is_observed
+),
+amounts as (
+    select i.person_key, i.month, i.category, sum(i.amount) as amount
+    from read_parquet('{{HOME}}/lake/raw/register/*/income.parquet', union_by_name = true) as i
+    semi join current_months as c on c.submission_id = i.submission_id and c.month = i.month
+    semi join wanted as w on w.person_key = i.person_key and w.month = i.month
+    group by all
+    having sum(i.amount) > 0
+),
+main_support as (
+    select a.person_key, a.month,
+           arg_max(k.support_class, a.amount * 100 - k.tie_priority) as support_class
+    from amounts as a
+    inner join support_categories as k using (category)
+    group by a.person_key, a.month
+),
+followups as (
+    select
+        p.*,
+        p.is_observed and coalesce(m.support_class, 'ingen') = 'egen' as is_self_supporting,
+        p.is_observed and bool_and(coalesce(m.support_class, 'ingen') = 'egen') over (
+            partition by p.participation_id order by p.followup_months
+            rows between unbounded preceding and current row) as is_sustainable
+    from followup_points as p
+    left join main_support as m on m.person_key = p.person_key and m.month = p.followup_month
+),
+cells as (
+    select
+        cohort_year,
+        followup_months,
+        coalesce(federation_code, 'RIKET') as federation_code,
+        coalesce(gender, 'T') as gender,
+        coalesce(insats, 'alla') as insats,
+        coalesce(support_at_start, 'alla') as support_at_start,
+        count(*) as n_observed,
+        count(*) filter (where is_self_supporting) as n_self_supporting,
+        count(*) filter (where is_sustainable) as n_sustainable
+    from followups
+    where is_observed
+    group by grouping sets (
+        (cohort_year, followup_months, federation_code, gender, insats),
+        (cohort_year, followup_months, federation_code, insats),
+        (cohort_year, followup_months, federation_code, gender, support_at_start),
+        (cohort_year, followup_months, federation_code, support_at_start),
+        (cohort_year, followup_months, federation_code, gender),
+        (cohort_year, followup_months, federation_code),
+        (cohort_year, followup_months, gender, insats),
+        (cohort_year, followup_months, insats),
+        (cohort_year, followup_months, gender, support_at_start),
+        (cohort_year, followup_months, support_at_start),
+        (cohort_year, followup_months, gender),
+        (cohort_year, followup_months)
+    )
+)
+select
+    c.cohort_year, c.federation_code, names.federation_name, c.gender, c.insats, c.support_at_start,
+    c.followup_months, c.n_observed, c.n_self_supporting,
+    round(c.n_self_supporting / c.n_observed, 4) as share_self_supporting,
+    c.n_sustainable,
+    round(c.n_sustainable / c.n_observed, 4) as share_sustainable,
+    coalesce(nullif(least(
+        case when c.n_observed > 0 then c.n_observed else 2147483647 end,
+        case when c.n_self_supporting > 0 then c.n_self_supporting else 2147483647 end,
+        case when c.n_observed - c.n_self_supporting > 0 then c.n_observed - c.n_self_supporting else 2147483647 end,
+        case when c.n_sustainable > 0 then c.n_sustainable else 2147483647 end,
+        case when c.n_observed - c.n_sustainable > 0 then c.n_observed - c.n_sustainable else 2147483647 end
+    ), 2147483647), 0) as disclosure_n
+from cells as c
+inner join federation_names as names using (federation_code);

@@ -1,0 +1,35 @@
+"""The benchmark's own measuring code (the figures themselves are `make bench`'s)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench import excel
+from bench.measure import run_measured
+from nns.generate import generate
+
+
+def test_excel_comparison_reads_the_same_rows_both_ways(settings):
+    generate("small", settings.inbox, settings, registers=False)
+    files = sorted(settings.inbox.glob("*.xlsx"))[:4]
+    result = excel.compare(files, settings)
+    assert result["files"] == 4
+    assert result["calamine"]["rows"] == result["pandas_openpyxl"]["rows"] > 0
+    assert result["ratio"] > 0
+
+
+def test_memory_of_the_whole_process_tree_is_sampled():
+    # A child that starts a grandchild holding about 200 MB: the tree's peak must include it.
+    grandchild = "x = bytearray(200 * 1024 * 1024); import time; time.sleep(1.5)"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    measured = run_measured([sys.executable, "-c", child], env={})
+    assert measured["returncode"] == 0
+    assert measured["peak_tree_rss_gib"] > 0.19
+    assert measured["memory_samples"] > 5
+
+
+def test_bench_rejects_an_unknown_profile():
+    result = subprocess.run([sys.executable, "-m", "bench.run"], env={"BENCH_PROFILES": "huge", "PATH": ""},
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "BENCH_PROFILES" in result.stderr
