@@ -34,8 +34,9 @@ class Sources:
     settings: Settings
 
     def lake(self, source: str, table: str) -> str:
-        # _schema/ holds a zero-row file per table, so the glob always matches.
-        return (f"read_parquet('{self.settings.lake / 'raw' / source}/*/{table}.parquet', "
+        # _schema/ holds a zero-row file per table, so the glob always matches; [!.]* skips the
+        # hidden folder of a write that was interrupted (as dbt's sources do).
+        return (f"read_parquet('{self.settings.lake / 'raw' / source}/[!.]*/{table}.parquet', "
                 f"union_by_name=true)")
 
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:

@@ -118,6 +118,6 @@ def published_home(small_build, tmp_path, monkeypatch):
     import shutil
 
     home = tmp_path / "home"
-    shutil.copytree(small_build, home, ignore=shutil.ignore_patterns("airflow"))
+    shutil.copytree(small_build, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
     monkeypatch.setenv("NNS_HOME", str(home))
     return get_settings()

@@ -164,8 +164,8 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
             time.sleep(0.05)
         second = run(home, build_cmd)
         assert second.returncode == 1 and "Another build is writing now" in second.stderr, second.stderr
-        first.communicate(timeout=600)
-        assert first.returncode == -signal.SIGKILL
+        _, first_stderr = first.communicate(timeout=600)
+        assert first.returncode == -signal.SIGKILL, first_stderr[-3000:]
         assert list(settings.publish.glob(".marts-*.duckdb")), "the killed publication left its new file"
         assert published_checksum(target) == a, "and it was never swapped in"
 

@@ -21,7 +21,7 @@ import duckdb
 from ingest import lake
 from ingest.survey import ingest_file
 from nns.checksum import published_checksum
-from nns.pipeline import build_warehouse, publish_marts
+from nns.pipeline import build_warehouse, ingest_path, publish_marts
 from nns.status import read_build_status
 
 from .readers import ReaderLoop
@@ -80,8 +80,9 @@ def test_ingesting_the_same_files_again_by_hand_changes_nothing(published_home):
     assert len(lines) == len(paths) and all(line.startswith("already ingested") for line in lines)
     assert snapshot(settings.ledger, settings.raw, settings.archive, settings.quarantine) == before
     assert list(settings.inbox.glob("*.*")) == [], "known files leave the inbox"
-    # Clearing a finished ingest task runs it again on a path that has left the inbox: still a no-op.
-    again = ingest_file(paths[0], settings)
+    # Clearing a finished ingest task runs it again (nns.pipeline.ingest_path) on a path that has left
+    # the inbox: still a no-op.
+    again = ingest_path(paths[0], settings)
     assert again.status == "known" and again.file_name == paths[0].name
     assert snapshot(settings.ledger, settings.raw, settings.archive, settings.quarantine) == before
 
