@@ -129,7 +129,7 @@ def _plain(value) -> str | None:
     return str(value)
 
 
-def _finding(suite: str, result, id_columns: tuple[str, ...]) -> Finding:
+def _finding(suite: str, result) -> Finding:
     details = result.result or {}
     rows = details.get("unexpected_index_list") or []
     federations = sorted({str(r["federation_code"]) for r in rows
@@ -204,7 +204,7 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                     result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
                                    "partial_unexpected_count": 20}))
                 run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
-                checks += [_finding(name, result, tuple(id_columns))
+                checks += [_finding(name, result)
                            for validation in run.run_results.values() for result in validation.results]
         context.build_data_docs()
     finally:

@@ -599,7 +599,7 @@ def _register(c: Corpus) -> None:
     sus("sus_deltagare_2018-06_fel-kontrollsiffra.csv", rows, "a personnummer with a wrong Luhn digit",
         ["PNR_INVALID"])
     rows = _sus_rows()
-    rows[1][0] = "20991231-1234"
+    rows[1][0] = format_number(_pnr("20991231", "123"), "12-")  # a valid check digit, a date to come
     sus("sus_deltagare_2018-07_fodd-i-framtiden.csv", rows, "a personnummer born in 2099", ["PNR_INVALID"])
     rows = _sus_rows()
     rows[3][6], rows[3][7] = "2018-09-01", "2018-03-01"
