@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ingest.contract import parse_name, validate
 from ingest.reader import Sheets, read_xlsx
-from nns.catalogue import load_catalogue
-from nns.settings import Settings
+from core.catalogue import load_catalogue
+from core.settings import Settings
 
 
 def _pandas_sheets(path: Path) -> Sheets:

@@ -51,7 +51,7 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
-        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). Disclosure control (`nns.disclosure`) checks "
+        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). Disclosure control (`publication.disclosure`) checks "
         "every connected block of margin equations for recoverable cells with a dense SVD (numpy, OpenBLAS). "
         "On national, `indicator11_outcomes` has 14 blocks of about 1,400 equations × 1,700 cells and the joint "
         "results/trends system 151 blocks of up to 226 × 266; almost all of publication is these SVDs. With "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from nns.settings import Settings
+from core.settings import Settings
 
 FLOOR_SQL = Path(__file__).with_name("floor.sql")
 TABLES = ("indicator_results", "indicator_trends", "indicator11_outcomes")
@@ -46,7 +46,7 @@ def run_results_summary(target_dir: Path) -> dict:
 
 def time_dbt_selection(settings: Settings) -> dict:
     """`dbt run` of just the models the three marts need (seeds are already loaded)."""
-    from nns.pipeline import run_dbt
+    from operations.steps import run_dbt
 
     started = time.monotonic()
     run_dbt(settings, "run", "--select", *DBT_SELECTION.split())

@@ -42,7 +42,7 @@ import duckdb
 
 from bench import excel, floor
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
-from nns.settings import REPO_ROOT, Settings, get_settings
+from core.settings import REPO_ROOT, Settings, get_settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work"
@@ -111,8 +111,8 @@ def _settings_for(home: Path) -> Settings:
 
 def _nights(profile: str, settings: Settings) -> tuple[datetime, datetime]:
     """The e2e night (inside the latest period's main window) and the next night (the increment)."""
-    from nns.catalogue import load_catalogue
-    from nns.generate import PROFILES
+    from core.catalogue import load_catalogue
+    from synthetic import PROFILES
 
     latest = PROFILES[profile].periods[-1]
     window = [w for w in load_catalogue(settings.catalogue_dir).windows if w.period == latest][-1]
@@ -122,7 +122,7 @@ def _nights(profile: str, settings: Settings) -> tuple[datetime, datetime]:
 
 def generate_profile(profile: str) -> dict:
     """The profile's inbox, generated once; every run starts from a hard-linked copy."""
-    from nns.generate import generate
+    from synthetic import generate
 
     template = WORK / f"template-{profile}"
     shutil.rmtree(template, ignore_errors=True)
@@ -211,9 +211,9 @@ def analyst_queries(settings: Settings, repeats: int = QUERY_REPEATS) -> dict:
 
 def increment(profile: str, home: Path, night: datetime) -> dict:
     """One new submission among everything loaded, then the nightly DAGs end to end."""
-    from nns.catalogue import load_catalogue
-    from nns.generate import PROFILES
-    from nns.generate.surveys import write_resubmission
+    from core.catalogue import load_catalogue
+    from synthetic import PROFILES
+    from synthetic.surveys import write_resubmission
 
     settings = _settings_for(home)
     catalogue = load_catalogue(settings.catalogue_dir)
@@ -342,7 +342,7 @@ def write(results: dict, started: float) -> None:
 def main() -> int:
     runs_wanted = _env_int("BENCH_RUNS", 3)
     profiles = os.environ.get("BENCH_PROFILES", "small national x10").split()
-    from nns.generate import PROFILES
+    from synthetic import PROFILES
 
     unknown = [p for p in profiles if p not in PROFILES]
     if unknown or runs_wanted < 1:

@@ -8,8 +8,10 @@ dbt, the gate and publishing share the one-slot pool: one DuckDB writer at a tim
 from datetime import datetime
 
 from airflow.sdk import dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
-from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
+from operations import tasks
+from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
 
 
 @dag(
@@ -24,37 +26,22 @@ from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE
 def nns_build():
     @task(pool=WAREHOUSE_POOL)
     def dbt_build() -> None:
-        from nns.pipeline import build_warehouse
-        from nns.settings import get_settings
-
-        build_warehouse(get_settings())
+        tasks.build_warehouse()
 
     @task(pool=WAREHOUSE_POOL)
     def quality_gate() -> str:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from expectations.gate import GateFailed
-        from nns.pipeline import quality_gate as run_quality_gate
-        from nns.settings import get_settings
-
         try:
-            return run_quality_gate(get_settings()).summary()
-        except GateFailed as failed:
-            raise AirflowFailException(str(failed)) from None  # retrying cannot fix the data
+            return tasks.quality_gate()
+        except tasks.NotRetryable as refused:
+            raise AirflowFailException(str(refused)) from None
 
     @task(pool=WAREHOUSE_POOL)
     def publish() -> str:
-        from nns.pipeline import publish_marts
-        from nns.settings import get_settings
-
-        return str(publish_marts(get_settings()))
+        return tasks.publish()
 
     @task
     def reports() -> str:
-        from nns.pipeline import write_reports
-        from nns.settings import get_settings
-
-        return str(write_reports(get_settings()))
+        return tasks.reports()
 
     dbt_build() >> quality_gate() >> publish() >> reports()
 

@@ -5,11 +5,13 @@ from the inbox after a successful load and stays where it is if it fails.
 """
 
 from datetime import datetime
+from pathlib import Path
 
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED
+from operations import tasks
+from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED
 
 
 @dag(
@@ -29,34 +31,21 @@ from nns.assets import DEFAULT_ARGS, REGISTERS_LANDED
 def nns_registers():
     @task
     def new_extracts(params=None) -> list[str]:
-        from nns.pipeline import register_files_to_ingest
-        from nns.settings import get_settings
-
-        return register_files_to_ingest(get_settings(), file_name=params["file"], force=params["force"])
+        return tasks.new_register_files(params)
 
     @task(map_index_template="{{ extract_label }}", multiple_outputs=False)  # one XCom, not one per key
     def ingest(path: str, params=None) -> dict:
-        from pathlib import Path
-
-        from ingest.register import MissingPseudonymKey
-        from nns.pipeline import ingest_path
-        from nns.settings import get_settings
-
         get_current_context()["extract_label"] = Path(path).name
         try:
-            outcome = ingest_path(Path(path), get_settings(), force=params["force"])
-        except MissingPseudonymKey as exc:
-            raise AirflowFailException(str(exc)) from None
-        if outcome.status == "rejected":
-            raise AirflowFailException(outcome.summary())
-        return outcome.to_dict()
+            return tasks.ingest(path, params)
+        except tasks.NotRetryable as refused:
+            raise AirflowFailException(str(refused)) from None
 
     @task(outlets=[REGISTERS_LANDED], trigger_rule="all_done")
     def announce(outcomes) -> int:
-        accepted = [o for o in outcomes if o and o["status"] == "accepted"]
-        if not accepted:
+        if not (accepted := tasks.any_accepted(outcomes)):
             raise AirflowSkipException("No extract landed: no asset event")
-        return len(accepted)
+        return accepted
 
     announce(ingest.expand(path=new_extracts()))
 

@@ -16,8 +16,14 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from nns.publish import COUNT_COLUMNS, NATION, PUBLISHED, SUPPRESSED, audit_findings
-from nns.settings import Settings
+from core.catalogue import NATION, load_catalogue, parse_period, period_bounds
+from core.settings import Settings
+from publication.audit import audit_findings
+from publication.disclosure import SUPPRESSED
+from publication.specs import COUNT_COLUMNS, PUBLISHED
+
+
+LANDED_VIEWS = {"collection": "collection_counts"}  # table -> staging entity, where the names differ
 
 
 @dataclass(frozen=True)
@@ -33,23 +39,25 @@ class Sources:
     candidate: Path  # the protected database that would be published
     settings: Settings
 
-    def lake(self, source: str, table: str) -> str:
-        # _schema/ holds a zero-row file per table, so the glob always matches; [!.]* skips the
-        # hidden folder of a write that was interrupted (as dbt's sources do).
-        return (f"read_parquet('{self.settings.lake / 'raw' / source}/[!.]*/{table}.parquet', "
-                f"union_by_name=true)")
+    @staticmethod
+    def lake(source: str, table: str) -> str:
+        """Landed rows as they are in the lake, through dbt's staging view of the source (which
+        renames nothing and holds the one definition of where the lake's files are)."""
+        return f"staging.stg_{source}__{LANDED_VIEWS.get(table, table)}"
 
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
         return self.warehouse.execute(query, params or []).df()
 
 
-PERIOD_BOUNDS = """
-    make_date(cast(left(period, 4) as integer), 11, 1) as period_start,
-    make_date(cast(left(period, 4) as integer) + 1, 10, 31) as period_end"""
-
-
 def landed_survey_respondents(s: Sources) -> pd.DataFrame:
-    return s.sql(f"select *, {PERIOD_BOUNDS} from {s.lake('survey', 'respondents')}")
+    periods = [p for (p,) in s.warehouse.execute(
+        f"select distinct period from {s.lake('survey', 'respondents')} where period is not null").fetchall()]
+    bounds = pd.DataFrame([(p, *period_bounds(p)) for p in periods if parse_period(p)],
+                          columns=["period", "period_start", "period_end"])
+    s.warehouse.register("period_bounds", bounds)  # the rule is core.catalogue's, not a SQL copy
+    return s.sql(f"""
+        select r.*, cast(b.period_start as date) as period_start, cast(b.period_end as date) as period_end
+        from {s.lake('survey', 'respondents')} r left join period_bounds b using (period)""")
 
 
 def landed_survey_answers(s: Sources) -> pd.DataFrame:
@@ -69,8 +77,6 @@ def landed_register_participants(s: Sources) -> pd.DataFrame:
 
 def landed_register_income(s: Sources) -> pd.DataFrame:
     # Tens of millions of rows: summarised per extract in DuckDB, then validated.
-    from nns.catalogue import load_catalogue
-
     categories = list(load_catalogue(s.settings.catalogue_dir).support_categories)
     return s.sql(f"""
         select i.submission_id, l.file_name,

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import duckdb
 
+from core.files import atomic_symlink
+from core.settings import Settings
 from expectations.frames import FRAMES, Sources
 from expectations.suites import GX_DIR, SUITE_DEFINITIONS
-from nns.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class GateResult:
 def suite_parameters(settings: Settings) -> dict:
     """Values the suites take from the catalogue and the settings."""
     from ingest.contract import INSATS_RE
-    from nns.catalogue import load_catalogue
+    from core.catalogue import load_catalogue
 
     catalogue = load_catalogue(settings.catalogue_dir)
     return {
@@ -166,9 +167,7 @@ def _swap_docs(settings: Settings, docs_dir: Path) -> None:
     link = settings.quality_docs
     if link.exists() and not link.is_symlink():
         shutil.rmtree(link)  # a folder from an older layout
-    temporary = link.with_name(f".quality-link-{uuid.uuid4().hex}")
-    temporary.symlink_to(docs_dir.name)
-    os.replace(temporary, link)
+    atomic_symlink(link, docs_dir.name)
     for old in settings.publish.glob(".quality-*"):
         if old.is_dir() and old.name != docs_dir.name:
             shutil.rmtree(old, ignore_errors=True)
@@ -186,7 +185,7 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
     try:
-        from nns.publish import write_publication
+        from publication.publish import write_publication
 
         write_publication(settings, candidate)
         source = context.data_sources.add_pandas("nns")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from nns.catalogue import Catalogue, Group, parse_period, period_bounds
+from core.catalogue import Catalogue, Group, parse_period, period_bounds
 
 from .problems import Problem, problem
 from .reader import SheetFindings, Sheets

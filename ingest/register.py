@@ -11,25 +11,22 @@ never values.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from nns.catalogue import load_catalogue
-from nns.faults import checkpoint
-from nns.settings import Settings
+from core import files, ledger
+from core.catalogue import load_catalogue
+from core.crash_points import checkpoint
+from core.ledger import LedgerRecord
+from core.settings import Settings
 
 from . import lake
 from .personnummer import key_fingerprint, normalise, pseudonymise
 from .problems import Problem, problem
-from .survey import Outcome
-
-log = logging.getLogger(__name__)
 
 # An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.
 SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})(?:_[^.]*)?\.(?P<ext>csv|parquet)$", re.IGNORECASE)
@@ -56,13 +53,6 @@ class Extract:
 
 def register_inbox(settings: Settings) -> Path:
     return settings.inbox / "register"
-
-
-def register_files(settings: Settings) -> list[Path]:
-    folder = register_inbox(settings)
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
 
 
 def parse_name(name: str) -> Extract | None:
@@ -209,32 +199,26 @@ def _write_income(con, target: Path, submission_id: str) -> int:
     return con.execute("select count(*) from extract").fetchone()[0]
 
 
-def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
-    path = Path(path)
+def land_register(path: Path, settings: Settings, submission_id: str, received_at: str,
+                  known: LedgerRecord | None) -> LedgerRecord:
+    """Validate, pseudonymise and land one extract (or record why not); returns its committed record.
+
+    Called by `ingest.submission.ingest_submission`, which decides that the bytes need work.
+    """
     if not settings.pseudonym_key:
         raise MissingPseudonymKey("NNS_PSEUDONYM_KEY is not set: register extracts cannot be pseudonymised, "
                                   "so none is loaded. Set the key (see .env.example) and run again.")
-    lake.ensure_lake(settings)
-    submission_id = lake.sha256_file(path)
-    known = lake.read_ledger_record(settings, submission_id)
-    if known and not force:
-        if known["status"] == "accepted":
-            path.unlink(missing_ok=True)  # delivered again: the lake already has it
-        return Outcome(submission_id, path.name, "known", None, known.get("extract_month"), known.get("rows_ok", 0),
-                       known.get("errors", 0), 0, known.get("first_problem"))
-
     extract = parse_name(path.name)
     problems: list[Problem] = []
-    record = {
-        "submission_id": submission_id, "source": f"register_{extract.kind}" if extract else "register",
-        "file_name": path.name,
-        "received_at": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds"),
-        "ingested_at": lake.now_utc(), "format": extract.fmt if extract else path.suffix.lstrip("."),
-        "extract_month": extract.extract_month if extract else None,
-        "first_month": extract.first_month if extract else None,
+    record = LedgerRecord(
+        submission_id=submission_id, source=f"register_{extract.kind}" if extract else "register",
+        file_name=path.name, received_at=received_at, ingested_at=ledger.now_utc(),
+        format=extract.fmt if extract else path.suffix.lstrip("."),
+        extract_month=extract.extract_month if extract else None,
+        first_month=extract.first_month if extract else None,
         # Which key made the pseudonyms: extracts link only with extracts loaded with the same key.
-        "key_fingerprint": key_fingerprint(settings.pseudonym_key),
-    }
+        key_fingerprint=key_fingerprint(settings.pseudonym_key),
+    )
     rows_total = 0
     if extract is None:
         problems.append(problem("REGISTER_NAME", name=path.name))
@@ -242,39 +226,36 @@ def ingest_register(path: Path, settings: Settings, *, force: bool = False) -> O
         catalogue = load_catalogue(settings.catalogue_dir)
         with _connect(settings) as con:
             try:
-                rows_total = _process(con, path, extract, catalogue, settings, submission_id, record, problems)
+                rows_total = _process(con, path, extract, catalogue, settings, record, problems)
             except duckdb.Error as exc:
                 # DuckDB's messages quote the offending line, which may hold a personnummer:
                 # keep only the kind of error, and do not chain the original exception.
                 problems.append(problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad "
                                         "CSV i UTF-8 eller Parquet)", detail=type(exc).__name__))
 
-    record.update({
-        "rows_total": rows_total, "rows_ok": rows_total if not problems else 0, "errors": len(problems),
-        "warnings": 0, "first_problem": f"{problems[0].code}: {problems[0].message}" if problems else None,
-        "status": "rejected" if problems else "accepted",
-    })
+    record.rows_total = rows_total
+    record.rows_ok = rows_total if not problems else 0
+    record.errors = len(problems)
+    record.first_problem = f"{problems[0].code}: {problems[0].message}" if problems else None
+    record.status = ledger.REJECTED if problems else ledger.ACCEPTED
     if problems:
         target = settings.quarantine / submission_id
-        lake.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
+        files.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
             "submission_id": submission_id, "file_name": path.name, "rows_total": rows_total,
             "problems": [p.to_dict() for p in problems],
         })
-        record["quarantine_path"] = str(target.relative_to(settings.home))
+        record.quarantine_path = str(target.relative_to(settings.home))
     checkpoint("register.landed")
-    lake.write_ledger_record(settings, record)
+    ledger.write_record(settings, record)
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
-        lake.drop_stale_outcome(settings, "register", submission_id, record["status"])
+        lake.drop_stale_outcome(settings, "register", submission_id, record.status)
     if not problems and path.resolve().parent == register_inbox(settings).resolve():
         path.unlink()  # the agency holds the master copy; the ledger keeps the hash
-    outcome = Outcome(submission_id, path.name, record["status"], None, record["extract_month"],
-                      record["rows_ok"], len(problems), 0, record["first_problem"])
-    log.info(outcome.summary())
-    return outcome
+    return record
 
 
-def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, submission_id: str,
-             record: dict, problems: list[Problem]) -> int:
+def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, record: LedgerRecord,
+             problems: list[Problem]) -> int:
     """Validate the extract (collecting problems), land it if there are none; return its row count."""
     columns = _load(con, path, extract)
     expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
@@ -294,23 +275,24 @@ def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, s
         anonymous = "false"
     _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
     if not problems:
-        _land(con, settings, submission_id, extract, record)
+        _land(con, settings, extract, record)
     return rows_total
 
 
-def _land(con, settings: Settings, submission_id: str, extract: Extract, record: dict) -> None:
+def _land(con, settings: Settings, extract: Extract, record: LedgerRecord) -> None:
+    submission_id = record.submission_id
     table = "participants" if extract.kind == "sus" else "income"
     target = settings.raw / "register" / submission_id
-    staged = lake.StagedDir(target)
+    staged = files.StagedDir(target)
     try:
         writer = _write_sus if extract.kind == "sus" else _write_income
         rows = writer(con, staged.path / f"{table}.parquet", submission_id)
         linkable = con.execute("select count(*) from pseudonyms where person_key is not null").fetchone()[0]
-        lake.atomic_write_json(staged.path / "manifest.json", {
-            **record, "table": table, "rows": rows, "persons": linkable, "status": "accepted",
+        files.atomic_write_json(staged.path / "manifest.json", {
+            **record.to_dict(), "table": table, "rows": rows, "persons": linkable, "status": "accepted",
         })
         staged.commit()
     except BaseException:
         staged.discard()
         raise
-    record["raw_path"] = str(target.relative_to(settings.home))
+    record.raw_path = str(target.relative_to(settings.home))

@@ -7,15 +7,14 @@ file). Running it twice on the same bytes is a no-op.
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from nns.catalogue import load_catalogue
-from nns.faults import checkpoint
-from nns.settings import Settings
+from core import files, ledger
+from core.catalogue import load_catalogue
+from core.crash_points import checkpoint
+from core.ledger import LedgerRecord
+from core.settings import Settings
 
 from . import lake
 from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Parsed, SubmissionName,
@@ -23,46 +22,8 @@ from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Pars
 from .problems import Problem, is_blocking, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
-log = logging.getLogger(__name__)
 
 CONTRACT_VERSION = "1"
-IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files
-
-
-@dataclass(frozen=True)
-class Outcome:
-    submission_id: str
-    file_name: str
-    status: str  # accepted | rejected | known
-    federation_code: str | None
-    period: str | None
-    rows_ok: int
-    errors: int
-    warnings: int
-    first_problem: str | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        who = " ".join(x for x in (self.federation_code, self.period) if x) or "?"
-        if self.status == "rejected":
-            return (f"REJECTED {self.file_name} ({who}), submission {self.submission_id[:12]}: "
-                    f"{self.errors} error(s), first: {self.first_problem} "
-                    f"Details: lake/quarantine/{self.submission_id}/errors.json. "
-                    f"After a corrected file arrives: nns ingest <file> (or clear this task).")
-        if self.status == "known":
-            return f"already ingested {self.file_name} ({who}), submission {self.submission_id[:12]}: nothing to do"
-        return (f"accepted {self.file_name} ({who}), submission {self.submission_id[:12]}: "
-                f"{self.rows_ok} rows, {self.warnings} warning(s)")
-
-
-def inbox_files(settings: Settings) -> list[Path]:
-    """Survey files waiting in the inbox (register extracts live in inbox/register/)."""
-    if not settings.inbox.exists():
-        return []
-    return sorted(p for p in settings.inbox.iterdir()
-                  if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
 
 
 def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
@@ -97,104 +58,88 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
     return name, checked, sheets
 
 
-def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
-    path = Path(path)
-    lake.ensure_lake(settings)
-    submission_id = lake.sha256_file(path)
-    received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-    known = lake.read_ledger_record(settings, submission_id)
-    if known and not force:
-        _leave_inbox(path, settings)  # its original is already in the archive
-        return Outcome(submission_id, path.name, "known", known.get("federation_code"), known.get("period"),
-                       known.get("rows_ok", 0), known.get("errors", 0), known.get("warnings", 0),
-                       known.get("first_problem"))
+def land_survey(path: Path, settings: Settings, submission_id: str, received_at: str,
+                known: LedgerRecord | None) -> LedgerRecord:
+    """Archive, validate, then land or quarantine one survey file; returns its committed record.
 
+    Called by `ingest.submission.ingest_submission`, which decides that the bytes need work.
+    """
     # Keep the original first, whatever happens next.
     archived = lake.archive_path(settings, submission_id, path.suffix)
     if not archived.exists():
-        lake.atomic_copy(path, archived)
+        files.atomic_copy(path, archived)
     checkpoint("ingest.archived")
 
     name, parsed, sheets = _check(path, settings)
     errors = [p for p in parsed.problems if p.severity == "fel"]
     warnings = [p for p in parsed.problems if p.severity != "fel"]
     first = errors[0] if errors else (warnings[0] if warnings else None)
-    record = {
-        "submission_id": submission_id,
-        "source": "survey",
-        "file_name": path.name,
-        "received_at": received_at,
-        "ingested_at": lake.now_utc(),
-        "federation_code": name.federation_code if name else None,
-        "period": name.period if name else None,
-        "format": name.fmt if name else path.suffix.lower().lstrip("."),
-        "encoding": sheets.encoding if sheets else None,
-        # What this submission supersedes: questionnaire rows and collection counts separately,
-        # because a CSV sender sends them as separate files.
-        "respondent_groups": sorted(parsed.groups_with_rows),
-        "collection_groups": sorted(parsed.groups_with_counts),
-        "rows_ok": parsed.rows_ok,
-        "rows_total": parsed.rows_total,
-        "errors": len(errors),
-        "warnings": len(warnings),
-        "first_problem": f"{first.code}: {first.message}" + (f" ({first.where()})" if first.where() else "") if first else None,
-        "archive_path": str(archived.relative_to(settings.home)),
-        "contract_version": CONTRACT_VERSION,
-    }
+    record = LedgerRecord(
+        submission_id=submission_id, source=ledger.SURVEY, file_name=path.name,
+        received_at=received_at, ingested_at=ledger.now_utc(),
+        federation_code=name.federation_code if name else None,
+        period=name.period if name else None,
+        format=name.fmt if name else path.suffix.lower().lstrip("."),
+        encoding=sheets.encoding if sheets else None,
+        respondent_groups=sorted(parsed.groups_with_rows),
+        collection_groups=sorted(parsed.groups_with_counts),
+        rows_ok=parsed.rows_ok, rows_total=parsed.rows_total, errors=len(errors), warnings=len(warnings),
+        first_problem=f"{first.code}: {first.message}" + (f" ({first.where()})" if first.where() else "")
+        if first else None,
+        archive_path=str(archived.relative_to(settings.home)),
+        contract_version=CONTRACT_VERSION,
+    )
 
     if is_blocking(parsed.problems):
-        record["status"] = "rejected"
-        _quarantine(path, settings, submission_id, record, parsed.problems)
+        record.status = ledger.REJECTED
+        _quarantine(path, settings, record, parsed.problems)
     else:
-        record["status"] = "accepted"
-        _land(settings, submission_id, name, parsed, record, warnings)
+        record.status = ledger.ACCEPTED
+        _land(settings, name, parsed, record, warnings)
 
     checkpoint("ingest.landed")
-    lake.write_ledger_record(settings, record)  # the commit point
+    ledger.write_record(settings, record)  # the commit point
     checkpoint("ingest.committed")
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
-        lake.drop_stale_outcome(settings, "survey", submission_id, record["status"])
-    _leave_inbox(path, settings)
-    outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
-                      parsed.rows_ok, len(errors), len(warnings), record["first_problem"])
-    log.info(outcome.summary())
-    return outcome
+        lake.drop_stale_outcome(settings, "survey", submission_id, record.status)
+    leave_inbox(path, settings)
+    return record
 
 
-def _leave_inbox(path: Path, settings: Settings) -> None:
+def leave_inbox(path: Path, settings: Settings) -> None:
     """A processed file leaves the inbox (the archive has it); files elsewhere are left alone."""
     if path.resolve().parent == settings.inbox.resolve():
         path.unlink(missing_ok=True)
 
 
-def _quarantine(path: Path, settings: Settings, submission_id: str, record: dict,
-                problems: list[Problem]) -> None:
-    target = settings.quarantine / submission_id
-    staged = lake.StagedDir(target)
+def _quarantine(path: Path, settings: Settings, record: LedgerRecord, problems: list[Problem]) -> None:
+    target = settings.quarantine / record.submission_id
+    staged = files.StagedDir(target)
     try:
-        lake.atomic_copy(path, staged.path / path.name)
-        lake.atomic_write_json(staged.path / "errors.json", {
-            "submission_id": submission_id,
+        files.atomic_copy(path, staged.path / path.name)
+        files.atomic_write_json(staged.path / "errors.json", {
+            "submission_id": record.submission_id,
             "file_name": path.name,
-            "federation_code": record["federation_code"],
-            "period": record["period"],
-            "received_at": record["received_at"],
-            "rows_ok": record["rows_ok"],
-            "rows_total": record["rows_total"],
+            "federation_code": record.federation_code,
+            "period": record.period,
+            "received_at": record.received_at,
+            "rows_ok": record.rows_ok,
+            "rows_total": record.rows_total,
             "problems": [p.to_dict() for p in problems],
         })
         staged.commit()
     except BaseException:
         staged.discard()
         raise
-    record["quarantine_path"] = str(target.relative_to(settings.home))
+    record.quarantine_path = str(target.relative_to(settings.home))
 
 
-def _land(settings: Settings, submission_id: str, name: SubmissionName, parsed: Parsed,
-          record: dict, warnings: list[Problem]) -> None:
+def _land(settings: Settings, name: SubmissionName, parsed: Parsed, record: LedgerRecord,
+          warnings: list[Problem]) -> None:
+    submission_id = record.submission_id
     schemas = lake.SCHEMAS["survey"]
     target = settings.raw / "survey" / submission_id
-    staged = lake.StagedDir(target)
+    staged = files.StagedDir(target)
     keys = (submission_id, name.federation_code, name.period)
     try:
         lake.write_parquet(staged.path / "respondents.parquet", schemas["respondents"],
@@ -204,8 +149,8 @@ def _land(settings: Settings, submission_id: str, name: SubmissionName, parsed: 
                            [(submission_id,) + a for a in parsed.answers])
         lake.write_parquet(staged.path / "collection.parquet", schemas["collection"],
                            [keys + c for c in parsed.collection])
-        lake.atomic_write_json(staged.path / "manifest.json", {
-            **record,
+        files.atomic_write_json(staged.path / "manifest.json", {
+            **record.to_dict(),
             "tables": {
                 "respondents": {"rows": len(parsed.respondents), "fields": list(RESPONDENT_FIELDS)},
                 "answers": {"rows": len(parsed.answers), "fields": list(ANSWER_FIELDS)},
@@ -218,4 +163,4 @@ def _land(settings: Settings, submission_id: str, name: SubmissionName, parsed: 
     except BaseException:
         staged.discard()
         raise
-    record["raw_path"] = str(target.relative_to(settings.home))
+    record.raw_path = str(target.relative_to(settings.home))

@@ -20,10 +20,12 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from nns.settings import Settings
+from core.files import atomic_write_text, staged_file
+from core.settings import Settings
 
 from . import charts
 from .data import Published
+from .pdf import write_pdf
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -281,19 +283,10 @@ def federation_context(db: Published, period: str, federation_code: str, name: s
 
 def _write(path: Path, html: str, pdf: bool) -> None:
     """Write HTML (and its PDF) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(html)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write_text(path, html, mode=0o644)
     if pdf:
-        from .pdf import write_pdf
-
-        pdf_path = path.with_suffix(".pdf")
-        tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        write_pdf(html, str(path.parent), tmp_pdf)
-        os.replace(tmp_pdf, pdf_path)
+        with staged_file(path.with_suffix(".pdf"), mode=0o644) as staged:
+            write_pdf(html, str(path.parent), staged)
 
 
 def _federation_reports(published: Path, out: Path, period: str, rows: list[tuple[str, str]], common: dict,

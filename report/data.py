@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-NATION = "RIKET"
+from core.catalogue import NATION
+
 
 
 @dataclass

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest import lake
-from nns.catalogue import load_catalogue
-from nns.settings import Settings
+from core.catalogue import load_catalogue
+from core.files import atomic_write_text
+from core.settings import Settings
 from report.build import _environment, swedish_date
 
 UNKNOWN_FEDERATION = "okänt-förbund"
@@ -47,5 +47,5 @@ def write_feedback(settings: Settings, submission_id: str) -> Path:
         must_rename=any(p["code"] in RENAME_CODES for p in problems),
     )
     path = feedback_path(settings, errors)
-    lake.atomic_write_bytes(path, html.encode("utf-8"))
+    atomic_write_text(path, html)
     return path

@@ -11,9 +11,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from nns.catalogue import load_catalogue
-from nns.settings import REPO_ROOT, get_settings
-from nns.workbook import Respondent, SubmissionContent, write_workbook
+from core.catalogue import load_catalogue
+from core.settings import REPO_ROOT, get_settings
+from ingest.template import Respondent, SubmissionContent, write_workbook
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -93,19 +93,19 @@ def small_build(tmp_path_factory):
 
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
-    from ingest.register import ingest_register, register_files
-    from ingest.survey import inbox_files, ingest_file
-    from nns.generate import generate
-    from nns.pipeline import build_warehouse, publish_marts, quality_gate
+    from ingest.submission import ingest_submission, waiting_extracts
+    from ingest.submission import ingest_submission, waiting_surveys
+    from synthetic import generate
+    from operations.steps import build_warehouse, publish_marts, quality_gate
 
     home = tmp_path_factory.mktemp("small-build")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret"):
         s = get_settings()
         generate("small", s.inbox, s, registers=True)
-        for path in inbox_files(s):
-            ingest_file(path, s)
-        for path in register_files(s):
-            assert ingest_register(path, s).status == "accepted"
+        for path in waiting_surveys(s):
+            ingest_submission(path, s)
+        for path in waiting_extracts(s):
+            assert ingest_submission(path, s).status == "accepted"
         build_warehouse(s)
         quality_gate(s)
         publish_marts(s)

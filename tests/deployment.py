@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from nns.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
@@ -293,7 +293,7 @@ class Deployment:
         return result.stdout
 
     def __enter__(self) -> "Deployment":
-        from nns.airflow_api import AirflowAPI
+        from operations.airflow_api import AirflowAPI
 
         self.work.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 """An analyst in another process, reading publish/marts.duckdb over and over.
 
-Each read opens the file read-only, checksums every table (nns.checksum) and
+Each read opens the file read-only, checksums every table (publication.checksum) and
 closes it; any exception is a failure. The tests compare the checksums seen with
 the builds they know, so a half-written or mixed database would show up as an
 unknown checksum, and a vanished or locked file as a failure.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def _read_loop(path: str, ready, stop, results) -> None:
-    from nns.checksum import published_checksum
+    from publication.checksum import published_checksum
 
     seen: Counter = Counter()
     failures: list[str] = []

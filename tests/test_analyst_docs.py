@@ -12,7 +12,7 @@ import re
 import duckdb
 import pytest
 
-from nns.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "analysts.md"
 SECTION = re.compile(r"^### `(\w+)`[ \t]*$", re.M)

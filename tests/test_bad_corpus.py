@@ -19,9 +19,9 @@ import pytest
 
 from ingest.personnummer import FORMS, format_number, normalise
 from ingest.reader import read_csv
-from nns.generate import generate
-from nns.generate.bad import BIG_ROWS, Corpus, _write_big_csv, read_manifest, write_bad_corpus
-from nns.settings import Settings, get_settings
+from synthetic import generate
+from synthetic.bad import BIG_ROWS, Corpus, _write_big_csv, read_manifest, write_bad_corpus
+from core.settings import Settings, get_settings
 
 from .conftest import environment
 
@@ -44,7 +44,7 @@ def _sha(path: Path) -> str:
 @pytest.fixture(scope="session")
 def corpus_run(tmp_path_factory) -> Run:
     """Small profile + corpus in one inbox, ingested in one run as the pipeline does, then one dbt build."""
-    from nns.pipeline import build_warehouse, files_to_ingest, ingest_any, register_files_to_ingest
+    from operations.steps import build_warehouse, files_to_ingest, ingest_with_feedback, register_files_to_ingest
 
     home = tmp_path_factory.mktemp("bad-corpus")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="corpus-test-key"):
@@ -58,7 +58,7 @@ def corpus_run(tmp_path_factory) -> Run:
         paths = [Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
         assert {p.name for p in paths} == small_files | set(manifest), "every file is picked up once"
         originals = {p.name: _sha(p) for p in paths}
-        outcomes = {p.name: ingest_any(p, settings) for p in paths}
+        outcomes = {p.name: ingest_with_feedback(p, settings) for p in paths}
         build_warehouse(settings)
         tables, cells = {}, {}
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
@@ -264,7 +264,7 @@ def test_a_long_sheet_in_a_workbook_is_counted_while_streaming(tmp_path):
 def test_every_problem_code_is_documented_with_its_message_and_action():
     """docs/submission_format.md §7.3 and docs/register_extracts.md §9 list each code verbatim."""
     from ingest.problems import CODES
-    from nns.settings import REPO_ROOT
+    from core.settings import REPO_ROOT
 
     docs = (REPO_ROOT / "docs" / "submission_format.md").read_text(encoding="utf-8")
     docs += (REPO_ROOT / "docs" / "register_extracts.md").read_text(encoding="utf-8")

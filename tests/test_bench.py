@@ -7,7 +7,7 @@ import sys
 
 from bench import excel
 from bench.measure import run_measured
-from nns.generate import generate
+from synthetic import generate
 
 
 def test_excel_comparison_reads_the_same_rows_both_ways(settings):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from nns.catalogue import parse_period, period_bounds, period_of
+from core.catalogue import parse_period, period_bounds, period_of
 
 
 def test_sixteen_indicators_with_official_texts_for_4_11_16(catalogue):
     import csv
 
-    from nns.settings import REPO_ROOT
+    from core.settings import REPO_ROOT
 
     rows = list(csv.DictReader(open(REPO_ROOT / "dbt_project/seeds/indicators.csv", encoding="utf-8")))
     assert [int(r["indicator_id"]) for r in rows] == list(range(1, 17))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from nns.checksum import published_checksum
+from publication.checksum import published_checksum
 
 
 def database(path, rows, *, published_at="2026-11-20T01:00:00+00:00", kind="bigint"):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from core import ledger
 from ingest import lake
-from nns import cli
+from operations import cli
 
 from .conftest import sample_content
 
@@ -90,7 +91,7 @@ def test_a_wrong_path_exits_2_before_any_work(settings, write_submission, capsys
     assert cli.main(["ingest", str(good), str(settings.inbox / "no-such-file.xlsx")]) == 2
     assert "No such file" in capsys.readouterr().err
     assert good.exists(), "the good file was not ingested either"
-    assert not settings.ledger.exists() or lake.ledger_records(settings) == []
+    assert not settings.ledger.exists() or ledger.all_records(settings) == []
 
 
 def test_generate_draws_bars_on_a_terminal_only(settings, tmp_path):

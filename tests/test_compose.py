@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from nns.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-worker"}

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pytest
 
-from ingest.survey import ingest_file
+from ingest.submission import ingest_submission
 
 from .conftest import sample_content
 
@@ -24,7 +24,7 @@ def codes(settings, outcome) -> set[str]:
 
 
 def test_valid_workbook_is_accepted(settings, write_submission):
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx"), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx"), settings)
     assert outcome.status == "accepted", outcome.summary()
     assert outcome.rows_ok == 9 and outcome.errors == 0
     landed = settings.raw / "survey" / outcome.submission_id
@@ -38,7 +38,7 @@ def test_valid_workbook_is_accepted(settings, write_submission):
 def test_not_a_workbook(settings):
     path = settings.inbox / "SF07_2025-26.xlsx"
     path.write_bytes(b"this is not a zip file at all")
-    outcome = ingest_file(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "rejected"
     assert codes(settings, outcome) == {"FILE_UNREADABLE"}
 
@@ -46,10 +46,10 @@ def test_not_a_workbook(settings):
 def test_unknown_file_type_and_bad_name(settings):
     pdf = settings.inbox / "SF07_2025-26.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    assert codes(settings, ingest_file(pdf, settings)) == {"FILE_TYPE"}
+    assert codes(settings, ingest_submission(pdf, settings)) == {"FILE_TYPE"}
     odd = settings.inbox / "enkater_SF07.xlsx"
     odd.write_bytes(b"x")
-    assert "FILE_NAME" in codes(settings, ingest_file(odd, settings))
+    assert "FILE_NAME" in codes(settings, ingest_submission(odd, settings))
 
 
 def test_missing_sheet_and_renamed_sheet(settings, write_submission):
@@ -57,7 +57,7 @@ def test_missing_sheet_and_renamed_sheet(settings, write_submission):
         del wb["Insamling"]
         wb["Deltagare"].title = "Deltagarenkät"
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     found = problems(settings, outcome)
     assert {"SHEET_MISSING", "SHEET_UNKNOWN"} <= {p["code"] for p in found}
     unknown = next(p for p in found if p["code"] == "SHEET_UNKNOWN")
@@ -71,7 +71,7 @@ def test_missing_column_and_unknown_question(settings, write_submission):
         ws.cell(row=1, column=ws.max_column + 1, value="X99")
         ws.cell(row=2, column=ws.max_column, value=3)
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     found = {p["code"]: p for p in problems(settings, outcome)}
     assert found["COLUMN_MISSING"]["column"] == "D01"
     assert found["COLUMN_UNKNOWN"]["sheet"] == "Deltagare" and "X99" in found["COLUMN_UNKNOWN"]["column"]
@@ -87,7 +87,7 @@ def test_every_cell_problem_is_listed_with_its_position(settings, write_submissi
         ws["B6"] = datetime(2024, 1, 1)  # before the period
         ws["C7"] = "Okänd"  # not a kön code
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     found = {(p["code"], p["row"], p["column"][0]) for p in problems(settings, outcome)}
     assert found >= {
         ("ANSWER_OUT_OF_RANGE", 2, "F"),
@@ -105,17 +105,17 @@ def test_every_cell_problem_is_listed_with_its_position(settings, write_submissi
 
 
 def test_federation_checks(settings, write_submission, catalogue):
-    mismatch = ingest_file(write_submission("SF08_2025-26.xlsx"), settings)  # Metadata says SF07
+    mismatch = ingest_submission(write_submission("SF08_2025-26.xlsx"), settings)  # Metadata says SF07
     assert "FEDERATION_MISMATCH" in codes(settings, mismatch)
-    unknown = ingest_file(write_submission("SF99_2025-26.xlsx", content=sample_content("SF99")), settings)
+    unknown = ingest_submission(write_submission("SF99_2025-26.xlsx", content=sample_content("SF99")), settings)
     assert "FEDERATION_UNKNOWN" in codes(settings, unknown)
     # SF19 merged into SF23 in 2020: it cannot submit for 2025/26.
-    merged = ingest_file(write_submission("SF19_2025-26.xlsx", content=sample_content("SF19")), settings)
+    merged = ingest_submission(write_submission("SF19_2025-26.xlsx", content=sample_content("SF19")), settings)
     assert "FEDERATION_INACTIVE" in codes(settings, merged)
 
 
 def test_period_mismatch_between_name_and_metadata(settings, write_submission):
-    outcome = ingest_file(write_submission("SF07_2024-25.xlsx"), settings)
+    outcome = ingest_submission(write_submission("SF07_2024-25.xlsx"), settings)
     assert "PERIOD_MISMATCH" in codes(settings, outcome)
 
 
@@ -131,14 +131,14 @@ def test_group_not_open_in_period(settings, write_submission):
         ws.append(["Löpnummer", "Datum", "Kön", "M01"])
         ws.append([1, datetime(2020, 1, 10), "Man", 4])
 
-    outcome = ingest_file(write_submission("SF07_2019-20.xlsx", content=content, edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2019-20.xlsx", content=content, edit=edit), settings)
     assert codes(settings, outcome) == {"GROUP_NOT_OPEN"}
 
 
 def test_empty_workbook(settings, write_submission):
-    from nns.workbook import SubmissionContent
+    from ingest.template import SubmissionContent
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", content=SubmissionContent("SF07", "2025/26")),
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", content=SubmissionContent("SF07", "2025/26")),
                           settings)
     assert codes(settings, outcome) == {"NO_DATA"}
 
@@ -149,7 +149,7 @@ def test_collection_counts_checked(settings, write_submission):
         ws["B2"], ws["C2"] = 3, 6  # answered more than asked
         ws["B4"] = "många"
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     assert {"COUNT_INCONSISTENT", "COUNT_INVALID"} <= codes(settings, outcome)
 
 
@@ -162,7 +162,7 @@ def test_labels_in_mixed_case_and_stray_spaces_are_valid(settings, write_submiss
         ws["F3"] = "5"  # a number typed as text
         ws["F4"] = 4.0
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     assert outcome.status == "accepted", outcome.summary()
 
 
@@ -170,15 +170,15 @@ def test_warnings_do_not_block(settings, write_submission):
     def edit(wb):
         wb["Insamling"]["C2"] = 5  # says 5 answered, the sheet has 6 rows
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=edit), settings)
     assert outcome.status == "accepted" and outcome.warnings == 1
 
 
 def test_too_many_rows(settings, write_submission, monkeypatch):
     monkeypatch.setenv("NNS_MAX_ROWS_PER_SHEET", "5")
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
-    outcome = ingest_file(write_submission("SF07_2025-26.xlsx"), get_settings())
+    outcome = ingest_submission(write_submission("SF07_2025-26.xlsx"), get_settings())
     assert codes(settings, outcome) == {"TOO_MANY_ROWS"}
 
 
@@ -192,7 +192,7 @@ def test_csv_in_each_encoding_reads_the_same(settings, encoding, delimiter):
     text = "\r\n".join(delimiter.join(str(c) for c in row) for row in [header] + rows) + "\r\n"
     path = settings.inbox / "SF07_2025-26_Deltagare.csv"
     path.write_bytes(text.encode(encoding))
-    outcome = ingest_file(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "accepted", outcome.summary()
     import pyarrow.parquet as pq
 
@@ -205,15 +205,15 @@ def test_csv_in_each_encoding_reads_the_same(settings, encoding, delimiter):
 def test_csv_file_must_name_its_sheet(settings):
     path = settings.inbox / "SF07_2025-26_enkat.csv"
     path.write_text("Löpnummer;Datum\n", encoding="utf-8")
-    assert codes(settings, ingest_file(path, settings)) == {"FILE_NAME"}
+    assert codes(settings, ingest_submission(path, settings)) == {"FILE_NAME"}
 
 
 def test_an_empty_extra_sheet_is_ignored_but_one_with_content_is_not(settings, write_submission):
-    accepted = ingest_file(write_submission("SF07_2025-26.xlsx", edit=lambda wb: wb.create_sheet("Blad1")), settings)
+    accepted = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=lambda wb: wb.create_sheet("Blad1")), settings)
     assert accepted.status == "accepted", accepted.summary()
 
     def notes(wb):
         wb.create_sheet("Anteckningar")["A1"] = "egna anteckningar"
 
-    rejected = ingest_file(write_submission("SF07_2025-26_v2.xlsx", edit=notes), settings)
+    rejected = ingest_submission(write_submission("SF07_2025-26_v2.xlsx", edit=notes), settings)
     assert codes(settings, rejected) == {"SHEET_UNKNOWN"}

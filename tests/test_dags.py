@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from nns.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 DAGS = REPO_ROOT / "dags"
 
@@ -69,7 +69,7 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     (datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc), True),
 ])
 def test_calendar_decides_whether_to_collect(settings, moment, expected):
-    from nns.pipeline import should_collect
+    from operations.steps import should_collect
 
     assert should_collect(settings, moment) is expected
     assert should_collect(settings, moment, ignore_calendar=True) is True
@@ -88,7 +88,7 @@ def test_the_warehouse_pool_has_one_slot_in_every_deployment():
     """Embedded Airflow (the demo and the tests) and docker-compose both make the pool with one slot."""
     import inspect
 
-    from nns import airflow_local
+    from operations import airflow_local
 
     assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
     assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from nns.catalogue import load_catalogue
-from nns.settings import REPO_ROOT
-from nns.workbook import write_workbook
+from core.catalogue import load_catalogue
+from core.settings import REPO_ROOT
+from ingest.template import write_workbook
 
 from .conftest import sample_content
 from .deployment import Deployment, Unavailable

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings as hyp_settings, strategies as st
 
-from nns.disclosure import Margin, apply, protect
+from publication.disclosure import Margin, apply, protect
 
 THRESHOLD = 5
 KEYS = ["federation_code", "gender"]

@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core import ledger
 from ingest import lake
-from nns.generate import generate
+from synthetic import generate
 
 from .conftest import environment
 from .smtp_sink import SmtpSink
@@ -42,7 +43,7 @@ def task_states(settings, dag_id: str) -> list[tuple]:
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
     """Generate the small profile plus one broken file, then collect and build."""
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
     home = tmp_path_factory.mktemp("e2e")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="e2e-test-key"):
@@ -92,7 +93,7 @@ def test_collect_lands_every_good_file_and_fails_only_the_broken_one(pipeline_ru
         assert db.execute("select count(*) from asset_event e join asset a on a.id = e.asset_id "
                           "where a.uri = 'nns://lake/survey'").fetchone()[0] == 1
     assert list(settings.inbox.glob("*.xlsx")) == [] and list(settings.inbox.glob("*.csv")) == []
-    records = [r for r in lake.ledger_records(settings) if r["source"] == "survey"]
+    records = [r for r in ledger.all_records(settings) if r.source == "survey"]
     assert len(records) == len(ingest)
     assert len(list(settings.archive.iterdir())) == len(ingest), "every original archived"
 
@@ -132,7 +133,7 @@ def test_build_makes_a_queryable_mart_with_the_latest_submission_winning(pipelin
             assert rows_received == answered, (federation, period, group)
         assert (settings.publish / "marts.duckdb").exists(), "nns_build published"
         assert list((settings.publish / "report").glob("nationell-rapport-*.pdf")), "nns_build wrote the reports"
-        rejected_ids = [r["submission_id"] for r in lake.ledger_records(settings) if r["status"] == "rejected"]
+        rejected_ids = [r.submission_id for r in ledger.all_records(settings) if r.status == "rejected"]
         leaked = con.execute("select count(*) from intermediate.int_survey__responses where submission_id in "
                              "(select unnest($ids))", {"ids": rejected_ids}).fetchone()[0]
         assert leaked == 0, "nothing of a rejected file reaches the marts"
@@ -142,13 +143,13 @@ def test_outside_a_window_nothing_is_collected(pipeline_run):
     settings, *_ = pipeline_run
     late = settings.inbox / "SF01_2022-23_sen.xlsx"
     late.write_bytes(b"not yet")
-    before = len(lake.ledger_records(settings))
+    before = len(ledger.all_records(settings))
     result = nns(settings, "run", "nns_collect", "--run-after", OUTSIDE_WINDOW)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert late.exists() and len(lake.ledger_records(settings)) == before
+    assert late.exists() and len(ledger.all_records(settings)) == before
     # Forcing a federation collects outside the window.
     result = nns(settings, "run", "nns_collect", "--run-after", OUTSIDE_WINDOW, "--conf", '{"federation": "SF01"}')
-    assert not late.exists() and len(lake.ledger_records(settings)) == before + 1
+    assert not late.exists() and len(ledger.all_records(settings)) == before + 1
 
 
 DIGIT_RUNS = re.compile(rb"\d{6,8}[-+]?\d{4}")

@@ -5,7 +5,7 @@ to state B (all of them) through a chain of runs that are each killed at a
 different point: while ingest archives, writes, lands and commits a survey file,
 while it lands a register extract, during dbt, and at three points of
 publication. Each kill is a real SIGKILL of a real `nns` process, at a named
-point (nns.faults.checkpoint, switched on by NNS_FAULT_KILL_AT) or, for dbt, when
+point (core.crash_points.checkpoint, switched on by NNS_FAULT_KILL_AT) or, for dbt, when
 dbt's log shows it is building the marts. Each rerun just runs the same command
 again. Afterwards:
 
@@ -29,21 +29,22 @@ from pathlib import Path
 import psutil
 import pytest
 
+from core import ledger
 from ingest import lake
-from ingest.register import ingest_register, register_files
-from ingest.survey import inbox_files, ingest_file
-from nns.checksum import published_checksum
-from nns.generate import generate
-from nns.pipeline import build_warehouse, publish_marts
-from nns.settings import get_settings
-from nns.status import read_build_status
+from ingest.submission import ingest_submission, waiting_extracts
+from ingest.submission import ingest_submission, waiting_surveys
+from publication.checksum import published_checksum
+from synthetic import generate
+from operations.steps import build_warehouse, publish_marts
+from core.settings import get_settings
+from operations.build_log import read_build_status
 
 from .conftest import environment
 from .readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
 # Clearing the publish task: publication alone, on the warehouse dbt built.
-PUBLISH_ONLY = [sys.executable, "-c", "from nns.pipeline import publish_marts; from nns.settings import get_settings; "
+PUBLISH_ONLY = [sys.executable, "-c", "from operations.steps import publish_marts; from core.settings import get_settings; "
                 "publish_marts(get_settings())"]
 KEY = "test-key-not-secret"  # the same key as small_build
 
@@ -77,15 +78,15 @@ def state_a(tmp_path_factory, small_build):
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY=KEY):
         settings = get_settings()
         generate("small", settings.inbox, settings, registers=True)
-        surveys = inbox_files(settings)
+        surveys = waiting_surveys(settings)
         waiting = [surveys[0], surveys[len(surveys) // 2], surveys[-1],
-                   *[p for p in register_files(settings) if p.name.startswith("sus_")]]
+                   *[p for p in waiting_extracts(settings) if p.name.startswith("sus_")]]
         for path in waiting:
             os.replace(path, held / path.name)  # keeps the file's time stamp
-        for path in inbox_files(settings):
-            ingest_file(path, settings)
-        for path in register_files(settings):
-            ingest_register(path, settings)
+        for path in waiting_surveys(settings):
+            ingest_submission(path, settings)
+        for path in waiting_extracts(settings):
+            ingest_submission(path, settings)
         build_warehouse(settings)
         publish_marts(settings)
         for path in waiting:
@@ -125,23 +126,23 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
 
     with ReaderLoop(target) as reader:
         # Ingest, killed after archiving the first new file, then while writing its Parquet.
-        surveys_before = sum(r["source"] == "survey" for r in lake.ledger_records(settings))
+        surveys_before = sum(r.source == "survey" for r in ledger.all_records(settings))
         assert killed(run(home, ingest_cmd, "ingest.archived"))
         assert len(list(settings.archive.iterdir())) == surveys_before + 1, "archived, not yet in the ledger"
         assert killed(run(home, ingest_cmd, "ingest.staging"))
         assert hidden(settings.raw / "survey"), "a half-written submission under its temporary name"
         # Killed after landing the second file but before its ledger record (the commit point).
         assert killed(run(home, ingest_cmd, "ingest.landed@2"))
-        assert ids(settings.raw / "survey") - {r["submission_id"] for r in lake.ledger_records(settings)}
+        assert ids(settings.raw / "survey") - {r.submission_id for r in ledger.all_records(settings)}
         # Killed after the ledger record, before the file left the inbox.
         assert killed(run(home, ingest_cmd, "ingest.committed"))
         # Killed after landing the SUS extract, before its ledger record.
         assert killed(run(home, ingest_cmd, "register.landed"))
-        assert ids(settings.raw / "register") - {r["submission_id"] for r in lake.ledger_records(settings)}
+        assert ids(settings.raw / "register") - {r.submission_id for r in ledger.all_records(settings)}
         finished = run(home, ingest_cmd)
         assert finished.returncode in (0, 1), finished.stderr
         assert not [p for p in settings.inbox.rglob("*") if p.is_file()], "every file has left the inbox"
-        assert {r["file_name"] for r in lake.ledger_records(settings)} >= set(waiting)
+        assert {r.file_name for r in ledger.all_records(settings)} >= set(waiting)
         assert a == published_checksum(target), "ingest alone publishes nothing"
 
         # dbt, killed while it builds the marts: its own process dies with the task's.
@@ -185,8 +186,8 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
     assert set(reader.seen) == {a, b}, "a reader saw something that was neither the old nor the new database"
     with environment(NNS_HOME=str(small_build)):
         clean = get_settings()
-        assert {r["submission_id"] for r in lake.ledger_records(settings)} == {
-            r["submission_id"] for r in lake.ledger_records(clean)}
+        assert {r.submission_id for r in ledger.all_records(settings)} == {
+            r.submission_id for r in ledger.all_records(clean)}
         for source in ("survey", "register"):
             assert ids(settings.raw / source) == ids(clean.raw / source)
     assert leftovers, "temporary leftovers were present during the final build, and were not read"
@@ -199,10 +200,10 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
 
 
 def test_the_writer_lock_is_released_when_its_holder_is_killed(settings):
-    from nns.pipeline import WriterBusy, writer_lock
+    from warehouse.lock import WriterBusy, writer_lock
 
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from nns.pipeline import writer_lock\nfrom nns.settings import get_settings\n"
+                               "from operations.steps import writer_lock\nfrom core.settings import get_settings\n"
                                "with writer_lock(get_settings(), 'test'):\n"
                                "    print('held', flush=True); time.sleep(300)"],
                               env={**os.environ, "NNS_HOME": str(settings.home)}, stdout=subprocess.PIPE, text=True)

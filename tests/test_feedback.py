@@ -6,7 +6,7 @@ import html
 import json
 import re
 
-from nns.pipeline import ingest_any
+from operations.steps import ingest_with_feedback
 
 
 def _break_two_rows(workbook):
@@ -18,7 +18,7 @@ def _break_two_rows(workbook):
 
 def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_submission):
     path = write_submission("SF07_2025-26.xlsx", edit=_break_two_rows)
-    outcome = ingest_any(path, settings)
+    outcome = ingest_with_feedback(path, settings)
     assert outcome.status == "rejected"
 
     [page] = (settings.feedback / "SF07").glob("*.html")
@@ -38,12 +38,12 @@ def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_
 
 
 def test_an_accepted_file_gets_no_feedback_page(settings, write_submission):
-    assert ingest_any(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
+    assert ingest_with_feedback(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
     assert not settings.feedback.exists()
 
 
 def test_a_badly_named_file_is_told_to_use_the_pattern(settings, write_submission):
-    outcome = ingest_any(write_submission("SF07-2025-26-slutlig.xlsx"), settings)
+    outcome = ingest_with_feedback(write_submission("SF07-2025-26-slutlig.xlsx"), settings)
     assert outcome.status == "rejected"
     [page] = settings.feedback.rglob("*.html")
     text = page.read_text(encoding="utf-8")

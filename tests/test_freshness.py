@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from nns.pipeline import run_dbt
-from nns.settings import get_settings
+from warehouse.dbt import run_dbt
+from core.settings import get_settings
 
 
 def _status(settings, federation: str) -> tuple[str, str]:

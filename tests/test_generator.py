@@ -8,8 +8,8 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from nns.generate import PROFILES
-from nns.generate.surveys import write_survey_submissions
+from synthetic import PROFILES
+from synthetic.surveys import write_survey_submissions
 
 
 def digest(folder):
@@ -35,12 +35,12 @@ def test_same_seed_same_bytes(small, tmp_path, catalogue):
 def test_generated_files_load_and_look_real(small, settings, catalogue):
     import shutil
 
-    from ingest.survey import inbox_files, ingest_file
+    from ingest.submission import ingest_submission, waiting_surveys
 
     out, summary = small
     for p in out.iterdir():
         shutil.copy2(p, settings.inbox / p.name)
-    outcomes = [ingest_file(p, settings) for p in inbox_files(settings)]
+    outcomes = [ingest_submission(p, settings) for p in waiting_surveys(settings)]
     rejected = [o for o in outcomes if o.status == "rejected"]
     # Only the deliberately spoiled first versions are rejected, each with one error.
     assert len(rejected) == summary["rejected_first"]
@@ -66,11 +66,11 @@ def test_answers_skew_positive(small, settings):
     out, _ = small
     import shutil
 
-    from ingest.survey import inbox_files, ingest_file
+    from ingest.submission import ingest_submission, waiting_surveys
 
     for p in list(out.iterdir())[:10]:
         shutil.copy2(p, settings.inbox / p.name)
-    ids = [o.submission_id for o in (ingest_file(p, settings) for p in inbox_files(settings))
+    ids = [o.submission_id for o in (ingest_submission(p, settings) for p in waiting_surveys(settings))
            if o.status == "accepted"]
     values = [a for a in pq.read_table([settings.raw / "survey" / i / "answers.parquet" for i in ids])
               .column("answer_value").to_pylist()]

@@ -1,6 +1,6 @@
 """Reruns are safe by construction: the same files always publish the same database.
 
-"The same database" is nns.checksum's row-level checksum (every table, every
+"The same database" is publication.checksum's row-level checksum (every table, every
 row, order-independent; the publication time stamps excluded). Clearing a task
 or rerunning a DAG run calls the same functions as here: the DAG tasks are thin
 wrappers around ingest_file / ingest_register / build_warehouse / publish_marts.
@@ -18,11 +18,12 @@ from pathlib import Path
 
 import duckdb
 
+from core import ledger
 from ingest import lake
-from ingest.survey import ingest_file
-from nns.checksum import published_checksum
-from nns.pipeline import build_warehouse, ingest_path, publish_marts
-from nns.status import read_build_status
+from ingest.submission import ingest_submission
+from publication.checksum import published_checksum
+from operations.steps import build_warehouse, ingest_with_feedback, publish_marts
+from operations.build_log import read_build_status
 
 from .readers import ReaderLoop
 
@@ -39,10 +40,10 @@ def snapshot(*folders: Path) -> dict[str, str]:
 def originals_back_in_the_inbox(settings) -> list[Path]:
     """Every archived survey original, back in the inbox under its own name and time stamp."""
     paths = []
-    for record in lake.ledger_records(settings):
-        if record["source"] == "survey":
-            target = settings.inbox / record["file_name"]
-            shutil.copy2(settings.home / record["archive_path"], target)
+    for record in ledger.all_records(settings):
+        if record.source == "survey":
+            target = settings.inbox / record.file_name
+            shutil.copy2(settings.home / record.archive_path, target)
             paths.append(target)
     return paths
 
@@ -80,9 +81,9 @@ def test_ingesting_the_same_files_again_by_hand_changes_nothing(published_home):
     assert len(lines) == len(paths) and all(line.startswith("already ingested") for line in lines)
     assert snapshot(settings.ledger, settings.raw, settings.archive, settings.quarantine) == before
     assert list(settings.inbox.glob("*.*")) == [], "known files leave the inbox"
-    # Clearing a finished ingest task runs it again (nns.pipeline.ingest_path) on a path that has left
+    # Clearing a finished ingest task runs it again (operations.steps.ingest_with_feedback) on a path that has left
     # the inbox: still a no-op.
-    again = ingest_path(paths[0], settings)
+    again = ingest_with_feedback(paths[0], settings)
     assert again.status == "known" and again.file_name == paths[0].name
     assert snapshot(settings.ledger, settings.raw, settings.archive, settings.quarantine) == before
 
@@ -91,10 +92,10 @@ def test_reingesting_everything_in_another_order_publishes_the_same_database(pub
     """Forced reprocessing rewrites every ledger record (new ingest times, reverse order): same result."""
     settings = published_home
     clean = published_checksum(settings.publish / "marts.duckdb")
-    ledger_before = {r["submission_id"]: r["ingested_at"] for r in lake.ledger_records(settings)}
+    ledger_before = {r.submission_id: r.ingested_at for r in ledger.all_records(settings)}
     for path in reversed(sorted(originals_back_in_the_inbox(settings))):
-        ingest_file(path, settings, force=True)
-    rewritten = {r["submission_id"]: r for r in lake.ledger_records(settings)}
+        ingest_submission(path, settings, force=True)
+    rewritten = {r.submission_id: r for r in ledger.all_records(settings)}
     assert set(rewritten) == set(ledger_before)
     build_warehouse(settings)
     publish_marts(settings)

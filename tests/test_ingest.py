@@ -6,9 +6,10 @@ import hashlib
 import json
 import os
 
+from core import ledger
 from ingest import lake
-from ingest.survey import ingest_file
-from nns.pipeline import files_to_ingest
+from ingest.submission import finish_interrupted, ingest_submission
+from operations.steps import files_to_ingest
 
 from .conftest import sample_content
 
@@ -23,7 +24,7 @@ def test_every_original_is_archived_and_the_inbox_emptied(settings, write_submis
     bad = settings.inbox / "SF08_2025-26.xlsx"
     bad.write_bytes(b"garbage")
     originals = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, bad)}
-    outcomes = [ingest_file(p, settings) for p in (good, bad)]
+    outcomes = [ingest_submission(p, settings) for p in (good, bad)]
     assert [o.status for o in outcomes] == ["accepted", "rejected"]
     assert [p for p in settings.inbox.iterdir() if p.is_file()] == []
     for o in outcomes:
@@ -37,26 +38,28 @@ def test_every_original_is_archived_and_the_inbox_emptied(settings, write_submis
 def test_reingesting_a_known_file_changes_nothing(settings, write_submission):
     path = write_submission("SF07_2025-26.xlsx")
     data = path.read_bytes()
-    first = ingest_file(path, settings)
+    first = ingest_submission(path, settings)
     before = snapshot(settings.lake)
     path.write_bytes(data)  # the same bytes arrive again, under another name even
     again = settings.inbox / "SF07_2025-26_kopia.xlsx"
     os.replace(path, again)
     assert files_to_ingest(settings) == []  # the nightly run would not even map it,
-    assert not again.exists()  # and takes it out of the inbox: the archive has these bytes
+    assert again.exists()  # listing has no side effects;
+    assert finish_interrupted(settings) == [again.name]  # tidying the inbox takes it out (the archive has it)
+    assert not again.exists()
     again.write_bytes(data)
-    second = ingest_file(again, settings)  # by hand: a no-op
+    second = ingest_submission(again, settings)  # by hand: a no-op
     assert second.status == "known" and second.submission_id == first.submission_id
     assert snapshot(settings.lake) == before
     assert not again.exists()
 
 
 def test_a_newer_file_is_a_new_submission_and_both_are_kept(settings, write_submission):
-    first = ingest_file(write_submission("SF07_2025-26.xlsx"), settings)
-    second = ingest_file(write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8)), settings)
+    first = ingest_submission(write_submission("SF07_2025-26.xlsx"), settings)
+    second = ingest_submission(write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8)), settings)
     assert first.submission_id != second.submission_id
-    records = {r["submission_id"]: r for r in lake.ledger_records(settings)}
-    assert records[first.submission_id]["status"] == records[second.submission_id]["status"] == "accepted"
+    records = {r.submission_id: r for r in ledger.all_records(settings)}
+    assert records[first.submission_id].status == records[second.submission_id].status == "accepted"
     assert (settings.raw / "survey" / first.submission_id).is_dir()
     assert (settings.raw / "survey" / second.submission_id).is_dir()
     # Which one wins is staging's job (latest received_at); see test_end_to_end.
@@ -65,9 +68,9 @@ def test_a_newer_file_is_a_new_submission_and_both_are_kept(settings, write_subm
 def test_received_at_is_when_the_file_arrived(settings, write_submission):
     path = write_submission("SF07_2025-26.xlsx")
     os.utime(path, (1_700_000_000, 1_700_000_000))
-    outcome = ingest_file(path, settings)
-    record = lake.read_ledger_record(settings, outcome.submission_id)
-    assert record["received_at"] == "2023-11-14T22:13:20+00:00"
+    outcome = ingest_submission(path, settings)
+    record = ledger.read_record(settings, outcome.submission_id)
+    assert record.received_at == "2023-11-14T22:13:20+00:00"
 
 
 def test_a_crash_before_the_ledger_record_is_redone_cleanly(settings, write_submission, monkeypatch):
@@ -77,15 +80,15 @@ def test_a_crash_before_the_ledger_record_is_redone_cleanly(settings, write_subm
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed before the commit point")
 
-    monkeypatch.setattr(lake, "write_ledger_record", crash)
+    monkeypatch.setattr(ledger, "write_record", crash)
     try:
-        ingest_file(path, settings)
+        ingest_submission(path, settings)
     except KeyboardInterrupt:
         pass
     assert path.exists(), "the inbox file stays until the ledger says it is done"
     monkeypatch.undo()
     path.write_bytes(data)
-    outcome = ingest_file(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "accepted"
     leftovers = [p for p in settings.lake.rglob(".*") if p.name != "_empty.json"]
     assert leftovers == [], "no temporary files are left behind"
@@ -101,5 +104,5 @@ def test_a_file_outside_the_inbox_is_left_where_it_is(settings, write_submission
     path = write_submission("SF07_2025-26.xlsx")
     elsewhere = tmp_path / "SF07_2025-26.xlsx"
     path.rename(elsewhere)
-    assert ingest_file(elsewhere, settings).status == "accepted"
+    assert ingest_submission(elsewhere, settings).status == "accepted"
     assert elsewhere.exists()

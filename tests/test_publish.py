@@ -5,9 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from nns import publish as publishing
-from nns.checksum import published_checksum
-from nns.publish import PUBLISHED, PublicationRefused, audit, publish
+from publication import publish as publishing
+from publication.checksum import published_checksum
+from publication.audit import audit
+from publication.publish import PublicationRefused, publish
+from publication.specs import PUBLISHED
 
 from .readers import ReaderLoop
 
@@ -144,7 +146,7 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
 
 def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, monkeypatch):
     path = published_home.publish / "marts.duckdb"
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
     builds = {}
     for threshold in (5, 8):
@@ -163,7 +165,7 @@ def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, m
 
 def test_threshold_is_honoured(published_home, monkeypatch):
     monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", "10")
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
     settings = get_settings()
     publish(settings)

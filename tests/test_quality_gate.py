@@ -18,8 +18,8 @@ import pytest
 from expectations.gate import GateFailed, run_gate
 from expectations.suites import SUITES_DIR, export
 from ingest.lake import SCHEMAS
-from nns.pipeline import inject_fault
-from nns.publish import SUPPRESSED
+from warehouse.dbt import inject_fault
+from publication.disclosure import SUPPRESSED
 
 
 def test_committed_suites_are_what_the_code_builds(tmp_path):
@@ -79,9 +79,9 @@ def test_a_landed_file_that_breaks_the_contract_is_refused(published_home):
 
 def test_a_recoverable_or_small_published_cell_is_refused(published_home, monkeypatch):
     """If protection ever regressed, the disclosure suites would stop the publication."""
-    import nns.publish
+    import publication.publish
 
-    original = nns.publish.write_publication
+    original = publication.publish.write_publication
 
     def leaky(settings, path):
         tables = original(settings, path)
@@ -91,7 +91,7 @@ def test_a_recoverable_or_small_published_cell_is_refused(published_home, monkey
                                            where status = '{SUPPRESSED}' and federation_code <> 'RIKET')""")
         return tables
 
-    monkeypatch.setattr(nns.publish, "write_publication", leaky)
+    monkeypatch.setattr(publication.publish, "write_publication", leaky)
     result = run_gate(published_home, raise_on_failure=False)
     suites = {f.suite for f in result.failures}
     assert {"disclosure_visible_counts", "disclosure_recoverable_cells"} <= suites

@@ -8,9 +8,11 @@ import json
 import duckdb
 import pytest
 
+from core import ledger
 from ingest import lake
 from ingest.personnummer import format_number, luhn_digit, normalise
-from ingest.register import MissingPseudonymKey, ingest_register
+from ingest.register import MissingPseudonymKey
+from ingest.submission import ingest_submission
 
 HEADER = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats", "startdatum", "slutdatum",
           "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]
@@ -58,7 +60,7 @@ def test_a_valid_extract_lands_pseudonymised_and_leaves_the_inbox(settings, regi
             sus_row(format_number(SAMORDNING, "12"), "M"), sus_row(format_number(CENTENARIAN, "10+"), "K"),
             sus_row("", "K", anonym="1")]
     path = write_sus(register_inbox, rows)
-    outcome = ingest_register(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "accepted", outcome.summary()
     assert not path.exists(), "removed from the inbox after a successful load"
     assert not any(settings.archive.iterdir()) and not any(settings.quarantine.iterdir()), "never copied"
@@ -68,14 +70,14 @@ def test_a_valid_extract_lands_pseudonymised_and_leaves_the_inbox(settings, regi
     assert [linkable for _, linkable in people] == [True, True, True, True, False]
     assert all(len(key) == 64 for key, linkable in people if linkable)
     assert len({key for key, _ in people}) == 5
-    record = lake.read_ledger_record(settings, outcome.submission_id)
-    assert record["status"] == "accepted" and record["rows_total"] == 5
-    assert ingest_register(write_sus(register_inbox, rows), settings).status == "known"
+    record = ledger.read_record(settings, outcome.submission_id)
+    assert record.status == "accepted" and record.rows_total == 5
+    assert ingest_submission(write_sus(register_inbox, rows), settings).status == "known"
 
 
 def test_the_same_person_gets_the_same_pseudonym_whatever_the_written_form(settings, register_inbox):
     rows = [sus_row(format_number(MAN, form), "M") for form in ("12-", "12", "10-", "10")]
-    outcome = ingest_register(write_sus(register_inbox, rows), settings)
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
     landed = settings.raw / "register" / outcome.submission_id / "participants.parquet"
     with duckdb.connect() as con:
         assert con.execute(f"select count(distinct person_key) from '{landed}'").fetchone()[0] == 1
@@ -83,12 +85,12 @@ def test_the_same_person_gets_the_same_pseudonym_whatever_the_written_form(setti
 
 def test_no_key_no_load(settings, register_inbox, monkeypatch):
     monkeypatch.delenv("NNS_PSEUDONYM_KEY")
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
     path = write_sus(register_inbox, [sus_row(MAN, "M")])
     with pytest.raises(MissingPseudonymKey, match="NNS_PSEUDONYM_KEY"):
-        ingest_register(path, get_settings())
-    assert path.exists() and lake.ledger_records(get_settings()) == []
+        ingest_submission(path, get_settings())
+    assert path.exists() and ledger.all_records(get_settings()) == []
 
 
 def test_an_invalid_number_is_rejected_by_row_never_by_value(settings, register_inbox):
@@ -97,7 +99,7 @@ def test_an_invalid_number_is_rejected_by_row_never_by_value(settings, register_
     rows = [sus_row(WOMAN, "K"), sus_row(bad_luhn, "M"), sus_row(bad_date, "M")]
     path = write_sus(register_inbox, rows)
     before = path.read_bytes()
-    outcome = ingest_register(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "rejected"
     assert path.read_bytes() == before, "a failing extract stays where it arrived, untouched"
     folder = settings.quarantine / outcome.submission_id
@@ -115,7 +117,7 @@ def test_an_invalid_number_is_rejected_by_row_never_by_value(settings, register_
 def test_end_before_start_and_unknown_codes(settings, register_inbox):
     rows = [sus_row(WOMAN, "K", start="2023-05-01", end="2023-01-01"), sus_row(MAN, "X")]
     rows[1][9] = "lotto"
-    outcome = ingest_register(write_sus(register_inbox, rows), settings)
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
     codes = {p["code"] for p in problems_of(settings, outcome)}
     assert {"END_BEFORE_START", "VALUE_INVALID"} <= codes
 
@@ -125,7 +127,7 @@ def test_income_months_outside_the_stated_coverage(settings, register_inbox):
     path.write_text("personnummer;manad;kategori;belopp\n"
                     f"{WOMAN};2023-05;lon;21000\n{WOMAN};2024-02;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
                     encoding="utf-8")
-    outcome = ingest_register(path, settings)
+    outcome = ingest_submission(path, settings)
     problems = problems_of(settings, outcome)
     assert [p["code"] for p in problems] == ["MONTH_OUTSIDE_COVERAGE"]
     assert "rad 3" in problems[0]["message"]
@@ -142,7 +144,7 @@ def test_a_malformed_line_is_reported_without_its_content(settings, register_inb
     good = ";".join(sus_row(WOMAN, "K"))
     broken = ";".join(sus_row(MAN, "M")) + ';"unterminated;extra;columns'
     path.write_text(";".join(HEADER) + "\n" + good + "\n" + broken + "\n", encoding="utf-8")
-    outcome = ingest_register(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "rejected"
     written = (settings.quarantine / outcome.submission_id / "errors.json").read_text()
     written += (settings.ledger / f"{outcome.submission_id}.json").read_text() + caplog.text + outcome.summary()
@@ -155,7 +157,7 @@ def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, regis
     path.write_text("personnummer;manad;kategori;belopp\n"
                     f"{WOMAN};2023-05;lon;100.5\n{WOMAN};2023-6;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
                     encoding="utf-8")
-    outcome = ingest_register(path, settings)
+    outcome = ingest_submission(path, settings)
     problems = problems_of(settings, outcome)
     assert sorted(p["message"].split(" ")[0] + p["message"].split("kolumnen ")[1].split(",")[0]
                   for p in problems) == ["1belopp", "1manad"]
@@ -163,5 +165,5 @@ def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, regis
 
 def test_a_file_outside_the_register_inbox_is_left_where_it_is(settings, tmp_path):
     path = write_sus(tmp_path, [sus_row(WOMAN, "K")])
-    assert ingest_register(path, settings).status == "accepted"
+    assert ingest_submission(path, settings).status == "accepted"
     assert path.exists()

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.personnummer import gender_of, is_samordningsnummer, normalise
-from nns.generate.registers import CATEGORIES, FORSORJNING, write_register_extracts
+from synthetic.registers import CATEGORIES, FORSORJNING, write_register_extracts
 
 SUS_HEADER = ("personnummer;anonym;kon;fodelsear;forbund;insats;startdatum;slutdatum;forsorjning_start;"
               "forsorjning_slut;ar_offentlig_forsorjning_fore;avslutsorsak")

@@ -17,7 +17,7 @@ from .conftest import environment
 def reports(small_build, tmp_path_factory):
     import shutil
 
-    from nns.settings import get_settings
+    from core.settings import get_settings
 
     home = tmp_path_factory.mktemp("reports") / "home"
     shutil.copytree(small_build, home)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from core import ledger
 from ingest import lake
-from ingest.survey import ingest_file
-from nns.pipeline import files_to_ingest, ingest_path, register_files_to_ingest
-from nns.settings import get_settings
+from ingest.submission import ingest_submission
+from operations.steps import files_to_ingest, ingest_with_feedback, register_files_to_ingest
+from core.settings import get_settings
 
 from .conftest import sample_content
 from .test_register import MAN, sus_row, write_sus
@@ -25,27 +26,27 @@ NNS = str(Path(sys.executable).with_name("nns"))
 
 def lake_state(settings) -> dict:
     """What the warehouse reads: the ledger (less when it was written) and every raw row."""
-    ledger = {r["submission_id"]: {k: v for k, v in r.items() if k != "ingested_at"}
-              for r in lake.ledger_records(settings)}
+    records = {r.submission_id: {k: v for k, v in r.to_dict().items() if k != "ingested_at"}
+               for r in ledger.all_records(settings)}
     raw = {}
     for path in sorted(settings.raw.rglob("*.parquet")):
         raw[str(path.relative_to(settings.raw))] = sorted(map(str, pq.read_table(path).to_pylist()))
     folders = sorted(str(p.relative_to(settings.lake)) for p in settings.lake.glob("*/*"))
-    return {"ledger": ledger, "raw": raw, "folders": folders}
+    return {"ledger": records, "raw": raw, "folders": folders}
 
 
 def test_forcing_the_same_bytes_again_leaves_the_same_lake(settings, write_submission):
     path = write_submission("SF07_2025-26.xlsx")
     copy = path.read_bytes()
     mtime = path.stat().st_mtime
-    first = ingest_file(path, settings)
+    first = ingest_submission(path, settings)
     before = lake_state(settings)
     assert first.status == "accepted" and files_to_ingest(settings) == []
 
     # From the archive (what a forced DAG run maps), under its original name and arrival time.
     archived = files_to_ingest(settings, federation="sf07", force=True)
     assert archived == [str(settings.archive / f"{first.submission_id}.xlsx")]
-    assert ingest_path(Path(archived[0]), settings, force=True).status == "accepted"
+    assert ingest_with_feedback(Path(archived[0]), settings, force=True).status == "accepted"
     assert lake_state(settings) == before
 
     # By hand, the same bytes dropped in the inbox again with the same time stamp.
@@ -62,19 +63,19 @@ def test_force_reprocesses_a_file_after_a_contract_fix(settings, write_submissio
     # The "contract" here is the row limit, a setting: too strict first, then fixed.
     monkeypatch.setenv("NNS_MAX_ROWS_PER_SHEET", "2")
     path = write_submission("SF07_2025-26.xlsx")
-    rejected = ingest_file(path, get_settings())
+    rejected = ingest_submission(path, get_settings())
     assert rejected.status == "rejected" and "TOO_MANY_ROWS" in rejected.first_problem
-    first_record = lake.read_ledger_record(settings, rejected.submission_id)
+    first_record = ledger.read_record(settings, rejected.submission_id)
 
     monkeypatch.delenv("NNS_MAX_ROWS_PER_SHEET")
     fixed = get_settings()
     assert files_to_ingest(fixed) == [], "without force the known bytes are not taken again"
     [archived] = files_to_ingest(fixed, file_name="SF07_2025-26.xlsx", force=True)
-    outcome = ingest_path(Path(archived), fixed, force=True)
+    outcome = ingest_with_feedback(Path(archived), fixed, force=True)
     assert outcome.status == "accepted" and outcome.file_name == "SF07_2025-26.xlsx"
-    record = lake.read_ledger_record(fixed, outcome.submission_id)
-    assert record["status"] == "accepted" and record["file_name"] == "SF07_2025-26.xlsx"
-    assert record["received_at"] == first_record["received_at"], "it arrived when it first arrived"
+    record = ledger.read_record(fixed, outcome.submission_id)
+    assert record.status == "accepted" and record.file_name == "SF07_2025-26.xlsx"
+    assert record.received_at == first_record.received_at, "it arrived when it first arrived"
     assert (fixed.raw / "survey" / outcome.submission_id).is_dir()
     assert not (fixed.quarantine / outcome.submission_id).exists(), "no stale rejection left in the lake"
 
@@ -83,38 +84,38 @@ def test_a_cleared_task_reports_the_ledger_and_touches_nothing(settings, write_s
     good = write_submission("SF07_2025-26.xlsx")
     bad = settings.inbox / "SF08_2025-26.xlsx"
     bad.write_bytes(b"not a workbook")
-    assert ingest_path(good, settings).status == "accepted"
-    assert ingest_path(bad, settings).status == "rejected"
+    assert ingest_with_feedback(good, settings).status == "accepted"
+    assert ingest_with_feedback(bad, settings).status == "rejected"
     before = lake_state(settings)
 
-    # Both have left the inbox; clearing their tasks runs ingest_path on the same paths again.
-    again = ingest_path(good, settings)
+    # Both have left the inbox; clearing their tasks runs ingest_with_feedback on the same paths again.
+    again = ingest_with_feedback(good, settings)
     assert again.status == "known" and lake_state(settings) == before
-    still = ingest_path(bad, settings)
+    still = ingest_with_feedback(bad, settings)
     assert still.status == "rejected" and "nns ingest" in still.summary(), "the task fails again, saying why"
     assert lake_state(settings) == before
     with pytest.raises(FileNotFoundError):
-        ingest_path(settings.inbox / "SF09_2025-26.xlsx", settings)
+        ingest_with_feedback(settings.inbox / "SF09_2025-26.xlsx", settings)
 
     # The same broken bytes sent again stay rejected: a task succeeds only for an accepted file.
     bad.write_bytes(b"not a workbook")
-    assert ingest_path(bad, settings).status == "rejected"
+    assert ingest_with_feedback(bad, settings).status == "rejected"
 
     # The corrected file under the same name is new bytes: clearing the task now lands it.
-    from nns.catalogue import load_catalogue
-    from nns.workbook import write_workbook
+    from core.catalogue import load_catalogue
+    from ingest.template import write_workbook
 
     write_workbook(bad, sample_content("SF08"), load_catalogue(settings.catalogue_dir), with_guidance=False)
-    assert ingest_path(bad, settings).status == "accepted"
+    assert ingest_with_feedback(bad, settings).status == "accepted"
 
 
 def test_force_takes_the_latest_file_of_each_name(settings, write_submission):
     broken = settings.inbox / "SF07_2025-26.xlsx"
     broken.write_bytes(b"cut off")
     os.utime(broken, (1_700_000_000, 1_700_000_000))
-    assert ingest_file(broken, settings).status == "rejected"
-    corrected = ingest_file(write_submission("SF07_2025-26.xlsx"), settings)
-    other = ingest_file(write_submission("SF08_2025-26.xlsx", content=sample_content("SF08")), settings)
+    assert ingest_submission(broken, settings).status == "rejected"
+    corrected = ingest_submission(write_submission("SF07_2025-26.xlsx"), settings)
+    other = ingest_submission(write_submission("SF08_2025-26.xlsx", content=sample_content("SF08")), settings)
     chosen = files_to_ingest(settings, federation="SF07", force=True)
     assert chosen == [str(settings.archive / f"{corrected.submission_id}.xlsx")]
     assert len(files_to_ingest(settings, force=True)) == 2, "one per file name, both federations"
@@ -134,13 +135,13 @@ def test_force_loads_a_rejected_register_extract_after_a_fix(settings, monkeypat
         problems.append(register.problem("REGISTER_EMPTY"))
 
     monkeypatch.setattr(register, "_validate_sus", too_strict)
-    first = ingest_path(path, settings)
+    first = ingest_with_feedback(path, settings)
     assert first.status == "rejected" and path.exists(), "a failing extract stays where it arrived"
     assert register_files_to_ingest(settings) == []
     monkeypatch.setattr(register, "_validate_sus", strict)  # the fix
 
     assert register_files_to_ingest(settings, force=True) == [str(path)]
-    assert ingest_path(path, settings, force=True).status == "accepted"
+    assert ingest_with_feedback(path, settings, force=True).status == "accepted"
     assert not path.exists() and not (settings.quarantine / first.submission_id).exists()
     assert (settings.raw / "register" / first.submission_id / "participants.parquet").exists()
 
@@ -156,11 +157,11 @@ def test_nns_rerun_runs_locally_without_a_deployment(settings, write_submission)
     first = nns(settings, "rerun", "--file", "SF07_2025-26.xlsx", "--no-build")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "No deployment configured" in first.stdout and "SF07_2025-26.xlsx: success" in first.stdout
-    assert [r["status"] for r in lake.ledger_records(settings)] == ["accepted"]
+    assert [r.status for r in ledger.all_records(settings)] == ["accepted"]
 
 
 def test_the_rerun_outcome_decides_the_exit_code():
-    from nns.rerun import EXIT_OK, EXIT_PROBLEM, _collect_exit, summarise
+    from operations.rerun import EXIT_OK, EXIT_PROBLEM, _collect_exit, summarise
 
     def ti(task_id, map_index=-1, state="success", label=None):
         return {"task_id": task_id, "map_index": map_index, "state": state, "rendered_map_index": label,
@@ -190,7 +191,7 @@ def test_nns_rerun_exit_codes_for_usage_and_configuration(settings):
 
 
 def test_the_password_may_be_the_auth_managers_own_file(tmp_path):
-    from nns.airflow_api import password_from_secret
+    from operations.airflow_api import password_from_secret
 
     assert password_from_secret(json.dumps({"operator": "s3cret", "other": "x"}), "operator") == "s3cret"
     assert password_from_secret("plain", "operator") == "plain"

@@ -9,9 +9,10 @@ import subprocess
 
 import pytest
 
-from ingest.survey import ingest_file
-from nns import cli
-from nns.status import read_build_status, record_step, track
+from core import ledger
+from ingest.submission import ingest_submission
+from operations import cli
+from operations.build_log import read_build_status, record_step, track
 
 from .conftest import sample_content
 
@@ -36,8 +37,8 @@ def broken(wb):
 
 
 def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settings, write_submission, capsys):
-    assert ingest_file(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
-    rejected = ingest_file(write_submission("SF08_2025-26.xlsx", content=sample_content("SF08"), edit=broken),
+    assert ingest_submission(write_submission("SF07_2025-26.xlsx"), settings).status == "accepted"
+    rejected = ingest_submission(write_submission("SF08_2025-26.xlsx", content=sample_content("SF08"), edit=broken),
                            settings)
     assert rejected.status == "rejected"
 
@@ -65,7 +66,7 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
 
     corrected = write_submission("SF08_2025-26_v2.xlsx", content=sample_content("SF08"))
     os.utime(corrected)  # arrives later
-    assert ingest_file(corrected, settings).status == "accepted"
+    assert ingest_submission(corrected, settings).status == "accepted"
     code, report = status_json(capsys, "--date", IN_WINDOW)
     assert code == 0 and report["quarantined"] == [] and report["attention"] == []
     assert {f["federation_code"]: f["state"] for f in report["federations"]}["SF08"] == "received"
@@ -73,7 +74,7 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
     # A resubmission replaces the earlier file's rows; it does not add to them.
     resubmitted = write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8))
     os.utime(resubmitted, (resubmitted.stat().st_mtime + 60,) * 2)
-    assert ingest_file(resubmitted, settings).status == "accepted"
+    assert ingest_submission(resubmitted, settings).status == "accepted"
     code, report = status_json(capsys, "--date", IN_WINDOW)
     sf07 = {f["federation_code"]: f for f in report["federations"]}["SF07"]
     assert (sf07["files"], sf07["accepted"], sf07["rows"]) == (2, 2, 8 + 3)
@@ -150,7 +151,7 @@ def register_record(settings, submission_id, source, first, last, fingerprint, r
     from ingest import lake
 
     lake.ensure_lake(settings)
-    lake.write_ledger_record(settings, {
+    ledger.write_record(settings, {
         "submission_id": submission_id, "source": source, "file_name": f"{submission_id}.csv", "status": "accepted",
         "received_at": received, "ingested_at": received, "first_month": first, "extract_month": last,
         "rows_ok": 10, "key_fingerprint": fingerprint})
@@ -189,5 +190,5 @@ def test_register_loads_record_their_key_fingerprint(published_home):
     from ingest import lake
     from ingest.personnummer import key_fingerprint
 
-    registers = [r for r in lake.ledger_records(published_home) if r["source"].startswith("register")]
-    assert registers and {r["key_fingerprint"] for r in registers} == {key_fingerprint("test-key-not-secret")}
+    registers = [r for r in ledger.all_records(published_home) if r.is_register]
+    assert registers and {r.key_fingerprint for r in registers} == {key_fingerprint("test-key-not-secret")}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import openpyxl
 
-from ingest.survey import ingest_file
-from nns.cli import main
+from ingest.submission import ingest_submission
+from operations.cli import main
 
 
 def test_template_has_every_sheet_column_and_drop_down(settings, tmp_path, catalogue):
@@ -33,7 +33,7 @@ def test_the_template_filled_in_by_hand_is_accepted(settings, tmp_path):
     wb["Insamling"]["B4"], wb["Insamling"]["C4"] = 7, 2  # Styrelse is the third group
     path = settings.inbox / "SF07_2025-26.xlsx"
     wb.save(path)
-    outcome = ingest_file(path, settings)
+    outcome = ingest_submission(path, settings)
     assert outcome.status == "accepted", outcome.summary()
     assert outcome.rows_ok == 2 and outcome.warnings == 0
 

@@ -1,5 +1,5 @@
 {#- Aggregate valid answers into result cells for each federation and for the
-    nation ('RIKET'), for women (K), men (M) and everyone (T). `keys` are the
+    nation ('{{ var("nation_code") }}'), for women (K), men (M) and everyone (T). `keys` are the
     other columns of the grain. Respondents whose kön is blank or "annat eller
     vill ej uppge" count in T only. K and M cells with no respondents are added
     as zeros, so a missing row never tells anything. -#}
@@ -8,7 +8,7 @@
 with aggregated as (
     select
         period,
-        coalesce({{ federation_column }}, 'RIKET') as federation_code,
+        coalesce({{ federation_column }}, '{{ var("nation_code") }}') as federation_code,
         {{ key_list }},
         case when grouping(gender) = 1 then 'T' else gender end as gender,
         count(distinct respondent_id) as n,

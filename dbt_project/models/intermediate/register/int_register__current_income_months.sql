@@ -5,17 +5,18 @@ with extracts as (
         submission_id,
         cast(strptime(first_month, '%Y-%m') as date) as first_month,
         cast(strptime(extract_month, '%Y-%m') as date) as last_month,
-        received_at
+        received_at,
+        ingested_at
     from {{ ref('stg_ledger__submissions') }}
     where submission_source = 'register_income' and status = 'accepted'
 ),
 
 months as (
-    select submission_id, received_at, last_month,
+    select submission_id, received_at, ingested_at, last_month,
            unnest(generate_series(first_month, last_month, interval 1 month))::date as month
     from extracts
 )
 
-select month, arg_max(submission_id, (last_month, received_at)) as submission_id
+select month, arg_max(submission_id, (last_month, {{ arrival_key() }})) as submission_id
 from months
 group by month

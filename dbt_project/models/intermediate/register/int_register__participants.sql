@@ -1,9 +1,9 @@
 {#- Participants × insats from the latest SUS extract (each extract is a full
     snapshot), without registration errors. -#}
 with latest as (
-    select arg_max(submission_id, (extract_month, received_at)) as submission_id
-    from {{ ref('stg_ledger__submissions') }}
-    where submission_source = 'register_sus' and status = 'accepted'
+    select submission_id
+    from {{ ref('int_register__current_extracts') }}
+    where submission_source = 'register_sus'
 ),
 
 reasons as (

@@ -23,7 +23,7 @@ ranked as (
         *,
         row_number() over (
             partition by federation_code, period, respondent_group, part
-            order by received_at desc, ingested_at desc, submission_id desc
+            order by {{ arrival_key() }} desc
         ) as version_rank,
         count(*) over (partition by federation_code, period, respondent_group, part) as versions_received
     from covered

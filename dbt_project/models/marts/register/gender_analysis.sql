@@ -10,7 +10,7 @@ with participants as (
 cells as (
     select
         cohort_year,
-        coalesce(federation_code, 'RIKET') as federation_code,
+        coalesce(federation_code, '{{ var("nation_code") }}') as federation_code,
         coalesce(insats, 'alla') as insats,
         coalesce(gender, 'T') as gender,
         count(*) as participants,

@@ -10,7 +10,7 @@ cells as (
     select
         cohort_year,
         followup_months,
-        coalesce(federation_code, 'RIKET') as federation_code,
+        coalesce(federation_code, '{{ var("nation_code") }}') as federation_code,
         coalesce(gender, 'T') as gender,
         coalesce(insats, 'alla') as insats,
         coalesce(support_at_start, 'alla') as support_at_start,

@@ -58,7 +58,7 @@ by_federation as (
 national as (
     select
         period,
-        'RIKET' as federation_code,
+        '{{ var("nation_code") }}' as federation_code,
         'Riket' as federation_name,
         respondent_group,
         sum(asked) as asked,

@@ -7,14 +7,14 @@ with status as (
 federations as (
     select period, respondent_group, count(*) filter (where rows_received > 0) as federations
     from status
-    where federation_code <> 'RIKET'
+    where federation_code <> '{{ var("nation_code") }}'
     group by all
 ),
 
 per_period as (
     select period, count(distinct federation_code) as federations_in_period
     from status
-    where federation_code <> 'RIKET' and rows_received > 0
+    where federation_code <> '{{ var("nation_code") }}' and rows_received > 0
     group by period
 )
 
@@ -30,4 +30,4 @@ select
 from status
 inner join federations using (period, respondent_group)
 inner join per_period using (period)
-where status.federation_code = 'RIKET'
+where status.federation_code = '{{ var("nation_code") }}'

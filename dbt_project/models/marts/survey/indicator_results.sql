@@ -10,7 +10,7 @@ national as (
            positive_share as national_positive_share,
            mean_score as national_mean_score
     from cells
-    where federation_code = 'RIKET'
+    where federation_code = '{{ var("nation_code") }}'
 ),
 
 names as (

@@ -15,7 +15,7 @@ is the sum of its predecessors' results. The rules:
    Repeat until nothing changes.
 
 Suppressed cells get status '..' and every value built on the count is nulled.
-`nns.publish.audit` proves the within-table rules over a published database
+`publication.publish.audit` proves the within-table rules over a published database
 without access to the hidden values.
 """
 

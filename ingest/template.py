@@ -17,7 +17,7 @@ import xlsxwriter
 
 from ingest.contract import (AGE_GROUP, ANSWERED_ON, COLLECTION_COLUMNS, COLLECTION_SHEET, GENDER, INSATS,
                              METADATA_SHEET, SERIAL)
-from nns.catalogue import Catalogue, Group, period_bounds
+from core.catalogue import Catalogue, Group, period_bounds
 
 TEMPLATE_ROWS = 2000  # rows carrying drop-down validation in each questionnaire sheet
 

@@ -59,7 +59,7 @@ def print_collect(result: CollectResult, run_label: str, out=print) -> None:
 
 def rerun(settings, *, federation: str | None, file_name: str | None, force: bool = False,
           build: bool = True, timeout: float = 1800, out=print) -> int:
-    from nns import airflow_api
+    from operations import airflow_api
 
     conf = conf_for(federation, file_name, force)
     api = airflow_api.from_settings(settings)  # ValueError (usage) when half-configured
@@ -97,7 +97,7 @@ def rerun_through_api(api, conf: dict, *, build: bool, timeout: float, out=print
 
 
 def rerun_locally(settings, conf: dict, *, build: bool, out=print) -> int:
-    from nns import airflow_local
+    from operations import airflow_local
 
     out(f"No deployment configured (NNS_AIRFLOW_API_URL): running nns_collect here with {conf}")
     airflow_local.prepare(settings)

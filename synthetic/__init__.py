@@ -2,7 +2,7 @@
 
 `generate(profile, out)` writes survey submissions into `out/` (the inbox) and the
 register extracts into `out/register/`; the profile `bad` writes the bad-input
-corpus instead (`nns.generate.bad`). The same profile and seed give the same
+corpus instead (`synthetic.bad`). The same profile and seed give the same
 bytes, so tests and benchmarks can rely on it.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nns.catalogue import load_catalogue
-from nns.settings import Settings
+from core.catalogue import load_catalogue
+from core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Profile:
     extract_month: str
 
 
-BAD_PROFILE = "bad"  # nns.generate.bad: faulty and tricky files, each named for its fault, plus a manifest
+BAD_PROFILE = "bad"  # synthetic.bad: faulty and tricky files, each named for its fault, plus a manifest
 
 PERIODS_2019_2026 = ("2019/20", "2020/21", "2021/22", "2022/23", "2023/24", "2024/25", "2025/26")
 

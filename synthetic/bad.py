@@ -43,8 +43,8 @@ import xlsxwriter
 # Every corpus period (2023/24 on) has the same columns, so edits can locate them in 2025/26.
 from ingest.contract import ANSWERED_ON, COLLECTION_SHEET, GENDER, METADATA_SHEET, SERIAL
 from ingest.personnummer import format_number, luhn_digit
-from nns.catalogue import Catalogue, period_bounds
-from nns.workbook import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
+from core.catalogue import Catalogue, period_bounds
+from ingest.template import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST = ".corpus.json"
@@ -694,7 +694,7 @@ def make_libreoffice_fixtures(catalogue: Catalogue, seed: int = 20251101) -> lis
     """Write fixtures/libreoffice.{xlsx,xls,ods}: a valid submission saved by LibreOffice Calc
     (and libreoffice-2.ods, another one).
 
-    Run once by hand where LibreOffice is installed (`python -m nns.generate.bad`);
+    Run once by hand where LibreOffice is installed (`python -m synthetic.bad`);
     the files are committed, so neither generating the corpus nor the tests need it.
     """
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
@@ -722,8 +722,8 @@ def make_libreoffice_fixtures(catalogue: Catalogue, seed: int = 20251101) -> lis
 
 
 if __name__ == "__main__":
-    from nns.catalogue import load_catalogue
-    from nns.settings import get_settings
+    from core.catalogue import load_catalogue
+    from core.settings import get_settings
 
     for path in make_libreoffice_fixtures(load_catalogue(get_settings().catalogue_dir)):
         print(path)

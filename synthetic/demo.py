@@ -12,6 +12,13 @@ from datetime import datetime, time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core import ledger
+from core.catalogue import load_catalogue
+from core.settings import get_settings
+from expectations.gate import last_result
+from operations import airflow_local
+from synthetic import PROFILES, generate
+
 MARKER = ".nns-demo"
 ANALYST_QUERY = (
     "select r.period, r.federation_name, r.positive_share, r.national_positive_share, r.status "
@@ -58,11 +65,6 @@ def run_demo(home: Path, profile: str) -> int:
         print("NNS_PSEUDONYM_KEY is not set: using a throw-away key for this demo only "
               "(pseudonyms from this run cannot be linked with any other run).")
 
-    from nns import airflow_local
-    from nns.catalogue import load_catalogue
-    from nns.generate import PROFILES, generate
-    from nns.settings import get_settings
-
     settings = get_settings()
     timings = {}
     started = time.monotonic()
@@ -102,23 +104,19 @@ def run_demo(home: Path, profile: str) -> int:
     timings["nns_build"] = time.monotonic() - step
     print(f"  {build_state} in {timings['nns_build']:.0f} s.", flush=True)
 
-    from ingest.lake import ledger_records
-
-    everything = ledger_records(settings)
-    records = [r for r in everything if r.get("source") == "survey"]
-    rejected = [r for r in records if r["status"] == "rejected"]
-    extracts = [r for r in everything if r.get("source", "").startswith("register")]
+    everything = ledger.all_records(settings)
+    records = [r for r in everything if r.source == ledger.SURVEY]
+    rejected = [r for r in records if not r.accepted]
+    extracts = [r for r in everything if r.is_register]
     print()
     print(f"nns_collect: {collect_state}; nns_registers: {registers_state}; nns_build: {build_state}")
     print(f"Submissions: {len(records) - len(rejected)} accepted, {len(rejected)} rejected "
           f"(see {settings.quarantine}/<submission_id>/errors.json)")
     for r in rejected[:5]:
-        print(f"  {r['file_name']}: {r['first_problem']}")
+        print(f"  {r.file_name}: {r.first_problem}")
     for r in extracts:
-        print(f"Register extract {r['file_name']}: {r['status']}, {r.get('rows_total', 0)} rows"
-              + (f" ({r['first_problem']})" if r["status"] != "accepted" else ""))
-    from expectations.gate import last_result
-
+        print(f"Register extract {r.file_name}: {r.status}, {r.rows_total} rows"
+              + (f" ({r.first_problem})" if not r.accepted else ""))
     gate = last_result(settings)
     if gate:
         print(f"Quality gate: {'passed' if gate['passed'] else 'FAILED, nothing published'} "
@@ -140,7 +138,7 @@ def run_demo(home: Path, profile: str) -> int:
     print("Indicator 4 among women in SF07, against the nation (read-only query on the published database):")
     print(f"  NNS_HOME={settings.home} .venv/bin/nns sql \"{ANALYST_QUERY}\"")
     ok = (all(state.endswith("success") for state in (collect_state, registers_state, build_state))
-          and extracts and all(r["status"] == "accepted" for r in extracts))
+          and extracts and all(r.accepted for r in extracts))
     if settings.seeded_fault:
         caught = gate is not None and not gate["passed"]
         print(f"Seeded fault {settings.seeded_fault}: "

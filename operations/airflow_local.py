@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from nns.settings import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 

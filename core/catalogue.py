@@ -14,6 +14,8 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+# The federation code of the nation as a whole, in every published table (also in dbt's SQL).
+NATION = "RIKET"
 PERIOD_RE = re.compile(r"^(\d{4})[/-](\d{2})$")
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nns.catalogue import Catalogue, Group, period_bounds
-from nns.workbook import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
+from core.catalogue import Catalogue, Group, period_bounds
+from ingest.template import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
 
 from . import Profile
 

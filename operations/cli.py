@@ -17,10 +17,26 @@ import logging
 import os
 import shutil
 import sys
-import time
-from datetime import datetime
+from datetime import date, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import duckdb
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+from core.catalogue import load_catalogue, parse_period
+from core.settings import get_settings
+from ingest.register import MissingPseudonymKey
+from ingest.template import SubmissionContent, write_workbook
+from operations import steps
+from operations.rerun import rerun
+from operations.status import render_text, status_report
+from publication.publish import PublicationRefused
+from warehouse.lock import BuildFailed, writer_lock
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -31,24 +47,15 @@ The data home is NNS_HOME (default: var/ in the checkout); see .env.example for 
 Runbook: docs/operations.md"""
 
 
-def _settings():
-    from nns.settings import get_settings
-
-    return get_settings()
-
-
-def _progress():
+def progress_display():
     """A progress display on a terminal; None when stdout is a pipe or a log (plain lines only)."""
     if not sys.stdout.isatty():
         return None
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
     return Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn())
 
 
-def _say(bar, line: str, *, err: bool = False) -> None:
+def say(bar, line: str, *, err: bool = False) -> None:
     """A line of output that does not break a progress bar."""
     if bar is not None and not err:
         bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -56,33 +63,8 @@ def _say(bar, line: str, *, err: bool = False) -> None:
         print(line, file=sys.stderr if err else sys.stdout)
 
 
-def cmd_generate(args) -> int:
-    from nns.generate import generate
-
-    settings = _settings()
-    out = Path(args.out) if args.out else settings.inbox
-    started = time.monotonic()
-    bar = _progress()
-    with bar or contextlib.nullcontext():
-        phases = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in phases:
-                phases[phase] = bar.add_task(phase, total=total)
-            bar.update(phases[phase], completed=done, total=total)
-
-        summary = generate(args.profile, out, settings, seed=args.seed, registers=not args.surveys_only,
-                           progress=progress if bar else None)
-    summary["seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
-    return EXIT_OK
-
-
 def cmd_template(args) -> int:
-    from nns.catalogue import load_catalogue, parse_period
-    from nns.workbook import SubmissionContent, write_workbook
-
-    settings = _settings()
+    settings = get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)
     period = parse_period(args.period)
     if period is None:
@@ -101,13 +83,12 @@ def cmd_template(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from ingest.register import MissingPseudonymKey
-    from nns.pipeline import files_to_ingest, ingest_path, register_files_to_ingest
-
-    settings = _settings()
+    settings = get_settings()
+    if not args.paths:
+        steps.tidy_inbox(settings)
     paths = [Path(p) for p in args.paths] or [
-        Path(p) for p in files_to_ingest(settings, force=args.force)
-        + register_files_to_ingest(settings, force=args.force)]
+        Path(p) for p in steps.files_to_ingest(settings, force=args.force)
+        + steps.register_files_to_ingest(settings, force=args.force)]
     missing = [p for p in paths if not p.is_file()]
     if missing:  # before any work, so a typo never leaves half a batch done
         print("No such file: " + ", ".join(map(str, missing)), file=sys.stderr)
@@ -116,51 +97,46 @@ def cmd_ingest(args) -> int:
         print(f"Nothing new in {settings.inbox}")
         return EXIT_OK
     rejected = 0
-    bar = _progress()
+    bar = progress_display()
     with bar or contextlib.nullcontext():
         task = bar.add_task("ingest", total=len(paths)) if bar else None
         for path in paths:
             try:
-                outcome = ingest_path(path, settings, force=args.force)
+                outcome = steps.ingest_with_feedback(path, settings, force=args.force)
             except MissingPseudonymKey as exc:
-                _say(bar, f"nns ingest: {exc}", err=True)
+                say(bar, f"nns ingest: {exc}", err=True)
                 return EXIT_USAGE
             rejected += outcome.status == "rejected"
-            _say(bar, outcome.summary())
+            say(bar, outcome.summary())
             if bar:
                 bar.advance(task)
     return EXIT_PROBLEM if rejected else EXIT_OK
 
 
 def cmd_rerun(args) -> int:
-    from nns.rerun import rerun
-
-    return rerun(_settings(), federation=args.federation, file_name=args.file, force=args.force,
+    return rerun(get_settings(), federation=args.federation, file_name=args.file, force=args.force,
                  build=not args.no_build, timeout=args.timeout)
 
 
 def cmd_build(args) -> int:
+    # Lazy: importing Great Expectations takes 3.5 s, which every other command would pay.
     from expectations.gate import GateFailed
-    from nns.pipeline import BuildFailed, build_warehouse, publish_marts, quality_gate, writer_lock
-    from nns.publish import PublicationRefused
 
-    settings = _settings()
+    settings = get_settings()
     spinner = None
     if sys.stdout.isatty():
-        from rich.console import Console
-
         spinner = Console().status("dbt build (seeds, models, tests)")
     try:
         # One lock over every step, so no other writer slips in between them.
         with spinner or contextlib.nullcontext(), writer_lock(settings, "nns build"):
-            build_warehouse(settings)
+            steps.build_warehouse(settings)
             print(f"Warehouse built: {settings.warehouse}")
             if spinner:
                 spinner.update("quality gate (Great Expectations)")
-            print(quality_gate(settings).summary())
+            print(steps.quality_gate(settings).summary())
             if spinner:
                 spinner.update("publishing (disclosure control, audit)")
-            print(f"Published: {publish_marts(settings)}")
+            print(f"Published: {steps.publish_marts(settings)}")
     except (BuildFailed, GateFailed, PublicationRefused) as exc:  # WriterBusy is a BuildFailed
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
@@ -168,16 +144,14 @@ def cmd_build(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from nns.pipeline import write_reports
-
-    settings = _settings()
+    settings = get_settings()
     if not (settings.publish / "marts.duckdb").exists():
         print("Nothing published yet: run `nns build` first", file=sys.stderr)
         return EXIT_USAGE
-    bar = _progress()
+    bar = progress_display()
     with bar or contextlib.nullcontext():
         task = bar.add_task("reports", total=None) if bar else None
-        out = write_reports(settings, pdf=not args.html_only,
+        out = steps.write_reports(settings, pdf=not args.html_only,
                             progress=(lambda done, total: bar.update(task, completed=done, total=total))
                             if bar else None)
     print(out)
@@ -185,18 +159,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from datetime import date
-
-    from nns.catalogue import parse_period
-    from nns.pipeline import local_date
-    from nns.status import render_text, status_report
-
-    settings = _settings()
+    settings = get_settings()
     if not settings.home.is_dir():
         print(f"No data home at {settings.home}: set NNS_HOME", file=sys.stderr)
         return EXIT_USAGE
     try:
-        day = date.fromisoformat(args.date) if args.date else local_date(None, settings)
+        day = date.fromisoformat(args.date) if args.date else steps.local_date(None, settings)
     except ValueError:
         print(f"Not a date: {args.date!r} (use e.g. 2026-11-20)", file=sys.stderr)
         return EXIT_USAGE
@@ -216,9 +184,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    import duckdb
-
-    settings = _settings()
+    settings = get_settings()
     # Analysts read the published database; operators may look inside the warehouse.
     database = settings.warehouse if args.warehouse else settings.publish / "marts.duckdb"
     if not database.exists():
@@ -243,9 +209,10 @@ def cmd_sql(args) -> int:
 
 def cmd_run(args) -> int:
     """Run a DAG in-process with embedded Airflow (what `make demo` and the tests use)."""
-    from nns import airflow_local
+    # Lazy: importing Airflow takes 1.5–6 s, which only this command needs.
+    from operations import airflow_local
 
-    settings = _settings()
+    settings = get_settings()
     airflow_local.prepare(settings)
     run_after = datetime.fromisoformat(args.run_after) if args.run_after else None
     if run_after and run_after.tzinfo is None:
@@ -253,12 +220,6 @@ def cmd_run(args) -> int:
     state = airflow_local.run_dag(args.dag_id, run_after=run_after, conf=json.loads(args.conf or "{}"))
     print(f"{args.dag_id}: {state}")
     return EXIT_OK if state.endswith("success") else EXIT_PROBLEM
-
-
-def cmd_demo(args) -> int:
-    from nns.demo import run_demo
-
-    return run_demo(Path(args.home), args.profile)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,18 +243,6 @@ data home. `--json` prints the same as data, with "attention" and "exit_code".""
     p.add_argument("--recent", type=int, default=10, help="how many of the last loads to list (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output for scripts")
     p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("generate", help="write seeded synthetic submissions and register extracts",
-                       formatter_class=formatter, description="""\
-Synthetic survey workbooks/CSV files (some resubmitted, some with mistakes) and
-SUS and income extracts with valid personnummer, for tests and demos. The same
-seed gives the same bytes.""", epilog="exit codes: 0 written; 2 wrong usage.")
-    p.add_argument("--profile", choices=["small", "national", "x10", "bad"], default="small",
-                   help="bad: the bad-input corpus (faulty and tricky files, manifest in .corpus.json)")
-    p.add_argument("--out", help="folder to write into (default: the inbox)")
-    p.add_argument("--seed", type=int, default=20251101)
-    p.add_argument("--surveys-only", action="store_true", help="skip the register extracts")
-    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("template", help="write the workbook a federation fills in",
                        formatter_class=formatter, description="""\
@@ -367,14 +316,13 @@ duckdb shell, if installed). docs/analysts.md describes every table.""",
     p.add_argument("--conf", help="run params as JSON, e.g. '{\"federation\": \"SF07\"}'")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="generate national data into a fresh data home and run the pipeline")
-    p.add_argument("--home", default=str(Path(__file__).resolve().parent.parent / "var" / "demo"))
-    p.add_argument("--profile", choices=["small", "national", "x10"], default="national")
-    p.set_defaults(func=cmd_demo)
+    for plugin in entry_points(group="nns.commands"):  # e.g. `generate` and `demo` from synthetic/
+        plugin.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI itself; the console script `nns` starts it through `operations.entry`."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -383,7 +331,3 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # configuration errors from the settings
         print(f"nns: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The one way into the lake: `ingest_submission(path)` for any file an operator or a task offers.
+
+What it does with a path, safe to run again at any time:
+- a new file in the inbox: a survey workbook/CSV or a register extract (by its
+  name or its folder, `inbox/register/`) is landed or quarantined;
+- known bytes: nothing is done, and the ledger's record is reported (a rejected
+  file stays "rejected" until corrected bytes arrive, so a task succeeds exactly
+  when its file is accepted);
+- an archived original (`lake/archive/<id>.<ext>`, a forced reprocess after a
+  contract fix): ingested again under its original name and arrival time, so the
+  lake ends up as one fresh ingest of those bytes would leave it;
+- a path that has left the inbox (an Airflow task cleared after it ran): the
+  latest ledger record of a file of that name, without touching the lake.
+
+Listing what waits (`waiting_surveys`, `waiting_extracts`) has no side effects;
+`finish_interrupted` is the separate step that completes a file whose record
+was committed before its run stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core import files, ledger
+from core.ledger import LedgerRecord
+from core.settings import Settings
+
+from . import lake
+from .outcome import Outcome
+from .register import land_register, parse_name, register_inbox
+from .survey import land_survey, leave_inbox
+
+log = logging.getLogger(__name__)
+
+IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files
+
+
+def _files_in(folder: Path) -> list[Path]:
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
+
+
+def waiting_surveys(settings: Settings) -> list[Path]:
+    """Survey files in the inbox (register extracts wait in inbox/register/)."""
+    return _files_in(settings.inbox)
+
+
+def waiting_extracts(settings: Settings) -> list[Path]:
+    return _files_in(register_inbox(settings))
+
+
+def is_register_extract(path: Path, settings: Settings) -> bool:
+    return parse_name(path.name) is not None or path.parent == register_inbox(settings)
+
+
+def ingest_submission(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    """Ingest one file (see the module's docstring for every case); returns what happened."""
+    path = Path(path)
+    lake.ensure_lake(settings)
+    if path.parent == settings.archive and path.is_file():
+        return _reprocess_archived(path, settings)
+    if not path.exists():
+        record = ledger.last_record_named(settings, path.name, register=is_register_extract(path, settings))
+        if record is None:
+            raise FileNotFoundError(f"{path} is not in the inbox and the ledger knows no file of that name")
+        return Outcome.restated(record, path.name)
+
+    submission_id = files.sha256_file(path)
+    known = ledger.read_record(settings, submission_id)
+    if known and not force:
+        finish(path, known, settings)
+        return Outcome.restated(known, path.name)
+    received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    land = land_register if is_register_extract(path, settings) else land_survey
+    record = land(path, settings, submission_id, received_at, known)
+    outcome = Outcome(record, path.name)
+    log.info(outcome.summary())
+    return outcome
+
+
+def finish(path: Path, record: LedgerRecord, settings: Settings) -> None:
+    """Complete a committed file: it leaves the inbox (a survey's original is in the archive;
+    an accepted extract's master is with the agency, a rejected one stays where it arrived)."""
+    if not record.is_register:
+        leave_inbox(path, settings)
+    elif record.accepted and path.resolve().parent == register_inbox(settings).resolve():
+        path.unlink(missing_ok=True)
+
+
+def finish_interrupted(settings: Settings) -> list[str]:
+    """Files whose ledger record was committed but whose run stopped before they left the inbox."""
+    finished = []
+    for path in [*waiting_surveys(settings), *waiting_extracts(settings)]:
+        record = ledger.read_record(settings, files.sha256_file(path))
+        if record is not None and (not record.is_register or record.accepted):
+            finish(path, record, settings)
+            finished.append(path.name)
+    return finished
+
+
+def _reprocess_archived(path: Path, settings: Settings) -> Outcome:
+    record = ledger.read_record(settings, path.stem)
+    if record is None:
+        raise FileNotFoundError(f"{path} is in the archive but not in the ledger")
+    # A hard link under the original name keeps the bytes and the modification time
+    # (the arrival time), outside the inbox so ingest leaves it where it is.
+    work = Path(tempfile.mkdtemp(dir=settings.lake, prefix=".reprocess."))
+    try:
+        named = work / record.file_name
+        try:
+            os.link(path, named)
+        except OSError:
+            shutil.copy2(path, named)
+        return ingest_submission(named, settings, force=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,248 @@
+"""What an operator needs to know at a glance: `nns status`.
+
+It gathers the collection window, the ledger, the quarantine, the register
+extracts in use and the last build (`operations.build_log`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from core import ledger
+from core.catalogue import load_catalogue
+from core.ledger import LedgerRecord
+from core.settings import Settings
+from ingest.personnummer import key_fingerprint
+from operations.build_log import STEPS, build_summary
+
+
+@dataclass
+class Current:
+    """Which submissions the last build used, as dbt decided (not a copy of its rules here)."""
+
+    state: str  # built | no warehouse yet | busy (a build holds the warehouse)
+    surveys: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (federation, period) -> ids
+    extracts: set[str] = field(default_factory=set)
+
+    @property
+    def built(self) -> bool:
+        return self.state == "built"
+
+
+def current_submissions(settings: Settings) -> Current:
+    """Read the current survey files and register extracts from the warehouse dbt built."""
+    if not settings.warehouse.exists():
+        return Current("no warehouse yet (run nns build)")
+    try:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.IOException:
+        return Current("busy: a build is writing the warehouse; try again when it has finished")
+    with con:
+        surveys: dict[tuple[str, str], set[str]] = {}
+        for federation, period, submission in con.execute(
+                "select federation_code, period, submission_id from intermediate.int_survey__current_submissions "
+                "where part = 'rows'").fetchall():
+            surveys.setdefault((federation, period), set()).add(submission)
+        extracts = {s for (s,) in con.execute(
+            "select submission_id from intermediate.int_register__current_extracts").fetchall()}
+    return Current("built", surveys, extracts)
+
+# --- the operator's overview (nns status) ---
+
+def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
+    """Rejected submissions still in the quarantine with no later accepted file to replace them.
+
+    For a survey file, "later" means an accepted file for the same federation and period that
+    arrived no earlier (arrival order, `core.ledger`); for a register extract, one of the same kind.
+    """
+    by_id = {r.submission_id: r for r in records}
+    waiting = []
+    for errors_file in sorted(settings.quarantine.glob("*/errors.json")):
+        errors = json.loads(errors_file.read_text(encoding="utf-8"))
+        record = by_id.get(errors.get("submission_id"))
+        if record is None:
+            continue  # not committed to the ledger: the file is still in the inbox and is read again
+        later = [r for r in records if r.accepted and r.source == record.source
+                 and r.arrival_key() >= record.arrival_key()
+                 and (record.is_register or (r.federation_code, r.period) == (record.federation_code, record.period))]
+        if later:
+            continue
+        problems = errors.get("problems") or [{}]
+        first = problems[0]
+        where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k) is not None)
+        waiting.append({
+            "submission_id": record.submission_id, "file_name": errors.get("file_name"),
+            "source": record.source, "federation_code": errors.get("federation_code"), "period": errors.get("period"),
+            "ingested_at": record.ingested_at, "problems": len(problems),
+            "first_problem": f"{first.get('code', '?')}: {first.get('message', '')}" + (f" ({where})" if where else ""),
+            "details": str(errors_file.relative_to(settings.home)),
+        })
+    return waiting
+
+
+def _collection(settings: Settings, records: list[LedgerRecord], period: str, quarantined: list[dict],
+                current: Current) -> list[dict]:
+    catalogue = load_catalogue(settings.catalogue_dir)
+    waiting = {(q["federation_code"], q["period"]) for q in quarantined}
+    rows_ok = {r.submission_id: r.rows_ok for r in records}
+    rows = []
+    for federation in catalogue.federations_in(period):
+        mine = [r for r in records if r.source == ledger.SURVEY and r.federation_code == federation.code
+                and r.period == period]
+        accepted = [r for r in mine if r.accepted]
+        last = max(mine, key=lambda r: r.ingested_at, default=None)
+        if (federation.code, period) in waiting:
+            state = "quarantined"
+        elif accepted:
+            state = "received"
+        else:
+            state = "waiting"
+        in_use = current.surveys.get((federation.code, period), set()) if current.built else None
+        rows.append({
+            "federation_code": federation.code, "federation_name": federation.name, "files": len(mine),
+            "accepted": len(accepted), "rejected": len(mine) - len(accepted),
+            # Questionnaire rows in the files the last build used (None: no warehouse to ask).
+            "rows": sum(rows_ok.get(s, 0) for s in in_use) if in_use is not None else None,
+            "last_file": last.file_name if last else None,
+            "last_received_at": last.received_at if last else None,
+            "last_ingested_at": last.ingested_at if last else None,
+            "state": state,
+        })
+    return rows
+
+
+def _registers(records: list[LedgerRecord], settings: Settings, current: Current) -> dict:
+    latest = {}
+    for kind in (ledger.REGISTER_SUS, ledger.REGISTER_INCOME):
+        accepted = [r for r in records if r.source == kind and r.accepted]
+        best = max(accepted, key=lambda r: (r.extract_month or "", r.ingested_at), default=None)
+        latest[kind.removeprefix("register_")] = (
+            {"extract_month": best.extract_month, "file_name": best.file_name, "ingested_at": best.ingested_at}
+            if best else None)
+    by_id = {r.submission_id: r for r in records}
+    in_use = sorted({by_id[s].key_fingerprint for s in current.extracts if s in by_id and by_id[s].key_fingerprint})
+    configured = key_fingerprint(settings.pseudonym_key) if settings.pseudonym_key else None
+    return {**latest, "keys_in_use": in_use, "configured_key": configured}
+
+
+def status_report(settings: Settings, day: date, *, period: str | None = None, recent: int = 10) -> dict:
+    """Everything `nns status` shows, as plain data (`--json` prints exactly this)."""
+    catalogue = load_catalogue(settings.catalogue_dir)
+    records = ledger.all_records(settings)
+    current = current_submissions(settings)
+    window = catalogue.open_window(day)
+    report: dict = {"date": day.isoformat(), "home": str(settings.home), "warehouse": current.state}
+    if window:
+        report["window"] = {"period": window.period, "name": window.name, "opens_on": window.opens_on.isoformat(),
+                            "closes_on": window.closes_on.isoformat(), "open": True}
+    else:
+        past = [w for w in catalogue.windows if w.closes_on < day]
+        coming = [w for w in catalogue.windows if w.opens_on > day]
+        report["window"] = None
+        report["last_window"] = ({"period": past[-1].period, "name": past[-1].name,
+                                  "closes_on": past[-1].closes_on.isoformat()} if past else None)
+        report["next_window"] = ({"period": coming[0].period, "name": coming[0].name,
+                                  "opens_on": coming[0].opens_on.isoformat()} if coming else None)
+    report["period"] = period or (window.period if window else (past[-1].period if past else None))
+    quarantined = _quarantined(settings, records)
+    report["federations"] = (_collection(settings, records, report["period"], quarantined, current)
+                             if report["period"] else [])
+    report["quarantined"] = quarantined
+    report["recent_loads"] = [
+        {k: getattr(r, k) for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
+                                    "extract_month", "rows_ok", "first_problem")}
+        for r in sorted(records, key=lambda r: r.ingested_at, reverse=True)[:recent]]
+    report["registers"] = registers = _registers(records, settings, current)
+    report["build"] = build_summary(settings)
+    attention = []
+    if quarantined:
+        attention.append(f"{len(quarantined)} quarantined file(s) awaiting action")
+    if len(registers["keys_in_use"]) > 1:
+        attention.append("the register extracts in use were pseudonymised with different keys, so they do not "
+                         "link: reload them all with one key (docs/operations.md)")
+    elif registers["keys_in_use"] and registers["configured_key"] not in (None, *registers["keys_in_use"]):
+        attention.append("the configured pseudonym key is not the one the extracts in use were loaded with: new "
+                         "extracts will not link with them (docs/operations.md, rotating the key)")
+    if report["build"]["state"] == "failed":
+        failed = [s for s, e in report["build"]["steps"].items() if e["status"] in ("failed", "interrupted")]
+        attention.append(f"the last build did not finish: {', '.join(failed)}")
+    report["attention"] = attention
+    return report
+
+
+def _short(moment: str | None) -> str:
+    return moment.replace("T", " ")[:16] if moment else "-"
+
+
+def render_text(report: dict) -> str:
+    """The report as a few plain tables for a terminal or a log."""
+    out = [f"NNS status {report['date']}  (data home {report['home']})", ""]
+    if report.get("window"):
+        w = report["window"]
+        out.append(f"Collection window open: {w['period']} {w['name']}, {w['opens_on']} – {w['closes_on']}")
+    else:
+        last, coming = report.get("last_window"), report.get("next_window")
+        out.append("No collection window is open."
+                   + (f" Last: {last['period']} {last['name']}, closed {last['closes_on']}." if last else "")
+                   + (f" Next: {coming['period']} {coming['name']}, opens {coming['opens_on']}." if coming else ""))
+    federations = report["federations"]
+    if federations:
+        states = {state: sum(f["state"] == state for f in federations) for state in ("received", "quarantined",
+                                                                                    "waiting")}
+        out.append(f"Period {report['period']}, {len(federations)} federations: {states['received']} with an "
+                   f"accepted file, {states['quarantined']} with a quarantined file, {states['waiting']} without any.")
+        if report["warehouse"] != "built":
+            out.append(f"Rows in use: not known, {report['warehouse']}.")
+        out.append("")
+        out.append(f"{'federation':<10} {'name':<34} {'files':>5} {'acc':>4} {'rej':>4} {'rows':>6}  "
+                   f"{'last received':<16}  state")
+        for f in federations:
+            out.append(f"{f['federation_code']:<10} {f['federation_name'][:34]:<34} {f['files']:>5} "
+                       f"{f['accepted']:>4} {f['rejected']:>4} {'-' if f['rows'] is None else f['rows']:>6}  {_short(f['last_received_at']):<16}  "
+                       f"{f['state']}")
+    out.append("")
+    quarantined = report["quarantined"]
+    out.append(f"Quarantined files awaiting action: {len(quarantined)}")
+    for q in quarantined:
+        who = " ".join(x for x in (q["federation_code"], q["period"]) if x) or q["source"]
+        out.append(f"  {q['file_name']}  ({who}, id {q['submission_id'][:12]}, {q['problems']} problem(s))")
+        out.append(f"    first: {q['first_problem']}")
+        out.append(f"    details: {q['details']}")
+    out.append("")
+    out.append("Last loads:")
+    for r in report["recent_loads"]:
+        who = " ".join(x for x in (r["federation_code"], r["period"] or r["extract_month"]) if x)
+        out.append(f"  {_short(r['ingested_at'])}  {r['status']:<8}  {r['file_name']}  ({who}, {r['rows_ok'] or 0} rows)")
+    if not report["recent_loads"]:
+        out.append("  none yet")
+    registers = report["registers"]
+    out.append("Register extracts: " + "; ".join(
+        f"{kind} through {registers[kind]['extract_month']} (loaded {_short(registers[kind]['ingested_at'])})"
+        if registers[kind] else f"{kind}: none loaded" for kind in ("sus", "income")))
+    if registers["keys_in_use"] or registers["configured_key"]:
+        out.append(f"Pseudonym key fingerprints: in use {', '.join(registers['keys_in_use']) or '-'}; "
+                   f"configured {registers['configured_key'] or 'none'}")
+    out.append("")
+    build = report["build"]
+    out.append(f"Last build: {build['state']}")
+    recorded = build["steps"]
+    for step in [*STEPS, *(s for s in recorded if s not in STEPS)] if recorded else []:
+        entry = recorded.get(step)
+        if entry is None:
+            out.append(f"  {step:<13} not run in this build")
+            continue
+        line = f"  {step:<13} {entry['status']:<11} started {_short(entry.get('started_at'))}"
+        if entry.get("seconds") is not None:
+            line += f", {entry['seconds']} s"
+        if entry.get("checksum"):
+            line += f", checksum {entry['checksum'][:12]}"
+        out.append(line)
+        if entry.get("error"):
+            out.extend(f"      {text}" for text in entry["error"].splitlines())
+    out.append("")
+    out.append("Needs attention: " + ("; ".join(report["attention"]) if report["attention"] else "nothing"))
+    return "\n".join(out)

@@ -1,0 +1,171 @@
+"""The pipeline's steps as plain functions: what the DAGs call and the CLI runs.
+
+Airflow only orchestrates; every step here can be run and tested without it.
+Each build step takes the writer lock (`warehouse.lock`) and records itself in
+the build log (`operations.build_log`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from core import files, ledger
+from core.catalogue import load_catalogue
+from core.settings import Settings
+from ingest import lake
+from ingest.outcome import Outcome
+from ingest.submission import finish_interrupted, ingest_submission, waiting_extracts, waiting_surveys
+from operations.build_log import track
+from publication.checksum import published_checksum
+from publication.publish import publish
+from warehouse.dbt import inject_fault, run_dbt
+from warehouse.lock import writer_lock
+
+log = logging.getLogger(__name__)
+
+
+def local_date(moment: datetime | None, settings: Settings) -> date:
+    moment = moment or datetime.now(ZoneInfo("UTC"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def should_collect(settings: Settings, run_after: datetime | None, *, ignore_calendar: bool = False) -> bool:
+    """The nightly run only works inside a collection window (the calendar seed)."""
+    if ignore_calendar:
+        log.info("Collection calendar ignored on request")
+        return True
+    day = local_date(run_after, settings)
+    window = load_catalogue(settings.catalogue_dir).open_window(day)
+    if window is None:
+        log.info("No collection window is open on %s: nothing to collect", day)
+        return False
+    log.info("Collection window %s %s is open (%s – %s)", window.period, window.name,
+             window.opens_on, window.closes_on)
+    return True
+
+
+def _for_federation(name: str, federation: str | None) -> bool:
+    return not federation or name.upper().startswith(f"{federation.upper()}_")
+
+
+def tidy_inbox(settings: Settings) -> None:
+    """Before listing: finish files a stopped run committed, and drop old temporaries."""
+    lake.ensure_lake(settings)
+    for leftover in lake.sweep_temporaries(settings):
+        log.info("Removed %s, left by an interrupted write", leftover)
+    for name in finish_interrupted(settings):
+        log.info("Finished %s: committed to the ledger before its run stopped", name)
+
+
+def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None,
+                    force: bool = False) -> list[str]:
+    """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator. Lists only.
+
+    With `force` (reprocess after a contract fix) also files the ledger has seen: those
+    still in the inbox, and for each name that left it the latest submission under that
+    name, read from the archive (`ingest_submission` gives it back its name).
+    """
+    chosen, seen = [], set()
+    for path in waiting_surveys(settings):
+        if (file_name and path.name != file_name) or not _for_federation(path.name, federation):
+            continue
+        sha = files.sha256_file(path)
+        seen.add(sha)
+        if force or ledger.read_record(settings, sha) is None:
+            chosen.append(str(path))
+    if force:
+        latest: dict[str, ledger.LedgerRecord] = {}
+        for record in ledger.all_records(settings):
+            name = record.file_name
+            if (record.source != ledger.SURVEY or record.submission_id in seen
+                    or (file_name and name != file_name) or not _for_federation(name, federation)):
+                continue
+            if name not in latest or record.arrival_key() > latest[name].arrival_key():
+                latest[name] = record
+        chosen += [str(settings.home / r.archive_path)
+                   for r in sorted(latest.values(), key=ledger.LedgerRecord.arrival_key)]
+    log.info("%d file(s) to ingest from %s%s", len(chosen), settings.inbox, " (forced)" if force else "")
+    return chosen
+
+
+def register_files_to_ingest(settings: Settings, *, file_name: str | None = None, force: bool = False) -> list[str]:
+    """Register extracts waiting in inbox/register/ whose bytes the ledger has not seen. Lists only.
+
+    With `force` also known ones: a rejected extract stays in the inbox, so after a
+    contract fix it can be loaded as it is (an accepted one has left the inbox for good).
+    """
+    return [str(path) for path in waiting_extracts(settings)
+            if (not file_name or path.name == file_name)
+            and (force or ledger.read_record(settings, files.sha256_file(path)) is None)]
+
+
+def ingest_with_feedback(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
+    """One mapped ingest task: ingest the file; a rejected survey file gets its Swedish feedback page."""
+    outcome = ingest_submission(Path(path), settings, force=force)
+    if outcome.status == "rejected" and not outcome.record.is_register and not outcome.known:
+        # Lazy: the report package (matplotlib, WeasyPrint) costs 0.8 s to import, which every
+        # mapped ingest task would pay; only a rejected file needs it.
+        from report.feedback import write_feedback
+
+        log.info("Feedback for the sender: %s", write_feedback(settings, outcome.submission_id))
+    return outcome
+
+
+def submission_label(path: Path, settings: Settings) -> str:
+    """The file name an operator knows, also for an archived original (named by its hash)."""
+    path = Path(path)
+    if path.parent == settings.archive:
+        record = ledger.read_record(settings, path.stem)
+        if record:
+            return record.file_name
+    return path.name
+
+
+def build_warehouse(settings: Settings) -> str:
+    """Seeds, models and data tests, in dependency order: one writer."""
+    with writer_lock(settings, "dbt_build"), track(settings, "dbt_build"):
+        output = run_dbt(settings, "build")
+        if settings.seeded_fault:
+            inject_fault(settings, settings.seeded_fault)
+        return output
+
+
+def quality_gate(settings: Settings):
+    """Run the GX suites on the landed data, the marts and the candidate publication.
+
+    Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure.
+    """
+    # Lazy: importing Great Expectations takes 3.5 s, which every other step would pay.
+    from expectations.gate import GateFailed, run_gate
+
+    # It reads the warehouse and swaps publish/quality: a writer like the others.
+    with writer_lock(settings, "quality_gate"), track(settings, "quality_gate") as result:
+        gate = run_gate(settings, raise_on_failure=False)
+        result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
+                      warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)))
+        if not gate.passed:
+            raise GateFailed(gate.summary())
+        return gate
+
+
+def publish_marts(settings: Settings) -> Path:
+    """Protect, audit and atomically swap in publish/marts.duckdb."""
+    with writer_lock(settings, "publish"), track(settings, "publish") as result:
+        # Staging files of a killed publication (never read by anyone); safe to drop under the lock.
+        for leftover in settings.publish.glob(".marts-*.duckdb*"):
+            leftover.unlink(missing_ok=True)
+        path = publish(settings)
+        result.update(path=str(path.relative_to(settings.home)), checksum=published_checksum(path))
+        return path
+
+
+def write_reports(settings: Settings, *, pdf: bool = True, progress=None) -> Path:
+    """National report, popular version and federation reports from the published database."""
+    from report.build import build_reports  # lazy for the same reason as write_feedback above
+
+    return build_reports(settings, pdf=pdf, progress=progress)
