@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from core.crash_points import checkpoint
 from core.files import replace_durably
 from core.settings import Settings
 from publication.audit import audit
-from publication.disclosure import SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
+from publication.disclosure import SHOWN, SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
 from publication.specs import COUNT_COLUMNS, PUBLISHED
 
 log = logging.getLogger(__name__)

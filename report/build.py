@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import date

@@ -94,7 +94,7 @@ def small_build(tmp_path_factory):
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
     from ingest.submission import ingest_submission, waiting_extracts
-    from ingest.submission import ingest_submission, waiting_surveys
+    from ingest.submission import waiting_surveys
     from synthetic import generate
     from operations.steps import build_warehouse, publish_marts, quality_gate
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from core import ledger
-from ingest import lake
 from operations import cli
 
 from .conftest import sample_content

@@ -17,7 +17,6 @@ import duckdb
 import pytest
 
 from core import ledger
-from ingest import lake
 from synthetic import generate
 
 from .conftest import environment

@@ -32,7 +32,7 @@ import pytest
 from core import ledger
 from ingest import lake
 from ingest.submission import ingest_submission, waiting_extracts
-from ingest.submission import ingest_submission, waiting_surveys
+from ingest.submission import waiting_surveys
 from publication.checksum import published_checksum
 from synthetic import generate
 from operations.steps import build_warehouse, publish_marts

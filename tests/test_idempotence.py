@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 
 from core import ledger
-from ingest import lake
 from ingest.submission import ingest_submission
 from publication.checksum import published_checksum
 from operations.steps import build_warehouse, ingest_with_feedback, publish_marts

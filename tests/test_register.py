@@ -9,7 +9,6 @@ import duckdb
 import pytest
 
 from core import ledger
-from ingest import lake
 from ingest.personnummer import format_number, luhn_digit, normalise
 from ingest.register import MissingPseudonymKey
 from ingest.submission import ingest_submission

@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from core import ledger
-from ingest import lake
 from ingest.submission import ingest_submission
 from operations.steps import files_to_ingest, ingest_with_feedback, register_files_to_ingest
 from core.settings import get_settings

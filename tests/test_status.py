@@ -187,7 +187,6 @@ def test_extracts_loaded_with_different_keys_need_attention(settings, capsys, mo
 
 
 def test_register_loads_record_their_key_fingerprint(published_home):
-    from ingest import lake
     from ingest.personnummer import key_fingerprint
 
     registers = [r for r in ledger.all_records(published_home) if r.is_register]

@@ -5,17 +5,25 @@ with recursive federations as (
 ),
 
 chain (federation_code, reporting_federation_code, depth) as (
-    select federation_code, federation_code, 0
+    select
+        federation_code,
+        federation_code,
+        0
     from federations
     union all
-    select chain.federation_code, f.successor_code, chain.depth + 1
+    select
+        chain.federation_code,
+        f.successor_code,
+        chain.depth + 1
     from chain
-    inner join federations as f on f.federation_code = chain.reporting_federation_code
+    inner join federations as f on chain.reporting_federation_code = f.federation_code
     where f.successor_code is not null and chain.depth < 10
 ),
 
 deepest as (
-    select federation_code, arg_max(reporting_federation_code, depth) as reporting_federation_code
+    select
+        federation_code,
+        arg_max(reporting_federation_code, depth) as reporting_federation_code
     from chain
     group by federation_code
 )

@@ -1,4 +1,9 @@
 {#- Names for every federation code a mart can hold, including RIKET for the nation. -#}
-select federation_code, federation_name from {{ ref('stg_catalogue__federations') }}
+select
+    federation_code,
+    federation_name
+from {{ ref('stg_catalogue__federations') }}
 union all
-select '{{ var("nation_code") }}', 'Riket'
+select
+    '{{ var("nation_code") }}',
+    'Riket'

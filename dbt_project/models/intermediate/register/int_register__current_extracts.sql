@@ -6,9 +6,13 @@ with latest_sus as (
     where submission_source = 'register_sus' and status = 'accepted'
 )
 
-select submission_id, 'register_sus' as submission_source
+select
+    submission_id,
+    'register_sus' as submission_source
 from latest_sus
 where submission_id is not null
 union all
-select distinct submission_id, 'register_income' as submission_source
+select distinct
+    submission_id,
+    'register_income' as submission_source
 from {{ ref('int_register__current_income_months') }}

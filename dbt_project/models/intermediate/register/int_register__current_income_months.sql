@@ -12,11 +12,17 @@ with extracts as (
 ),
 
 months as (
-    select submission_id, received_at, ingested_at, last_month,
-           unnest(generate_series(first_month, last_month, interval 1 month))::date as month
+    select
+        submission_id,
+        received_at,
+        ingested_at,
+        last_month,
+        cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month
     from extracts
 )
 
-select month, arg_max(submission_id, (last_month, {{ arrival_key() }})) as submission_id
+select
+    month,
+    arg_max(submission_id, (last_month, {{ arrival_key() }})) as submission_id
 from months
 group by month

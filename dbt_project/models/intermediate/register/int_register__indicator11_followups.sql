@@ -8,7 +8,9 @@ with participants as (
 ),
 
 coverage as (
-    select min(month) as first_month, max(month) as last_month
+    select
+        min(month) as first_month,
+        max(month) as last_month
     from {{ ref('int_register__current_income_months') }}
 ),
 
@@ -18,7 +20,7 @@ points as (
         followup_months,
         (date_trunc('month', end_date) + to_months(followup_months))::date as followup_month
     from participants
-    cross join (values (6), (12), (24)) as f(followup_months)
+    cross join (values (6), (12), (24)) as f (followup_months)  -- noqa: AL05 (the alias names the column)
 ),
 
 classified as (
@@ -29,8 +31,8 @@ classified as (
     from points
     cross join coverage
     left join {{ ref('int_register__monthly_main_support') }} as support
-        on support.person_key = points.person_key
-       and support.month = points.followup_month
+        on points.person_key = support.person_key
+            and points.followup_month = support.month
 )
 
 select

@@ -9,9 +9,13 @@ with current_months as (
 
 income as (
     -- Amounts of one category in one month are added up before categories are compared.
-    select i.person_key, i.month, i.category, sum(i.amount) as amount
+    select
+        i.person_key,
+        i.month,
+        i.category,
+        sum(i.amount) as amount
     from {{ ref('stg_register__income') }} as i
-    inner join current_months as c using (submission_id, month)
+    inner join current_months using (submission_id, month)
     group by all
     having sum(i.amount) > 0
 ),

@@ -11,7 +11,6 @@ reasons as (
 )
 
 select
-    p.submission_id || ':' || p.source_row as participation_id,
     p.person_key,
     p.is_linkable,
     p.gender,
@@ -20,12 +19,13 @@ select
     p.insats,
     p.start_date,
     p.end_date,
-    year(p.end_date) as cohort_year,
-    date_diff('day', p.start_date, p.end_date) / 30.4375 as insats_months,
     p.support_at_start,
     p.support_at_end,
     p.years_public_support_before,
     p.end_reason,
+    p.submission_id || ':' || p.source_row as participation_id,
+    year(p.end_date) as cohort_year,
+    date_diff('day', p.start_date, p.end_date) / 30.4375 as insats_months,
     coalesce(reasons.is_work_or_studies, false) as went_to_work_or_studies
 from {{ ref('stg_register__participants') }} as p
 inner join latest using (submission_id)

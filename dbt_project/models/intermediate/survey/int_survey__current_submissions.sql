@@ -5,16 +5,30 @@
 with accepted as (
     select * from {{ ref('stg_ledger__submissions') }}
     where submission_source = 'survey'
-      and status = 'accepted'
+        and status = 'accepted'
 ),
 
 covered as (
-    select submission_id, federation_code, period, received_at, ingested_at, file_name,
-           'rows' as part, unnest(respondent_groups) as respondent_group
+    select
+        submission_id,
+        federation_code,
+        period,
+        received_at,
+        ingested_at,
+        file_name,
+        'rows' as part,
+        unnest(respondent_groups) as respondent_group
     from accepted
     union all
-    select submission_id, federation_code, period, received_at, ingested_at, file_name,
-           'counts' as part, unnest(collection_groups) as respondent_group
+    select
+        submission_id,
+        federation_code,
+        period,
+        received_at,
+        ingested_at,
+        file_name,
+        'counts' as part,
+        unnest(collection_groups) as respondent_group
     from accepted
 ),
 

@@ -36,11 +36,11 @@ select
 from respondents as r
 inner join answers as a
     on a.submission_id = r.submission_id
-   and a.respondent_group = r.respondent_group
-   and a.serial = r.serial
+        and a.respondent_group = r.respondent_group
+        and a.serial = r.serial
 inner join questions as q
     on q.question_code = a.question_code
-   and {{ valid_in('r.period', 'q.valid_from', 'q.valid_to') }}
+        and {{ valid_in('r.period', 'q.valid_from', 'q.valid_to') }}
 left join scale_steps as s
     on s.scale_id = q.scale_id
-   and s.answer_value = a.answer_value
+        and s.answer_value = a.answer_value

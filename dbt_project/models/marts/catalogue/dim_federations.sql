@@ -7,7 +7,9 @@ lineage as (
 ),
 
 predecessors as (
-    select successor_code as federation_code, list(federation_code order by federation_code) as predecessor_codes
+    select
+        successor_code as federation_code,
+        list(federation_code order by federation_code) as predecessor_codes
     from federations
     where successor_code is not null
     group by successor_code
@@ -20,9 +22,9 @@ select
     federations.valid_from,
     federations.valid_to,
     federations.successor_code,
-    coalesce(predecessors.predecessor_codes, []) as predecessor_codes,
     lineage.reporting_federation_code,
-    federations.change_note
+    federations.change_note,
+    coalesce(predecessors.predecessor_codes, []) as predecessor_codes
 from federations
 inner join lineage using (federation_code)
 left join predecessors using (federation_code)

@@ -4,7 +4,11 @@
     'saknas' (dbt warns, nns status shows it). "Today" is NNS_AS_OF when set
     (the demo and tests replay a past night), else the current date. -#}
 with as_of as (
-    select coalesce(try_cast(nullif('{{ env_var("NNS_AS_OF", "") }}', '') as date), current_date) as day
+    select
+        coalesce(
+            try_cast(nullif('{{ env_var("NNS_AS_OF", "") }}', '') as date), current_date
+        )
+            as day
 ),
 
 current_window as (
@@ -17,13 +21,19 @@ current_window as (
 ),
 
 submissions as (
-    select federation_code, period, received_at
+    select
+        federation_code,
+        period,
+        received_at
     from {{ ref('stg_ledger__submissions') }}
     where submission_source = 'survey' and federation_code is not null
 ),
 
 federations as (
-    select federations.federation_code, federations.federation_name, current_window.*
+    select
+        current_window.*,
+        federations.federation_code,
+        federations.federation_name
     from {{ ref('dim_federations') }} as federations
     cross join current_window
     where {{ valid_in('current_window.period', 'federations.valid_from', 'federations.valid_to') }}
@@ -37,17 +47,17 @@ status as (
         cast(federations.closes_on as date) as closes_on,
         federations.federation_code,
         federations.federation_name,
-        exists (
+        exists(
             select 1 from submissions
             where submissions.federation_code = federations.federation_code
-              and submissions.period = {{ previous_period('federations.period') }}
+                and submissions.period = {{ previous_period('federations.period') }}
         ) as submitted_previous_period,
         (
             select max(submissions.received_at) from submissions
             where submissions.federation_code = federations.federation_code
-              and submissions.period = federations.period
-              and submissions.received_at >= federations.opens_on
-              and cast(submissions.received_at as date) <= as_of.day
+                and submissions.period = federations.period
+                and submissions.received_at >= federations.opens_on
+                and cast(submissions.received_at as date) <= as_of.day
         ) as received_in_window_at
     from federations
     cross join as_of

@@ -17,16 +17,25 @@ keys as (
 ),
 
 counts as (
-    select c.period, c.federation_code, c.respondent_group, c.asked, c.answered
+    select
+        c.period,
+        c.federation_code,
+        c.respondent_group,
+        c.asked,
+        c.answered
     from {{ ref('stg_survey__collection_counts') }} as c
     inner join current_submissions as s
         on c.submission_id = s.submission_id
-       and c.respondent_group = s.respondent_group
-       and s.part = 'counts'
+            and c.respondent_group = s.respondent_group
+            and s.part = 'counts'
 ),
 
 received as (
-    select period, federation_code, respondent_group, count(*) as rows_received
+    select
+        period,
+        federation_code,
+        respondent_group,
+        count(*) as rows_received
     from {{ ref('int_survey__respondents') }}
     group by all
 ),

@@ -5,14 +5,19 @@ with status as (
 ),
 
 federations as (
-    select period, respondent_group, count(*) filter (where rows_received > 0) as federations
+    select
+        period,
+        respondent_group,
+        count(*) filter (where rows_received > 0) as federations
     from status
     where federation_code <> '{{ var("nation_code") }}'
     group by all
 ),
 
 per_period as (
-    select period, count(distinct federation_code) as federations_in_period
+    select
+        period,
+        count(distinct federation_code) as federations_in_period
     from status
     where federation_code <> '{{ var("nation_code") }}' and rows_received > 0
     group by period

@@ -1,8 +1,8 @@
 select
     indicator_id,
     title_sv as indicator_title,
-    text_status = 'officiell' as is_official_text,
     measured_by,
     valid_from,
-    valid_to
+    valid_to,
+    text_status = 'officiell' as is_official_text
 from {{ ref('indicators') }}
