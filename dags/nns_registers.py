@@ -38,11 +38,12 @@ def nns_registers():
     def ingest(path: str, params=None) -> dict:
         from pathlib import Path
 
+        from ingest.personnummer import redact
         from ingest.register import MissingPseudonymKey
         from nns.pipeline import ingest_path
         from nns.settings import get_settings
 
-        get_current_context()["extract_label"] = Path(path).name
+        get_current_context()["extract_label"] = redact(Path(path).name)  # Airflow shows and stores it
         try:
             outcome = ingest_path(Path(path), get_settings(), force=params["force"])
         except MissingPseudonymKey as exc:

@@ -20,6 +20,7 @@ from nns.settings import Settings
 from . import lake
 from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Parsed, SubmissionName,
                        check_federation, parse_name, validate)
+from .personnummer import contains_personal_number, redact
 from .problems import Problem, is_blocking, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
@@ -74,6 +75,8 @@ def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
 def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
     catalogue = load_catalogue(settings.catalogue_dir)
     parsed = Parsed()
+    if contains_personal_number(path.name):
+        parsed.add(problem("PERSONAL_NUMBER_IN_NAME", name=path.name))
     name = parse_name(path.name, catalogue)
     if isinstance(name, Problem):
         parsed.add(name)
@@ -92,20 +95,26 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
     except UnreadableFile as exc:
         parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
         return name, parsed, None
-    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet)
+    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet, file_name=stored_name(path))
     checked.problems[:0] = parsed.problems
     return name, checked, sheets
 
 
+def stored_name(path: Path) -> str:
+    """The file name as the ledger, quarantine, feedback and logs keep it: any personnummer masked."""
+    return redact(Path(path).name)
+
+
 def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     path = Path(path)
+    file_name = stored_name(path)
     lake.ensure_lake(settings)
     submission_id = lake.sha256_file(path)
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     known = lake.read_ledger_record(settings, submission_id)
     if known and not force:
         _leave_inbox(path, settings)  # its original is already in the archive
-        return Outcome(submission_id, path.name, "known", known.get("federation_code"), known.get("period"),
+        return Outcome(submission_id, file_name, "known", known.get("federation_code"), known.get("period"),
                        known.get("rows_ok", 0), known.get("errors", 0), known.get("warnings", 0),
                        known.get("first_problem"))
 
@@ -122,7 +131,7 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
     record = {
         "submission_id": submission_id,
         "source": "survey",
-        "file_name": path.name,
+        "file_name": file_name,
         "received_at": received_at,
         "ingested_at": lake.now_utc(),
         "federation_code": name.federation_code if name else None,
@@ -155,7 +164,7 @@ def ingest_file(path: Path, settings: Settings, *, force: bool = False) -> Outco
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
         lake.drop_stale_outcome(settings, "survey", submission_id, record["status"])
     _leave_inbox(path, settings)
-    outcome = Outcome(submission_id, path.name, record["status"], record["federation_code"], record["period"],
+    outcome = Outcome(submission_id, file_name, record["status"], record["federation_code"], record["period"],
                       parsed.rows_ok, len(errors), len(warnings), record["first_problem"])
     log.info(outcome.summary())
     return outcome
@@ -172,10 +181,10 @@ def _quarantine(path: Path, settings: Settings, submission_id: str, record: dict
     target = settings.quarantine / submission_id
     staged = lake.StagedDir(target)
     try:
-        lake.atomic_copy(path, staged.path / path.name)
+        lake.atomic_copy(path, staged.path / record["file_name"])
         lake.atomic_write_json(staged.path / "errors.json", {
             "submission_id": submission_id,
-            "file_name": path.name,
+            "file_name": record["file_name"],
             "federation_code": record["federation_code"],
             "period": record["period"],
             "received_at": record["received_at"],

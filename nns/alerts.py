@@ -15,6 +15,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from ingest.personnummer import redact
 from nns.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ def summarise(context: dict, settings: Settings | None) -> Alert:
     run_id = context.get("run_id") or getattr(ti, "run_id", "?")
     try_number = getattr(ti, "try_number", None)
     error = context.get("exception")
-    reason = _first_lines(error)
+    # An alert is e-mailed: mask anything that could be a personnummer in what the task said.
+    reason = redact(_first_lines(error))
+    label = redact(label) if label else label
     what = f"{dag_id}.{task_id}" + (f" [{label}]" if label else "")
     lines = [
         f"NNS: {what} failed.",

@@ -156,12 +156,14 @@ def ingest_any(path: Path, settings: Settings, *, force: bool = False) -> Outcom
 
 def submission_label(path: Path, settings: Settings) -> str:
     """The file name an operator knows, also for an archived original (named by its hash)."""
+    from ingest.personnummer import redact
+
     path = Path(path)
     if path.parent == settings.archive:
         record = lake.read_ledger_record(settings, path.stem)
         if record:
-            return record["file_name"]
-    return path.name
+            return redact(record["file_name"])
+    return redact(path.name)  # a task label is shown and stored by Airflow
 
 
 def ingest_path(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
@@ -175,20 +177,24 @@ def ingest_path(path: Path, settings: Settings, *, force: bool = False) -> Outco
     Known bytes are reported as the ledger has them: a rejected file stays "rejected"
     until corrected bytes arrive, so a task succeeds exactly when its file is accepted.
     """
+    from ingest.personnummer import redact
+
     path = Path(path)
+    name = redact(path.name)  # the ledger keeps names with any personnummer masked
     if path.parent == settings.archive and path.is_file():
         return _reprocess_archived(path, settings)
     if not path.exists():
         from ingest.register import parse_name
 
         is_register = parse_name(path.name) is not None or path.parent == settings.inbox / "register"
-        record = lake.last_record_named(settings, path.name, register=is_register)
+        record = lake.last_record_named(settings, name, register=is_register)
         if record is None:
-            raise FileNotFoundError(f"{path} is not in the inbox and the ledger knows no file of that name")
-        return _restate(record, path.name)
+            raise FileNotFoundError(f"{redact(str(path))} is not in the inbox and the ledger knows no file "
+                                    "of that name")
+        return _restate(record, name)
     outcome = ingest_any(path, settings, force=force)
     if outcome.status == "known":
-        return _restate(lake.read_ledger_record(settings, outcome.submission_id), path.name)
+        return _restate(lake.read_ledger_record(settings, outcome.submission_id), name)
     return outcome
 
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ingest.personnummer import redact
 from nns.settings import Settings
 
 STEPS = ("dbt_build", "quality_gate", "publish")
@@ -64,7 +65,7 @@ def record_step(settings: Settings, step: str, entry: dict) -> None:
 def first_lines(exc: BaseException, lines: int = ERROR_LINES) -> str:
     text = str(exc).strip() or type(exc).__name__
     kept = text.splitlines()[:lines]
-    return "\n".join(kept)[:2000]
+    return redact("\n".join(kept)[:2000])  # an error text may quote a value from the data
 
 
 @contextmanager
@@ -120,6 +121,11 @@ def build_summary(settings: Settings) -> dict:
 
 # --- the operator's overview (nns status) ---
 
+def _redacted(text: str | None) -> str | None:
+    """Ingest stores names and messages redacted; records written before it did may not be."""
+    return redact(text) if text is not None else None
+
+
 def _quarantined(settings: Settings, records: list[dict]) -> list[dict]:
     """Rejected submissions still in the quarantine with no later accepted file to replace them.
 
@@ -145,10 +151,11 @@ def _quarantined(settings: Settings, records: list[dict]) -> list[dict]:
         first = problems[0]
         where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k) is not None)
         waiting.append({
-            "submission_id": errors.get("submission_id"), "file_name": errors.get("file_name"),
+            "submission_id": errors.get("submission_id"), "file_name": _redacted(errors.get("file_name")),
             "source": source, "federation_code": errors.get("federation_code"), "period": errors.get("period"),
             "ingested_at": record.get("ingested_at"), "problems": len(problems),
-            "first_problem": f"{first.get('code', '?')}: {first.get('message', '')}" + (f" ({where})" if where else ""),
+            "first_problem": redact(f"{first.get('code', '?')}: {first.get('message', '')}"
+                                    + (f" ({where})" if where else "")),
             "details": str(errors_file.relative_to(settings.home)),
         })
     return waiting
@@ -184,7 +191,7 @@ def _collection(settings: Settings, records: list[dict], period: str, quarantine
             "federation_code": federation.code, "federation_name": federation.name, "files": len(mine),
             "accepted": len(accepted), "rejected": len(mine) - len(accepted),
             "rows": _current_rows(accepted),
-            "last_file": last.get("file_name") if last else None,
+            "last_file": _redacted(last.get("file_name")) if last else None,
             "last_received_at": last.get("received_at") if last else None,
             "last_ingested_at": last.get("ingested_at") if last else None,
             "state": state,
@@ -227,7 +234,7 @@ def _registers(records: list[dict], settings: Settings) -> dict:
         accepted = [r for r in records if r.get("source") == kind and r.get("status") == "accepted"]
         best = max(accepted, key=lambda r: (r.get("extract_month") or "", r.get("ingested_at") or ""), default=None)
         latest[kind.removeprefix("register_")] = (
-            {"extract_month": best.get("extract_month"), "file_name": best.get("file_name"),
+            {"extract_month": best.get("extract_month"), "file_name": _redacted(best.get("file_name")),
              "ingested_at": best.get("ingested_at")} if best else None)
     in_use = sorted({r["key_fingerprint"] for r in current_extracts(records) if r.get("key_fingerprint")})
     configured = key_fingerprint(settings.pseudonym_key) if settings.pseudonym_key else None
@@ -259,8 +266,9 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     report["federations"] = _collection(settings, records, report["period"], quarantined) if report["period"] else []
     report["quarantined"] = quarantined
     report["recent_loads"] = [
-        {k: r.get(k) for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
-                               "extract_month", "rows_ok", "first_problem")}
+        {k: _redacted(r.get(k)) if k in ("file_name", "first_problem") else r.get(k)
+         for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
+                   "extract_month", "rows_ok", "first_problem")}
         for r in sorted(records, key=lambda r: r.get("ingested_at") or "", reverse=True)[:recent]]
     report["registers"] = registers = _registers(records, settings)
     report["build"] = build_summary(settings)
