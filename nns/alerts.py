@@ -78,9 +78,8 @@ def summarise(context: dict, settings: Settings | None) -> Alert:
     run_id = context.get("run_id") or getattr(ti, "run_id", "?")
     try_number = getattr(ti, "try_number", None)
     error = context.get("exception")
-    # An alert is e-mailed: mask anything that could be a personnummer in what the task said.
-    reason = redact(_first_lines(error))
-    label = redact(label) if label else label
+    reason = _first_lines(error)  # ingest's summaries are built from redacted names and messages
+    label = redact(label) if label else label  # a file name: mask a personnummer in it
     what = f"{dag_id}.{task_id}" + (f" [{label}]" if label else "")
     lines = [
         f"NNS: {what} failed.",
