@@ -6,7 +6,8 @@ and replaced by an HMAC pseudonym in Python; only pseudonyms reach Parquet. The
 original is never copied: after a successful load it is removed from the inbox
 (the agency keeps the master, the ledger keeps its hash and row counts); a
 failing extract stays where it arrived and gets an errors.json that names rows,
-never values.
+never values. A personnummer anywhere but in the `personnummer` column (an insats,
+the file name) rejects the extract, since it would otherwise be landed as it is.
 """
 
 from __future__ import annotations
