@@ -5,8 +5,6 @@ from the inbox after a successful load and stays where it is if it fails.
 """
 
 from datetime import datetime
-from pathlib import Path
-
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -35,7 +33,7 @@ def nns_registers():
 
     @task(map_index_template="{{ extract_label }}", multiple_outputs=False)  # one XCom, not one per key
     def ingest(path: str, params=None) -> dict:
-        get_current_context()["extract_label"] = Path(path).name
+        get_current_context()["extract_label"] = tasks.label(path)  # masked: Airflow shows and stores it
         try:
             return tasks.ingest(path, params)
         except tasks.NotRetryable as refused:

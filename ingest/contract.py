@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.catalogue import Catalogue, Group, parse_period, period_bounds
 
+from .personnummer import contains_personal_number
 from .problems import Problem, problem
 from .reader import SheetFindings, Sheets
 
@@ -436,8 +437,37 @@ def _validate_metadata(rows: list[list], name: SubmissionName, out: Parsed) -> N
                             found=parsed, expected=name.period))
 
 
-def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_rows: int) -> Parsed:
+def _report_personal_numbers(sheets: Sheets, name: SubmissionName, file_name: str | None, out: Parsed) -> None:
+    """Every sheet name and every cell, read as text: a personnummer anywhere rejects the file.
+
+    Questionnaires are anonymous, so a number in any cell (a serial, an insats, a note)
+    must not reach the lake. The message names the place, never the value.
+    """
+    for sheet, rows in sheets.sheets.items():
+        if contains_personal_number(sheet):
+            out.add(problem("PERSONAL_NUMBER_IN_TEXT", sheet=sheet, place=f"Namnet på bladet {sheet}"))
+        header = rows[0] if rows else []
+        for row_index, row in enumerate(rows):
+            for col_index, cell in enumerate(row):
+                if isinstance(cell, (bool, date)):  # datetime is a date: neither can hold a number
+                    continue
+                text = _text(cell)
+                if text is None or len(text) < 10 or not contains_personal_number(text):
+                    continue
+                row_no, letter = row_index + 1, col_letter(col_index)
+                head = _text(header[col_index]) if col_index < len(header) and row_index else None
+                if name.fmt == "csv":
+                    place = f"Rad {row_no}, kolumn {head or letter}, i filen {file_name or sheet}"
+                else:
+                    place = f"Cellen {letter}{row_no} på bladet {sheet} (kolumn {head or letter})"
+                out.add(problem("PERSONAL_NUMBER_IN_TEXT", sheet=sheet, row=row_no,
+                                column=f"{letter} ({head})" if head else letter, place=place))
+
+
+def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_rows: int, *,
+             file_name: str | None = None) -> Parsed:
     out = Parsed()
+    _report_personal_numbers(sheets, name, file_name, out)
     by_key = {s.strip().casefold(): s for s in sheets.sheets}
     if name.fmt == "xlsx":
         for required in (METADATA_SHEET, COLLECTION_SHEET):

@@ -26,12 +26,15 @@ from datetime import date
 
 __all__ = [
     "FORMS",
+    "REDACTED",
+    "contains_personal_number",
     "format_number",
     "gender_of",
     "is_samordningsnummer",
     "luhn_digit",
     "normalise",
     "pseudonymise",
+    "redact",
 ]
 
 SAMORDNING_OFFSET = 60
@@ -42,6 +45,13 @@ _WHITESPACE = re.compile(r"\s+")
 _TWELVE = re.compile(r"(\d{8})([-+]?)(\d{4})", re.ASCII)
 _TEN = re.compile(r"(\d{6})([-+]?)(\d{4})", re.ASCII)
 _CANONICAL = re.compile(r"\d{12}", re.ASCII)
+
+# Finding numbers inside free text: a run of digits that may be broken by whitespace,
+# '-' or '+' (as people write them), then every 12- and 10-digit window of the run.
+_DIGIT_RUN = re.compile(r"[0-9](?:[\s+\-]*[0-9])*")
+_TWELVE_WINDOW = re.compile(r"[0-9]{8}[-+]?[0-9]{4}")
+_TEN_WINDOW = re.compile(r"[0-9]{6}[-+]?[0-9]{4}")
+REDACTED = "[personnummer borttaget]"
 
 
 def luhn_digit(nine_digits: str) -> int:
@@ -166,3 +176,40 @@ def format_number(canonical12: str, form: str) -> str:
     if form == "10":
         return f"{date_part[2:]}{tail}"
     raise ValueError(f"unknown form {form!r}; expected one of {FORMS}")
+
+
+def _windows(text: str):
+    """Every 12- and 10-digit window (separator allowed before the last four) of every digit run."""
+    for run in _DIGIT_RUN.finditer(text):
+        compact = _WHITESPACE.sub("", run.group())
+        if sum(ch.isdigit() for ch in compact) < 10:
+            continue
+        for start in range(len(compact)):
+            for shape in (_TWELVE_WINDOW, _TEN_WINDOW):
+                if m := shape.match(compact, start):
+                    yield m.group()
+
+
+def contains_personal_number(text) -> bool:
+    """True if a valid personnummer or samordningsnummer, in any written form, is anywhere in `text`.
+
+    A window counts only with a real date and a valid check digit (`normalise`), so a
+    serial, a date or an amount is not a hit; a window inside a longer run of digits is.
+    """
+    if text is None:
+        return False
+    return any(normalise(window) for window in _windows(str(text)))
+
+
+def _has_ten_digits(run: re.Match) -> bool:
+    return sum(ch.isdigit() for ch in run.group()) >= 10
+
+
+def redact(text) -> str:
+    """`text` with every run of ten or more digits (spaces, '-' and '+' between them allowed) masked.
+
+    Deliberately wider than `contains_personal_number`: a message must not quote a number
+    that could be a personnummer, even one with a wrong check digit or date.
+    """
+    text = str(text)
+    return _DIGIT_RUN.sub(lambda run: REDACTED if _has_ten_digits(run) else run.group(), text)

@@ -2,12 +2,16 @@
 
 The codes are a contract with the federations and with operators' scripts: add
 new ones, never rename or reuse one. Messages name the sheet, row and column and
-never echo a personnummer (register rows are named by row number only).
+never echo a personnummer (register rows are named by row number only): every
+value put into a message, and the sheet and column names (they come from the
+file too), pass through `redact` first.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from .personnummer import redact
 
 ERROR = "fel"
 WARNING = "varning"
@@ -106,6 +110,15 @@ CODES: dict[str, tuple[str, str, str]] = {
                                "Leverera bara månader inom perioden i filnamnet, eller rätta filnamnet."),
     "REGISTER_EMPTY": (ERROR, "Uttaget innehåller inga rader.",
                        "Kontrollera att rätt fil har levererats."),
+    # Personnummer where none belongs (surveys and register extracts). The value is never shown.
+    "PERSONAL_NUMBER_IN_TEXT": (ERROR, "{place} innehåller ett personnummer eller samordningsnummer. "
+                                       "Värdet visas inte här.",
+                                "Ta bort personnumret och skicka filen igen. Personnummer får bara finnas "
+                                "i kolumnen personnummer i ett registeruttag, aldrig i enkäter."),
+    "PERSONAL_NUMBER_IN_NAME": (ERROR, "Filnamnet innehåller ett personnummer eller samordningsnummer. "
+                                       "Namnet sparas och visas bara med numret borttaget: {name}.",
+                                "Byt namn på filen så att det inte innehåller något personnummer och skicka "
+                                "den igen."),
 }
 
 
@@ -137,6 +150,10 @@ class Problem:
 def problem(problem_code: str, /, *, sheet: str | None = None, row: int | None = None,
             column: str | None = None, **details) -> Problem:
     severity, message, action = CODES[problem_code]
+    # Values come from the submitted file: none may quote a personnummer.
+    sheet = redact(sheet) if sheet is not None else None
+    column = redact(column) if column is not None else None
+    details = {key: redact(value) for key, value in details.items()}
     return Problem(
         code=problem_code,
         severity=severity,

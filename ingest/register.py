@@ -6,7 +6,8 @@ and replaced by an HMAC pseudonym in Python; only pseudonyms reach Parquet. The
 original is never copied: after a successful load it is removed from the inbox
 (the agency keeps the master, the ledger keeps its hash and row counts); a
 failing extract stays where it arrived and gets an errors.json that names rows,
-never values.
+never values. A personnummer anywhere but in the `personnummer` column (an insats,
+the file name) rejects the extract, since it would otherwise be landed as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import lake
-from .personnummer import key_fingerprint, normalise, pseudonymise
+from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise, redact
 from .problems import Problem, problem
 
 # An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.
@@ -36,7 +37,9 @@ SUS_COLUMNS = ["personnummer", "anonym", "kon", "fodelsear", "forbund", "insats"
                "forsorjning_start", "forsorjning_slut", "ar_offentlig_forsorjning_fore", "avslutsorsak"]
 INCOME_COLUMNS = ["personnummer", "manad", "kategori", "belopp"]
 EXAMPLES = 20  # row numbers quoted per problem; the count covers them all
-
+# A cheap first pass in DuckDB: only a value with ten digits or more can hold a personnummer.
+TEN_DIGITS = "'([0-9][^0-9]*){10}'"
+CANDIDATE_BATCH = 10_000
 
 
 class MissingPseudonymKey(RuntimeError):
@@ -86,12 +89,13 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> list[
         row = "file_row_number + 1"
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     wanted = [c for c in columns if c != "file_row_number"]
-    def ident(name: str) -> str:  # column names come from the file
-        return '"' + name.replace('"', '""') + '"'
-
-    select = ", ".join(f"cast({ident(c)} as varchar) as {ident(c)}" for c in wanted)
+    select = ", ".join(f"cast({_ident(c)} as varchar) as {_ident(c)}" for c in wanted)
     con.execute(f"create view extract as select {row} as source_row, {select} from {relation}")
     return wanted
+
+
+def _ident(name: str) -> str:  # column names come from the file
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _rows_where(con, condition: str) -> tuple[int, str]:
@@ -127,6 +131,32 @@ def _pseudonyms(con, key: bytes, problems: list[Problem], anonymous: str) -> Non
     _check(con, problems, "PNR_INVALID",
            f"not ({anonymous}) and personnummer in (select raw from pseudonyms where person_key is null)")
     _check(con, problems, "PNR_MISSING", f"not ({anonymous}) and personnummer is null")
+
+
+def _personal_numbers_in_text(con, columns: list[str], problems: list[Problem]) -> None:
+    """A personnummer in any column but `personnummer` (an insats, a note) rejects the extract.
+
+    Such a value would otherwise be landed as it is and published. DuckDB picks the rows
+    with ten digits or more in one pass; only those are checked in Python (date and
+    check digit), and problems name the column and rows, never the value.
+    """
+    text_columns = [c for c in columns if c != "personnummer"]
+    if not text_columns:
+        return
+    wanted = ", ".join(_ident(c) for c in text_columns)
+    candidate = " or ".join(f"regexp_matches({_ident(c)}, {TEN_DIGITS})" for c in text_columns)
+    result = con.execute(f"select source_row, {wanted} from extract where {candidate} order by source_row")
+    hits: dict[str, list[int]] = {c: [] for c in text_columns}
+    while batch := result.fetchmany(CANDIDATE_BATCH):
+        for source_row, *values in batch:
+            for column, value in zip(text_columns, values):
+                if value is not None and contains_personal_number(value):
+                    hits[column].append(source_row)
+    for column, rows in hits.items():
+        if rows:
+            examples = ", ".join(str(r) for r in rows[:EXAMPLES]) + (" …" if len(rows) > EXAMPLES else "")
+            problems.append(problem("PERSONAL_NUMBER_IN_TEXT", column=column,
+                                    place=f"Kolumnen {column} ({len(rows)} rad(er), t.ex. rad {examples})"))
 
 
 def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
@@ -212,7 +242,8 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     problems: list[Problem] = []
     record = LedgerRecord(
         submission_id=submission_id, source=f"register_{extract.kind}" if extract else "register",
-        file_name=path.name, received_at=received_at, ingested_at=ledger.now_utc(),
+        file_name=redact(path.name),  # what the ledger, errors.json and logs keep of the name
+        received_at=received_at, ingested_at=ledger.now_utc(),
         format=extract.fmt if extract else path.suffix.lstrip("."),
         extract_month=extract.extract_month if extract else None,
         first_month=extract.first_month if extract else None,
@@ -220,7 +251,9 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
         key_fingerprint=key_fingerprint(settings.pseudonym_key),
     )
     rows_total = 0
-    if extract is None:
+    if contains_personal_number(path.name):
+        problems.append(problem("PERSONAL_NUMBER_IN_NAME", name=path.name))
+    elif extract is None:
         problems.append(problem("REGISTER_NAME", name=path.name))
     else:
         catalogue = load_catalogue(settings.catalogue_dir)
@@ -241,7 +274,7 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     if problems:
         target = settings.quarantine / submission_id
         files.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
-            "submission_id": submission_id, "file_name": path.name, "rows_total": rows_total,
+            "submission_id": submission_id, "file_name": record.file_name, "rows_total": rows_total,
             "problems": [p.to_dict() for p in problems],
         })
         record.quarantine_path = str(target.relative_to(settings.home))
@@ -273,6 +306,7 @@ def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, r
     else:
         _validate_income(con, catalogue, extract, problems)
         anonymous = "false"
+    _personal_numbers_in_text(con, columns, problems)
     _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
     if not problems:
         _land(con, settings, extract, record)

@@ -32,6 +32,7 @@ from core.settings import Settings
 
 from . import lake
 from .outcome import Outcome
+from .personnummer import redact
 from .register import land_register, parse_name, register_inbox
 from .survey import land_survey, leave_inbox
 
@@ -62,24 +63,26 @@ def is_register_extract(path: Path, settings: Settings) -> bool:
 def ingest_submission(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     """Ingest one file (see the module's docstring for every case); returns what happened."""
     path = Path(path)
+    name = redact(path.name)  # the ledger keeps names with any personnummer masked
     lake.ensure_lake(settings)
     if path.parent == settings.archive and path.is_file():
         return _reprocess_archived(path, settings)
     if not path.exists():
-        record = ledger.last_record_named(settings, path.name, register=is_register_extract(path, settings))
+        record = ledger.last_record_named(settings, name, register=is_register_extract(path, settings))
         if record is None:
-            raise FileNotFoundError(f"{path} is not in the inbox and the ledger knows no file of that name")
-        return Outcome.restated(record, path.name)
+            raise FileNotFoundError(f"{redact(str(path))} is not in the inbox and the ledger knows no file "
+                                    "of that name")
+        return Outcome.restated(record, name)
 
     submission_id = files.sha256_file(path)
     known = ledger.read_record(settings, submission_id)
     if known and not force:
         finish(path, known, settings)
-        return Outcome.restated(known, path.name)
+        return Outcome.restated(known, name)
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     land = land_register if is_register_extract(path, settings) else land_survey
     record = land(path, settings, submission_id, received_at, known)
-    outcome = Outcome(record, path.name)
+    outcome = Outcome(record, name)
     log.info(outcome.summary())
     return outcome
 

@@ -19,6 +19,7 @@ from core.settings import Settings
 from . import lake
 from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Parsed, SubmissionName,
                        check_federation, parse_name, validate)
+from .personnummer import contains_personal_number, redact
 from .problems import Problem, is_blocking, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
@@ -35,6 +36,8 @@ def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
 def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
     catalogue = load_catalogue(settings.catalogue_dir)
     parsed = Parsed()
+    if contains_personal_number(path.name):
+        parsed.add(problem("PERSONAL_NUMBER_IN_NAME", name=path.name))
     name = parse_name(path.name, catalogue)
     if isinstance(name, Problem):
         parsed.add(name)
@@ -53,9 +56,14 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
     except UnreadableFile as exc:
         parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
         return name, parsed, None
-    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet)
+    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet, file_name=stored_name(path))
     checked.problems[:0] = parsed.problems
     return name, checked, sheets
+
+
+def stored_name(path: Path) -> str:
+    """The file name as the ledger, quarantine, feedback and logs keep it: any personnummer masked."""
+    return redact(Path(path).name)
 
 
 def land_survey(path: Path, settings: Settings, submission_id: str, received_at: str,
@@ -75,7 +83,7 @@ def land_survey(path: Path, settings: Settings, submission_id: str, received_at:
     warnings = [p for p in parsed.problems if p.severity != "fel"]
     first = errors[0] if errors else (warnings[0] if warnings else None)
     record = LedgerRecord(
-        submission_id=submission_id, source=ledger.SURVEY, file_name=path.name,
+        submission_id=submission_id, source=ledger.SURVEY, file_name=stored_name(path),
         received_at=received_at, ingested_at=ledger.now_utc(),
         federation_code=name.federation_code if name else None,
         period=name.period if name else None,
@@ -116,10 +124,10 @@ def _quarantine(path: Path, settings: Settings, record: LedgerRecord, problems: 
     target = settings.quarantine / record.submission_id
     staged = files.StagedDir(target)
     try:
-        files.atomic_copy(path, staged.path / path.name)
+        files.atomic_copy(path, staged.path / record.file_name)
         files.atomic_write_json(staged.path / "errors.json", {
             "submission_id": record.submission_id,
-            "file_name": path.name,
+            "file_name": record.file_name,
             "federation_code": record.federation_code,
             "period": record.period,
             "received_at": record.received_at,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from core.settings import Settings, get_settings
+from ingest.personnummer import redact
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def summarise(context: dict, settings: Settings | None) -> Alert:
     run_id = context.get("run_id") or getattr(ti, "run_id", "?")
     try_number = getattr(ti, "try_number", None)
     error = context.get("exception")
-    reason = _first_lines(error)
+    reason = _first_lines(error)  # ingest's summaries are built from redacted names and messages
+    label = redact(label) if label else label  # a file name: mask a personnummer in it
     what = f"{dag_id}.{task_id}" + (f" [{label}]" if label else "")
     lines = [
         f"NNS: {what} failed.",

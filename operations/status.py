@@ -16,7 +16,7 @@ from core import ledger
 from core.catalogue import load_catalogue
 from core.ledger import LedgerRecord
 from core.settings import Settings
-from ingest.personnummer import key_fingerprint
+from ingest.personnummer import key_fingerprint, redact
 from operations.build_log import STEPS, build_summary
 
 
@@ -53,6 +53,11 @@ def current_submissions(settings: Settings) -> Current:
 
 # --- the operator's overview (nns status) ---
 
+def _redacted(text: str | None) -> str | None:
+    """Ingest stores names and messages redacted; records written before it did may not be."""
+    return redact(text) if text is not None else None
+
+
 def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
     """Rejected submissions still in the quarantine with no later accepted file to replace them.
 
@@ -75,10 +80,11 @@ def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
         first = problems[0]
         where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k) is not None)
         waiting.append({
-            "submission_id": record.submission_id, "file_name": errors.get("file_name"),
+            "submission_id": record.submission_id, "file_name": _redacted(errors.get("file_name")),
             "source": record.source, "federation_code": errors.get("federation_code"), "period": errors.get("period"),
             "ingested_at": record.ingested_at, "problems": len(problems),
-            "first_problem": f"{first.get('code', '?')}: {first.get('message', '')}" + (f" ({where})" if where else ""),
+            "first_problem": redact(f"{first.get('code', '?')}: {first.get('message', '')}"
+                                    + (f" ({where})" if where else "")),
             "details": str(errors_file.relative_to(settings.home)),
         })
     return waiting
@@ -107,7 +113,7 @@ def _collection(settings: Settings, records: list[LedgerRecord], period: str, qu
             "accepted": len(accepted), "rejected": len(mine) - len(accepted),
             # Questionnaire rows in the files the last build used (None: no warehouse to ask).
             "rows": sum(rows_ok.get(s, 0) for s in in_use) if in_use is not None else None,
-            "last_file": last.file_name if last else None,
+            "last_file": _redacted(last.file_name) if last else None,
             "last_received_at": last.received_at if last else None,
             "last_ingested_at": last.ingested_at if last else None,
             "state": state,
@@ -121,7 +127,8 @@ def _registers(records: list[LedgerRecord], settings: Settings, current: Current
         accepted = [r for r in records if r.source == kind and r.accepted]
         best = max(accepted, key=lambda r: (r.extract_month or "", r.ingested_at), default=None)
         latest[kind.removeprefix("register_")] = (
-            {"extract_month": best.extract_month, "file_name": best.file_name, "ingested_at": best.ingested_at}
+            {"extract_month": best.extract_month, "file_name": _redacted(best.file_name),
+             "ingested_at": best.ingested_at}
             if best else None)
     by_id = {r.submission_id: r for r in records}
     in_use = sorted({by_id[s].key_fingerprint for s in current.extracts if s in by_id and by_id[s].key_fingerprint})
@@ -153,8 +160,9 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
                              if report["period"] else [])
     report["quarantined"] = quarantined
     report["recent_loads"] = [
-        {k: getattr(r, k) for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
-                                    "extract_month", "rows_ok", "first_problem")}
+        {k: _redacted(getattr(r, k)) if k in ("file_name", "first_problem") else getattr(r, k)
+         for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
+                   "extract_month", "rows_ok", "first_problem")}
         for r in sorted(records, key=lambda r: r.ingested_at, reverse=True)[:recent]]
     report["registers"] = registers = _registers(records, settings, current)
     report["build"] = build_summary(settings)

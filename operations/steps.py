@@ -16,6 +16,7 @@ from core import files, ledger
 from core.catalogue import load_catalogue
 from core.settings import Settings
 from ingest import lake
+from ingest.personnummer import redact
 from ingest.outcome import Outcome
 from ingest.submission import finish_interrupted, ingest_submission, waiting_extracts, waiting_surveys
 from operations.build_log import track
@@ -122,8 +123,8 @@ def submission_label(path: Path, settings: Settings) -> str:
     if path.parent == settings.archive:
         record = ledger.read_record(settings, path.stem)
         if record:
-            return record.file_name
-    return path.name
+            return record.file_name  # stored masked
+    return redact(path.name)  # a task label is shown and stored by Airflow
 
 
 def build_warehouse(settings: Settings) -> str:

@@ -21,7 +21,7 @@ from report.build import _environment, swedish_date
 
 UNKNOWN_FEDERATION = "okänt-förbund"
 # Problems fixed by a new name or format, so "send it again under the same name" would be wrong.
-RENAME_CODES = {"FILE_NAME", "FILE_TYPE"}
+RENAME_CODES = {"FILE_NAME", "FILE_TYPE", "PERSONAL_NUMBER_IN_NAME"}
 
 
 def feedback_path(settings: Settings, errors: dict) -> Path:

@@ -567,8 +567,39 @@ def _survey_tricky(c: Corpus) -> None:
     c.add(name, "a workbook saved by LibreOffice Calc 7.4 (committed fixture)", federation_code=code, period=period)
 
 
+# --- personnummer where none belongs -----------------------------------------------------------
+
+def _survey_personal_numbers(c: Corpus) -> None:
+    """After the other survey files, so their federation × period slots stay as documented."""
+    code, period = c.slot()
+    content = c.content(code, period)
+    content.respondents["deltagare"][1].serial = format_number(PLANTED, "12-")
+    content.respondents["deltagare"][3].insats = f"Kurs {format_number(PLANTED_SAMORDNING, '10-')} vt"
+    name = f"{_stem(code, period)}_personnummer-i-lopnummer-och-insats.xlsx"
+    c.workbook(name, content)
+    c.add(name, "a personnummer as a serial number and a samordningsnummer inside an insats",
+          errors=["PERSONAL_NUMBER_IN_TEXT"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    rows = c.sheet_rows(c.content(code, period, groups=("deltagare",)), "deltagare")
+    rows[2][0] = format_number(PLANTED, "10")
+    name = f"{_stem(code, period)}_Deltagare_personnummer-i-lopnummer.csv"
+    c.csv(name, rows)
+    c.add(name, "a CSV with a 10-digit personnummer as a serial number", errors=["PERSONAL_NUMBER_IN_TEXT"],
+          federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_{format_number(PLANTED, '12-')}.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a personnummer in the file name", errors=["PERSONAL_NUMBER_IN_NAME"],
+          federation_code=code, period=period)
+
+
 # --- register extracts ------------------------------------------------------------------------
 
+# Numbers planted where no personnummer belongs (cells, columns, file names): nothing may quote them.
+PLANTED = _pnr("19790521", "337")
+PLANTED_SAMORDNING = _pnr("19830467", "218")  # day 7 + 60
 WOMAN = _pnr("19900702", "246")
 MAN = _pnr("19850314", "123")
 SAMORDNING = _pnr("19880372", "154")  # day 12 + 60
@@ -621,6 +652,13 @@ def _register(c: Corpus) -> None:
     rows[0][2], rows[1][9] = "X", "lotto"
     sus("sus_deltagare_2019-01_ogiltiga-koder.csv", rows, "kon 'X' and forsorjning_slut 'lotto'",
         ["VALUE_INVALID"])
+    rows = _sus_rows()
+    rows[1][5] = format_number(PLANTED, "12-")
+    rows[3][5] = f"Kurs {format_number(PLANTED_SAMORDNING, '10')} vt"
+    sus("sus_deltagare_2019-03_personnummer-i-insats.csv", rows,
+        "a personnummer and a samordningsnummer written in the insats column", ["PERSONAL_NUMBER_IN_TEXT"])
+    sus(f"sus_deltagare_2019-04_{format_number(PLANTED, '10')}.csv", _sus_rows(5),  # bytes of its own
+        "a personnummer in the file name", ["PERSONAL_NUMBER_IN_NAME"])
     c.csv("deltagare_2024-06.csv", [SUS_HEADER] + _sus_rows(), folder=reg)
     c.add("deltagare_2024-06.csv", "an extract whose name is neither SUS nor income", errors=["REGISTER_NAME"],
           kind="register")
@@ -674,6 +712,7 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     corpus = Corpus(out, catalogue, seed)
     _survey_faults(corpus)
     _survey_tricky(corpus)
+    _survey_personal_numbers(corpus)
     _register(corpus)
     manifest = {"seed": seed, "password": PASSWORD,
                 "files": {name: asdict(e) for name, e in sorted(corpus.entries.items())}}

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.personnummer import (format_number, gender_of, is_samordningsnummer, luhn_digit, normalise,
-                                 pseudonymise)
+from ingest.personnummer import (REDACTED, contains_personal_number, format_number, gender_of,
+                                 is_samordningsnummer, luhn_digit, normalise, pseudonymise, redact)
 
 TODAY = date(2025, 6, 15)
 
@@ -197,3 +197,55 @@ def test_any_single_digit_change_in_the_check_digit_is_caught(pn, delta):
 def test_never_raises_on_any_text(text):
     result = normalise(text, today=TODAY)
     assert result is None or (len(result) == 12 and result.isdigit())
+
+
+# --- finding numbers inside text, and masking them in messages ------------------------------------
+
+PERSON = make("19850314", "123")
+COORDINATION = make("19880372", "154")  # day 12 + 60
+
+
+@pytest.mark.parametrize("form", ["12-", "12", "10-", "10+", "10"])
+@pytest.mark.parametrize("number", [PERSON, COORDINATION])
+def test_the_scanner_finds_every_written_form_alone_and_inside_text(form, number):
+    if form == "10+":
+        number = make("19200315", "282")  # '+' is written from the age of 100
+    written = format_number(number, form)
+    for text in (written, f"Kurs {written} vt", f"x{written}y", f"rad 7: {written}.", f"{written[:4]} {written[4:]}"):
+        assert contains_personal_number(text), text
+        assert not contains_personal_number(redact(text))
+        assert "".join(ch for ch in written if ch.isdigit()) not in "".join(ch for ch in redact(text) if ch.isdigit())
+
+
+def test_the_scanner_checks_windows_inside_longer_digit_runs():
+    assert contains_personal_number("7" + PERSON + "9")  # 14 digits: the 12 inside still count
+    assert contains_personal_number("12" + format_number(PERSON, "10"))
+    assert contains_personal_number("Löpnr " + format_number(PERSON, "12-") + "-2")
+
+
+def test_the_scanner_ignores_what_is_not_a_valid_number():
+    for text in ("12", "2025-03-14", "20250314", "Kurs 2025-03-14 vt", "STEG1", "4,5", "1 000 000",
+                 format_number(wrong_check(PERSON), "12-"), format_number(wrong_check(PERSON), "10"),
+                 "19851314-1234", None, ""):
+        assert not contains_personal_number(text), text
+
+
+def test_redact_masks_any_ten_or_twelve_digit_shape_even_with_a_wrong_check_digit():
+    for text in (format_number(wrong_check(PERSON), "12-"), "1234567890", "123456-7890", "12345678+9012"):
+        assert redact(text) == REDACTED, text
+        assert redact(f"Värdet '{text}'") == f"Värdet '{REDACTED}'"
+
+
+def test_redact_keeps_ordinary_values():
+    for text in ("12", "2025-03-14", "20250314", "rad 2, 3, 4 …", "Kurs STEG1", "4,5", "D (Löpnummer)"):
+        assert redact(text) == text
+
+
+def test_a_problem_message_never_quotes_a_number():
+    from ingest.problems import problem
+
+    written = format_number(PERSON, "12-")
+    p = problem("CODE_INVALID", sheet=f"Blad {written}", row=3, column=f"E ({written})", value=f"'{written}'",
+                allowed="K, M")
+    for text in (p.message, p.action, p.where(), str(p.to_dict())):
+        assert not contains_personal_number(text) and PERSON[2:8] not in text
