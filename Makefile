@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -27,8 +27,20 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 demo: install
 	.venv/bin/nns demo
 
-test: install
+# Everything: the linters, then every test (unit and integration). What CI runs (.ci/run).
+test: lint
 	.venv/bin/python -m pytest
+
+# The fast loop while working: the unit tests only (under a minute).
+test-fast: install
+	.venv/bin/python -m pytest tests/unit -q
+
+# ruff for Python, sqlfluff (dbt templater) for the models, and the import contract.
+# The dbt templater compiles the project, so it gets an empty data home of its own.
+lint: install
+	.venv/bin/ruff check .
+	mkdir -p .lint-home && NNS_HOME=$(CURDIR)/.lint-home .venv/bin/sqlfluff lint dbt_project/models dbt_project/macros
+	.venv/bin/lint-imports --no-cache
 
 # BENCH_RUNS (default 3) and BENCH_PROFILES (default "small national x10") make a quicker run,
 # e.g. BENCH_RUNS=1 BENCH_PROFILES=small make bench. Results: bench/results.md and .json.
@@ -36,4 +48,4 @@ bench: install
 	.venv/bin/python -m bench.run
 
 clean:
-	rm -rf var .venv .tools .pytest_cache bench/work
+	rm -rf var .venv .tools .pytest_cache bench/work .lint-home

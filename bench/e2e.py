@@ -30,9 +30,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["NNS_HOME"] = str(Path(args.home).resolve())
 
+    from core.settings import get_settings
     from operations import airflow_local
     from synthetic.demo import _output_to
-    from core.settings import get_settings
 
     settings = get_settings()
     if args.prepare:

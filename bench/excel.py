@@ -12,10 +12,10 @@ import math
 import time
 from pathlib import Path
 
-from ingest.contract import parse_name, validate
-from ingest.reader import Sheets, read_xlsx
 from core.catalogue import load_catalogue
 from core.settings import Settings
+from ingest.contract import parse_name, validate
+from ingest.reader import Sheets, read_xlsx
 
 
 def _pandas_sheets(path: Path) -> Sheets:

@@ -33,7 +33,8 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import UTC, datetime, time as clock, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo

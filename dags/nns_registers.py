@@ -5,6 +5,7 @@ from the inbox after a successful load and stays where it is if it fails.
 """
 
 from datetime import datetime
+
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 

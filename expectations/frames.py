@@ -22,7 +22,6 @@ from publication.audit import audit_findings
 from publication.disclosure import SUPPRESSED
 from publication.specs import COUNT_COLUMNS, PUBLISHED
 
-
 LANDED_VIEWS = {"collection": "collection_counts"}  # table -> staging entity, where the names differ
 
 

@@ -24,11 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import great_expectations as gx
+import yaml
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from core.catalogue import load_catalogue
 from core.files import atomic_symlink
 from core.settings import Settings
 from expectations.frames import FRAMES, Sources
 from expectations.suites import GX_DIR, SUITE_DEFINITIONS
+from ingest.contract import INSATS_RE
+from publication.publish import write_publication
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +98,6 @@ class GateResult:
 
 def suite_parameters(settings: Settings) -> dict:
     """Values the suites take from the catalogue and the settings."""
-    from ingest.contract import INSATS_RE
-    from core.catalogue import load_catalogue
-
     catalogue = load_catalogue(settings.catalogue_dir)
     return {
         "federation_codes": sorted(f.code for f in catalogue.federations),
@@ -147,9 +150,6 @@ def _finding(suite: str, result) -> Finding:
 
 def _prepare_context(settings: Settings, docs_dir: Path):
     """A fresh copy of the committed context under the data home, its Data Docs aimed at docs_dir."""
-    import great_expectations as gx
-    import yaml
-
     root = settings.home / "quality"
     context_dir = root / "gx"
     shutil.rmtree(context_dir, ignore_errors=True)
@@ -173,8 +173,6 @@ def _swap_docs(settings: Settings, docs_dir: Path) -> None:
 
 
 def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult:
-    import great_expectations as gx
-
     started = time.monotonic()
     settings.publish.mkdir(parents=True, exist_ok=True)
     docs_dir = settings.publish / f".quality-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -184,8 +182,6 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
     try:
-        from publication.publish import write_publication
-
         write_publication(settings, candidate)
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
@@ -225,8 +221,6 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
 def render_page(result: GateResult, docs_dir: Path) -> str:
     """The gate's own page: self-contained (GX's Data Docs load their styles from a CDN,
     which an operator's network may not reach), one row per expectation, failures first."""
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     details = {}
     for suite in SUITE_DEFINITIONS:
         pages = sorted((docs_dir / "validations" / suite).rglob("*.html"))

@@ -17,12 +17,19 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import lake
-from .contract import (ANSWER_FIELDS, COLLECTION_FIELDS, RESPONDENT_FIELDS, Parsed, SubmissionName,
-                       check_federation, parse_name, validate)
+from .contract import (
+    ANSWER_FIELDS,
+    COLLECTION_FIELDS,
+    RESPONDENT_FIELDS,
+    Parsed,
+    SubmissionName,
+    check_federation,
+    parse_name,
+    validate,
+)
 from .personnummer import contains_personal_number, redact
 from .problems import Problem, is_blocking, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
-
 
 CONTRACT_VERSION = "1"
 

@@ -15,9 +15,17 @@ from pathlib import Path
 
 import xlsxwriter
 
-from ingest.contract import (AGE_GROUP, ANSWERED_ON, COLLECTION_COLUMNS, COLLECTION_SHEET, GENDER, INSATS,
-                             METADATA_SHEET, SERIAL)
 from core.catalogue import Catalogue, Group, period_bounds
+from ingest.contract import (
+    AGE_GROUP,
+    ANSWERED_ON,
+    COLLECTION_COLUMNS,
+    COLLECTION_SHEET,
+    GENDER,
+    INSATS,
+    METADATA_SHEET,
+    SERIAL,
+)
 
 TEMPLATE_ROWS = 2000  # rows carrying drop-down validation in each questionnaire sheet
 

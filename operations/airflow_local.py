@@ -68,6 +68,8 @@ def run_dag_with_tasks(dag_id: str, *, run_after: datetime | None = None,
                        conf: dict | None = None) -> tuple[str, list[dict]]:
     """Run one DAG with dag.test(); returns the run's state and its task instances
     (the fields the REST API gives, so `nns rerun` reports both paths alike)."""
+    # Lazy, here and below: Airflow reads its configuration when first imported, so it may only be
+    # imported after prepare() has pointed AIRFLOW_HOME and the metadata database at the data home.
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -82,6 +84,7 @@ def run_dag_with_tasks(dag_id: str, *, run_after: datetime | None = None,
 
 
 def task_instances(dag_id: str, run_id: str) -> list[dict]:
+    # Lazy: see run_dag_with_tasks.
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select

@@ -23,10 +23,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
-
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings

@@ -13,7 +13,8 @@ import sys
 
 def main() -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from operations.cli import main as cli  # after the setting above, which numpy reads on import
+    # Lazy on purpose: the CLI imports numpy, which reads the setting above when it loads.
+    from operations.cli import main as cli
 
     return cli()
 

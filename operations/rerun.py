@@ -13,6 +13,8 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 
+from operations import airflow_api
+
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
@@ -59,8 +61,6 @@ def print_collect(result: CollectResult, run_label: str, out=print) -> None:
 
 def rerun(settings, *, federation: str | None, file_name: str | None, force: bool = False,
           build: bool = True, timeout: float = 1800, out=print) -> int:
-    from operations import airflow_api
-
     conf = conf_for(federation, file_name, force)
     api = airflow_api.from_settings(settings)  # ValueError (usage) when half-configured
     if api is None:
@@ -97,6 +97,7 @@ def rerun_through_api(api, conf: dict, *, build: bool, timeout: float, out=print
 
 
 def rerun_locally(settings, conf: dict, *, build: bool, out=print) -> int:
+    # Lazy: embedded Airflow costs 1.5–6 s to import and must be configured first (airflow_local).
     from operations import airflow_local
 
     out(f"No deployment configured (NNS_AIRFLOW_API_URL): running nns_collect here with {conf}")

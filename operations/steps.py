@@ -16,8 +16,8 @@ from core import files, ledger
 from core.catalogue import load_catalogue
 from core.settings import Settings
 from ingest import lake
-from ingest.personnummer import redact
 from ingest.outcome import Outcome
+from ingest.personnummer import redact
 from ingest.submission import finish_interrupted, ingest_submission, waiting_extracts, waiting_surveys
 from operations.build_log import track
 from publication.checksum import published_checksum

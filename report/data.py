@@ -15,7 +15,6 @@ import pandas as pd
 from core.catalogue import NATION
 
 
-
 @dataclass
 class Published:
     con: duckdb.DuckDBPyConnection

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import functools
 
+from weasyprint import HTML
+from weasyprint.pdf import fonts
+
 _SUBSETS: dict[tuple, tuple[frozenset, bytes]] = {}
 
 
 def _install() -> None:
-    from weasyprint.pdf import fonts
-
     original = fonts.Font.subset
     if getattr(original, "_nns_cached", False):
         return
@@ -48,7 +49,5 @@ def _install() -> None:
 
 def write_pdf(html: str, base_url: str, target) -> None:
     """Render HTML to a PDF file (WeasyPrint), reusing font subsets across documents."""
-    from weasyprint import HTML
-
     _install()
     HTML(string=html, base_url=base_url).write_pdf(target)

@@ -35,15 +35,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+import msoffcrypto
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
+from msoffcrypto.method import ecma376_agile
+from msoffcrypto.method.container import ecma376_encrypted
+
+from core.catalogue import Catalogue, period_bounds
 
 # Every corpus period (2023/24 on) has the same columns, so edits can locate them in 2025/26.
 from ingest.contract import ANSWERED_ON, COLLECTION_SHEET, GENDER, METADATA_SHEET, SERIAL
 from ingest.personnummer import format_number, luhn_digit
-from core.catalogue import Catalogue, period_bounds
 from ingest.template import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -175,10 +179,6 @@ class Corpus:
 
         msoffcrypto-tool draws its salts and keys from `secrets` and stamps the container
         with the current time; both are replaced here so the same seed gives the same bytes."""
-        import msoffcrypto
-        from msoffcrypto.method import ecma376_agile
-        from msoffcrypto.method.container import ecma376_encrypted
-
         counter = itertools.count()
 
         def seeded_bytes(size: int) -> bytes:  # instead of secrets.token_bytes: same seed, same bytes

@@ -8,7 +8,8 @@ import secrets
 import shutil
 import sys
 import time
-from datetime import datetime, time as clock
+from datetime import datetime
+from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -22,7 +22,7 @@ import numpy as np
 from core.catalogue import Catalogue, Group, period_bounds
 from ingest.template import Respondent, SubmissionContent, group_columns, respondent_cells, write_workbook
 
-from . import Profile
+from .profiles import Profile
 
 GROUP_SIZE = {"deltagare": 0.50, "personal": 0.20, "styrelse": 0.06, "chefsgrupp": 0.09, "medremittent": 0.15}
 WOMEN_SHARE = {"deltagare": 0.61, "personal": 0.75, "styrelse": 0.55, "chefsgrupp": 0.65, "medremittent": 0.70}

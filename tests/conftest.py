@@ -93,10 +93,9 @@ def small_build(tmp_path_factory):
 
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
-    from ingest.submission import ingest_submission, waiting_extracts
-    from ingest.submission import waiting_surveys
-    from synthetic import generate
+    from ingest.submission import ingest_submission, waiting_extracts, waiting_surveys
     from operations.steps import build_warehouse, publish_marts, quality_gate
+    from synthetic import generate
 
     home = tmp_path_factory.mktemp("small-build")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret"):
@@ -121,3 +120,10 @@ def published_home(small_build, tmp_path, monkeypatch):
     shutil.copytree(small_build, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
     monkeypatch.setenv("NNS_HOME", str(home))
     return get_settings()
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by its folder: `pytest -m unit` is the fast loop (`make test-fast`)."""
+    for item in items:
+        level = "integration" if "integration" in item.path.parts else "unit"
+        item.add_marker(getattr(pytest.mark, level))

@@ -10,8 +10,7 @@ from datetime import date, datetime
 import pytest
 
 from ingest.submission import ingest_submission
-
-from .conftest import sample_content
+from tests.conftest import sample_content
 
 
 def problems(settings, outcome) -> list[dict]:

@@ -17,14 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.settings import Settings, get_settings
 from ingest.personnummer import FORMS, format_number, normalise, redact
 from ingest.reader import read_csv
-from core.settings import Settings, get_settings
 from synthetic import generate
-from synthetic.bad import (BIG_ROWS, PLANTED, PLANTED_SAMORDNING, Corpus, _write_big_csv, read_manifest,
-                           write_bad_corpus)
-
-from .conftest import environment
+from synthetic.bad import BIG_ROWS, PLANTED, PLANTED_SAMORDNING, Corpus, _write_big_csv, read_manifest, write_bad_corpus
+from tests.conftest import environment
 
 
 @dataclass
@@ -271,8 +269,8 @@ def test_a_long_sheet_in_a_workbook_is_counted_while_streaming(tmp_path):
 
 def test_every_problem_code_is_documented_with_its_message_and_action():
     """docs/submission_format.md §7.3 and docs/register_extracts.md §9 list each code verbatim."""
-    from ingest.problems import CODES
     from core.settings import REPO_ROOT
+    from ingest.problems import CODES
 
     docs = (REPO_ROOT / "docs" / "submission_format.md").read_text(encoding="utf-8")
     docs += (REPO_ROOT / "docs" / "register_extracts.md").read_text(encoding="utf-8")

@@ -20,11 +20,10 @@ import duckdb
 
 from core import ledger
 from ingest.submission import ingest_submission
-from publication.checksum import published_checksum
-from operations.steps import build_warehouse, ingest_with_feedback, publish_marts
 from operations.build_log import read_build_status
-
-from .readers import ReaderLoop
+from operations.steps import build_warehouse, ingest_with_feedback, publish_marts
+from publication.checksum import published_checksum
+from tests.readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
 

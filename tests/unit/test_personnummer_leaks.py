@@ -14,9 +14,8 @@ import logging
 from ingest.personnummer import FORMS, format_number, luhn_digit
 from operations import cli
 from operations.steps import ingest_with_feedback
-
-from .conftest import sample_content
-from .test_register import HEADER, MAN, WOMAN, sus_row
+from tests.conftest import sample_content
+from tests.unit.test_register import HEADER, MAN, WOMAN, sus_row
 
 IN_WINDOW = "2026-11-20"
 

@@ -23,9 +23,8 @@ import pytest
 from core.catalogue import load_catalogue
 from core.settings import REPO_ROOT
 from ingest.template import write_workbook
-
-from .conftest import sample_content
-from .deployment import Deployment, Unavailable
+from tests.conftest import sample_content
+from tests.deployment import Deployment, Unavailable
 
 GOOD = ("SF01", "SF02", "SF03")
 BROKEN = "SF07_2025-26.xlsx"

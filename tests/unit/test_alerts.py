@@ -14,10 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from operations.alerts import on_task_failure, summarise
 from core.settings import REPO_ROOT, get_settings
-
-from .smtp_sink import SmtpSink
+from operations.alerts import on_task_failure, summarise
+from tests.smtp_sink import SmtpSink
 
 REJECTION = ("REJECTED SF07_2025-26.xlsx (SF07 2025/26), submission 0123456789ab: 2 error(s), first: "
              "ANSWER_INVALID: 1 rad(er) har ett ogiltigt svar (blad Deltagare, rad 5, kolumn D03) "

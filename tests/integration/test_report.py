@@ -9,8 +9,7 @@ import duckdb
 import pytest
 
 from report.build import FEDERATIONS_PER_JOB, build_reports, pct
-
-from .conftest import environment
+from tests.conftest import environment
 
 
 @pytest.fixture(scope="module")

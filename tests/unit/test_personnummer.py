@@ -11,8 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.personnummer import (REDACTED, contains_personal_number, format_number, gender_of,
-                                 is_samordningsnummer, luhn_digit, normalise, pseudonymise, redact)
+from ingest.personnummer import (
+    REDACTED,
+    contains_personal_number,
+    format_number,
+    gender_of,
+    is_samordningsnummer,
+    luhn_digit,
+    normalise,
+    pseudonymise,
+    redact,
+)
 
 TODAY = date(2025, 6, 15)
 

@@ -6,12 +6,11 @@ import duckdb
 import pytest
 
 from publication import publish as publishing
-from publication.checksum import published_checksum
 from publication.audit import audit
+from publication.checksum import published_checksum
 from publication.publish import PublicationRefused, publish
 from publication.specs import PUBLISHED
-
-from .readers import ReaderLoop
+from tests.readers import ReaderLoop
 
 KOLADA_COLUMNS = ["period", "federation_code", "federation_name", "respondent_group", "indicator_id", "gender",
                   "n", "mean_score", "positive_share", "ci_low", "ci_high", "national_positive_share", "status"]

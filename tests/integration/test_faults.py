@@ -30,17 +30,15 @@ import psutil
 import pytest
 
 from core import ledger
+from core.settings import get_settings
 from ingest import lake
-from ingest.submission import ingest_submission, waiting_extracts
-from ingest.submission import waiting_surveys
+from ingest.submission import ingest_submission, waiting_extracts, waiting_surveys
+from operations.build_log import read_build_status
+from operations.steps import build_warehouse, publish_marts
 from publication.checksum import published_checksum
 from synthetic import generate
-from operations.steps import build_warehouse, publish_marts
-from core.settings import get_settings
-from operations.build_log import read_build_status
-
-from .conftest import environment
-from .readers import ReaderLoop
+from tests.conftest import environment
+from tests.readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
 # Clearing the publish task: publication alone, on the warehouse dbt built.

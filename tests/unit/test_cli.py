@@ -13,8 +13,7 @@ import pytest
 
 from core import ledger
 from operations import cli
-
-from .conftest import sample_content
+from tests.conftest import sample_content
 
 NNS = str(Path(sys.executable).with_name("nns"))
 ANSI = re.compile(r"\x1b\[")

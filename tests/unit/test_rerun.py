@@ -13,12 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from core import ledger
+from core.settings import get_settings
 from ingest.submission import ingest_submission
 from operations.steps import files_to_ingest, ingest_with_feedback, register_files_to_ingest
-from core.settings import get_settings
-
-from .conftest import sample_content
-from .test_register import MAN, sus_row, write_sus
+from tests.conftest import sample_content
+from tests.unit.test_register import MAN, sus_row, write_sus
 
 NNS = str(Path(sys.executable).with_name("nns"))
 

@@ -10,8 +10,7 @@ from core import ledger
 from ingest import lake
 from ingest.submission import finish_interrupted, ingest_submission
 from operations.steps import files_to_ingest
-
-from .conftest import sample_content
+from tests.conftest import sample_content
 
 
 def snapshot(root):

@@ -13,8 +13,8 @@ from core import ledger
 from ingest.submission import ingest_submission
 from operations import cli
 from operations.build_log import read_build_status, record_step, track
-
-from .conftest import sample_content
+from tests.conftest import sample_content
+from warehouse.dbt import run_dbt
 
 IN_WINDOW = "2026-11-20"  # 2025/26's autumn window is open (collection_calendar.csv)
 SUMMER = "2026-07-01"
@@ -32,6 +32,11 @@ def status_json(capsys, *args) -> tuple[int, dict]:
     return code, report
 
 
+def build_current(settings) -> None:
+    """What `nns status` reads from the warehouse: dbt's models of the current submissions."""
+    run_dbt(settings, "run", "--select", "+int_survey__current_submissions", "+int_register__current_extracts")
+
+
 def broken(wb):
     wb["Deltagare"]["F2"] = 7  # an answer outside the scale
 
@@ -43,7 +48,13 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
     assert rejected.status == "rejected"
 
     code, report = status_json(capsys, "--date", IN_WINDOW)
-    assert code == 1
+    assert report["warehouse"].startswith("no warehouse yet")
+    assert {f["federation_code"]: f["rows"] for f in report["federations"]}["SF07"] is None
+    assert "Rows in use: not known, no warehouse yet" in status(capsys, "--date", IN_WINDOW)[1]
+
+    build_current(settings)
+    code, report = status_json(capsys, "--date", IN_WINDOW)
+    assert code == 1 and report["warehouse"] == "built"
     assert report["window"]["period"] == "2025/26" and report["window"]["open"]
     rows = {f["federation_code"]: f for f in report["federations"]}
     assert rows["SF07"]["state"] == "received" and rows["SF07"]["rows"] == 9
@@ -75,6 +86,7 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
     resubmitted = write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8))
     os.utime(resubmitted, (resubmitted.stat().st_mtime + 60,) * 2)
     assert ingest_submission(resubmitted, settings).status == "accepted"
+    build_current(settings)
     code, report = status_json(capsys, "--date", IN_WINDOW)
     sf07 = {f["federation_code"]: f for f in report["federations"]}["SF07"]
     assert (sf07["files"], sf07["accepted"], sf07["rows"]) == (2, 2, 8 + 3)
@@ -151,10 +163,11 @@ def register_record(settings, submission_id, source, first, last, fingerprint, r
     from ingest import lake
 
     lake.ensure_lake(settings)
-    ledger.write_record(settings, {
-        "submission_id": submission_id, "source": source, "file_name": f"{submission_id}.csv", "status": "accepted",
-        "received_at": received, "ingested_at": received, "first_month": first, "extract_month": last,
-        "rows_ok": 10, "key_fingerprint": fingerprint})
+    ledger.write_record(settings, ledger.LedgerRecord(
+        submission_id=submission_id, source=source, file_name=f"{submission_id}.csv", status="accepted",
+        received_at=received, ingested_at=received, first_month=first, extract_month=last,
+        rows_ok=10, key_fingerprint=fingerprint))
+    build_current(settings)  # status reads which extracts are in use from the warehouse
 
 
 def test_extracts_loaded_with_different_keys_need_attention(settings, capsys, monkeypatch):

@@ -18,9 +18,8 @@ import pytest
 
 from core import ledger
 from synthetic import generate
-
-from .conftest import environment
-from .smtp_sink import SmtpSink
+from tests.conftest import environment
+from tests.smtp_sink import SmtpSink
 
 NNS = str(Path(sys.executable).with_name("nns"))
 INSIDE_WINDOW = "2023-10-15T03:30"  # 2022/23's autumn window, Stockholm time

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.dbt import run_dbt
 from core.settings import get_settings
+from warehouse.dbt import run_dbt
 
 
 def _status(settings, federation: str) -> tuple[str, str]:
