@@ -116,7 +116,7 @@ class Catalogue:
     end_reasons: tuple[str, ...]  # register codes for avslutsorsak
 
     @classmethod
-    def load(cls, directory: Path) -> "Catalogue":
+    def load(cls, directory: Path) -> Catalogue:
         scales: dict[str, list[ScaleStep]] = {}
         for r in _rows(directory / "answer_scales.csv"):
             scales.setdefault(r["scale_id"], []).append(

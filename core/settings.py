@@ -77,7 +77,7 @@ class Settings:
     airflow_password: str | None = None
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         home = Path(env.get("NNS_HOME") or REPO_ROOT / "var").expanduser().resolve()
         dbt_dir = REPO_ROOT / "dbt_project"

@@ -9,9 +9,9 @@ plain column comparison that an operator can read in the Data Docs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pandas as pd
@@ -27,7 +27,7 @@ LANDED_VIEWS = {"collection": "collection_counts"}  # table -> staging entity, w
 
 @dataclass(frozen=True)
 class Frame:
-    query: Callable[["Sources"], pd.DataFrame]
+    query: Callable[[Sources], pd.DataFrame]
     # Columns that name a failing row in the summary and the Data Docs (federation first).
     id_columns: tuple[str, ...]
 

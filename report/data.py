@@ -20,7 +20,7 @@ class Published:
     con: duckdb.DuckDBPyConnection
 
     @classmethod
-    def open(cls, path: Path) -> "Published":
+    def open(cls, path: Path) -> Published:
         return cls(duckdb.connect(str(path), read_only=True))
 
     def close(self) -> None:

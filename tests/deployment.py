@@ -292,7 +292,7 @@ class Deployment:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
         return result.stdout
 
-    def __enter__(self) -> "Deployment":
+    def __enter__(self) -> Deployment:
         from operations.airflow_api import AirflowAPI
 
         self.work.mkdir(parents=True, exist_ok=True)

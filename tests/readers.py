@@ -42,7 +42,7 @@ class ReaderLoop:
         self.failures: list[str] = []
         self.seconds = 0.0
 
-    def __enter__(self) -> "ReaderLoop":
+    def __enter__(self) -> ReaderLoop:
         self._process.start()
         assert self._ready.wait(120), "the reader never completed a first read"
         self._started = time.monotonic()

@@ -104,7 +104,7 @@ class SmtpSink:
         with self._server.state.lock:  # type: ignore[attr-defined]
             return list(self._server.state.messages)  # type: ignore[attr-defined]
 
-    def __enter__(self) -> "SmtpSink":
+    def __enter__(self) -> SmtpSink:
         self._thread.start()
         return self
 

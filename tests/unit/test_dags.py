@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -62,11 +62,11 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
 
 
 @pytest.mark.parametrize("moment, expected", [
-    (datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc), True),  # inside the autumn window
-    (datetime(2026, 7, 1, 0, 30, tzinfo=timezone.utc), False),  # summer: no window
+    (datetime(2026, 11, 22, 0, 30, tzinfo=UTC), True),  # inside the autumn window
+    (datetime(2026, 7, 1, 0, 30, tzinfo=UTC), False),  # summer: no window
     # 23:30 UTC on 30 Nov is already 1 Dec in Stockholm, after the window closed.
-    (datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc), False),
-    (datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc), True),
+    (datetime(2026, 11, 30, 23, 30, tzinfo=UTC), False),
+    (datetime(2026, 11, 30, 21, 30, tzinfo=UTC), True),
 ])
 def test_calendar_decides_whether_to_collect(settings, moment, expected):
     from operations.steps import should_collect

@@ -76,7 +76,7 @@ def test_no_small_count_is_shown_or_recoverable(counts):
     df = table(counts)
     hidden = protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD)
     n = df["n"].to_numpy()
-    assert not ((1 <= n) & (n < THRESHOLD) & ~hidden).any(), "a small count is visible"
+    assert not ((n >= 1) & (n < THRESHOLD) & ~hidden).any(), "a small count is visible"
     assert recoverable(df, hidden) == []
 
 
@@ -115,5 +115,5 @@ def test_the_attacker_breaks_primary_suppression_alone():
     """Guards the property test: without secondary suppression the attack succeeds."""
     df = table([(3, 20, 0), (12, 15, 0), (9, 30, 0)])
     n = df["n"].to_numpy()
-    primary_only = (1 <= n) & (n < THRESHOLD)
+    primary_only = (n >= 1) & (n < THRESHOLD)
     assert recoverable(df, primary_only) != []
