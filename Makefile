@@ -6,7 +6,6 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
-export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
 .PHONY: install demo test test-fast lint bench clean
 

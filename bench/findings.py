@@ -147,10 +147,9 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "are jobs for the two worker processes, national first; before, the national and popular reports were "
         "rendered alone in the parent and the workers started after them, so one core idled meanwhile. "
         "The HTML written is byte-identical (checked on the small profile).",
-        "5. `nns/__init__.py`: `OPENBLAS_NUM_THREADS=1` unless set (see publication above); the masks "
-        "computed for national's six protected tables are identical with one thread and with two. In the "
-        "docker-compose deployment, where numpy may be loaded before `nns`, the same variable belongs in the "
-        "workers' environment.",
+        "5. `OPENBLAS_NUM_THREADS=1` unless set (see publication above), by the `nns` entry point "
+        "(`operations/entry.py`) and in the compose workers' environment; the masks computed for national's "
+        "six protected tables are identical with one thread and with two.",
         "",
         "Not changed, and why: the per-task API overhead of `dag.test()` (Airflow's, see above); the "
         "dbt models (changing materialisations or narrowing `int_register__monthly_main_support` to the "

@@ -281,7 +281,6 @@ class Deployment:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "False",
             "DO_NOT_TRACK": "1",
-            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             **extra,
         }
 

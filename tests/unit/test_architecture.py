@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,11 @@ def test_importing_the_product_changes_no_environment():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_readme_layout_table_matches_the_tree():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = {m for m in re.findall(r"^\| `([^`]+)/`", readme, re.MULTILINE)}
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split()
+    folders = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
+    assert table == folders, f"in the tree but not the table: {folders - table}; in the table only: {table - folders}"
