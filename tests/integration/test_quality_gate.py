@@ -81,9 +81,9 @@ def test_a_landed_file_that_breaks_the_contract_is_refused(published_home):
 
 def test_a_recoverable_or_small_published_cell_is_refused(published_home, monkeypatch):
     """If protection ever regressed, the disclosure suites would stop the publication."""
-    import publication.publish
+    import expectations.gate
 
-    original = publication.publish.write_publication
+    original = expectations.gate.write_publication
 
     def leaky(settings, path):
         tables = original(settings, path)
@@ -93,7 +93,7 @@ def test_a_recoverable_or_small_published_cell_is_refused(published_home, monkey
                                            where status = '{SUPPRESSED}' and federation_code <> 'RIKET')""")
         return tables
 
-    monkeypatch.setattr(publication.publish, "write_publication", leaky)
+    monkeypatch.setattr(expectations.gate, "write_publication", leaky)
     result = run_gate(published_home, raise_on_failure=False)
     suites = {f.suite for f in result.failures}
     assert {"disclosure_visible_counts", "disclosure_recoverable_cells"} <= suites
