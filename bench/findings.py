@@ -51,7 +51,8 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
-        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). Disclosure control (`publication.disclosure`) checks "
+        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). "
+        "Disclosure control (`publication.disclosure`) checks "
         "every connected block of margin equations for recoverable cells with a dense SVD (numpy, OpenBLAS). "
         "On national, `indicator11_outcomes` has 14 blocks of about 1,400 equations × 1,700 cells and the joint "
         "results/trends system 151 blocks of up to 226 × 266; almost all of publication is these SVDs. With "
@@ -91,7 +92,8 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         verdict = "within" if fx["ratio_nodes"] <= r["targets"]["dbt_floor_ratio_x10"] else "above"
         out += ["", f"On x10: {_s(fx['dbt_nodes_s'])} against {_s(fx['floor_s'])}, {fx['ratio_nodes']}× "
                 f"({verdict} the {r['targets']['dbt_floor_ratio_x10']}× target)."]
-        main = next((n["s"] for n in fx["slowest_nodes"] if n["node"].endswith("int_register__monthly_main_support")), None)
+        main = next((n["s"] for n in fx["slowest_nodes"]
+                     if n["node"].endswith("int_register__monthly_main_support")), None)
         if main is not None:
             out += [f"`int_register__monthly_main_support` alone takes {_s(main)} of it, all the "
                     f"other models together {_s(fx['dbt_nodes_s'] - main)}. "
@@ -102,18 +104,20 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
                     "warehouse on the busy machine: the restricted main support took 14.8 s for 3.4 million "
                     "person-months (identical to the matching rows of the full table) where the full table's 65 "
                     f"million took 228 s. With that, dbt's nodes here would be about "
-                    f"{_s(fx['dbt_nodes_s'] - main + 14.8)} ({(fx['dbt_nodes_s'] - main + 14.8) / fx['floor_s']:.1f}× "
-                    "the floor), before counting the cheaper join in the follow-ups. It changes three models and their unit "
-                    "tests, so it is left to the owner of the register models."]
+                    f"{_s(fx['dbt_nodes_s'] - main + 14.8)} "
+                    f"({(fx['dbt_nodes_s'] - main + 14.8) / fx['floor_s']:.1f}× "
+                    "the floor), before counting the cheaper join in the follow-ups. "
+                    "It changes three models and their unit tests, so it is left to the owner of the register models."]
     out += [""]
 
     # Increment
     out += ["### Nightly increment", ""]
     inc = p["increment_stages_s"]
+    setup_s = (inc.get("process start, imports") or 0) + (inc.get("nns_collect.collection_window_open") or 0)
     out.append(
         f"One new file costs {_s(p['increment_s'])} end to end on `{name}`: the file itself is one mapped task "
         f"({_s(inc.get('nns_collect.ingest'))}), but the night also pays the process start and the first "
-        f"task's set-up ({_s((inc.get('process start, imports') or 0) + (inc.get('nns_collect.collection_window_open') or 0))}), "
+        f"task's set-up ({_s(setup_s)}), "
         f"a full `dbt build` ({_s(inc.get('nns_build.dbt_build'))}: every model is rebuilt and every test "
         f"rerun), publication ({_s(inc.get('nns_build.publish'))}) and every report again "
         f"({_s(inc.get('nns_build.reports'))}). 45 s is out of reach while each night rebuilds and re-renders "

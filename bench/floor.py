@@ -87,8 +87,10 @@ def check_equal(settings: Settings, database: Path) -> dict:
             cols = ", ".join(f'"{c}"' for c in columns)
             only_floor, only_dbt, n = con.execute(f"""
                 select
-                    (select count(*) from (select {cols} from main.{table} except all select {cols} from wh.marts.{table})),
-                    (select count(*) from (select {cols} from wh.marts.{table} except all select {cols} from main.{table})),
+                    (select count(*) from (select {cols} from main.{table}
+                                           except all select {cols} from wh.marts.{table})),
+                    (select count(*) from (select {cols} from wh.marts.{table}
+                                           except all select {cols} from main.{table})),
                     (select count(*) from wh.marts.{table})""").fetchone()
             if only_floor or only_dbt:
                 raise FloorMismatch(f"{table}: {only_floor} row(s) only in the floor, {only_dbt} only in dbt's mart")

@@ -68,7 +68,8 @@ def write_markdown(r: dict) -> str:
         p = profiles.get(name)
         if not p:
             continue
-        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", _s(p["e2e_s"]), _verdict(p["e2e_s"], t[name]["e2e_s"], unit="s"))
+        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", _s(p["e2e_s"]),
+            _verdict(p["e2e_s"], t[name]["e2e_s"], unit="s"))
         row(f"{name}: peak memory (process tree)", f"≤ {t[name]['peak_gib']} GiB", f"{p['e2e_peak_gib']:.2f} GiB",
             _verdict(p["e2e_peak_gib"], t[name]["peak_gib"], unit=" GiB"))
     x = r.get("excel")
@@ -80,7 +81,8 @@ def write_markdown(r: dict) -> str:
         target = t["dbt_floor_ratio_x10"]
         verdict = _verdict(f["ratio_nodes"], target, unit="") if name == "x10" else ("(target on x10)", "")
         row(f"{name}: dbt marts against the floor (start-up excluded)", f"≤ {target}× on x10",
-            f"{f['ratio_nodes']}× ({_s(f['dbt_nodes_s'])} against {_s(f['floor_s'])}); start-up {_s(f['dbt_startup_s'])}",
+            f"{f['ratio_nodes']}× ({_s(f['dbt_nodes_s'])} against {_s(f['floor_s'])}); "
+            f"start-up {_s(f['dbt_startup_s'])}",
             verdict)
     for name, p in profiles.items():
         verdict = _verdict(p["increment_s"], t["increment_s"], unit="s") if name != "small" else ("(small)", "")

@@ -22,6 +22,7 @@ is not benchmarked). Every figure reported is the median over the runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -77,11 +78,9 @@ def machine() -> dict:
     import psutil
 
     cpu = platform.processor()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     versions = {}
     for package in PACKAGES:
         try:

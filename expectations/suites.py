@@ -91,13 +91,16 @@ SUITE_DEFINITIONS: dict[str, tuple[str, list[gxe.Expectation]]] = {
         gxe.ExpectColumnValuesToNotBeNull(column="start_date", severity=BLOCK),
         _a_at_least_b("end_date", "start_date"),
     ]),
-    "landed_register_income": ("Income extracts, one row per extract (summarised in DuckDB: tens of millions of rows)", [
-        gxe.ExpectColumnValuesToBeInSet(column="rows_without_person_key", value_set=[0], severity=BLOCK),
-        gxe.ExpectColumnValuesToBeInSet(column="rows_with_unknown_category", value_set=[0], severity=BLOCK),
-        # Months inside the coverage the file name states.
-        _a_at_least_b("first_month", "coverage_first_month"),
-        _a_at_least_b("coverage_last_month", "last_month"),
-    ]),
+    "landed_register_income": (
+        "Income extracts, one row per extract (summarised in DuckDB: tens of millions of rows)",
+        [
+            gxe.ExpectColumnValuesToBeInSet(column="rows_without_person_key", value_set=[0], severity=BLOCK),
+            gxe.ExpectColumnValuesToBeInSet(column="rows_with_unknown_category", value_set=[0], severity=BLOCK),
+            # Months inside the coverage the file name states.
+            _a_at_least_b("first_month", "coverage_first_month"),
+            _a_at_least_b("coverage_last_month", "last_month"),
+        ],
+    ),
     # -- The marts, before publication ---------------------------------------------------------
     "mart_indicator_results": ("marts.indicator_results", [
         _share("positive_share"), _share("ci_low"), _share("ci_high"), _share("national_positive_share"),

@@ -376,14 +376,15 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
         return
     open_groups = {g.code for g in catalogue.groups_in(name.period)}
     enkat, asked_col, answered_col = COLLECTION_COLUMNS
-    for row_no, r in _data_rows(rows):
-        def get(col):
-            idx = columns[col]
-            return r[idx] if idx < len(r) else None
 
-        raw_group = get(enkat)
+    def get(r: list, col: str):
+        idx = columns[col]
+        return r[idx] if idx < len(r) else None
+
+    for row_no, r in _data_rows(rows):
+        raw_group = get(r, enkat)
         group = catalogue.group_by_sheet(_text(raw_group) or "")
-        counts_given = _text(get(asked_col)) is not None or _text(get(answered_col)) is not None
+        counts_given = _text(get(r, asked_col)) is not None or _text(get(r, answered_col)) is not None
         if group is None:
             out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=f"{col_letter(columns[enkat])} ({enkat})",
                             value=_display(raw_group),
@@ -397,7 +398,7 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
             continue
         counts = {}
         for col in (asked_col, answered_col):
-            raw = get(col)
+            raw = get(r, col)
             text = (_text(raw) or "").replace(" ", "")
             if re.fullmatch(r"\d+", text):
                 counts[col] = int(text)
@@ -478,7 +479,8 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
             _report_findings(meta, sheets.sheets[meta], sheets.findings.get(meta), out, data_sheet=False)
             _validate_metadata(sheets.sheets[meta], name, out)
 
-    expected_names = ", ".join([METADATA_SHEET, COLLECTION_SHEET] + [g.sheet_name for g in catalogue.groups_in(name.period)])
+    expected_names = ", ".join([METADATA_SHEET, COLLECTION_SHEET]
+                               + [g.sheet_name for g in catalogue.groups_in(name.period)])
     for key, sheet in by_key.items():
         rows = sheets.sheets[sheet]
         if key == METADATA_SHEET.casefold() or key in REFERENCE_SHEETS:
@@ -494,7 +496,9 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
             continue  # an empty extra sheet (Excel's "Blad1") carries nothing
         _validate_group_sheet(sheet, rows, group, name, catalogue, max_rows, out, **extra)
 
-    if not (out.groups_with_rows or out.groups_with_counts) and not any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS", "MERGED_CELLS"} for p in out.problems):
+    # NO_DATA only when no more specific problem already says why no rows were read.
+    explained = any(p.code in {"GROUP_NOT_OPEN", "TOO_MANY_ROWS", "MERGED_CELLS"} for p in out.problems)
+    if not (out.groups_with_rows or out.groups_with_counts) and not explained:
         out.add(problem("NO_DATA"))
     if name.fmt == "xlsx":
         _check_collection_against_rows(out, catalogue)

@@ -59,7 +59,7 @@ SCHEMAS: dict[str, dict[str, pa.Schema]] = {
 
 
 def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
-    table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema)
+    table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema=schema)
     pq.write_table(table, path, compression="zstd")
 
 

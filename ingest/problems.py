@@ -30,8 +30,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "FEDERATION_UNKNOWN": (ERROR, "Förbundskoden {code} finns inte i förbundsregistret.",
                            "Kontrollera förbundskoden i filnamnet och på bladet Metadata."),
     "FEDERATION_INACTIVE": (ERROR, "Förbundet {code} deltar inte i indikatorarbetet under mätperioden {period}.",
-                            "Kontrollera mätperioden, eller kontakta den nationella samordnaren om förbundet har bytt kod."),
-    "FEDERATION_MISMATCH": (ERROR, "Förbundskoden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
+                            "Kontrollera mätperioden, eller kontakta den nationella samordnaren "
+                            "om förbundet har bytt kod."),
+    "FEDERATION_MISMATCH": (ERROR,
+                            "Förbundskoden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
                             "Rätta förbundskoden så att filnamn och Metadata anger samma förbund."),
     "PERIOD_INVALID": (ERROR, "Mätperioden {value} är inte giltig.",
                        "Ange mätperioden som ÅÅÅÅ/ÅÅ, till exempel 2025/26."),
@@ -91,22 +93,28 @@ CODES: dict[str, tuple[str, str, str]] = {
                            "Kontrollera antalen för enkäten på bladet Insamling."),
     "COLLECTION_MISSING": (WARNING, "Antal tillfrågade och besvarade saknas för enkäten {group_sheet}.",
                            "Fyll i bladet Insamling så att svarsfrekvensen kan beräknas."),
-    "COLLECTION_ROWS_DIFFER": (WARNING, "Bladet Insamling anger {answered} besvarade enkäter men bladet {group_sheet} har {rows} rader.",
+    "COLLECTION_ROWS_DIFFER": (WARNING, "Bladet Insamling anger {answered} besvarade enkäter "
+                                        "men bladet {group_sheet} har {rows} rader.",
                                "Kontrollera att alla besvarade enkäter finns med, eller rätta antalet."),
     # Register extracts (SUS, income). Rows are named by number, never by value.
     "REGISTER_NAME": (ERROR, "Filnamnet {name} följer inte mönstret för ett registeruttag.",
-                      "Döp filen till sus_deltagare_ÅÅÅÅ-MM.csv/.parquet eller inkomster_ÅÅÅÅ-MM_ÅÅÅÅ-MM.csv/.parquet."),
+                      "Döp filen till sus_deltagare_ÅÅÅÅ-MM.csv/.parquet "
+                      "eller inkomster_ÅÅÅÅ-MM_ÅÅÅÅ-MM.csv/.parquet."),
     "REGISTER_COLUMNS": (ERROR, "Kolumnerna {columns} saknas.",
                          "Leverera uttaget med kolumnerna {expected}."),
-    "PNR_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt personnummer eller samordningsnummer (fel format, datum eller kontrollsiffra), t.ex. rad {examples}.",
+    "PNR_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt personnummer eller samordningsnummer "
+                           "(fel format, datum eller kontrollsiffra), t.ex. rad {examples}.",
                     "Rätta personnumren på de angivna raderna i uttaget och leverera det igen."),
-    "PNR_MISSING": (ERROR, "{rows} rad(er) saknar personnummer men är inte markerade som anonyma, t.ex. rad {examples}.",
+    "PNR_MISSING": (ERROR, "{rows} rad(er) saknar personnummer men är inte markerade som anonyma, "
+                           "t.ex. rad {examples}.",
                     "Ange personnummer, eller markera raden som anonym (anonym = 1)."),
-    "VALUE_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt värde i kolumnen {column}, t.ex. rad {examples}. Tillåtet: {allowed}.",
+    "VALUE_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt värde i kolumnen {column}, "
+                             "t.ex. rad {examples}. Tillåtet: {allowed}.",
                       "Rätta värdena i kolumnen {column}."),
     "END_BEFORE_START": (ERROR, "{rows} rad(er) har ett slutdatum före startdatum, t.ex. rad {examples}.",
                          "Rätta start- eller slutdatum på de angivna raderna."),
-    "MONTH_OUTSIDE_COVERAGE": (ERROR, "{rows} rad(er) gäller månader utanför uttagets angivna period {first}–{last}, t.ex. rad {examples}.",
+    "MONTH_OUTSIDE_COVERAGE": (ERROR, "{rows} rad(er) gäller månader utanför uttagets angivna period "
+                                      "{first}–{last}, t.ex. rad {examples}.",
                                "Leverera bara månader inom perioden i filnamnet, eller rätta filnamnet."),
     "REGISTER_EMPTY": (ERROR, "Uttaget innehåller inga rader.",
                        "Kontrollera att rätt fil har levererats."),

@@ -149,7 +149,7 @@ def _personal_numbers_in_text(con, columns: list[str], problems: list[Problem]) 
     hits: dict[str, list[int]] = {c: [] for c in text_columns}
     while batch := result.fetchmany(CANDIDATE_BATCH):
         for source_row, *values in batch:
-            for column, value in zip(text_columns, values):
+            for column, value in zip(text_columns, values, strict=True):
                 if value is not None and contains_personal_number(value):
                     hits[column].append(source_row)
     for column, rows in hits.items():

@@ -137,7 +137,7 @@ class AirflowAPI:
                 return
             except AirflowAPIError as exc:
                 if time.monotonic() > deadline:
-                    raise WaitTimeout(f"the API at {self.url} did not answer within {timeout:.0f} s: {exc}")
+                    raise WaitTimeout(f"the API at {self.url} did not answer within {timeout:.0f} s: {exc}") from exc
             time.sleep(poll)
 
     def wait_for_dag(self, dag_id: str, timeout: float, poll: float = 2.0) -> dict:

@@ -9,6 +9,7 @@ logged, never raised, so an alert cannot hide the failure it reports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -94,10 +95,9 @@ def summarise(context: dict, settings: Settings | None) -> Alert:
         "Next:",
         next_step(dag_id, task_id, label, reason, str(settings.home) if settings else "$NNS_HOME"),
     ]
-    try:
+    # A link is a nicety; Airflow may not know its base URL.
+    with contextlib.suppress(Exception):
         lines += ["", f"Log: {ti.log_url}"]
-    except Exception:  # noqa: BLE001 - a link is a nicety; Airflow may not know its base URL
-        pass
     return Alert(subject=f"[NNS] {what} failed", body="\n".join(lines))
 
 

@@ -210,7 +210,8 @@ def render_text(report: dict) -> str:
                    f"{'last received':<16}  state")
         for f in federations:
             out.append(f"{f['federation_code']:<10} {f['federation_name'][:34]:<34} {f['files']:>5} "
-                       f"{f['accepted']:>4} {f['rejected']:>4} {'-' if f['rows'] is None else f['rows']:>6}  {_short(f['last_received_at']):<16}  "
+                       f"{f['accepted']:>4} {f['rejected']:>4} {'-' if f['rows'] is None else f['rows']:>6}  "
+                       f"{_short(f['last_received_at']):<16}  "
                        f"{f['state']}")
     out.append("")
     quarantined = report["quarantined"]
@@ -224,7 +225,8 @@ def render_text(report: dict) -> str:
     out.append("Last loads:")
     for r in report["recent_loads"]:
         who = " ".join(x for x in (r["federation_code"], r["period"] or r["extract_month"]) if x)
-        out.append(f"  {_short(r['ingested_at'])}  {r['status']:<8}  {r['file_name']}  ({who}, {r['rows_ok'] or 0} rows)")
+        out.append(f"  {_short(r['ingested_at'])}  {r['status']:<8}  {r['file_name']}  "
+                   f"({who}, {r['rows_ok'] or 0} rows)")
     if not report["recent_loads"]:
         out.append("  none yet")
     registers = report["registers"]

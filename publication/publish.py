@@ -63,7 +63,8 @@ def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting
                            reporting=results.federation_code.map(lambda f: reporting.get(f, f)))
     parts = keyed.groupby(cell + ["reporting", "gender"])["position"].apply(tuple)
     equations = []
-    for position, row in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False)):
+    for position, row in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False),
+                             strict=True):
         members = parts.get(tuple(row))
         if members:
             equations.append(Equation(offset + int(position), tuple(int(m) for m in members)))

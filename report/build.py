@@ -102,7 +102,7 @@ def national_context(db: Published, period: str) -> dict:
             cells = {g: _value(national, respondent_group=group, gender=g) for g in ("K", "M", "T")}
             trend = db.trend(indicator.indicator_id, group)
             series = {}
-            for key, rows in trend.groupby("comparability_key", sort=True):
+            for _key, rows in trend.groupby("comparability_key", sort=True):
                 label = f"{rows.question_code.iloc[-1]} (från {rows.series_first_period.iloc[0]})"
                 series[label] = [(r.period, _none(r.positive_share)) for r in rows.itertuples()]
             spread = db.spread(period, indicator.indicator_id, group)
@@ -353,7 +353,7 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
         common = _common(db)
     finally:
         db.close()  # before the pool forks
-    rows = list(zip(chosen.federation_code, chosen.federation_name))
+    rows = list(zip(chosen.federation_code, chosen.federation_name, strict=True))
     total = 2 + len(rows)
     jobs = [(_national_reports, (published, out, period, pdf))]
     jobs += [(_federation_reports, (published, out, period, rows[i:i + FEDERATIONS_PER_JOB], common, pdf))

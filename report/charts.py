@@ -76,7 +76,7 @@ def spread(shares: list[float], national: float | None, hidden: int, title: str)
 def gender(rows: list[tuple[str, float | None, float | None]], title: str) -> str:
     """Women and men side by side per questionnaire: (label, share K, share M)."""
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(rows)))
-    for i, (label, women, men) in enumerate(rows):
+    for i, (_label, women, men) in enumerate(rows):
         for offset, value, key, name in ((-0.18, women, "K", "Kvinnor"), (0.18, men, "M", "Män")):
             if value is None:
                 ax.text(0.01, i + offset, "..", va="center", fontsize=8, color="#666")

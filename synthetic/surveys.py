@@ -86,10 +86,8 @@ def _content(rng: np.random.Generator, federation_code: str, period: str, period
     content = SubmissionContent(federation_code, period, contact="Indikatorsamordnare")
     for group in catalogue.groups_in(period):
         expected = profile.questionnaires_per_federation * GROUP_SIZE[group.code] * size
-        if group.code == "styrelse":
-            n = int(rng.integers(5, 10))  # boards are small: disclosure control matters
-        else:
-            n = max(1, int(rng.poisson(expected)))
+        # Boards are small: disclosure control matters.
+        n = int(rng.integers(5, 10)) if group.code == "styrelse" else max(1, int(rng.poisson(expected)))
         content.respondents[group.code] = _respondents(
             rng, group, n, period, period_index, federation_effect, insatser, catalogue,
             question_effects, answered_by)

@@ -69,10 +69,9 @@ class Processes:
         self.started: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, command: list[str], env: dict, cwd: Path | None = None) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self.started[name] = process
         return process
 

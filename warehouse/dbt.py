@@ -47,7 +47,8 @@ def run_dbt(settings: Settings, *args: str) -> str:
     output = result.stdout + result.stderr
     if result.returncode != 0:
         failing = [line for line in output.splitlines() if "ERROR" in line or "FAIL" in line]
-        raise BuildFailed("dbt " + " ".join(args) + " failed:\n" + "\n".join(failing[-20:] or output.splitlines()[-20:]))
+        raise BuildFailed("dbt " + " ".join(args) + " failed:\n"
+                          + "\n".join(failing[-20:] or output.splitlines()[-20:]))
     log.info(output.strip().splitlines()[-1] if output.strip() else "dbt finished")
     return output
 

@@ -131,7 +131,7 @@ def test_the_headline_query_answers_for_the_latest_period(publication):
         rows = cursor.fetchall()
         latest = con.execute("select max(period) from indicator_results").fetchall()[0][0]
     assert len(rows) == 1
-    answer = dict(zip(names, rows[0]))
+    answer = dict(zip(names, rows[0], strict=True))
     assert answer["period"] == latest
     assert answer["status"] in {"ok", ".."}
     assert "riket_positive_share" in answer

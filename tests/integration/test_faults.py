@@ -42,8 +42,8 @@ from tests.readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
 # Clearing the publish task: publication alone, on the warehouse dbt built.
-PUBLISH_ONLY = [sys.executable, "-c", "from operations.steps import publish_marts; from core.settings import get_settings; "
-                "publish_marts(get_settings())"]
+PUBLISH_ONLY = [sys.executable, "-c", "from operations.steps import publish_marts; "
+                "from core.settings import get_settings; publish_marts(get_settings())"]
 KEY = "test-key-not-secret"  # the same key as small_build
 
 

@@ -91,7 +91,7 @@ def test_reingesting_everything_in_another_order_publishes_the_same_database(pub
     settings = published_home
     clean = published_checksum(settings.publish / "marts.duckdb")
     ledger_before = {r.submission_id: r.ingested_at for r in ledger.all_records(settings)}
-    for path in reversed(sorted(originals_back_in_the_inbox(settings))):
+    for path in sorted(originals_back_in_the_inbox(settings), reverse=True):
         ingest_submission(path, settings, force=True)
     rewritten = {r.submission_id: r for r in ledger.all_records(settings)}
     assert set(rewritten) == set(ledger_before)

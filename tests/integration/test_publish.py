@@ -137,7 +137,8 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
                 select period, respondent_group, indicator_id, gender,
                        sum(n) as n, sum(positive_answers) as pos, sum(valid_answers) as valid
                 from marts.indicator_results where federation_code <> 'RIKET' group by all)
-            select count(*) from fed join marts.indicator_results r using (period, respondent_group, indicator_id, gender)
+            select count(*)
+            from fed join marts.indicator_results r using (period, respondent_group, indicator_id, gender)
             where r.federation_code = 'RIKET'
               and (r.n <> fed.n or abs(r.positive_share - round(fed.pos / fed.valid, 4)) > 1e-9)""").fetchone()[0]
     assert mismatches == 0

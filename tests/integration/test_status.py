@@ -70,7 +70,8 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
     code, text = status(capsys, "--date", IN_WINDOW)
     assert code == 1
     for expected in ("Collection window open: 2025/26 höst, 2026-10-01 – 2026-11-30",
-                     "1 with an accepted file, 1 with a quarantined file, ", "Quarantined files awaiting action: 1", "SF08_2025-26.xlsx",
+                     "1 with an accepted file, 1 with a quarantined file, ", "Quarantined files awaiting action: 1",
+                     "SF08_2025-26.xlsx",
                      "first: ANSWER_OUT_OF_RANGE", f"lake/quarantine/{rejected.submission_id}/errors.json",
                      "Needs attention: 1 quarantined file(s) awaiting action"):
         assert expected in text, expected
@@ -190,11 +191,13 @@ def test_extracts_loaded_with_different_keys_need_attention(settings, capsys, mo
     assert code == 1 and report["registers"]["keys_in_use"] == sorted([key, new])
     assert "do not link" in report["attention"][0]
     # An income extract under the new key that covers only recent months still leaves old months in use.
-    register_record(settings, "inc2", "register_income", "2026-01", "2026-06", new, received="2026-08-01T08:00:00+00:00")
+    register_record(settings, "inc2", "register_income", "2026-01", "2026-06", new,
+                    received="2026-08-01T08:00:00+00:00")
     code, report = status_json(capsys, "--date", SUMMER)
     assert code == 1 and report["registers"]["keys_in_use"] == sorted([key, new])
     # The full history reloaded under the new key: everything in use links again.
-    register_record(settings, "inc3", "register_income", "2019-01", "2026-06", new, received="2026-08-02T08:00:00+00:00")
+    register_record(settings, "inc3", "register_income", "2019-01", "2026-06", new,
+                    received="2026-08-02T08:00:00+00:00")
     code, report = status_json(capsys, "--date", SUMMER)
     assert code == 0 and report["registers"]["keys_in_use"] == [new]
 

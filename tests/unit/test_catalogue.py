@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from core.catalogue import parse_period, period_bounds, period_of
 
 
@@ -10,7 +12,8 @@ def test_sixteen_indicators_with_official_texts_for_4_11_16(catalogue):
 
     from core.settings import REPO_ROOT
 
-    rows = list(csv.DictReader(open(REPO_ROOT / "dbt_project/seeds/indicators.csv", encoding="utf-8")))
+    with open(REPO_ROOT / "dbt_project/seeds/indicators.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["indicator_id"]) for r in rows] == list(range(1, 17))
     official = {int(r["indicator_id"]) for r in rows if r["text_status"] == "officiell"}
     assert official == {4, 11, 16}
@@ -54,7 +57,7 @@ def test_collection_calendar(catalogue):
     assert window.period == "2025/26"
     assert catalogue.open_window(date(2026, 7, 1)) is None
     windows = sorted(catalogue.windows, key=lambda w: w.opens_on)
-    assert all(a.closes_on < b.opens_on for a, b in zip(windows, windows[1:])), "windows overlap"
+    assert all(a.closes_on < b.opens_on for a, b in pairwise(windows)), "windows overlap"
 
 
 def test_periods():

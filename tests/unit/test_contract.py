@@ -208,7 +208,8 @@ def test_csv_file_must_name_its_sheet(settings):
 
 
 def test_an_empty_extra_sheet_is_ignored_but_one_with_content_is_not(settings, write_submission):
-    accepted = ingest_submission(write_submission("SF07_2025-26.xlsx", edit=lambda wb: wb.create_sheet("Blad1")), settings)
+    path = write_submission("SF07_2025-26.xlsx", edit=lambda wb: wb.create_sheet("Blad1"))
+    accepted = ingest_submission(path, settings)
     assert accepted.status == "accepted", accepted.summary()
 
     def notes(wb):

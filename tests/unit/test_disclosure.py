@@ -37,7 +37,7 @@ def recoverable(df: pd.DataFrame, hidden: np.ndarray) -> list[int]:
     """
     n = df["n"].to_numpy()
     feds = sorted(set(df.federation_code) - {"RIKET"}) + ["RIKET"]
-    index = {(f, g): i for i, (f, g) in enumerate(zip(df.federation_code, df.gender))}
+    index = {(f, g): i for i, (f, g) in enumerate(zip(df.federation_code, df.gender, strict=True))}
     unknowns = [i for i in range(len(df)) if hidden[i]] + [("A", f) for f in feds]
     col = {u: j for j, u in enumerate(unknowns)}
     rows, rhs = [], []

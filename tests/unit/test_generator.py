@@ -72,8 +72,8 @@ def test_answers_skew_positive(small, settings):
         shutil.copy2(p, settings.inbox / p.name)
     ids = [o.submission_id for o in (ingest_submission(p, settings) for p in waiting_surveys(settings))
            if o.status == "accepted"]
-    values = [a for a in pq.read_table([settings.raw / "survey" / i / "answers.parquet" for i in ids])
-              .column("answer_value").to_pylist()]
+    values = (pq.read_table([settings.raw / "survey" / i / "answers.parquet" for i in ids])
+              .column("answer_value").to_pylist())
     valid = [v for v in values if v is not None]
     assert 0.55 < sum(v >= 4 for v in valid) / len(valid) < 0.9
     assert 0.02 < values.count(None) / len(values) < 0.12, "some Vet ej / blanks"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -80,10 +81,8 @@ def test_a_crash_before_the_ledger_record_is_redone_cleanly(settings, write_subm
         raise KeyboardInterrupt("killed before the commit point")
 
     monkeypatch.setattr(ledger, "write_record", crash)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         ingest_submission(path, settings)
-    except KeyboardInterrupt:
-        pass
     assert path.exists(), "the inbox file stays until the ledger says it is done"
     monkeypatch.undo()
     path.write_bytes(data)

@@ -129,7 +129,7 @@ def test_dates_and_codes(small):
 def test_working_age_at_start(small):
     _, sus, _ = small
     named = sus[sus.personnummer != ""]
-    for written, started in zip(named.personnummer, named.startdatum):
+    for written, started in zip(named.personnummer, named.startdatum, strict=True):
         pn = canonical(written)
         day = int(pn[6:8]) - (60 if is_samordningsnummer(pn) else 0)
         born = date(int(pn[:4]), int(pn[4:6]), day)
@@ -221,7 +221,7 @@ def test_single_cohort_year_and_early_extract(tmp_path):
     {"federation_codes_by_year": {2022: []}},
 ])
 def test_bad_arguments(tmp_path, kwargs):
-    args = dict(n_insatser_per_year=10, cohort_years=COHORTS, federation_codes_by_year=FEDERATIONS,
-                extract_month=EXTRACT_MONTH, seed=1) | kwargs
+    args = {"n_insatser_per_year": 10, "cohort_years": COHORTS, "federation_codes_by_year": FEDERATIONS,
+            "extract_month": EXTRACT_MONTH, "seed": 1} | kwargs
     with pytest.raises(ValueError):
         write_register_extracts(tmp_path, **args)

@@ -7,7 +7,7 @@ with recursive federations as (
 chain (federation_code, reporting_federation_code, depth) as (
     select
         federation_code,
-        federation_code,
+        federation_code as reporting_federation_code,
         0
     from federations
     union all

@@ -5,5 +5,5 @@ select
 from {{ ref('stg_catalogue__federations') }}
 union all
 select
-    '{{ var("nation_code") }}',
-    'Riket'
+    '{{ var("nation_code") }}' as federation_code,
+    'Riket' as federation_name

@@ -17,7 +17,8 @@ months as (
         received_at,
         ingested_at,
         last_month,
-        cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month
+        -- `month` is the income month's name throughout the register models, their unit tests and the lake schema
+        cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month  -- noqa: RF04
     from extracts
 )
 

@@ -17,22 +17,22 @@ coverage as (
 points as (
     select
         participants.*,
-        followup_months,
-        (date_trunc('month', end_date) + to_months(followup_months))::date as followup_month
+        f.followup_months,
+        (date_trunc('month', participants.end_date) + to_months(f.followup_months))::date as followup_month
     from participants
-    cross join (values (6), (12), (24)) as f (followup_months)  -- noqa: AL05 (the alias names the column)
+    cross join (values (6), (12), (24)) as f (followup_months)
 ),
 
 classified as (
     select
         points.*,
         points.followup_month between coverage.first_month and coverage.last_month as is_observed,
-        coalesce(support.support_class, 'ingen') as support_class
+        coalesce(main_support.support_class, 'ingen') as support_class
     from points
     cross join coverage
-    left join {{ ref('int_register__monthly_main_support') }} as support
-        on points.person_key = support.person_key
-            and points.followup_month = support.month
+    left join {{ ref('int_register__monthly_main_support') }} as main_support
+        on points.person_key = main_support.person_key
+            and points.followup_month = main_support.month
 )
 
 select

@@ -35,12 +35,12 @@ select
     coalesce(s.is_positive, false) as is_positive
 from respondents as r
 inner join answers as a
-    on a.submission_id = r.submission_id
-        and a.respondent_group = r.respondent_group
-        and a.serial = r.serial
+    on r.submission_id = a.submission_id
+        and r.respondent_group = a.respondent_group
+        and r.serial = a.serial
 inner join questions as q
-    on q.question_code = a.question_code
+    on a.question_code = q.question_code
         and {{ valid_in('r.period', 'q.valid_from', 'q.valid_to') }}
 left join scale_steps as s
-    on s.scale_id = q.scale_id
-        and s.answer_value = a.answer_value
+    on q.scale_id = s.scale_id
+        and a.answer_value = s.answer_value

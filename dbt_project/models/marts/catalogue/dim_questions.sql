@@ -1,7 +1,7 @@
 select
     questions.question_code,
     questions.respondent_group,
-    groups.respondent_group_name,
+    respondent_groups.respondent_group_name,
     questions.indicator_id,
     questions.question_text,
     questions.is_official_text,
@@ -10,4 +10,4 @@ select
     questions.valid_from,
     questions.valid_to
 from {{ ref('stg_catalogue__questions') }} as questions
-inner join {{ ref('stg_catalogue__respondent_groups') }} as groups using (respondent_group)
+inner join {{ ref('stg_catalogue__respondent_groups') }} as respondent_groups using (respondent_group)

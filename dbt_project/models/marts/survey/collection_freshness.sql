@@ -8,14 +8,14 @@ with as_of as (
         coalesce(
             try_cast(nullif('{{ env_var("NNS_AS_OF", "") }}', '') as date), current_date
         )
-            as day
+            as today
 ),
 
 current_window as (
     select windows.*
     from {{ ref('stg_catalogue__collection_windows') }} as windows
     cross join as_of
-    where windows.opens_on <= as_of.day
+    where windows.opens_on <= as_of.today
     order by windows.opens_on desc
     limit 1
 ),
@@ -57,7 +57,7 @@ status as (
             where submissions.federation_code = federations.federation_code
                 and submissions.period = federations.period
                 and submissions.received_at >= federations.opens_on
-                and cast(submissions.received_at as date) <= as_of.day
+                and cast(submissions.received_at as date) <= as_of.today
         ) as received_in_window_at
     from federations
     cross join as_of

@@ -1,14 +1,21 @@
 {#- Indicator results per period × federation (and RIKET) × questionnaire ×
     indicator × kön, pooled over the indicator's questions in that
     questionnaire. Unprotected: publication applies disclosure control. -#}
+-- survey_cells groups by GROUPING SETS, which sqlfluff's DuckDB dialect cannot parse (valid DuckDB)
+-- noqa: disable=PRS
 with cells as (
     {{ survey_cells(ref('int_survey__responses'), 'federation_code', ['respondent_group', 'indicator_id']) }}
 ),
+-- noqa: enable=PRS
 
 national as (
-    select period, respondent_group, indicator_id, gender,
-           positive_share as national_positive_share,
-           mean_score as national_mean_score
+    select
+        period,
+        respondent_group,
+        indicator_id,
+        gender,
+        positive_share as national_positive_share,
+        mean_score as national_mean_score
     from cells
     where federation_code = '{{ var("nation_code") }}'
 ),

@@ -10,13 +10,19 @@ with responses as (
     inner join {{ ref('int_federations__lineage') }} as lineage using (federation_code)
 ),
 
+-- survey_cells groups by GROUPING SETS, which sqlfluff's DuckDB dialect cannot parse (valid DuckDB)
+-- noqa: disable=PRS
 cells as (
     {{ survey_cells('responses', 'reporting_federation_code',
                     ['respondent_group', 'indicator_id', 'comparability_key', 'question_code']) }}
 ),
+-- noqa: enable=PRS
 
 series as (
-    select comparability_key, min(period) as series_first_period, max(period) as series_last_period
+    select
+        comparability_key,
+        min(period) as series_first_period,
+        max(period) as series_last_period
     from cells
     group by comparability_key
 ),
