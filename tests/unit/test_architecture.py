@@ -68,7 +68,7 @@ def test_importing_the_product_changes_no_environment():
 
 def test_the_readme_layout_table_matches_the_tree():
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    table = {m for m in re.findall(r"^\| `([^`]+)/`", readme, re.MULTILINE)}
+    table = set(re.findall(r"^\| `([^`]+)/`", readme, re.MULTILINE))
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split()
     folders = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
     assert table == folders, f"in the tree but not the table: {folders - table}; in the table only: {table - folders}"
