@@ -1,0 +1,1 @@
+"""Inbox → lake: read, validate, pseudonymise, land or quarantine (entry point: ingest.submission)."""

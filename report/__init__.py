@@ -1,0 +1,1 @@
+"""Publication → reports: the national report, popular version, federation reports and feedback pages."""

@@ -1,0 +1,1 @@
+"""Lake → warehouse: running dbt (dbt_project/) and the one-writer lock."""

@@ -1,0 +1,1 @@
+"""The bottom layer: settings and data-home paths, the catalogue, atomic files, crash points, the ledger."""

@@ -1,0 +1,1 @@
+"""The gate: Great Expectations suites over the landed data, the marts and the candidate publication."""

@@ -1,0 +1,1 @@
+"""Warehouse → publication: what is published, disclosure control, the audit, publishing."""
