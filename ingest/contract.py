@@ -181,7 +181,7 @@ class _Answers:
             if not math.isfinite(number):
                 return None, "ANSWER_INVALID"
         else:
-            text = " ".join(str(cell).split()).casefold()
+            text = " ".join(unicodedata.normalize("NFC", str(cell)).split()).casefold()
             if not text:
                 return None, None
             if text in self.by_label:
@@ -432,8 +432,8 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
             text = (_text(raw) or "").replace(" ", "")
             if COUNT_RE.fullmatch(text) and int(text) > MAX_COUNT:
                 out.add(problem("COUNT_TOO_LARGE", sheet=sheet, row=row_no,
-                                column=f"{col_letter(columns[col])} ({col})", value=text, limit=f"{MAX_COUNT:,}"
-                                .replace(",", " ")))
+                                column=f"{col_letter(columns[col])} ({col})", value=f"{int(text):,}".replace(",", " "),
+                                limit=f"{MAX_COUNT:,}".replace(",", " ")))
             elif COUNT_RE.fullmatch(text):
                 counts[col] = int(text)
             else:
