@@ -19,8 +19,8 @@ from pathlib import Path
 
 from core.catalogue import Catalogue, Group, parse_period, period_bounds
 
-from .personnummer import contains_personal_number
 from .inbox import stored_name
+from .personnummer import contains_personal_number
 from .problems import Problem, name_problem, problem
 from .reader import SheetFindings, Sheets
 

@@ -24,6 +24,7 @@ Nothing the file system says is taken on trust:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -106,11 +107,9 @@ def observe(path: Path, settings: Settings, now: float | None = None) -> Observa
         return Observation(st.st_size, st.st_mtime_ns, previous["first_seen"], previous["unchanged_since"])
     first_seen = previous["first_seen"] if previous and "first_seen" in previous else now
     observation = Observation(st.st_size, st.st_mtime_ns, first_seen, now)
-    try:
+    with contextlib.suppress(OSError):  # a read-only home: judged on this observation alone
         atomic_write_json(state, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "first_seen": first_seen,
                                   "unchanged_since": now})
-    except OSError:
-        pass  # a read-only home: judged on this observation alone
     return observation
 
 

@@ -165,8 +165,8 @@ CODES: dict[str, tuple[str, str, str]] = {
 
 # Problems about the file's name alone: bytes rejected only for these have not been judged,
 # so the same bytes under a corrected name are processed (LedgerRecord.rejected_for_name).
-NAME_CODES = frozenset({"FILE_NAME", "FILE_TYPE", "FILE_NAME_UNSAFE", "PERIOD_INVALID", "PERIOD_UNKNOWN", "FEDERATION_UNKNOWN",
-                        "FEDERATION_INACTIVE", "REGISTER_NAME", "REGISTER_PERIOD", "PERSONAL_NUMBER_IN_NAME"})
+NAME_CODES = frozenset({"FILE_NAME", "FILE_TYPE", "FILE_NAME_UNSAFE", "PERIOD_INVALID", "PERIOD_UNKNOWN",
+                        "FEDERATION_UNKNOWN", "FEDERATION_INACTIVE", "REGISTER_NAME", "REGISTER_PERIOD", "PERSONAL_NUMBER_IN_NAME"})
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,8 @@ class Problem:
 def name_problem(name: str, stored: str) -> Problem | None:
     """FILE_NAME_UNSAFE for a name with control characters (a newline) or longer than 120 characters."""
     if any(unicodedata.category(ch)[0] == "C" for ch in name):
-        return problem("FILE_NAME_UNSAFE", name=stored, reason="innehåller en radbrytning eller ett annat "
-                                                               "osynligt styrtecken")
+        reason = "innehåller en radbrytning eller ett annat osynligt styrtecken"
+        return problem("FILE_NAME_UNSAFE", name=stored, reason=reason)
     if len(name) > 120:
         return problem("FILE_NAME_UNSAFE", name=stored, reason=f"är {len(name)} tecken långt (högst 120)")
     return None

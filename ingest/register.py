@@ -28,7 +28,7 @@ from core.settings import Settings
 
 from . import inbox, lake
 from .inbox import stored_name
-from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise, redact
+from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise
 from .problems import Problem, name_problem, only_the_name, problem
 
 # An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.

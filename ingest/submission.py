@@ -101,10 +101,8 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     if known and not force and not is_new(path, settings, submission_id):
         finish(path, known, settings)
         return Outcome.restated(known, name)
-    if known and force and known.received_at:
-        received_at = known.received_at  # a reprocess keeps the original arrival
-    else:
-        received_at = inbox.arrival_time(path, settings)
+    # A reprocess keeps the original arrival; anything else arrived when the product first saw it.
+    received_at = known.received_at if known and force and known.received_at else inbox.arrival_time(path, settings)
     land = land_register if is_register_extract(path, settings) else land_survey
     record = land(path, settings, submission_id, received_at, known)
     outcome = Outcome(record, name)

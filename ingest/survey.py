@@ -18,7 +18,6 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import inbox, lake
-from .inbox import stored_name
 from .contract import (
     ANSWER_FIELDS,
     COLLECTION_FIELDS,
@@ -29,7 +28,8 @@ from .contract import (
     parse_name,
     validate,
 )
-from .personnummer import contains_personal_number, redact
+from .inbox import stored_name
+from .personnummer import contains_personal_number
 from .problems import Problem, is_blocking, only_the_name, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 import io
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -780,7 +780,8 @@ def _hostile_surveys(c: Corpus) -> None:  # noqa: PLR0915 - one case after anoth
         c.workbook(name, c.content(code, period), cell("deltagare", ANSWERED_ON, 2, make(period_bounds(period)[0])))
         c.add(name, fault, errors=["DATE_INVALID"], federation_code=code, period=period)
 
-    date_case("iso-veckodatum", "a Datum written as an ISO week date (YYYY-W10-3)", lambda start: f"{start.year + 1}-W10-3")
+    date_case("iso-veckodatum", "a Datum written as an ISO week date (YYYY-W10-3)",
+              lambda start: f"{start.year + 1}-W10-3")
     date_case("ordinaldatum", "a Datum written as an ordinal date (YYYY-073)", lambda start: f"{start.year + 1}-073")
     date_case("datum-arabiska-siffror", "a Datum written in Arabic-Indic digits",
               lambda start: (start + timedelta(days=100)).isoformat().translate(
