@@ -166,7 +166,8 @@ CODES: dict[str, tuple[str, str, str]] = {
 # Problems about the file's name alone: bytes rejected only for these have not been judged,
 # so the same bytes under a corrected name are processed (LedgerRecord.rejected_for_name).
 NAME_CODES = frozenset({"FILE_NAME", "FILE_TYPE", "FILE_NAME_UNSAFE", "PERIOD_INVALID", "PERIOD_UNKNOWN",
-                        "FEDERATION_UNKNOWN", "FEDERATION_INACTIVE", "REGISTER_NAME", "REGISTER_PERIOD", "PERSONAL_NUMBER_IN_NAME"})
+                        "FEDERATION_UNKNOWN", "FEDERATION_INACTIVE", "REGISTER_NAME", "REGISTER_PERIOD",
+                        "PERSONAL_NUMBER_IN_NAME"})
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given, seed
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ingest import reader
 from ingest.contract import _Answers, _parse_date, parse_name
