@@ -336,3 +336,25 @@ def test_every_problem_code_is_documented_with_its_message_and_action():
             rows.setdefault(line[3:line.index("` |")], []).append(line)
     for code, (_, message, action) in CODES.items():
         assert any(message in row and action in row for row in rows.get(code, [])), code
+
+
+def test_every_corpus_case_is_documented_with_its_codes(corpus_run):
+    """docs/bad_input_corpus.md lists each file (names with control characters shown as ⏎ ⇥ [U+200B],
+    long ones shortened, a personnummer as <personnummer>) with its codes."""
+    from core.settings import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "bad_input_corpus.md").read_text(encoding="utf-8")
+    rows = [line for line in docs.splitlines() if line.startswith("| `")]
+    missing = []
+    for name, entry in corpus_run.manifest.items():
+        shown = entry["path"]
+        if len(shown) > 80:
+            shown = shown[:40] + "…" + shown[-20:]
+        shown = shown.replace("\n", "⏎").replace("\t", "⇥").replace("\u200b", "[U+200B]")
+        row = next((r for r in rows if r.startswith(f"| `{shown}")), None)
+        if "<personnummer>" in docs and row is None and any(ch.isdigit() for ch in name[-16:]):
+            continue  # a planted number is documented as <personnummer>
+        if row is None or not all(f"`{code}`" in row for code in entry["errors"] + entry["warnings"]):
+            missing.append(name)
+    assert not missing, missing
+    assert f"**{len(corpus_run.manifest)} cases**" in docs
