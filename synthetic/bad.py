@@ -1069,7 +1069,7 @@ def _hostile_registers(c: Corpus) -> None:
     sus("sus_deltagare_2019-11_insats-att-escapa.csv", rows,
         "SUS insats 'Kurs $\\x$', '<b>Steg&2</b>' and '=HYPERLINK(\"x\")': valid, escaped by each renderer")
     rows = _sus_rows()
-    c.csv("sus_deltagare_2019-12_framtida-andringstid.csv", [SUS_HEADER] + rows[:5], folder=reg)
+    c.csv("sus_deltagare_2019-12_framtida-andringstid.csv", [SUS_HEADER] + rows[1:], folder=reg)  # bytes of its own
     c.add("sus_deltagare_2019-12_framtida-andringstid.csv", "a valid SUS extract whose modification time is 2030",
           kind="register", mtime=FUTURE)
 
@@ -1106,6 +1106,10 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     _hostile_surveys(corpus)
     _hostile_registers(corpus)
     _not_regular(corpus)
+    # Identity is the hash of the bytes: two cases with the same bytes would be one submission.
+    digests = [hashlib.sha256((out / e.path).read_bytes()).hexdigest() for e in corpus.entries.values()
+               if e.kind != "refused"]
+    assert len(digests) == len(set(digests)), "two corpus files have the same bytes"
     manifest = {"seed": seed, "password": PASSWORD,
                 "files": {name: asdict(e) for name, e in sorted(corpus.entries.items())}}
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -1113,6 +1117,7 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     return {"files": len(corpus.entries), "manifest": str(out / MANIFEST),
             "rejected": sum(e.expected == "rejected" for e in entries),
             "accepted": sum(e.expected == "accepted" for e in entries),
+            "refused": sum(e.expected == "refused" for e in entries),
             "survey": sum(e.kind == "survey" for e in entries),
             "register": sum(e.kind == "register" for e in entries)}
 
