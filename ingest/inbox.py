@@ -58,8 +58,8 @@ class RefusedFile(Exception):
 class Observation:
     size: int
     mtime_ns: int
-    first_seen: float  # when the product first saw a file under this name (epoch seconds)
-    unchanged_since: float  # when the product first saw this size and modification time
+    first_seen: float  # when the product first saw the file as it is now (epoch seconds)
+    unchanged_since: float  # when the product first saw this size and modification time (the same moment)
 
 
 def is_temporary(name: str) -> bool:
@@ -105,7 +105,8 @@ def observe(path: Path, settings: Settings, now: float | None = None) -> Observa
         previous = None
     if previous and previous.get("size") == st.st_size and previous.get("mtime_ns") == st.st_mtime_ns:
         return Observation(st.st_size, st.st_mtime_ns, previous["first_seen"], previous["unchanged_since"])
-    first_seen = previous["first_seen"] if previous and "first_seen" in previous else now
+    # New bytes under a known name (a file still growing, or one replaced) are first seen now.
+    first_seen = now
     observation = Observation(st.st_size, st.st_mtime_ns, first_seen, now)
     with contextlib.suppress(OSError):  # a read-only home: judged on this observation alone
         atomic_write_json(state, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "first_seen": first_seen,
