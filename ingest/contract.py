@@ -49,6 +49,7 @@ EXCEL_EPOCH_1904 = date(1904, 1, 1)
 INSATS_RE = re.compile(r"^[\wÅÄÖåäö .\-/]{1,40}$")
 EXCEL_EPOCH = date(1899, 12, 30)
 EXAMPLES = 20  # cells or rows quoted in one problem; the count covers them all
+MAX_PROBLEMS = 2_000  # cell problems listed per file; the rest are counted (TOO_MANY_PROBLEMS)
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,19 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
     rows_total: int = 0
     rows_with_errors: set[tuple[str, int]] = field(default_factory=set)
+    not_listed: int = 0  # cell problems past MAX_PROBLEMS: counted, not kept (bounded memory)
 
     @property
     def rows_ok(self) -> int:
         return self.rows_total - len(self.rows_with_errors)
 
     def add(self, p: Problem) -> None:
-        self.problems.append(p)
         if p.severity == "fel" and p.sheet and p.row is not None and p.row > 1:
             self.rows_with_errors.add((p.sheet, p.row))
+            if len(self.problems) >= MAX_PROBLEMS:
+                self.not_listed += 1
+                return
+        self.problems.append(p)
 
 
 RESPONDENT_FIELDS = ("respondent_group", "serial", "source_row", "answered_on", "gender", "age_group", "insats")
@@ -548,6 +553,8 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
         out.add(problem("NO_DATA"))
     if name.fmt == "xlsx":
         _check_collection_against_rows(out, catalogue)
+    if out.not_listed:
+        out.problems.append(problem("TOO_MANY_PROBLEMS", count=out.not_listed, listed=MAX_PROBLEMS))
     return out
 
 

@@ -91,6 +91,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "CELL_ERROR_VALUE": (ERROR, "{count} cell(er) innehåller ett felvärde från en formel, t.ex. {cells}.",
                          "Rätta formlerna eller skriv in värdena direkt, så att inga celler visar #DIV/0!, "
                          "#REF!, #VÄRDEFEL! eller liknande."),
+    "TOO_MANY_PROBLEMS": (ERROR, "Ytterligare {count} fel i enskilda celler listas inte här (de första {listed} "
+                                 "visas).",
+                          "Rätta de listade felen; de flesta beror ofta på samma sak (en flyttad kolumn, fel "
+                          "mall). Kontrollera sedan filen igen."),
     "HIDDEN_ROWS": (WARNING, "{count} rad(er) med innehåll är dolda men har lästs in som vanliga rader: rad {rows}.",
                     "Om de dolda raderna inte ska ingå: ta bort dem och skicka filen igen. "
                     "Annars behöver du inte göra något."),

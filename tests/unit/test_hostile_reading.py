@@ -167,3 +167,19 @@ def test_names_with_control_characters_or_too_long_are_refused(catalogue):
     assert parse_name("SF07_2099-00.xlsx", catalogue).code == "PERIOD_UNKNOWN"
     nfd = "SF07_2025-26_ra\u0308ttad.xlsx"
     assert parse_name(nfd, catalogue).federation_code == "SF07"
+
+
+def test_a_file_with_thousands_of_bad_cells_lists_a_bounded_number(tmp_path, settings, catalogue):
+    from ingest.contract import MAX_PROBLEMS
+    from ingest.template import group_columns
+
+    group = next(g for g in catalogue.groups if g.code == "styrelse")
+    header = group_columns(group, catalogue, "2025/26")
+    lines = [";".join(header)] + [";".join([str(i), "2025-12-01", "Kvinna"] + ["x"] * (len(header) - 3))
+                                  for i in range(1, 1001)]
+    path = tmp_path / "SF07_2025-26_Styrelse.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, parsed, _ = _check(path, settings)
+    assert len(parsed.problems) == MAX_PROBLEMS + 1
+    assert parsed.problems[-1].code == "TOO_MANY_PROBLEMS"
+    assert parsed.rows_ok == 0 and parsed.rows_total == 1000  # every row still counted as faulty
