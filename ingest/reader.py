@@ -199,9 +199,10 @@ def check_package(path: Path) -> bool:
                         if total > MAX_UNCOMPRESSED_BYTES:
                             raise too_large(expected, f"arbetsboken blir mer än {MAX_UNCOMPRESSED_BYTES // MiB} MiB "
                                                       "uppackad")
-                if read > MiB and read > MAX_RATIO * max(info.compress_size, 1):
-                    raise too_large(expected, f"delen {info.filename[:60]} packas upp {read // max(info.compress_size, 1)}"
-                                              " gånger (en så kallad zip-bomb)")
+                ratio = read // max(info.compress_size, 1)
+                if read > MiB and ratio > MAX_RATIO:
+                    raise too_large(expected, f"delen {info.filename[:60]} packas upp {ratio} gånger "
+                                              "(en så kallad zip-bomb)")
                 if info.filename == "[Content_Types].xml" and b"macroEnabled" in head:
                     raise UnreadableFile(expected, "makron", code="FILE_MACRO")
                 if info.filename == "xl/workbook.xml" and _DATE1904.search(head):
