@@ -111,6 +111,13 @@ def _text(cell) -> str | None:
     return text or None
 
 
+def _large(number: int) -> str:
+    """A huge count for a message: in words from a billion on (ten digits would be masked as a personnummer)."""
+    if number >= 1_000_000_000:
+        return f"{number / 1e9:.1f}".replace(".", ",") + " miljarder"
+    return f"{number:,}".replace(",", " ")
+
+
 def _display(cell) -> str:
     """A cell value as the submitter would recognise it in a message."""
     text = _text(cell)
@@ -437,7 +444,7 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
             text = (_text(raw) or "").replace(" ", "")
             if COUNT_RE.fullmatch(text) and int(text) > MAX_COUNT:
                 out.add(problem("COUNT_TOO_LARGE", sheet=sheet, row=row_no,
-                                column=f"{col_letter(columns[col])} ({col})", value=f"{int(text):,}".replace(",", " "),
+                                column=f"{col_letter(columns[col])} ({col})", value=_large(int(text)),
                                 limit=f"{MAX_COUNT:,}".replace(",", " ")))
             elif COUNT_RE.fullmatch(text):
                 counts[col] = int(text)

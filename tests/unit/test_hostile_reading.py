@@ -183,3 +183,11 @@ def test_a_file_with_thousands_of_bad_cells_lists_a_bounded_number(tmp_path, set
     assert len(parsed.problems) == MAX_PROBLEMS + 1
     assert parsed.problems[-1].code == "TOO_MANY_PROBLEMS"
     assert parsed.rows_ok == 0 and parsed.rows_total == 1000  # every row still counted as faulty
+
+
+def test_a_count_of_three_billion_is_a_problem_a_sender_can_read(tmp_path, settings):
+    path = tmp_path / "SF07_2025-26_Insamling.csv"
+    path.write_text("Enkät;Antal tillfrågade;Antal besvarade\nStyrelse;3000000000;5\n", encoding="utf-8")
+    _, parsed, _ = _check(path, settings)
+    [found] = [p for p in parsed.problems if p.code == "COUNT_TOO_LARGE"]
+    assert "3,0 miljarder" in found.message and found.row == 2
