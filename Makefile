@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast fuzz lint bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -33,6 +33,11 @@ test: lint
 # The fast loop while working: the unit tests only (under a minute).
 test-fast: install
 	.venv/bin/python -m pytest tests/unit -q
+
+# The hostile-input fuzz test run long: 2,000 random files, truncated and mutated workbooks per
+# strategy, with a random seed (make test runs 60 each, seeded). About 10 minutes.
+fuzz: install
+	NNS_FUZZ_EXAMPLES=2000 NNS_FUZZ_SEED=random .venv/bin/python -m pytest tests/unit/test_hostile_reading.py -q -k "never_escape or truncated or mutated or broken_part"
 
 # ruff for Python, sqlfluff (dbt templater) for the models, and the import contract.
 # The dbt templater compiles the project, so it gets an empty data home of its own.

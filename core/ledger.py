@@ -36,7 +36,7 @@ class LedgerRecord:
     submission_id: str  # SHA-256 of the file's bytes
     source: str  # survey | register_sus | register_income | register (a name that says neither)
     file_name: str
-    received_at: str  # when the product first saw the file (UTC)
+    received_at: str  # arrival: when the product first saw the file (UTC; ingest.inbox.arrival_time)
     ingested_at: str
     status: str = REJECTED
     format: str | None = None
@@ -45,6 +45,9 @@ class LedgerRecord:
     errors: int = 0
     warnings: int = 0
     first_problem: str | None = None
+    # Rejected for its name alone: the bytes were not judged, so the same bytes under another
+    # name are processed again (ingest.submission.is_new).
+    rejected_for_name: bool = False
     archive_path: str | None = None
     quarantine_path: str | None = None
     raw_path: str | None = None

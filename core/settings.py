@@ -63,6 +63,9 @@ class Settings:
     volume_drop_tolerance: float
     seeded_fault: str | None
     as_of: str | None
+    # A file is taken from the inbox only when its size and modification time have not changed
+    # for this many seconds (or it was renamed into place after its last write): see ingest/inbox.py.
+    stable_seconds: int = 60
     # Failure alerts by e-mail; no host, no e-mail (the summary is still logged).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -98,6 +101,7 @@ class Settings:
             seeded_fault=env.get("NNS_SEEDED_FAULT", "").strip() or None,
             # "Today" for the collection freshness (YYYY-MM-DD); unset means the current date.
             as_of=env.get("NNS_AS_OF", "").strip() or None,
+            stable_seconds=max(0, _int("NNS_STABLE_SECONDS", 60)),
             smtp_host=env.get("NNS_SMTP_HOST", "").strip() or None,
             smtp_port=_int("NNS_SMTP_PORT", 25),
             smtp_from=env.get("NNS_SMTP_FROM", "").strip() or "nns@localhost",

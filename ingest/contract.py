@@ -10,15 +10,18 @@ for people.
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from core.catalogue import Catalogue, Group, parse_period, period_bounds
 
+from .inbox import stored_name
 from .personnummer import contains_personal_number
-from .problems import Problem, problem
+from .problems import Problem, name_problem, problem
 from .reader import SheetFindings, Sheets
 
 METADATA_SHEET = "Metadata"
@@ -37,9 +40,16 @@ NAME_RE = re.compile(
     r"^(?P<federation>[A-Za-z0-9]+)_(?P<period>\d{4}-\d{2})(?:_(?P<rest>[^.]*))?\.(?P<ext>xlsx|csv)$",
     re.IGNORECASE,
 )
+NUMBER_RE = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?", re.ASCII)  # ASCII digits only
+DATE_TEXT_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+                          r"|([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII)
+COUNT_RE = re.compile(r"[0-9]+", re.ASCII)
+MAX_COUNT = 10_000_000  # more questionnaires than Sweden has people is a typing error
+EXCEL_EPOCH_1904 = date(1904, 1, 1)
 INSATS_RE = re.compile(r"^[\wÅÄÖåäö .\-/]{1,40}$")
 EXCEL_EPOCH = date(1899, 12, 30)
 EXAMPLES = 20  # cells or rows quoted in one problem; the count covers them all
+MAX_PROBLEMS = 2_000  # cell problems listed per file; the rest are counted (TOO_MANY_PROBLEMS)
 
 
 @dataclass(frozen=True)
@@ -63,15 +73,19 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
     rows_total: int = 0
     rows_with_errors: set[tuple[str, int]] = field(default_factory=set)
+    not_listed: int = 0  # cell problems past MAX_PROBLEMS: counted, not kept (bounded memory)
 
     @property
     def rows_ok(self) -> int:
         return self.rows_total - len(self.rows_with_errors)
 
     def add(self, p: Problem) -> None:
-        self.problems.append(p)
         if p.severity == "fel" and p.sheet and p.row is not None and p.row > 1:
             self.rows_with_errors.add((p.sheet, p.row))
+            if len(self.problems) >= MAX_PROBLEMS:
+                self.not_listed += 1
+                return
+        self.problems.append(p)
 
 
 RESPONDENT_FIELDS = ("respondent_group", "serial", "source_row", "answered_on", "gender", "age_group", "insats")
@@ -93,8 +107,15 @@ def _text(cell) -> str | None:
         return None
     if isinstance(cell, float) and cell.is_integer():
         cell = int(cell)
-    text = " ".join(str(cell).split())
+    text = " ".join(unicodedata.normalize("NFC", str(cell)).split())
     return text or None
+
+
+def _large(number: int) -> str:
+    """A huge count for a message: in words from a billion on (ten digits would be masked as a personnummer)."""
+    if number >= 1_000_000_000:
+        return f"{number / 1e9:.1f}".replace(".", ",") + " miljarder"
+    return f"{number:,}".replace(",", " ")
 
 
 def _display(cell) -> str:
@@ -104,7 +125,11 @@ def _display(cell) -> str:
 
 
 def parse_name(filename: str, catalogue: Catalogue) -> SubmissionName | Problem:
-    m = NAME_RE.match(filename)
+    unsafe = name_problem(filename, stored_name(Path(filename)))
+    if unsafe:
+        return unsafe
+    filename = unicodedata.normalize("NFC", filename)
+    m = NAME_RE.fullmatch(filename)
     if not m:
         suffix = Path(filename).suffix.lower()
         if suffix not in {".xlsx", ".csv"}:
@@ -113,6 +138,9 @@ def parse_name(filename: str, catalogue: Catalogue) -> SubmissionName | Problem:
     period = parse_period(m.group("period"))
     if period is None:
         return problem("PERIOD_INVALID", value=m.group("period"))
+    periods = sorted({w.period for w in catalogue.windows})
+    if period not in periods:  # the gate accepts only these: a file for 2099/00 would stop the build
+        return problem("PERIOD_UNKNOWN", value=period, first=periods[0], last=periods[-1])
     fmt = m.group("ext").lower()
     csv_sheet = None
     if fmt == "csv":
@@ -162,16 +190,17 @@ class _Answers:
             return None, "ANSWER_INVALID"
         if isinstance(cell, (int, float)):
             number = float(cell)
+            if not math.isfinite(number):
+                return None, "ANSWER_INVALID"
         else:
-            text = " ".join(str(cell).split()).casefold()
+            text = " ".join(unicodedata.normalize("NFC", str(cell)).split()).casefold()
             if not text:
                 return None, None
             if text in self.by_label:
                 return self.by_label[text], None
-            try:
-                number = float(text.replace(",", "."))
-            except ValueError:
+            if not NUMBER_RE.fullmatch(text):  # not 4e0, 0_4, ٤, inf: only the forms the format lists
                 return None, "ANSWER_INVALID"
+            number = float(text.replace(",", "."))
         if not number.is_integer():
             return None, "ANSWER_INVALID"
         if not self.low <= number <= self.high:
@@ -179,18 +208,23 @@ class _Answers:
         return int(number), None
 
 
-def _parse_date(cell) -> date | None:
+def _parse_date(cell, date1904: bool = False) -> date | None:
     if isinstance(cell, datetime):
         return cell.date()
     if isinstance(cell, date):
         return cell
     if isinstance(cell, (int, float)) and not isinstance(cell, bool) and 1 <= cell < 2958466:
-        return EXCEL_EPOCH + timedelta(days=int(cell))  # an unformatted Excel date
+        # An unformatted Excel date, counted in the workbook's own date system.
+        return (EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH) + timedelta(days=int(cell))
     text = _text(cell)
     if text is None:
         return None
+    m = DATE_TEXT_RE.fullmatch(text)  # YYYY-MM-DD (a time may follow) or YYYYMMDD; not 2026-W11-6
+    if not m:
+        return None
+    year, month, day = (int(g) for g in (m.groups()[:3] if m[1] else m.groups()[3:]))
     try:
-        return date.fromisoformat(text[:10])
+        return date(year, month, day)
     except ValueError:
         return None
 
@@ -244,7 +278,8 @@ def _report_findings(sheet: str, rows: list[list], findings: SheetFindings | Non
 
 def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: SubmissionName,
                           catalogue: Catalogue, max_rows: int, out: Parsed, *,
-                          total_rows: int | None = None, findings: SheetFindings | None = None) -> None:
+                          total_rows: int | None = None, findings: SheetFindings | None = None,
+                          date1904: bool = False) -> None:
     header = [_text(c) for c in rows[0]] if rows else []
     _report_unreadable_cells(sheet, findings, out)
     data = _data_rows(rows)
@@ -314,7 +349,7 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
         answered_on = None
         if ANSWERED_ON in columns:
             raw = cell(r, ANSWERED_ON)
-            answered_on = _parse_date(raw)
+            answered_on = _parse_date(raw, date1904)
             if raw is None or _text(raw) is None:
                 out.add(problem("DATE_MISSING", sheet=sheet, row=row_no, column=where(ANSWERED_ON)))
             elif answered_on is None:
@@ -381,6 +416,7 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
         idx = columns[col]
         return r[idx] if idx < len(r) else None
 
+    first_rows: dict[str, int] = {}
     for row_no, r in _data_rows(rows):
         raw_group = get(r, enkat)
         group = catalogue.group_by_sheet(_text(raw_group) or "")
@@ -396,11 +432,21 @@ def _validate_collection_sheet(sheet: str, rows: list[list], name: SubmissionNam
             out.add(problem("GROUP_NOT_OPEN", sheet=sheet, row=row_no, group_sheet=group.sheet_name,
                             period=name.period))
             continue
+        if group.code in first_rows:  # one count per questionnaire: the warehouse keys on it
+            out.add(problem("GROUP_DUPLICATE", sheet=sheet, row=row_no,
+                            column=f"{col_letter(columns[enkat])} ({enkat})", group_sheet=group.sheet_name,
+                            first_row=first_rows[group.code]))
+            continue
+        first_rows[group.code] = row_no
         counts = {}
         for col in (asked_col, answered_col):
             raw = get(r, col)
             text = (_text(raw) or "").replace(" ", "")
-            if re.fullmatch(r"\d+", text):
+            if COUNT_RE.fullmatch(text) and int(text) > MAX_COUNT:
+                out.add(problem("COUNT_TOO_LARGE", sheet=sheet, row=row_no,
+                                column=f"{col_letter(columns[col])} ({col})", value=_large(int(text)),
+                                limit=f"{MAX_COUNT:,}".replace(",", " ")))
+            elif COUNT_RE.fullmatch(text):
                 counts[col] = int(text)
             else:
                 out.add(problem("COUNT_INVALID", sheet=sheet, row=row_no,
@@ -465,11 +511,22 @@ def _report_personal_numbers(sheets: Sheets, name: SubmissionName, file_name: st
                                 column=f"{letter} ({head})" if head else letter, place=place))
 
 
+def sheet_key(sheet_name: str) -> str:
+    """How sheet names are matched: NFC, case and spaces ignored (so 'styrelse ' is 'Styrelse')."""
+    return "".join(unicodedata.normalize("NFC", sheet_name).split()).casefold()
+
+
 def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_rows: int, *,
              file_name: str | None = None) -> Parsed:
     out = Parsed()
     _report_personal_numbers(sheets, name, file_name, out)
-    by_key = {s.strip().casefold(): s for s in sheets.sheets}
+    by_key: dict[str, str] = {}
+    for sheet_name in sheets.sheets:
+        key = sheet_key(sheet_name)
+        if key in by_key:  # never merged: one of them would be lost
+            out.add(problem("SHEET_DUPLICATE", sheet=sheet_name, sheets=f"'{by_key[key]}' och '{sheet_name}'"))
+            continue
+        by_key[key] = sheet_name
     if name.fmt == "xlsx":
         for required in (METADATA_SHEET, COLLECTION_SHEET):
             if required.casefold() not in by_key:
@@ -489,7 +546,8 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
         if key == COLLECTION_SHEET.casefold():
             _validate_collection_sheet(sheet, rows, name, catalogue, out, max_rows=max_rows, **extra)
             continue
-        group = catalogue.group_by_sheet(sheet)
+        extra["date1904"] = sheets.date1904
+        group = catalogue.group_by_sheet(unicodedata.normalize("NFC", sheet))
         if group is None:
             if _data_rows(rows) or (rows and not _is_blank_row(rows[0])):
                 out.add(problem("SHEET_UNKNOWN", sheet=sheet, expected=expected_names))
@@ -502,6 +560,8 @@ def validate(sheets: Sheets, name: SubmissionName, catalogue: Catalogue, max_row
         out.add(problem("NO_DATA"))
     if name.fmt == "xlsx":
         _check_collection_against_rows(out, catalogue)
+    if out.not_listed:
+        out.problems.append(problem("TOO_MANY_PROBLEMS", count=out.not_listed, listed=MAX_PROBLEMS))
     return out
 
 

@@ -9,6 +9,7 @@ file too), pass through `redact` first.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
 
 from .personnummer import redact
@@ -23,6 +24,23 @@ CODES: dict[str, tuple[str, str, str]] = {
     "FILE_ENCRYPTED": (ERROR, "Arbetsboken är lösenordsskyddad (krypterad) och kan därför inte läsas.",
                        "Spara arbetsboken utan lösenord (i Excel: Arkiv → Information → Skydda arbetsbok → "
                        "Kryptera med lösenord, töm fältet och spara) och skicka den igen. Skicka aldrig lösenordet."),
+    "FILE_TOO_LARGE": (ERROR, "Filen är för stor för att läsas: {detail}.",
+                       "Kontrollera att filen bara innehåller inmatningsfilens blad och rader (högst {limit}). "
+                       "Spara den på nytt från mallen och skicka den igen."),
+    "FILE_NOT_REGULAR": (ERROR, "{name} är ingen vanlig fil ({kind}) och lämnas orörd.",
+                         "Lägg filen själv i inkorgen, inte en genväg (symbolisk länk) eller en annan "
+                         "specialfil."),
+    "FILE_MACRO": (ERROR, "Filen är en arbetsbok med makron (.xlsm) som har fått filändelsen .xlsx.",
+                   "Spara arbetsboken som vanlig Excel-arbetsbok (.xlsx) utan makron och skicka den igen."),
+    "FILE_NAME_UNSAFE": (ERROR, "Filnamnet {name} {reason}.",
+                         "Byt namn på filen till mönstret FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx (t.ex. SF07_2025-26.xlsx), "
+                         "utan radbrytningar eller andra osynliga tecken, och skicka den igen."),
+    "CSV_LINE_ENDINGS": (ERROR, "Filen har radslut av olika slag (både CR ensamt och LF), så raderna kan inte "
+                                "avgränsas säkert.",
+                         "Spara CSV-filen på nytt från Excel (CSV UTF-8, semikolonavgränsad) och skicka den igen."),
+    "BINARY_CONTENT": (ERROR, "Filen innehåller ett NUL-tecken (binära data) på rad {row}.",
+                       "Spara CSV-filen på nytt som text (CSV UTF-8, semikolonavgränsad); skicka aldrig en "
+                       "Excel-fil med filändelsen .csv."),
     "FILE_TYPE": (ERROR, "Filtypen {suffix} tas inte emot.",
                   "Skicka inmatningsfilen som Excel (.xlsx) eller som CSV-filer (.csv)."),
     "FILE_NAME": (ERROR, "Filnamnet {name} följer inte mönstret FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx (t.ex. SF07_2025-26.xlsx).",
@@ -37,10 +55,15 @@ CODES: dict[str, tuple[str, str, str]] = {
                             "Rätta förbundskoden så att filnamn och Metadata anger samma förbund."),
     "PERIOD_INVALID": (ERROR, "Mätperioden {value} är inte giltig.",
                        "Ange mätperioden som ÅÅÅÅ/ÅÅ, till exempel 2025/26."),
+    "PERIOD_UNKNOWN": (ERROR, "Mätperioden {value} finns inte i insamlingskalendern (perioder {first}–{last}).",
+                       "Kontrollera mätperioden i filnamnet och på bladet Metadata (t.ex. 2025/26 för "
+                       "1 november 2025–31 oktober 2026)."),
     "PERIOD_MISMATCH": (ERROR, "Mätperioden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
                         "Rätta mätperioden så att filnamn och Metadata anger samma period."),
     "SHEET_MISSING": (ERROR, "Bladet {sheet} saknas.",
                       "Utgå från den senaste mallen (nns template) och behåll bladens namn."),
+    "SHEET_DUPLICATE": (ERROR, "Bladen {sheets} har samma namn så när som på versaler och mellanslag.",
+                        "Ta bort eller byt namn på det extra bladet så att varje blad finns en gång."),
     "SHEET_UNKNOWN": (ERROR, "Bladet {sheet} är okänt.",
                       "Ta bort bladet eller byt tillbaka till bladnamnet i mallen ({expected})."),
     "GROUP_NOT_OPEN": (ERROR, "Enkäten {group_sheet} ingår inte i mätperioden {period}.",
@@ -68,6 +91,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "CELL_ERROR_VALUE": (ERROR, "{count} cell(er) innehåller ett felvärde från en formel, t.ex. {cells}.",
                          "Rätta formlerna eller skriv in värdena direkt, så att inga celler visar #DIV/0!, "
                          "#REF!, #VÄRDEFEL! eller liknande."),
+    "TOO_MANY_PROBLEMS": (ERROR, "Ytterligare {count} fel i enskilda celler listas inte här (de första {listed} "
+                                 "visas).",
+                          "Rätta de listade felen; de flesta beror ofta på samma sak (en flyttad kolumn, fel "
+                          "mall). Kontrollera sedan filen igen."),
     "HIDDEN_ROWS": (WARNING, "{count} rad(er) med innehåll är dolda men har lästs in som vanliga rader: rad {rows}.",
                     "Om de dolda raderna inte ska ingå: ta bort dem och skicka filen igen. "
                     "Annars behöver du inte göra något."),
@@ -89,6 +116,10 @@ CODES: dict[str, tuple[str, str, str]] = {
                             "Ange ett tal mellan {low} och {high}, Vet ej/Ej aktuellt, eller lämna cellen tom."),
     "COUNT_INVALID": (ERROR, "Antalet {value} är inte ett heltal som är 0 eller större.",
                       "Ange antalet som ett heltal."),
+    "COUNT_TOO_LARGE": (ERROR, "Antalet {value} är orimligt stort (högst {limit}).",
+                        "Kontrollera antalet: ange antal tillfrågade och besvarade enkäter för förbundet."),
+    "GROUP_DUPLICATE": (ERROR, "Enkäten {group_sheet} förekommer också på rad {first_row}.",
+                        "Ange varje enkät en gång på bladet Insamling."),
     "COUNT_INCONSISTENT": (ERROR, "Antal besvarade ({answered}) är större än antal tillfrågade ({asked}).",
                            "Kontrollera antalen för enkäten på bladet Insamling."),
     "COLLECTION_MISSING": (WARNING, "Antal tillfrågade och besvarade saknas för enkäten {group_sheet}.",
@@ -100,6 +131,12 @@ CODES: dict[str, tuple[str, str, str]] = {
     "REGISTER_NAME": (ERROR, "Filnamnet {name} följer inte mönstret för ett registeruttag.",
                       "Döp filen till sus_deltagare_ÅÅÅÅ-MM.csv/.parquet "
                       "eller inkomster_ÅÅÅÅ-MM_ÅÅÅÅ-MM.csv/.parquet."),
+    "REGISTER_PERIOD": (ERROR, "Filnamnet {name} anger {detail}.",
+                        "Rätta månaderna i filnamnet: riktiga månader ÅÅÅÅ-MM (01–12), första månaden före eller "
+                        "lika med den sista, och ingen månad efter innevarande månad."),
+    "VALUE_RESERVED": (ERROR, "{rows} rad(er) har värdet {value} i kolumnen {column}, som är reserverat för "
+                              "summeringsrader i rapporterna, t.ex. rad {examples}.",
+                       "Använd insatsens egen kod i kolumnen {column}."),
     "REGISTER_COLUMNS": (ERROR, "Kolumnerna {columns} saknas.",
                          "Leverera uttaget med kolumnerna {expected}."),
     "PNR_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt personnummer eller samordningsnummer "
@@ -130,6 +167,13 @@ CODES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Problems about the file's name alone: bytes rejected only for these have not been judged,
+# so the same bytes under a corrected name are processed (LedgerRecord.rejected_for_name).
+NAME_CODES = frozenset({"FILE_NAME", "FILE_TYPE", "FILE_NAME_UNSAFE", "PERIOD_INVALID", "PERIOD_UNKNOWN",
+                        "FEDERATION_UNKNOWN", "FEDERATION_INACTIVE", "REGISTER_NAME", "REGISTER_PERIOD",
+                        "PERSONAL_NUMBER_IN_NAME"})
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str
@@ -155,6 +199,16 @@ class Problem:
         return ", ".join(parts)
 
 
+def name_problem(name: str, stored: str) -> Problem | None:
+    """FILE_NAME_UNSAFE for a name with control characters (a newline) or longer than 120 characters."""
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        reason = "innehåller en radbrytning eller ett annat osynligt styrtecken"
+        return problem("FILE_NAME_UNSAFE", name=stored, reason=reason)
+    if len(name) > 120:
+        return problem("FILE_NAME_UNSAFE", name=stored, reason=f"är {len(name)} tecken långt (högst 120)")
+    return None
+
+
 def problem(problem_code: str, /, *, sheet: str | None = None, row: int | None = None,
             column: str | None = None, **details) -> Problem:
     severity, message, action = CODES[problem_code]
@@ -175,3 +229,9 @@ def problem(problem_code: str, /, *, sheet: str | None = None, row: int | None =
 
 def is_blocking(problems: list[Problem]) -> bool:
     return any(p.severity == ERROR for p in problems)
+
+
+def only_the_name(problems: list[Problem]) -> bool:
+    """Rejected for the file's name alone (codes in NAME_CODES, not tied to a sheet)."""
+    errors = [p for p in problems if p.severity == ERROR]
+    return bool(errors) and all(p.code in NAME_CODES and p.sheet is None for p in errors)

@@ -9,6 +9,16 @@ merged cells, hidden rows, formulas saved without a value and error values
 (`SheetFindings`), read from the workbook's XML because calamine only gives
 values. A sheet longer than the row limit is not kept whole: its rows are
 counted while streaming and only the first ones are kept (`row_counts`).
+
+Bounded resources: nothing is parsed before its size is known. A file larger
+than `MAX_FILE_BYTES` on disk is refused; a workbook's parts are decompressed
+once, as a stream, counting (never trusting the sizes the zip declares), and a
+package whose parts would exceed `MAX_UNCOMPRESSED_BYTES`, or whose compression
+ratio is that of a bomb, or whose sheets declare more rows or columns than
+Excel allows, is refused with `FILE_TOO_LARGE` before calamine reads it. With
+these limits one file is read in at most about 512 MiB (docs/submission_format.md
+§3.5). Every other exception while reading becomes `UnreadableFile`, so a file
+can never crash the batch.
 """
 
 from __future__ import annotations
@@ -31,6 +41,12 @@ Cell = object  # str | int | float | bool | date | datetime | None
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: .xls, or an encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
+MiB = 1024 * 1024
+MAX_FILE_BYTES = 64 * MiB  # on disk, CSV or xlsx (a full 20,000-row workbook is about 3 MiB)
+MAX_UNCOMPRESSED_BYTES = 100 * MiB  # all parts of a workbook, decompressed (measured: peak RSS 0.5 GiB)
+MAX_RATIO = 200  # uncompressed / compressed for a part larger than 1 MiB: beyond it, a bomb
+MAX_COLUMNS = 1_000  # a questionnaire sheet has about 40
+MAX_DECLARED_ROWS = 1_048_576  # Excel's own limit
 
 
 class UnreadableFile(Exception):
@@ -40,11 +56,17 @@ class UnreadableFile(Exception):
     for a password-protected workbook (which needs a different action).
     """
 
-    def __init__(self, expected: str, detail: str, code: str = "FILE_UNREADABLE"):
+    def __init__(self, expected: str, detail: str, code: str = "FILE_UNREADABLE", **details):
         super().__init__(detail)
         self.expected = expected
         self.detail = detail
         self.code = code
+        self.details = {"expected": expected, "detail": detail, **details}
+
+
+def too_large(expected: str, detail: str) -> UnreadableFile:
+    return UnreadableFile(expected, detail, code="FILE_TOO_LARGE",
+                          limit=f"{MAX_FILE_BYTES // MiB} MiB, {MAX_UNCOMPRESSED_BYTES // MiB} MiB uppackat")
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,7 @@ class Sheets:
     # Sheets cut short because they exceed the row limit: their real number of non-blank data rows.
     row_counts: dict[str, int] = field(default_factory=dict)
     findings: dict[str, SheetFindings] = field(default_factory=dict)  # xlsx only
+    date1904: bool = False  # xlsx only: serial numbers count days from 1904-01-01
 
 
 def _is_blank(row) -> bool:
@@ -125,7 +148,79 @@ def _unreadable_xlsx_detail(path: Path) -> UnreadableFile:
     return UnreadableFile(expected, "filen är skadad eller inte en .xlsx-fil")
 
 
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
+_DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904=\"(?:1|true)\"")
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+def check_package(path: Path) -> bool:
+    """Refuse a workbook too large to read in bounded memory; return whether it uses the 1904 date system.
+
+    Every part is decompressed once as a stream and counted (a zip's declared sizes can lie).
+    Raises UnreadableFile (FILE_TOO_LARGE, FILE_MACRO or FILE_UNREADABLE).
+    """
+    expected = "Excel-arbetsbok"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise too_large(expected, f"filen är {size // MiB} MiB")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != ZIP_MAGIC:
+                return False  # calamine and _unreadable_xlsx_detail say what it is
+        total = 0
+        date1904 = False
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if len(infos) > 10_000:
+                raise too_large(expected, f"arbetsboken har {len(infos)} delar")
+            names = {i.filename for i in infos}
+            if "xl/vbaProject.bin" in names:
+                raise UnreadableFile(expected, "makron", code="FILE_MACRO")
+            for info in infos:
+                if info.is_dir():
+                    continue
+                declared = info.file_size
+                if declared > MAX_UNCOMPRESSED_BYTES or total + declared > MAX_UNCOMPRESSED_BYTES:
+                    raise too_large(expected, f"delen {info.filename[:60]} blir {declared // MiB} MiB uppackad")
+                head = b""
+                read = 0
+                with z.open(info) as part:
+                    while chunk := part.read(MiB):
+                        read += len(chunk)
+                        total += len(chunk)
+                        if len(head) < 4096:
+                            head += chunk[:4096 - len(head)]
+                        if total > MAX_UNCOMPRESSED_BYTES:
+                            raise too_large(expected, f"arbetsboken blir mer än {MAX_UNCOMPRESSED_BYTES // MiB} MiB "
+                                                      "uppackad")
+                ratio = read // max(info.compress_size, 1)
+                if read > MiB and ratio > MAX_RATIO:
+                    raise too_large(expected, f"delen {info.filename[:60]} packas upp {ratio} gånger "
+                                              "(en så kallad zip-bomb)")
+                if info.filename == "[Content_Types].xml" and b"macroEnabled" in head:
+                    raise UnreadableFile(expected, "makron", code="FILE_MACRO")
+                if info.filename == "xl/workbook.xml" and _DATE1904.search(head):
+                    date1904 = True
+                if info.filename.startswith("xl/worksheets/") and (m := _DIMENSION.search(head)):
+                    rows = int(m[4] or m[2] or 0)
+                    columns = _column_number(m[3] or m[1] or b"A")
+                    if rows > MAX_DECLARED_ROWS or columns > MAX_COLUMNS:
+                        raise too_large(expected, f"ett blad anger {rows} rader och {columns} kolumner")
+    except UnreadableFile:
+        raise
+    except Exception:  # noqa: BLE001 - a broken zip raises many kinds (BadZipFile, zlib.error, EOFError, ...)
+        raise _unreadable_xlsx_detail(path) from None
+    return date1904
+
+
 def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
+    date1904 = check_package(path)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
@@ -163,7 +258,8 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
             found = findings.get(name, SheetFindings())
             findings[name] = SheetFindings(ranges, found.hidden_rows, found.formulas_without_value,
                                            found.error_values)
-    return Sheets(sheets, row_counts=row_counts, findings={k: v for k, v in findings.items() if v})
+    return Sheets(sheets, row_counts=row_counts, findings={k: v for k, v in findings.items() if v},
+                  date1904=date1904)
 
 
 def _ref(row: int, col: int) -> str:
@@ -227,12 +323,12 @@ def _inspect_xml(path: Path) -> dict[str, SheetFindings]:
                     ref = ref[1].decode() if ref else "?"
                     kind = _CELL_TYPE.search(attrs)
                     kind = kind[1] if kind else b"n"
-                    value = _VALUE.search(content)
-                    value = value[1] if value else b""
+                    found = _VALUE.search(content)
+                    value = found[1] if found else b""
                     if kind == b"e":
                         errors.append((ref, value.decode("utf-8", "replace") or "#?"))
-                    elif _FORMULA.search(content) and not value.strip() and kind not in _TEXT_TYPES:
-                        no_value.append(ref)
+                    elif _FORMULA.search(content) and (found is None if kind in _TEXT_TYPES else not value.strip()):
+                        no_value.append(ref)  # (an empty text result, <v></v>, is a value)
             findings[name] = SheetFindings((), tuple(hidden), tuple(no_value), tuple(errors))
     return findings
 
@@ -275,19 +371,43 @@ def _lines(text: str):
         start = end
 
 
+def _cr_only_in_quotes(text: str) -> bool:
+    """Whether every lone CR is inside a quoted cell (a cell may hold line breaks)."""
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "\r" and not quoted and (i + 1 == len(text) or text[i + 1] != "\n"):
+            return False
+    return True
+
+
 def read_csv(path: Path, sheet_name: str, max_rows: int | None = None) -> Sheets:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise too_large("CSV-fil", f"filen är {size // MiB} MiB")
     data = path.read_bytes()
     encoding = detect_encoding(data)
-    if encoding != "utf-16" and b"\x00" in data[:4096]:
+    if encoding != "utf-16" and data.startswith((ZIP_MAGIC, OLE_MAGIC)):
         raise UnreadableFile("CSV-fil", "filen innehåller binära data (är det en Excel-fil med fel filändelse?)")
+    if encoding != "utf-16" and (nul := data.find(b"\x00")) >= 0:
+        raise UnreadableFile("CSV-fil", "NUL", code="BINARY_CONTENT", row=data.count(b"\n", 0, nul) + 1)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         raise UnreadableFile("CSV-fil", "teckenkodningen känns inte igen; spara som UTF-8") from None
     del data
     text = text.removeprefix("\ufeff")
+    if encoding == "utf-16" and "\x00" in text:
+        raise UnreadableFile("CSV-fil", "NUL", code="BINARY_CONTENT", row=text.count("\n", 0, text.find("\x00")) + 1)
+    if "\n" in text and re.search(r"\r(?!\n)", text) and not _cr_only_in_quotes(text):
+        raise UnreadableFile("CSV-fil", "radslut", code="CSV_LINE_ENDINGS")
     delimiter = detect_delimiter(text)
     reader = csv.reader(_lines(text), delimiter=delimiter)
-    rows, count = _keep_rows(([cell if cell.strip() else None for cell in row] for row in reader), max_rows)
+    try:
+        rows, count = _keep_rows(([cell if cell.strip() else None for cell in row] for row in reader), max_rows)
+    except csv.Error:
+        raise UnreadableFile("CSV-fil", "citattecknen eller radsluten går inte ihop (en cell saknar sitt "
+                                        "avslutande citattecken?)") from None
     return Sheets({sheet_name: rows}, encoding=encoding, delimiter=delimiter,
                   row_counts={sheet_name: count} if count is not None else {})

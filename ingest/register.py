@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -25,9 +26,10 @@ from core.crash_points import checkpoint
 from core.ledger import LedgerRecord
 from core.settings import Settings
 
-from . import lake
-from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise, redact
-from .problems import Problem, problem
+from . import inbox, lake
+from .inbox import stored_name
+from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise
+from .problems import Problem, name_problem, only_the_name, problem
 
 # An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.
 SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})(?:_[^.]*)?\.(?P<ext>csv|parquet)$", re.IGNORECASE)
@@ -59,10 +61,43 @@ def register_inbox(settings: Settings) -> Path:
 
 
 def parse_name(name: str) -> Extract | None:
-    if m := SUS_NAME.match(name):
+    if m := SUS_NAME.fullmatch(name):
         return Extract("sus", m["ext"].lower(), m["month"])
-    if m := INCOME_NAME.match(name):
+    if m := INCOME_NAME.fullmatch(name):
         return Extract("income", m["ext"].lower(), m["last"], m["first"])
+    return None
+
+
+RESERVED_INSATS = ("alla",)  # the marts' total rows (gender_analysis, indicator11_outcomes)
+FIRST_YEAR = 2000  # no extract describes months before the product's registers
+
+
+def run_month(settings: Settings) -> str:
+    """The month the run is in ('YYYY-MM'): NNS_AS_OF's if set (tests, replays), else today's."""
+    day = date.fromisoformat(settings.as_of[:10]) if settings.as_of else date.today()
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def check_months(extract: Extract, name: str, settings: Settings) -> Problem | None:
+    """A register file's name must describe real months, first <= last, none after the run's month.
+
+    Otherwise an extract for 2099-01 would stay current for good, and a one-row extract
+    for a future quarter would decide which income months are current.
+    """
+    months = [m for m in (extract.first_month, extract.extract_month) if m]
+    for month in months:
+        year, number = int(month[:4]), int(month[5:7])
+        if not 1 <= number <= 12:
+            return problem("REGISTER_PERIOD", name=name, detail=f"månaden {month}, som inte finns (månad 01–12)")
+        if year < FIRST_YEAR:
+            return problem("REGISTER_PERIOD", name=name, detail=f"månaden {month}, före {FIRST_YEAR}")
+    if extract.first_month and extract.first_month > extract.extract_month:
+        return problem("REGISTER_PERIOD", name=name, detail=f"en första månad ({extract.first_month}) efter "
+                                                              f"den sista ({extract.extract_month})")
+    current = run_month(settings)
+    if extract.extract_month > current:
+        return problem("REGISTER_PERIOD", name=name, detail=f"månaden {extract.extract_month}, som ligger efter "
+                                                              f"innevarande månad ({current})")
     return None
 
 
@@ -186,6 +221,16 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
         _check(con, problems, "VALUE_INVALID", condition, column=column, allowed=allowed)
     _check(con, problems, "END_BEFORE_START",
            "try_cast(slutdatum as date) < try_cast(startdatum as date)")
+    _reserved_sus(con, problems)
+
+
+def _reserved_sus(con, problems: list[Problem]) -> None:
+    """Isolation: values the marts use for their own total rows cannot come from a file."""
+    for value in RESERVED_INSATS:
+        count, examples = _rows_where(con, f"lower(trim(insats)) = '{value}'")
+        if count:
+            problems.append(problem("VALUE_RESERVED", column="insats", value=f"'{value}'", rows=count,
+                                    examples=examples))
 
 
 def _validate_income(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
@@ -242,7 +287,7 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     problems: list[Problem] = []
     record = LedgerRecord(
         submission_id=submission_id, source=f"register_{extract.kind}" if extract else "register",
-        file_name=redact(path.name),  # what the ledger, errors.json and logs keep of the name
+        file_name=stored_name(path),  # what the ledger, errors.json and logs keep of the name
         received_at=received_at, ingested_at=ledger.now_utc(),
         format=extract.fmt if extract else path.suffix.lstrip("."),
         extract_month=extract.extract_month if extract else None,
@@ -252,15 +297,19 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     )
     rows_total = 0
     if contains_personal_number(path.name):
-        problems.append(problem("PERSONAL_NUMBER_IN_NAME", name=path.name))
+        problems.append(problem("PERSONAL_NUMBER_IN_NAME", name=record.file_name))
+    elif unsafe := name_problem(path.name, record.file_name):
+        problems.append(unsafe)
     elif extract is None:
-        problems.append(problem("REGISTER_NAME", name=path.name))
+        problems.append(problem("REGISTER_NAME", name=record.file_name))
+    elif month_problem := check_months(extract, record.file_name, settings):
+        problems.append(month_problem)
     else:
         catalogue = load_catalogue(settings.catalogue_dir)
         with _connect(settings) as con:
             try:
                 rows_total = _process(con, path, extract, catalogue, settings, record, problems)
-            except duckdb.Error as exc:
+            except (duckdb.Error, pa.ArrowException, UnicodeError, ValueError, MemoryError) as exc:
                 # DuckDB's messages quote the offending line, which may hold a personnummer:
                 # keep only the kind of error, and do not chain the original exception.
                 problems.append(problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad "
@@ -271,6 +320,7 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     record.errors = len(problems)
     record.first_problem = f"{problems[0].code}: {problems[0].message}" if problems else None
     record.status = ledger.REJECTED if problems else ledger.ACCEPTED
+    record.rejected_for_name = only_the_name(problems)
     if problems:
         target = settings.quarantine / submission_id
         files.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
@@ -282,9 +332,20 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     ledger.write_record(settings, record)
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
         lake.drop_stale_outcome(settings, "register", submission_id, record.status)
-    if not problems and path.resolve().parent == register_inbox(settings).resolve():
-        path.unlink()  # the agency holds the master copy; the ledger keeps the hash
+    if not problems:
+        leave_register_inbox(path, settings, submission_id)
     return record
+
+
+def leave_register_inbox(path: Path, settings: Settings, submission_id: str) -> None:
+    """An accepted extract leaves the inbox once the ledger holds its hash (just written), and only
+    if the file still has exactly those bytes: the agency holds the master copy."""
+    if path.is_symlink() or path.parent.resolve() != register_inbox(settings).resolve():
+        return
+    if ledger.read_record(settings, submission_id) is None or files.sha256_file(path) != submission_id:
+        return
+    path.unlink(missing_ok=True)
+    inbox.forget(path, settings)
 
 
 def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, record: LedgerRecord,

@@ -12,9 +12,16 @@ What it does with a path, safe to run again at any time:
 - a path that has left the inbox (an Airflow task cleared after it ran): the
   latest ledger record of a file of that name, without touching the lake.
 
-Listing what waits (`waiting_surveys`, `waiting_extracts`) has no side effects;
-`finish_interrupted` is the separate step that completes a file whose record
-was committed before its run stopped.
+Listing what waits (`waiting_surveys`, `waiting_extracts`) offers only complete
+regular files (`ingest.inbox`: symlinks, FIFOs and other special files are
+refused and left alone; a file still being written waits) and touches nothing but
+the product's own record of when it first saw each name; `finish_interrupted` is
+the separate step that completes a file whose record was committed before its
+run stopped.
+
+Identity is the hash of the bytes, but a file rejected only for its name
+(`LedgerRecord.rejected_for_name`) has not had its bytes judged: the same bytes
+offered under another name are processed (`is_new`).
 """
 
 from __future__ import annotations
@@ -23,37 +30,50 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from core import files, ledger
 from core.ledger import LedgerRecord
 from core.settings import Settings
 
-from . import lake
+from . import inbox, lake
+from .inbox import RefusedFile, check_regular, stored_name
 from .outcome import Outcome
 from .personnummer import redact
-from .register import land_register, parse_name, register_inbox
+from .register import land_register, leave_register_inbox, parse_name, register_inbox
 from .survey import land_survey, leave_inbox
 
 log = logging.getLogger(__name__)
 
-IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files
+__all__ = ["RefusedFile", "ingest_submission", "is_new", "refused_in_inbox", "waiting_extracts",
+           "waiting_surveys"]
 
 
-def _files_in(folder: Path) -> list[Path]:
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES))
+def _files_in(folder: Path, settings: Settings) -> list[Path]:
+    complete, refused = inbox.offered(folder, settings)
+    for entry in refused:
+        log.warning("%s", redact(str(entry)))
+    return complete
 
 
 def waiting_surveys(settings: Settings) -> list[Path]:
-    """Survey files in the inbox (register extracts wait in inbox/register/)."""
-    return _files_in(settings.inbox)
+    """Complete survey files in the inbox (register extracts wait in inbox/register/)."""
+    return _files_in(settings.inbox, settings)
 
 
 def waiting_extracts(settings: Settings) -> list[Path]:
-    return _files_in(register_inbox(settings))
+    return _files_in(register_inbox(settings), settings)
+
+
+def refused_in_inbox(settings: Settings) -> list[RefusedFile]:
+    """Entries of the inbox (and inbox/register/) that are not regular files: left alone, with a code."""
+    return [*inbox.offered(settings.inbox, settings)[1], *inbox.offered(register_inbox(settings), settings)[1]]
+
+
+def is_new(path: Path, settings: Settings, submission_id: str | None = None) -> bool:
+    """Bytes the ledger has not judged: unseen, or seen only under a name that was rejected."""
+    record = ledger.read_record(settings, submission_id or files.sha256_file(path))
+    return record is None or (record.rejected_for_name and record.file_name != stored_name(Path(path)))
 
 
 def is_register_extract(path: Path, settings: Settings) -> bool:
@@ -63,8 +83,10 @@ def is_register_extract(path: Path, settings: Settings) -> bool:
 def ingest_submission(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     """Ingest one file (see the module's docstring for every case); returns what happened."""
     path = Path(path)
-    name = redact(path.name)  # the ledger keeps names with any personnummer masked
+    name = stored_name(path)  # the ledger keeps names with any personnummer masked
     lake.ensure_lake(settings)
+    if os.path.lexists(path):
+        check_regular(path)  # a symlink, FIFO or device is never opened, archived or removed
     if path.parent == settings.archive and path.is_file():
         return _reprocess_archived(path, settings)
     if not path.exists():
@@ -76,10 +98,11 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
 
     submission_id = files.sha256_file(path)
     known = ledger.read_record(settings, submission_id)
-    if known and not force:
+    if known and not force and not is_new(path, settings, submission_id):
         finish(path, known, settings)
         return Outcome.restated(known, name)
-    received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    # A reprocess keeps the original arrival; anything else arrived when the product first saw it.
+    received_at = known.received_at if known and force and known.received_at else inbox.arrival_time(path, settings)
     land = land_register if is_register_extract(path, settings) else land_survey
     record = land(path, settings, submission_id, received_at, known)
     outcome = Outcome(record, name)
@@ -91,17 +114,19 @@ def finish(path: Path, record: LedgerRecord, settings: Settings) -> None:
     """Complete a committed file: it leaves the inbox (a survey's original is in the archive;
     an accepted extract's master is with the agency, a rejected one stays where it arrived)."""
     if not record.is_register:
-        leave_inbox(path, settings)
-    elif record.accepted and path.resolve().parent == register_inbox(settings).resolve():
-        path.unlink(missing_ok=True)
+        leave_inbox(path, settings, record.submission_id)
+    elif record.accepted:
+        leave_register_inbox(path, settings, record.submission_id)
 
 
 def finish_interrupted(settings: Settings) -> list[str]:
     """Files whose ledger record was committed but whose run stopped before they left the inbox."""
     finished = []
     for path in [*waiting_surveys(settings), *waiting_extracts(settings)]:
-        record = ledger.read_record(settings, files.sha256_file(path))
-        if record is not None and (not record.is_register or record.accepted):
+        submission_id = files.sha256_file(path)
+        record = ledger.read_record(settings, submission_id)
+        if record is not None and not is_new(path, settings, submission_id) and (
+                not record.is_register or record.accepted):
             finish(path, record, settings)
             finished.append(path.name)
     return finished

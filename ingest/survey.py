@@ -7,6 +7,7 @@ file). Running it twice on the same bytes is a no-op.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from core.crash_points import checkpoint
 from core.ledger import LedgerRecord
 from core.settings import Settings
 
-from . import lake
+from . import inbox, lake
 from .contract import (
     ANSWER_FIELDS,
     COLLECTION_FIELDS,
@@ -27,11 +28,13 @@ from .contract import (
     parse_name,
     validate,
 )
-from .personnummer import contains_personal_number, redact
-from .problems import Problem, is_blocking, problem
+from .inbox import stored_name
+from .personnummer import contains_personal_number
+from .problems import Problem, is_blocking, only_the_name, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
 CONTRACT_VERSION = "1"
+log = logging.getLogger(__name__)
 
 
 def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
@@ -41,19 +44,35 @@ def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
 
 
 def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
+    """Every problem of one file; an exception while reading it becomes a problem, never a crash."""
     catalogue = load_catalogue(settings.catalogue_dir)
+    try:
+        return _check_file(path, settings, catalogue)
+    except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 - one file must not stop the batch
+        log.warning("Reading %s failed with %s; rejected as unreadable", stored_name(path), type(exc).__name__)
+        parsed = Parsed()
+        parsed.add(problem("FILE_UNREADABLE", expected="Excel-arbetsbok eller CSV-fil",
+                           detail=f"filen kunde inte läsas ({type(exc).__name__})"))
+        return None, parsed, None
+
+
+def _unreadable(exc: UnreadableFile) -> Problem:
+    return problem(exc.code, **exc.details)
+
+
+def _check_file(path: Path, settings: Settings, catalogue) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
     parsed = Parsed()
     if contains_personal_number(path.name):
-        parsed.add(problem("PERSONAL_NUMBER_IN_NAME", name=path.name))
+        parsed.add(problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(path)))
     name = parse_name(path.name, catalogue)
     if isinstance(name, Problem):
         parsed.add(name)
         # Still say whether the bytes are readable at all: the submitter fixes both at once.
-        if path.suffix.lower() == ".xlsx":
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
             try:
                 read_xlsx(path, settings.max_rows_per_sheet)
             except UnreadableFile as exc:
-                parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
+                parsed.add(_unreadable(exc))
         return None, parsed, None
     federation_problem = check_federation(name, catalogue)
     if federation_problem:
@@ -61,16 +80,13 @@ def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parse
     try:
         sheets = _read(path, name, settings.max_rows_per_sheet)
     except UnreadableFile as exc:
-        parsed.add(problem(exc.code, expected=exc.expected, detail=exc.detail))
+        parsed.add(_unreadable(exc))
         return name, parsed, None
     checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet, file_name=stored_name(path))
     checked.problems[:0] = parsed.problems
     return name, checked, sheets
 
 
-def stored_name(path: Path) -> str:
-    """The file name as the ledger, quarantine, feedback and logs keep it: any personnummer masked."""
-    return redact(Path(path).name)
 
 
 def land_survey(path: Path, settings: Settings, submission_id: str, received_at: str,
@@ -107,6 +123,7 @@ def land_survey(path: Path, settings: Settings, submission_id: str, received_at:
 
     if is_blocking(parsed.problems):
         record.status = ledger.REJECTED
+        record.rejected_for_name = only_the_name(parsed.problems)
         _quarantine(path, settings, record, parsed.problems)
     else:
         record.status = ledger.ACCEPTED
@@ -117,14 +134,25 @@ def land_survey(path: Path, settings: Settings, submission_id: str, received_at:
     checkpoint("ingest.committed")
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
         lake.drop_stale_outcome(settings, "survey", submission_id, record.status)
-    leave_inbox(path, settings)
+    leave_inbox(path, settings, submission_id)
     return record
 
 
-def leave_inbox(path: Path, settings: Settings) -> None:
-    """A processed file leaves the inbox (the archive has it); files elsewhere are left alone."""
-    if path.resolve().parent == settings.inbox.resolve():
-        path.unlink(missing_ok=True)
+def leave_inbox(path: Path, settings: Settings, submission_id: str) -> None:
+    """A processed file leaves the inbox, only once the archive holds exactly its bytes.
+
+    Both are hashed again: if the file changed since it was read (a writer still
+    appending), it stays and is offered again as new bytes. Files elsewhere are left alone.
+    """
+    if path.is_symlink() or path.parent.resolve() != settings.inbox.resolve():
+        return
+    archived = lake.archive_path(settings, submission_id, path.suffix)
+    if not archived.exists() or files.sha256_file(archived) != submission_id:
+        return
+    if files.sha256_file(path) != submission_id:
+        return
+    path.unlink(missing_ok=True)
+    inbox.forget(path, settings)
 
 
 def _quarantine(path: Path, settings: Settings, record: LedgerRecord, problems: list[Problem]) -> None:

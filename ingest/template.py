@@ -72,7 +72,8 @@ def write_workbook(path: Path, content: SubmissionContent, catalogue: Catalogue,
     period = content.period
     groups = catalogue.groups_in(period)
     federation = catalogue.federation(content.federation_code)
-    wb = xlsxwriter.Workbook(str(path), {"default_date_format": "yyyy-mm-dd", "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(str(path), {"default_date_format": "yyyy-mm-dd", "strings_to_numbers": False,
+                                          "strings_to_formulas": False})
     wb.set_properties({"title": f"Inmatningsfil {content.federation_code} {period}",
                        "created": created or datetime.now()})
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})

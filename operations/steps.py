@@ -18,7 +18,7 @@ from core.settings import Settings
 from ingest import lake
 from ingest.outcome import Outcome
 from ingest.personnummer import redact
-from ingest.submission import finish_interrupted, ingest_submission, waiting_extracts, waiting_surveys
+from ingest.submission import finish_interrupted, ingest_submission, is_new, waiting_extracts, waiting_surveys
 from operations.build_log import track
 from publication.checksum import published_checksum
 from publication.publish import publish
@@ -77,7 +77,7 @@ def files_to_ingest(settings: Settings, *, federation: str | None = None, file_n
             continue
         sha = files.sha256_file(path)
         seen.add(sha)
-        if force or ledger.read_record(settings, sha) is None:
+        if force or is_new(path, settings, sha):
             chosen.append(str(path))
     if force:
         latest: dict[str, ledger.LedgerRecord] = {}
@@ -102,7 +102,7 @@ def register_files_to_ingest(settings: Settings, *, file_name: str | None = None
     """
     return [str(path) for path in waiting_extracts(settings)
             if (not file_name or path.name == file_name)
-            and (force or ledger.read_record(settings, files.sha256_file(path)) is None)]
+            and (force or is_new(path, settings))]
 
 
 def ingest_with_feedback(path: Path, settings: Settings, *, force: bool = False) -> Outcome:

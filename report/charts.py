@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
+from .escape import chart_text  # noqa: E402
+
 plt.rcParams.update({
     "svg.fonttype": "none",  # real text: small files, selectable, rendered in the page's font
     "svg.hashsalt": "nns",  # stable ids, so the same data gives the same file
@@ -46,11 +48,11 @@ def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str],
     for i, (label, points) in enumerate(series.items()):
         xs = [periods.index(p) for p, _ in points]
         ys = [v if v is not None else float("nan") for _, v in points]
-        ax.plot(xs, ys, marker="o", color=SERIES[i % len(SERIES)], label=label, linewidth=1.8, markersize=4)
+        ax.plot(xs, ys, marker="o", color=SERIES[i % len(SERIES)], label=chart_text(label), linewidth=1.8, markersize=4)
     ax.set_xticks(range(len(periods)), [p[2:] for p in periods], fontsize=7.5)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(FuncFormatter(_swedish_percent))
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     ax.grid(axis="y", color="#e4e4e4")
     ax.legend(frameon=False, fontsize=7.5, loc="lower left")
     return _svg(fig)
@@ -68,7 +70,7 @@ def spread(shares: list[float], national: float | None, hidden: int, title: str)
                   fontsize=7.5)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(FuncFormatter(_swedish_percent))
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     ax.grid(axis="y", color="#e4e4e4")
     return _svg(fig)
 
@@ -83,11 +85,11 @@ def gender(rows: list[tuple[str, float | None, float | None]], title: str) -> st
             else:
                 ax.barh(i + offset, value, height=0.34, color=COLOURS[key], label=name if i == 0 else None)
                 ax.text(value + 0.01, i + offset, _swedish_percent(value), va="center", fontsize=7.5)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows])
     ax.invert_yaxis()
     ax.set_xlim(0, 1.1)
     ax.xaxis.set_major_formatter(FuncFormatter(_swedish_percent))
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -102,19 +104,19 @@ def comparison(rows: list[tuple[str, float | None, float | None]], title: str, w
             ax.plot(nation, i, "|", color=COLOURS["nation"], markersize=14, markeredgewidth=2.5,
                     label="Riket" if i == 0 else None)
         if own is not None:
-            ax.plot(own, i, "o", color=COLOURS["federation"], markersize=6, label=who if i == 0 else None)
+            ax.plot(own, i, "o", color=COLOURS["federation"], markersize=6, label=chart_text(who) if i == 0 else None)
             if nation is not None:
                 ax.plot([nation, own], [i, i], color="#9ab", linewidth=1)
         else:
             ax.text(0.02, i, "..", va="center", fontsize=8, color="#666")
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 1.03)
     ax.xaxis.set_major_formatter(FuncFormatter(_swedish_percent))
     ax.xaxis.tick_top()
     ax.grid(axis="x", color="#e4e4e4")
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(fig)
 
@@ -128,11 +130,11 @@ def bars(rows: list[tuple[str, float | None]], title: str) -> str:
         else:
             ax.barh(i, value, height=0.7, color=COLOURS["federation"])
             ax.text(value + 0.01, i, _swedish_percent(value), va="center", fontsize=7)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows], fontsize=7)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 1.08)
     ax.xaxis.set_major_formatter(FuncFormatter(_swedish_percent))
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     return _svg(fig)
 
 
@@ -141,8 +143,8 @@ def volumes(periods: list[str], totals: list[int], title: str) -> str:
     ax.bar(range(len(periods)), totals, color=COLOURS["federation"], width=0.6)
     for i, value in enumerate(totals):
         ax.text(i, value, f"{value:,}".replace(",", "\u202f"), ha="center", va="bottom", fontsize=7.5)
-    ax.set_xticks(range(len(periods)), periods)
+    ax.set_xticks(range(len(periods)), [chart_text(p) for p in periods])
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
-    ax.set_title(title, loc="left")
+    ax.set_title(chart_text(title), loc="left")
     return _svg(fig)

@@ -27,9 +27,12 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -100,12 +103,17 @@ class Corpus:
         return next(self._slots)
 
     def add(self, name: str, fault: str, *, errors=(), warnings=(), kind="survey",
-            federation_code=None, period=None) -> None:
+            federation_code=None, period=None, mtime: float = MTIME, folder: str | None = None) -> None:
+        """Record a corpus file. kind survey | register | refused (not a regular file: left alone)."""
         assert name not in self.entries, name
-        path = f"register/{name}" if kind == "register" else name
+        folder = folder if folder is not None else ("register" if kind == "register" else "")
+        path = f"{folder}/{name}" if folder else name
         target = self.out / path
-        os.utime(target, (MTIME, MTIME))  # received_at is the file's time: fixed, so reruns agree
-        self.entries[name] = Entry(kind, path, fault, "rejected" if errors else "accepted",
+        # A fixed, past modification time (the arrival when it is earlier than the first sighting),
+        # so reruns agree; it also marks the file as delivered (ingest/inbox.py).
+        os.utime(target, (mtime, mtime), follow_symlinks=False)
+        expected = "refused" if kind == "refused" else "rejected" if errors else "accepted"
+        self.entries[name] = Entry(kind, path, fault, expected,
                                    sorted(set(errors)), sorted(set(warnings)), federation_code, period)
 
     def rng(self, *keys: str) -> np.random.Generator:
@@ -705,6 +713,387 @@ def _register(c: Corpus) -> None:
           kind="register")
 
 
+# --- hostile and careless input (issue: isolation, complete files, bounded reading, strict forms) -----
+
+FUTURE = datetime(2030, 6, 1, 12, 0).timestamp()  # a modification time in the future
+
+
+def _zip_edit(data: bytes, change) -> bytes:
+    """Rewrite a workbook's zip, part by part (`change(name, bytes) -> bytes | None`), with fixed times."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = change(info.filename, source.read(info.filename))
+            if content is not None:
+                target.writestr(zipfile.ZipInfo(info.filename, (2026, 10, 1, 0, 0, 0)), content,
+                                compress_type=zipfile.ZIP_DEFLATED)
+        extra = change("", b"")  # a part to add: (name, bytes) or None
+        if extra:
+            target.writestr(zipfile.ZipInfo(extra[0], (2026, 10, 1, 0, 0, 0)), extra[1],
+                            compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _hostile_surveys(c: Corpus) -> None:  # noqa: PLR0915 - one case after another
+    def book(fault_name, fault, errors=(), *, edit=None, change=None, groups=("deltagare", "styrelse"),
+             warnings=(), mtime=MTIME):
+        code, period = c.slot()
+        content = c.content(code, period, groups=groups)
+        if change:
+            change(content, period)
+        name = f"{_stem(code, period)}_{fault_name}.xlsx"
+        c.workbook(name, content, edit)
+        c.add(name, fault, errors=errors, warnings=warnings, federation_code=code, period=period, mtime=mtime)
+
+    def cell(group, header, row, value):
+        def edit(wb, sheets):
+            sheet = c.sheet_name(group)
+            col = c.column(group, period_of[0], header)
+            sheets[sheet].write_string(row, col, value) if isinstance(value, str) else \
+                sheets[sheet].write(row, col, value)
+        return edit
+
+    period_of = [None]
+
+    def answer_case(fault_name, fault, value, errors):
+        code, period = c.slot()
+        period_of[0] = period
+        content = c.content(code, period)
+        name = f"{_stem(code, period)}_{fault_name}.xlsx"
+        c.workbook(name, content, cell("deltagare", "D01", 2, value))
+        c.add(name, fault, errors=errors, federation_code=code, period=period)
+
+    # Numbers only in the listed forms.
+    answer_case("svar-4e0", "an answer written 4e0 (an exponent)", "4e0", ["ANSWER_INVALID"])
+    answer_case("svar-0_4", "an answer written 0_4 (Python's digit separator)", "0_4", ["ANSWER_INVALID"])
+    answer_case("svar-arabisk-siffra", "an answer written ٤ (Arabic-Indic four)", "\u0664", ["ANSWER_INVALID"])
+    answer_case("svar-helbredd-siffra", "an answer written ４ (a full-width four)", "\uff14", ["ANSWER_INVALID"])
+    answer_case("svar-inf", "an answer written inf", "inf", ["ANSWER_INVALID"])
+    answer_case("svar-nan", "an answer written NaN", "NaN", ["ANSWER_INVALID"])
+    answer_case("svar-hex", "an answer written 0x4", "0x4", ["ANSWER_INVALID"])
+    # Dates only in the listed forms (the value depends on the slot's period).
+    def date_case(fault_name, fault, make):
+        code, period = c.slot()
+        period_of[0] = period
+        name = f"{_stem(code, period)}_{fault_name}.xlsx"
+        c.workbook(name, c.content(code, period), cell("deltagare", ANSWERED_ON, 2, make(period_bounds(period)[0])))
+        c.add(name, fault, errors=["DATE_INVALID"], federation_code=code, period=period)
+
+    date_case("iso-veckodatum", "a Datum written as an ISO week date (YYYY-W10-3)",
+              lambda start: f"{start.year + 1}-W10-3")
+    date_case("ordinaldatum", "a Datum written as an ordinal date (YYYY-073)", lambda start: f"{start.year + 1}-073")
+    date_case("datum-arabiska-siffror", "a Datum written in Arabic-Indic digits",
+              lambda start: (start + timedelta(days=100)).isoformat().translate(
+                  {ord(d): chr(0x0660 + int(d)) for d in "0123456789"}))
+    date_case("datum-med-punkt-och-tid", "a Datum written 'DD.MM.YYYY 10:30'",
+              lambda start: (start + timedelta(days=100)).strftime("%d.%m.%Y 10:30"))
+
+    # Dates in a workbook saved with the 1904 date system: unformatted serials count from 1904-01-01.
+    code, period = c.slot()
+    content = c.content(code, period, groups=("deltagare",))  # every date cell is rewritten below
+    name = f"{_stem(code, period)}_datumsystem-1904.xlsx"
+
+    def serials_1904(wb, sheets, content=content, period=period):
+        wb.date_1904 = True  # xlsxwriter then writes <workbookPr date1904="1"/>
+        ws = sheets["Deltagare"]
+        col = c.column("deltagare", period, ANSWERED_ON)
+        for r, respondent in enumerate(content.respondents["deltagare"], start=1):
+            ws.write_number(r, col, (respondent.answered_on - date(1904, 1, 1)).days)
+    c.workbook(name, content, serials_1904)
+    c.add(name, "unformatted date serials in a workbook using Excel's 1904 date system (Mac Excel)",
+          federation_code=code, period=period)
+
+    # Counts.
+    def count_case(fault_name, fault, value, errors):
+        code, period = c.slot()
+        name = f"{_stem(code, period)}_{fault_name}.xlsx"
+
+        def edit(wb, sheets):
+            sheets[COLLECTION_SHEET].write(1, 1, value)  # Deltagare's Antal tillfrågade
+        c.workbook(name, c.content(code, period), edit)
+        c.add(name, fault, errors=errors, federation_code=code, period=period)
+
+    count_case("antal-3-miljarder", "a count of 3,000,000,000 (beyond a 32-bit integer)", 3_000_000_000,
+               ["COUNT_TOO_LARGE"])
+    count_case("antal-10000001", "a count of 10,000,001, just above the limit", 10_000_001, ["COUNT_TOO_LARGE"])
+    count_case("antal-1e3", "a count written 1e3", "1e3", ["COUNT_INVALID"])
+    count_case("antal-arabiska-siffror", "a count written ١٢ (Arabic-Indic digits)", "\u0661\u0662",
+               ["COUNT_INVALID"])
+    for entry in list(c.entries.values())[-4:]:  # Deltagare's rows then have no valid count beside them
+        entry.warnings = ["COLLECTION_MISSING"]
+
+    # One count per questionnaire: Insamling listing one twice (xlsx and CSV).
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_insamling-dubbel-rad.xlsx"
+
+    def twice(wb, sheets):
+        sheets[COLLECTION_SHEET].write_row(6, 0, ["Deltagare", 20, 6])
+    c.workbook(name, c.content(code, period), twice)
+    c.add(name, "Insamling lists Deltagare twice", errors=["GROUP_DUPLICATE"], federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_Insamling_dubbel-rad.csv"
+    c.csv(name, [["Enkät", "Antal tillfrågade", "Antal besvarade"], ["Styrelse", 10, 5], ["Deltagare", 12, 6],
+                 ["styrelse", 11, 6]])
+    c.add(name, "an Insamling CSV listing Styrelse twice (the second in lower case)", errors=["GROUP_DUPLICATE"],
+          federation_code=code, period=period)
+
+    # Sheets that differ only in case or spaces are never merged.
+    code, period = c.slot()
+    content = c.content(code, period)
+    name = f"{_stem(code, period)}_blad-styrelse-tva-ganger.xlsx"
+
+    def second_styrelse(wb, sheets, content=content):
+        ws = wb.add_worksheet("styrelse ")
+        for r, row in enumerate(c.sheet_rows(content, "styrelse")[:4]):
+            ws.write_row(r, 0, [v.isoformat() if isinstance(v, date) else v for v in row])
+    c.workbook(name, content, second_styrelse)
+    c.add(name, "sheets 'Styrelse' and 'styrelse ' in one workbook", errors=["SHEET_DUPLICATE"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    content = c.content(code, period)
+    name = f"{_stem(code, period)}_blad-deltagare-versaler.xlsx"
+
+    def upper_deltagare(wb, sheets, content=content):
+        ws = wb.add_worksheet("DELTAGARE ")  # (xlsxwriter itself refuses 'DELTAGARE' beside 'Deltagare')
+        for r, row in enumerate(c.sheet_rows(content, "deltagare")[:2]):
+            ws.write_row(r, 0, [v.isoformat() if isinstance(v, date) else v for v in row])
+    c.workbook(name, content, upper_deltagare)
+    c.add(name, "sheets 'Deltagare' and 'DELTAGARE '", errors=["SHEET_DUPLICATE"], federation_code=code,
+          period=period)
+
+    # A str formula saved without a value.
+    code, period = c.slot()
+    content = c.content(code, period)
+    name = f"{_stem(code, period)}_textformel-utan-varde.xlsx"
+    c.raw(name, _zip_edit(c.workbook_bytes(content), lambda part, data: (
+        re.sub(rb'<c r="E2" t="s"><v>\d+</v></c>', b'<c r="E2" t="str"><f>CONCAT("STEG","1")</f></c>', data, count=1)
+        if part == "xl/worksheets/sheet3.xml" else (None if part == "" else data))))
+    c.add(name, "an Insats cell holding a text formula (t=\"str\") with no saved value", errors=["FORMULA_NO_VALUE"],
+          federation_code=code, period=period)
+
+    # A macro workbook renamed .xlsx.
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_xlsm-med-fel-filandelse.xlsx"
+
+    def macro(part, data):
+        if part == "":
+            return ("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0 not a real VBA project")
+        if part == "[Content_Types].xml":
+            return data.replace(b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml")
+        return data
+    c.raw(name, _zip_edit(c.workbook_bytes(c.content(code, period)), macro))
+    c.add(name, "a macro-enabled workbook (.xlsm) renamed to .xlsx", errors=["FILE_MACRO"], federation_code=code,
+          period=period)
+
+    # Bounded reading: a zip bomb, a sheet declaring too many columns.
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_zip-bomb.xlsx"
+
+    def bomb(part, data):
+        if part == "xl/worksheets/sheet3.xml":
+            head, tail = data.split(b"<sheetData>", 1)
+            return head + b"<sheetData>" + b" " * (48 * 1024 * 1024) + tail  # 48 MiB of spaces, ~50 KB packed
+        return None if part == "" else data
+    c.raw(name, _zip_edit(c.workbook_bytes(c.content(code, period)), bomb))
+    c.add(name, "a zip bomb: one sheet's XML padded with 48 MiB of spaces that pack into kilobytes",
+          errors=["FILE_TOO_LARGE"], federation_code=code, period=period)
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_kolumn-1500.xlsx"
+
+    def far_column(wb, sheets):
+        sheets["Deltagare"].write_string(1, 1500, "x")
+    c.workbook(name, c.content(code, period), far_column)
+    c.add(name, "a stray cell in column 1501 (BEF): the sheet declares more than 1,000 columns",
+          errors=["FILE_TOO_LARGE"], federation_code=code, period=period)
+
+    # CSV bytes.
+    code, period = c.slot()
+    rows = c.sheet_rows(c.content(code, period, groups=("styrelse",), n=200), "styrelse")
+    name = f"{_stem(code, period)}_Styrelse_nul-efter-4-kB.csv"
+    path = c.csv(name, rows)
+    data = path.read_bytes()
+    cut = data.index(b"\r\n", 4200) + 2
+    path.write_bytes(data[:cut] + b"\x00" + data[cut:])
+    c.add(name, "a NUL byte after the first 4 KB of a CSV", errors=["BINARY_CONTENT"], federation_code=code,
+          period=period)
+    code, period = c.slot()
+    rows = c.sheet_rows(c.content(code, period, groups=("styrelse",)), "styrelse")
+    name = f"{_stem(code, period)}_Styrelse_ensamt-cr.csv"
+    path = c.csv(name, rows)
+    lines = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\n".join(lines[:3]) + b"\r" + b"\n".join(lines[3:]))
+    c.add(name, "a CSV with LF line endings and one lone CR between two rows", errors=["CSV_LINE_ENDINGS"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    rows = c.sheet_rows(c.content(code, period, groups=("styrelse",)), "styrelse")
+    name = f"{_stem(code, period)}_Styrelse_bara-cr.csv"
+    path = c.csv(name, rows)
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r"))
+    c.add(name, "a CSV with CR alone as line ending throughout (old Mac Excel): valid", federation_code=code,
+          period=period)
+
+    # Names.
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_{'x' * (240 - len(_stem(code, period)) - 6)}.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a 240-character file name", errors=["FILE_NAME_UNSAFE"])
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_radbrytning.xlsx\n"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a file name ending in a newline", errors=["FILE_NAME_UNSAFE"])
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_tabb\tinne.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a tab inside the file name", errors=["FILE_NAME_UNSAFE"])
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_noll\u200bbredd.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a zero-width space inside the file name", errors=["FILE_NAME_UNSAFE"])
+    code, period = c.slot()
+    name = f"{code}_2099-00.xlsx"
+    c.workbook(name, c.content(code, "2025/26"))
+    c.add(name, "a survey for period 2099/00 (no collection in the calendar)", errors=["PERIOD_UNKNOWN"])
+    code, period = c.slot()
+    name = f"{code}_2010-11_fore-kalendern.xlsx"
+    c.workbook(name, c.content(code, "2025/26"))
+    c.add(name, "a survey for period 2010/11, before the collection calendar starts", errors=["PERIOD_UNKNOWN"])
+    code, period = c.slot()
+    name = unicodedata.normalize("NFD", f"{_stem(code, period)}_rättad_från_Mac.xlsx")
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a file name in NFD (decomposed ä, å), as macOS writes it: valid", federation_code=code,
+          period=period)
+
+    # NFD headers and labels (a Mac): valid after NFC normalisation.
+    code, period = c.slot()
+    content = c.content(code, period)
+    name = f"{_stem(code, period)}_nfd-rubriker.xlsx"
+
+    def nfd(wb, sheets, content=content, period=period):
+        for group in ("deltagare", "styrelse"):
+            ws = sheets[c.sheet_name(group)]
+            rows = c.sheet_rows(content, group)
+            for col, head in enumerate(rows[0]):
+                ws.write_string(0, col, unicodedata.normalize("NFD", head))
+            col = c.column(group, period, "D01" if group == "deltagare" else "S01")
+            ws.write_string(1, col, unicodedata.normalize("NFD", "Sällan"))
+        sheets[COLLECTION_SHEET].write_string(0, 0, unicodedata.normalize("NFD", "Enkät"))
+    c.workbook(name, content, nfd)
+    c.add(name, "headers, a label and Enkät typed on a Mac (NFD: Lo\u0308pnummer, Ko\u0308n, Sa\u0308llan): valid",
+          federation_code=code, period=period)
+
+    # Text that would break a renderer (charts, HTML, spreadsheets) in a survey's Insats: not allowed there.
+    code, period = c.slot()
+    content = c.content(code, period)
+    content.respondents["deltagare"][0].insats = "Kurs $\\x$"
+    name = f"{_stem(code, period)}_insats-mathtext.xlsx"
+    c.workbook(name, content)
+    c.add(name, "a survey Insats 'Kurs $\\x$' (mathtext): outside the Insats characters", errors=["CODE_INVALID"],
+          federation_code=code, period=period)
+    code, period = c.slot()
+    content = c.content(code, period)
+    content.respondents["deltagare"][0].insats = "=HYPERLINK(\"http://x\")"
+    name = f"{_stem(code, period)}_insats-formel.xlsx"
+    c.workbook(name, content)
+    c.add(name, "a survey Insats starting with '=' (formula injection)", errors=["CODE_INVALID"],
+          federation_code=code, period=period)
+
+    # Arrival: a modification time in the future is not trusted (the file is valid).
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_framtida-andringstid.xlsx"
+    c.workbook(name, c.content(code, period))
+    c.add(name, "a valid file whose modification time is 2030-06-01 (arrival is when ingest first saw it)",
+          federation_code=code, period=period, mtime=FUTURE)
+
+    # Dates and times in allowed forms.
+    code, period = c.slot()
+    period_of[0] = period
+    name = f"{_stem(code, period)}_datum-med-klockslag.xlsx"
+    c.workbook(name, c.content(code, period), cell("deltagare", ANSWERED_ON, 2,
+                                                  (period_bounds(period)[0] + timedelta(days=40)).isoformat()
+                                                  + "T10:30"))
+    c.add(name, "a Datum written 'YYYY-MM-DDT10:30': valid, the time is ignored", federation_code=code,
+          period=period)
+
+    # Register-style period mismatch inside Metadata: 2099/00 against the name's period.
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_metadata-2099-00.xlsx"
+
+    def meta_2099(wb, sheets):
+        sheets[METADATA_SHEET].write_string(2, 1, "2099/00")
+    c.workbook(name, c.content(code, period), meta_2099)
+    c.add(name, "Metadata says 2099/00, the name another period", errors=["PERIOD_MISMATCH"],
+          federation_code=code, period=period)
+
+
+def _hostile_registers(c: Corpus) -> None:
+    reg = "register"
+
+    def sus(name, rows, fault, errors=()):
+        c.csv(name, [SUS_HEADER] + rows, folder=reg)
+        c.add(name, fault, errors=errors, kind="register")
+
+    def income(name, rows, fault, errors=()):
+        c.csv(name, [INCOME_HEADER] + rows, folder=reg)
+        c.add(name, fault, errors=errors, kind="register")
+
+    rows = _sus_rows()
+    rows[2][5] = "alla"
+    sus("sus_deltagare_2019-07_insats-alla.csv", rows, "a SUS insats 'alla', the reports' total label",
+        ["VALUE_RESERVED"])
+    rows = _sus_rows()
+    rows[4][5] = "ALLA "
+    sus("sus_deltagare_2019-08_insats-ALLA.csv", rows, "a SUS insats 'ALLA ' (case and a space)", ["VALUE_RESERVED"])
+    sus("sus_deltagare_2099-01.csv", _sus_rows(4), "a SUS extract for 2099-01 (it would stay current for good)",
+        ["REGISTER_PERIOD"])
+    sus("sus_deltagare_2024-00.csv", _sus_rows(3), "a SUS extract for month 00", ["REGISTER_PERIOD"])
+    sus("sus_deltagare_2024-13_rattad.csv", _sus_rows(2), "a SUS extract for month 13, with a suffix",
+        ["REGISTER_PERIOD"])
+    sus("sus_deltagare_1999-12.csv", _sus_rows(1), "a SUS extract for 1999-12, before any register",
+        ["REGISTER_PERIOD"])
+    base = [[format_number(WOMAN, "12-"), "2024-02", "lon", "21000"]]
+    income("inkomster_2024-01_2024-13.csv", base, "an income extract covering up to month 13", ["REGISTER_PERIOD"])
+    income("inkomster_2030-01_2030-03.csv", [[format_number(WOMAN, "12-"), "2030-02", "lon", "100"]],
+           "a one-row income extract for 2030-01..2030-03, in the future of the run", ["REGISTER_PERIOD"])
+    income("inkomster_2024-07_2024-06.csv", [[format_number(MAN, "12-"), "2024-06", "lon", "100"]],
+           "an income extract whose first month is after its last", ["REGISTER_PERIOD"])
+    sus("sus_deltagare_2019-09_" + "x" * 200 + ".csv", _sus_rows(2)[1:], "a 226-character register file name",
+        ["FILE_NAME_UNSAFE"])
+    sus("sus_deltagare_2019-10.csv\n", _sus_rows(3)[1:], "a register file name ending in a newline",
+        ["FILE_NAME_UNSAFE"])
+    # Valid: insats text that renderers must escape (the SUS insats is published as written).
+    rows = _sus_rows()
+    rows[0][5] = "Kurs $\\x$"
+    rows[1][5] = "<b>Steg&2</b>"
+    rows[2][5] = "=HYPERLINK(\"x\")"
+    sus("sus_deltagare_2019-11_insats-att-escapa.csv", rows,
+        "SUS insats 'Kurs $\\x$', '<b>Steg&2</b>' and '=HYPERLINK(\"x\")': valid, escaped by each renderer")
+    rows = _sus_rows()
+    c.csv("sus_deltagare_2019-12_framtida-andringstid.csv", [SUS_HEADER] + rows[1:], folder=reg)  # bytes of its own
+    c.add("sus_deltagare_2019-12_framtida-andringstid.csv", "a valid SUS extract whose modification time is 2030",
+          kind="register", mtime=FUTURE)
+
+
+def _not_regular(c: Corpus) -> None:
+    """Inbox entries that are not regular files: refused (FILE_NOT_REGULAR) and left alone."""
+    target = c.out / ".symlink-target"
+    target.mkdir(exist_ok=True)
+    code, period = c.slot()
+    c.workbook(f".symlink-target/{_stem(code, period)}.xlsx", c.content(code, period))
+    os.utime(target / f"{_stem(code, period)}.xlsx", (MTIME, MTIME))
+    name = f"{_stem(code, period)}_symlank.xlsx"
+    (c.out / name).symlink_to(f".symlink-target/{_stem(code, period)}.xlsx")
+    c.add(name, "a symbolic link to a valid workbook elsewhere", errors=["FILE_NOT_REGULAR"], kind="refused")
+    name = f"{_stem(*c.slot())}_fifo.xlsx"
+    os.mkfifo(c.out / name)
+    c.add(name, "a named pipe (FIFO): opening it would block the reader", errors=["FILE_NOT_REGULAR"],
+          kind="refused")
+    name = "sus_deltagare_2019-05_symlank.csv"
+    (c.out / "register" / name).symlink_to("/etc/hostname")
+    c.add(name, "a register 'extract' that is a symbolic link to a file outside the inbox",
+          errors=["FILE_NOT_REGULAR"], kind="refused", folder="register")
+
+
 def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> dict:
     """Write the corpus and its manifest into `out`; return a summary."""
     out.mkdir(parents=True, exist_ok=True)
@@ -714,6 +1103,13 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     _survey_tricky(corpus)
     _survey_personal_numbers(corpus)
     _register(corpus)
+    _hostile_surveys(corpus)
+    _hostile_registers(corpus)
+    _not_regular(corpus)
+    # Identity is the hash of the bytes: two cases with the same bytes would be one submission.
+    digests = [hashlib.sha256((out / e.path).read_bytes()).hexdigest() for e in corpus.entries.values()
+               if e.kind != "refused"]
+    assert len(digests) == len(set(digests)), "two corpus files have the same bytes"
     manifest = {"seed": seed, "password": PASSWORD,
                 "files": {name: asdict(e) for name, e in sorted(corpus.entries.items())}}
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -721,6 +1117,7 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     return {"files": len(corpus.entries), "manifest": str(out / MANIFEST),
             "rejected": sum(e.expected == "rejected" for e in entries),
             "accepted": sum(e.expected == "accepted" for e in entries),
+            "refused": sum(e.expected == "refused" for e in entries),
             "survey": sum(e.kind == "survey" for e in entries),
             "register": sum(e.kind == "register" for e in entries)}
 

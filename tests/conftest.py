@@ -17,6 +17,8 @@ from ingest.template import Respondent, SubmissionContent, write_workbook
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Files written by a test are complete when the test offers them; tests/unit/test_inbox.py sets its own.
+os.environ.setdefault("NNS_STABLE_SECONDS", "0")
 
 
 @pytest.fixture

@@ -3,13 +3,17 @@
 For every corpus file: exactly its expected error and warning codes (or its
 acceptance), its original archived (surveys) or left where it arrived (a
 rejected register extract), nothing of a rejected file in the warehouse after
-one dbt build, and every good file loaded.
+one dbt build, and every good file loaded. Isolation: with every valid-looking
+corpus file ingested beside the small profile, `nns build` (dbt build, the quality
+gate, publication) succeeds. Entries that are not regular files (a symlink, a FIFO)
+are refused and left alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +21,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core import ledger
 from core.settings import Settings, get_settings
-from ingest.personnummer import FORMS, format_number, normalise, redact
+from ingest.inbox import stored_name
+from ingest.personnummer import FORMS, contains_personal_number, format_number, normalise
 from ingest.reader import read_csv
 from synthetic import generate
 from synthetic.bad import BIG_ROWS, PLANTED, PLANTED_SAMORDNING, Corpus, _write_big_csv, read_manifest, write_bad_corpus
@@ -34,6 +40,9 @@ class Run:
     outcomes: dict[str, object]  # file name -> Outcome
     tables: dict[str, set[str]]  # staging/intermediate model -> submission ids in it
     cells: dict[str, set[tuple[str, str]]]  # model -> (federation, period) present
+    gate_passed: bool
+    published: Path
+    refused: dict[str, str]  # inbox entry name -> code, as listing reported it
 
 
 def _sha(path: Path) -> str:
@@ -43,7 +52,15 @@ def _sha(path: Path) -> str:
 @pytest.fixture(scope="session")
 def corpus_run(tmp_path_factory) -> Run:
     """Small profile + corpus in one inbox, ingested in one run as the pipeline does, then one dbt build."""
-    from operations.steps import build_warehouse, files_to_ingest, ingest_with_feedback, register_files_to_ingest
+    from ingest.submission import refused_in_inbox
+    from operations.steps import (
+        build_warehouse,
+        files_to_ingest,
+        ingest_with_feedback,
+        publish_marts,
+        quality_gate,
+        register_files_to_ingest,
+    )
 
     home = tmp_path_factory.mktemp("bad-corpus")
     with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="corpus-test-key"):
@@ -55,10 +72,15 @@ def corpus_run(tmp_path_factory) -> Run:
         manifest = read_manifest(settings.inbox)
         assert not small_files & set(manifest), "the corpus must not overwrite a good file"
         paths = [Path(p) for p in files_to_ingest(settings) + register_files_to_ingest(settings)]
-        assert {p.name for p in paths} == small_files | set(manifest), "every file is picked up once"
+        offered = {n for n, e in manifest.items() if e["kind"] != "refused"}
+        assert {p.name for p in paths} == small_files | offered, "every regular file is picked up once"
+        refused = {r.path.name: r.code for r in refused_in_inbox(settings)}
         originals = {p.name: _sha(p) for p in paths}
         outcomes = {p.name: ingest_with_feedback(p, settings) for p in paths}
         build_warehouse(settings)
+        gate = quality_gate(settings)
+        gate_passed = gate.passed
+        published = publish_marts(settings)
         tables, cells = {}, {}
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
             for model in ("staging.stg_survey__respondents", "staging.stg_survey__collection_counts",
@@ -76,7 +98,7 @@ def corpus_run(tmp_path_factory) -> Run:
                 "select distinct split_part(participation_id, ':', 1) from "
                 + con.execute("select table_schema || '.' || table_name from information_schema.tables "
                               "where table_name = 'int_register__participants'").fetchone()[0]).fetchall()}
-    return Run(settings, manifest, small_files, originals, outcomes, tables, cells)
+    return Run(settings, manifest, small_files, originals, outcomes, tables, cells, gate_passed, published, refused)
 
 
 def _problems(run: Run, name: str) -> list[dict]:
@@ -90,15 +112,47 @@ def _problems(run: Run, name: str) -> list[dict]:
     return []
 
 
+def test_nns_build_succeeds_with_every_corpus_file_beside_the_small_profile(corpus_run):
+    """Isolation: what ingest accepts, builds. dbt build, the gate and publication all pass."""
+    assert corpus_run.gate_passed
+    assert corpus_run.published.exists()
+    with duckdb.connect(str(corpus_run.published), read_only=True) as con:
+        insats = {r[0] for r in con.execute("select distinct insats from gender_analysis").fetchall()}
+    assert "alla" in insats  # the total rows, and no file's 'alla' beside them (no uniqueness failure)
+
+
+def test_entries_that_are_not_regular_files_are_refused_and_left_alone(corpus_run):
+    s = corpus_run.settings
+    for name, entry in corpus_run.manifest.items():
+        if entry["kind"] != "refused":
+            continue
+        assert corpus_run.refused.get(name) == "FILE_NOT_REGULAR", name
+        assert os.path.lexists(s.inbox / entry["path"]), f"{name} is left where it is"
+    targets = {p.name for p in (s.inbox / ".symlink-target").iterdir()}
+    assert targets and not any(t in r.file_name for t in targets for r in ledger.all_records(s))
+
+
+def test_a_modification_time_in_the_future_is_not_the_arrival(corpus_run):
+    future = [n for n, e in corpus_run.manifest.items() if "framtida-andringstid" in n]
+    assert len(future) == 2
+    for name in future:
+        record = corpus_run.outcomes[name].record
+        assert record.accepted and record.received_at < "2030", (name, record.received_at)
+
+
 def test_the_corpus_is_big_enough_and_covers_the_issue(corpus_run):
     manifest = corpus_run.manifest
+    assert len(manifest) >= 100
     rejected = [n for n, e in manifest.items() if e["expected"] == "rejected"]
     assert len(rejected) >= 30
     codes = {c for e in manifest.values() for c in e["errors"]}
     for code in ("SHEET_UNKNOWN", "COLUMN_MISSING", "COLUMN_UNKNOWN", "ANSWER_INVALID", "ANSWER_OUT_OF_RANGE",
                  "SERIAL_DUPLICATE", "DATE_OUTSIDE_PERIOD", "FEDERATION_UNKNOWN", "FEDERATION_MISMATCH",
                  "GROUP_NOT_OPEN", "NO_DATA", "FILE_UNREADABLE", "FILE_ENCRYPTED", "FORMULA_NO_VALUE",
-                 "MERGED_CELLS", "TOO_MANY_ROWS", "PNR_INVALID", "MONTH_OUTSIDE_COVERAGE", "END_BEFORE_START"):
+                 "MERGED_CELLS", "TOO_MANY_ROWS", "PNR_INVALID", "MONTH_OUTSIDE_COVERAGE", "END_BEFORE_START",
+                 "VALUE_RESERVED", "GROUP_DUPLICATE", "REGISTER_PERIOD", "PERIOD_UNKNOWN", "SHEET_DUPLICATE",
+                 "COUNT_TOO_LARGE", "CSV_LINE_ENDINGS", "FILE_NAME_UNSAFE", "FILE_TOO_LARGE", "FILE_MACRO",
+                 "BINARY_CONTENT", "FILE_NOT_REGULAR"):
         assert code in codes, code
     accepted = {n for n, e in manifest.items() if e["expected"] == "accepted"}
     for fragment in ("hundraaring", "etiketter-blandade-versaler", "formler-med-varden", "libreoffice",
@@ -109,6 +163,8 @@ def test_the_corpus_is_big_enough_and_covers_the_issue(corpus_run):
 def test_each_file_gets_exactly_its_expected_outcome_and_codes(corpus_run):
     wrong = []
     for name, entry in corpus_run.manifest.items():
+        if entry["kind"] == "refused":
+            continue
         outcome = corpus_run.outcomes[name]
         problems = _problems(corpus_run, name)
         got = (outcome.status, sorted({p["code"] for p in problems if p["severity"] == "fel"}),
@@ -119,7 +175,7 @@ def test_each_file_gets_exactly_its_expected_outcome_and_codes(corpus_run):
 
 
 def test_every_problem_says_what_to_do_in_swedish(corpus_run):
-    for name in corpus_run.manifest:
+    for name in corpus_run.outcomes.keys() & corpus_run.manifest.keys():
         for p in _problems(corpus_run, name):
             assert p["message"] and p["action"] and "{" not in p["message"] + p["action"], (name, p)
 
@@ -136,7 +192,7 @@ def test_survey_originals_are_archived_and_leave_the_inbox(corpus_run):
         assert not (s.inbox / name).exists(), name
         if entry["expected"] == "rejected":
             # (kept under its name as the ledger has it: any personnummer in it masked)
-            assert _sha(s.quarantine / outcome.submission_id / redact(name)) == corpus_run.originals[name]
+            assert _sha(s.quarantine / outcome.submission_id / stored_name(Path(name))) == corpus_run.originals[name]
 
 
 def test_register_extracts_are_never_copied_and_a_failing_one_stays(corpus_run):
@@ -280,3 +336,25 @@ def test_every_problem_code_is_documented_with_its_message_and_action():
             rows.setdefault(line[3:line.index("` |")], []).append(line)
     for code, (_, message, action) in CODES.items():
         assert any(message in row and action in row for row in rows.get(code, [])), code
+
+
+def test_every_corpus_case_is_documented_with_its_codes(corpus_run):
+    """docs/bad_input_corpus.md lists each file (names with control characters shown as ⏎ ⇥ [U+200B],
+    long ones shortened, a personnummer as <personnummer>) with its codes."""
+    from core.settings import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "bad_input_corpus.md").read_text(encoding="utf-8")
+    rows = [line for line in docs.splitlines() if line.startswith("| `")]
+    missing = []
+    for name, entry in corpus_run.manifest.items():
+        shown = entry["path"]
+        if len(shown) > 80:
+            shown = shown[:40] + "…" + shown[-20:]
+        shown = shown.replace("\n", "⏎").replace("\t", "⇥").replace("\u200b", "[U+200B]")
+        row = next((r for r in rows if r.startswith(f"| `{shown}")), None)
+        if row is None and contains_personal_number(name):
+            continue  # a planted number is documented as <personnummer>
+        if row is None or not all(f"`{code}`" in row for code in entry["errors"] + entry["warnings"]):
+            missing.append(name)
+    assert not missing, missing
+    assert f"**{len(corpus_run.manifest)} cases**" in docs

@@ -166,3 +166,22 @@ def test_a_file_outside_the_register_inbox_is_left_where_it_is(settings, tmp_pat
     path = write_sus(tmp_path, [sus_row(WOMAN, "K")])
     assert ingest_submission(path, settings).status == "accepted"
     assert path.exists()
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("sus_deltagare_2024-06.csv", True), ("inkomster_2017-01_2024-06.parquet", True),
+    ("sus_deltagare_2024-13.csv", False), ("sus_deltagare_2024-00_rattad.csv", False),
+    ("inkomster_2024-01_2024-13.csv", False), ("inkomster_2024-07_2024-06.csv", False),
+    ("sus_deltagare_2099-01.csv", False), ("inkomster_2030-01_2030-03.csv", False),
+    ("sus_deltagare_1999-12.csv", False), ("sus_deltagare_2026-11.csv", True), ("sus_deltagare_2026-12.csv", False),
+])
+def test_register_file_names_describe_real_months_not_in_the_future(settings, name, ok):
+    import dataclasses
+
+    from ingest.register import check_months, parse_name
+
+    as_of = dataclasses.replace(settings, as_of="2026-11-30")
+    found = check_months(parse_name(name), name, as_of)
+    assert (found is None) == ok, found
+    if found:
+        assert found.code == "REGISTER_PERIOD" and name in found.message

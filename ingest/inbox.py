@@ -1,0 +1,182 @@
+"""What the inbox may offer ingest: regular, complete files, and when each one arrived.
+
+Nothing the file system says is taken on trust:
+
+- **Only regular files.** A symlink (even to a regular file), a FIFO, a socket, a
+  device or a folder is refused with `FILE_NOT_REGULAR` and left where it is: it
+  is never opened (a FIFO would block a reader, a symlink could point outside
+  the inbox), hashed, archived or deleted.
+- **Only complete files.** A file is taken when its size and modification time
+  have been stable for `Settings.stable_seconds` (`NNS_STABLE_SECONDS`, default
+  60 s), or when it was renamed into place after its last write (the upload
+  convention "write under a temporary name, then rename": a rename changes the
+  inode's change time, not its modification time). A file being written under a
+  temporary name (`.name`, `~$name`, `*.part`, `*.tmp`, `*.filepart`,
+  `*.crdownload`) is not offered at all. "Stable" is judged from the product's
+  own observations (`<home>/arrivals/`, one small JSON per inbox name): a modification time in the future, or one
+  set back by the sender, cannot make a growing file look finished.
+- **Arrival is when the product first saw the file** (`first_seen`, recorded at
+  the first listing that saw it, kept in the ledger as `received_at`). A
+  modification time earlier than that is kept as the arrival (a file delivered
+  while the pipeline was stopped arrived when it was written); one later than it
+  (the future) is never used. See docs/design.md, "Which submission is current".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.files import atomic_write_json
+from core.settings import Settings
+
+from .personnummer import redact
+
+IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files, uploads under a dot name
+TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart", ".crdownload", ".partial")
+
+
+class RefusedFile(Exception):
+    """A path in the inbox that is not a regular file; it is left alone."""
+
+    def __init__(self, path: Path, code: str, kind: str):
+        super().__init__(f"{code}: {path.name} is {kind}, not a regular file; it is left where it is")
+        self.path = path
+        self.code = code
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Observation:
+    size: int
+    mtime_ns: int
+    first_seen: float  # when the product first saw the file as it is now (epoch seconds)
+    unchanged_since: float  # when the product first saw this size and modification time (the same moment)
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES)
+
+
+def file_kind(path: Path) -> str | None:
+    """None for a regular file; otherwise what it is (never follows a symlink)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a device or another special file"
+
+
+def check_regular(path: Path) -> None:
+    kind = file_kind(path)
+    if kind is not None:
+        raise RefusedFile(path, "FILE_NOT_REGULAR", kind)
+
+
+def _state_path(settings: Settings, path: Path) -> Path:
+    key = hashlib.sha256(f"{path.parent.name}/{path.name}".encode("utf-8", "surrogateescape")).hexdigest()
+    return settings.home / "arrivals" / f"{key}.json"
+
+
+def observe(path: Path, settings: Settings, now: float | None = None) -> Observation:
+    """Record (or read) what the product has seen of this file; never opens it."""
+    now = time.time() if now is None else now
+    st = os.lstat(path)
+    state = _state_path(settings, path)
+    previous = None
+    try:
+        previous = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = None
+    if previous and previous.get("size") == st.st_size and previous.get("mtime_ns") == st.st_mtime_ns:
+        return Observation(st.st_size, st.st_mtime_ns, previous["first_seen"], previous["unchanged_since"])
+    # New bytes under a known name (a file still growing, or one replaced) are first seen now.
+    first_seen = now
+    observation = Observation(st.st_size, st.st_mtime_ns, first_seen, now)
+    with contextlib.suppress(OSError):  # a read-only home: judged on this observation alone
+        atomic_write_json(state, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "first_seen": first_seen,
+                                  "unchanged_since": now})
+    return observation
+
+
+def is_complete(path: Path, settings: Settings, now: float | None = None) -> bool:
+    """Stable for `stable_seconds`, or renamed into place after its last write."""
+    now = time.time() if now is None else now
+    st = os.lstat(path)
+    seen = observe(path, settings, now)
+    if settings.stable_seconds <= 0:
+        return True
+    if st.st_ctime_ns > st.st_mtime_ns:
+        return True  # renamed (or moved, or touched) into place after its last write: a write sets both
+    mtime = st.st_mtime_ns / 1e9
+    if mtime <= now and now - mtime >= settings.stable_seconds:
+        return True  # untouched for the interval (a modification time in the future never counts)
+    return now - seen.unchanged_since >= settings.stable_seconds
+
+
+def arrival_time(path: Path, settings: Settings) -> str:
+    """`received_at`: the earlier of the first sighting and a modification time not in the future."""
+    seen = observe(path, settings)
+    mtime = os.lstat(path).st_mtime_ns / 1e9
+    arrived = min(seen.first_seen, mtime) if mtime <= seen.first_seen else seen.first_seen
+    return datetime.fromtimestamp(int(arrived), UTC).isoformat(timespec="seconds")
+
+
+def forget(path: Path, settings: Settings) -> None:
+    """The file has left the inbox: a new file under the same name is a new arrival."""
+    _state_path(settings, path).unlink(missing_ok=True)
+
+
+def offered(folder: Path, settings: Settings) -> tuple[list[Path], list[RefusedFile]]:
+    """(complete regular files to ingest, refused non-regular entries), sorted by name."""
+    if not folder.exists():
+        return [], []
+    files, refused = [], []
+    for path in sorted(folder.iterdir()):
+        if is_temporary(path.name):
+            continue
+        try:
+            kind = file_kind(path)
+        except FileNotFoundError:
+            continue  # gone between listing and looking
+        if kind == "a folder" and not path.is_symlink():
+            continue  # inbox/register/ and the like are listed on their own
+        if kind is not None:
+            refused.append(RefusedFile(path, "FILE_NOT_REGULAR", kind))
+            continue
+        if is_complete(path, settings):
+            files.append(path)
+    return files, refused
+
+
+MAX_STORED_NAME = 120  # characters; with the feedback page's suffix it stays far below NAME_MAX (255 bytes)
+
+
+def stored_name(path: Path) -> str:
+    """The file name as the ledger, quarantine, feedback and logs keep it.
+
+    Any personnummer masked, control characters (a newline) shown as `?`, a slash never
+    (it cannot be in a name), and a long name shortened in the middle with an ellipsis so
+    that every file made from it can be written.
+    """
+    name = redact(Path(path).name)
+    name = "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in name)
+    if len(name) > MAX_STORED_NAME or len(name.encode("utf-8")) > 2 * MAX_STORED_NAME:
+        stem, suffix = name[:-len(Path(name).suffix) or None], Path(name).suffix[:10]
+        name = stem[:MAX_STORED_NAME // 2 - 10] + "…" + stem[-20:] + suffix
+    return name

@@ -1,0 +1,33 @@
+"""Text from submitted files cannot break a renderer (report/escape.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from report import charts
+from report.escape import chart_text, html_text, spreadsheet_cell
+
+HOSTILE = ["Kurs $\\x$", "$a$b$", "a $\\frac{1}{0}$", "^_{}\\", "<script>alert(1)</script>", "=1+1", "Steg\x00 1"]
+
+
+@pytest.mark.parametrize("label", HOSTILE)
+def test_a_hostile_insats_renders_in_every_chart_as_written(label):
+    svg = charts.bars([(label, 0.4), ("ok", None)], f"Titel {label}")
+    assert "<script>" not in svg
+    svg = charts.gender([(label, 0.5, None)], label)
+    svg = charts.comparison([(label, 0.5, 0.6)], label, label)
+    svg = charts.trend({label: [("2024/25", 0.5)]}, ["2024/25"], label)
+    assert svg.startswith("<svg")
+
+
+def test_mathtext_is_escaped_and_shown_literally():
+    assert chart_text("Kurs $\\x$") == "Kurs \\$\\x\\$"
+    svg = charts.bars([("Kurs $5", 0.4)], "t")
+    assert "Kurs $5" in svg  # the dollar is drawn as a dollar
+
+
+def test_html_and_spreadsheet_escapes():
+    assert html_text("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
+    for text in ("=HYPERLINK(\"x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
+        assert spreadsheet_cell(text) == "'" + text
+    assert spreadsheet_cell("Steg 1") == "Steg 1" and spreadsheet_cell(-3) == -3
