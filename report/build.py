@@ -212,7 +212,9 @@ def registers_context(db: Published) -> dict | None:
         "trend_svg": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per kohort"),
         "spread_svg": charts.spread([float(v) for v in shown.share_sustainable],
                                     _none(nation12["share_sustainable"]) if nation12 else None,
-                                    int((spread.status != "ok").sum()), f"Förbunden, kohort {cohort}, 12 mån"),
+                                    int((spread.status != "ok").sum()),
+                                    f"Förbunden, kohort {cohort}, 12 mån"
+                                    + (f" (riket {num(nation12['n_observed'])} följda)" if nation12 else "")),
         "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum())},
         "by_insats": breakdown("insats"),
         "by_support": breakdown("support_at_start", labels),
