@@ -30,9 +30,10 @@ points as (
 classified as (
     select
         points.*,
-        points.followup_month between coverage.first_month and coverage.last_month as is_observed,
-        points.followup_month < coverage.first_month as is_left_censored,
-        points.followup_month > coverage.last_month as is_right_censored,
+        -- no income data at all: nothing is observed
+        coalesce(points.followup_month between coverage.first_month and coverage.last_month, false) as is_observed,
+        coalesce(points.followup_month < coverage.first_month, false) as is_left_censored,
+        coalesce(points.followup_month > coverage.last_month, false) as is_right_censored,
         coalesce(main_support.support_class, 'ingen') as support_class
     from points
     cross join coverage
@@ -51,9 +52,9 @@ select
     support_at_start,
     followup_months,
     followup_month,
-    coalesce(is_observed, false) as is_observed,
-    coalesce(is_left_censored, false) as is_left_censored,
-    coalesce(is_right_censored, false) as is_right_censored,
+    is_observed,
+    is_left_censored,
+    is_right_censored,
     support_class,
     is_observed and support_class = 'egen' as is_self_supporting,
     -- bool_and ignores nulls: unobserved points do not take part

@@ -67,7 +67,8 @@ select
     {{ round_ratio('cells.n_self_supporting', 'cells.n_observed', 4) }} as share_self_supporting,
     cells.n_sustainable,
     {{ round_ratio('cells.n_sustainable', 'cells.n_observed', 4) }} as share_sustainable,
-    {{ smallest_group(['cells.cohort_size', 'cells.cohort_size - cells.n_observed', 'cells.n_observed', 'cells.n_self_supporting', 'cells.n_observed - cells.n_self_supporting',
+    {{ smallest_group(['cells.cohort_size', 'cells.cohort_size - cells.n_observed', 'cells.n_observed',
+                       'cells.n_self_supporting', 'cells.n_observed - cells.n_self_supporting',
                        'cells.n_sustainable', 'cells.n_observed - cells.n_sustainable']) }} as disclosure_n
 from cells
 inner join names using (federation_code)
