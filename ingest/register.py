@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -164,12 +163,6 @@ def _personal_numbers_in_text(con, columns: list[str], problems: list[Problem]) 
 DATE_OK = "regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') and try_strptime({c}, '%Y-%m-%d') is not null"
 
 
-def _month_end(month: str) -> date:
-    """The last day of month ÅÅÅÅ-MM: the snapshot date of an extract."""
-    year, number = int(month[:4]), int(month[5:7])
-    return date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
-
-
 def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
     supports = _codes(catalogue.support_categories)
     reasons = _codes(catalogue.end_reasons)
@@ -203,15 +196,15 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
     _check(con, problems, "DUPLICATE_ROWS",
            f"source_row in (select source_row from (select source_row, row_number() over "
            f"(partition by {every} order by source_row) as copy from extract) where copy > 1)")
-    # A `+` says "100 or older at the snapshot": the century it implies must agree with fodelsear.
-    # Checked in memory on the few rows written with `+`; the problem names rows only.
-    snapshot = _month_end(extract.extract_month)
+    # A `+` says "100 or older": the century it implies (read as the pseudonym will be, §6 of
+    # docs/register_extracts.md) must agree with fodelsear. Checked in memory on the few rows
+    # written with `+`; the problem names rows only.
     contradicting = [
         source_row for source_row, number, birth_year in con.execute(
             "select source_row, personnummer, fodelsear from extract where anonym = '0' "
             "and contains(personnummer, '+') and regexp_full_match(fodelsear, '[0-9]{4}') order by source_row"
         ).fetchall()
-        if (canonical := normalise(number, today=snapshot)) is not None and canonical[:4] != birth_year]
+        if (canonical := normalise(number)) is not None and canonical[:4] != birth_year]
     if contradicting:
         problems.append(problem("PNR_BIRTH_YEAR", rows=len(contradicting),
                                 examples=", ".join(str(r) for r in contradicting[:EXAMPLES])))
