@@ -78,7 +78,7 @@ from (
 qualify row_number() over (partition by federation_code, period, respondent_group
                            order by received_at desc, ingested_at desc, submission_id desc) = 1;
 
--- Valid answers only: the cells count nothing else.
+-- Every answer; is_valid marks 1-6 (a cell answered only "Vet ej" keeps its rows with n 0).
 create temp view valid_answers as
 select
     r.period,
@@ -90,6 +90,7 @@ select
     q.indicator_id,
     q.comparability_key,
     cast(a.answer_value as integer) as answer_value,
+    a.answer_value is not null as is_valid,
     coalesce(s.is_positive, false) as is_positive
 from read_parquet('{{HOME}}/lake/raw/survey/*/respondents.parquet', union_by_name = true) as r
 semi join current_rows as c on c.submission_id = r.submission_id and c.respondent_group = r.respondent_group
@@ -99,8 +100,7 @@ inner join questions as q
     on q.question_code = a.question_code
    and q.valid_from <= r.period and (q.valid_to is null or r.period <= q.valid_to)
 left join answer_scales as s
-    on s.scale_id = q.scale_id and s.answer_value = a.answer_value and not s.is_missing
-where a.answer_value is not null;
+    on s.scale_id = q.scale_id and s.answer_value = a.answer_value and not s.is_missing;
 
 create temp table survey_answers as
 select v.*, l.reporting_federation_code
@@ -109,18 +109,25 @@ inner join lineage as l using (federation_code);
 
 -- Cells for each federation and the nation, K/M/T, zero rows for absent K or M.
 create table indicator_results as
-with aggregated as (
+with respondents as (
+    select period, federation_code, respondent_group, indicator_id, gender, respondent_id,
+           count(*) filter (where is_valid) as m, count(*) filter (where is_valid and is_positive) as y,
+           sum(answer_value) filter (where is_valid) as score_sum
+    from survey_answers group by all
+),
+aggregated as (
     select
         period,
         coalesce(federation_code, 'RIKET') as federation_code,
         respondent_group,
         indicator_id,
         case when grouping(gender) = 1 then 'T' else gender end as gender,
-        count(distinct respondent_id) as n,
-        count(*) as valid_answers,
-        count(*) filter (where is_positive) as positive_answers,
-        sum(answer_value) as score_sum
-    from survey_answers
+        count(distinct respondent_id) filter (where m > 0) as n,
+        coalesce(sum(m), 0) as valid_answers,
+        coalesce(sum(y), 0) as positive_answers,
+        sum(score_sum) as score_sum,
+        max(m) as max_m, sum(y * y) as sum_y2, sum(y * m) as sum_ym, sum(m * m) as sum_m2
+    from respondents
     group by grouping sets (
         (period, federation_code, respondent_group, indicator_id, gender),
         (period, federation_code, respondent_group, indicator_id),
@@ -129,27 +136,35 @@ with aggregated as (
     )
     having grouping(gender) = 1 or gender in ('K', 'M')
 ),
+effective as (
+    -- Kish's effective n from the cluster-robust variance over respondents (docs/analysts.md)
+    select *, positive_answers::double / valid_answers as p,
+        case when max_m = 1 then valid_answers::double
+             when positive_answers = 0 or positive_answers = valid_answers then n::double
+             else valid_answers / greatest(1.0,
+                 (sum_y2 - 2 * (positive_answers / valid_answers) * sum_ym
+                  + (positive_answers / valid_answers) ^ 2 * sum_m2)
+                 / (valid_answers * (positive_answers / valid_answers) * (1 - positive_answers / valid_answers)))
+        end as ne
+    from aggregated where valid_answers > 0
+),
 cells as (
     select
         t.period, t.federation_code, t.respondent_group, t.indicator_id, g.gender,
         coalesce(a.n, 0) as n,
         coalesce(a.valid_answers, 0) as valid_answers,
         coalesce(a.positive_answers, 0) as positive_answers,
-        round(a.score_sum / a.valid_answers, 3) as mean_score,
-        round(a.positive_answers / a.valid_answers, 4) as positive_share,
-        round(case when a.valid_answers > 0 then
-            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
-             - 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
-                           + 1.96^2 / (4 * a.valid_answers::double^2)))
-            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_low,
-        round(case when a.valid_answers > 0 then
-            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
-             + 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
-                           + 1.96^2 / (4 * a.valid_answers::double^2)))
-            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_high
+        case when a.valid_answers > 0 then ((2000 * a.score_sum::hugeint + a.valid_answers)
+             // (2 * a.valid_answers::hugeint))::double / 1000 end as mean_score,
+        case when a.valid_answers > 0 then ((20000 * a.positive_answers::hugeint + a.valid_answers)
+             // (2 * a.valid_answers::hugeint))::double / 10000 end as positive_share,
+        round((a.p + 1.96^2 / (2 * a.ne) - 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_low,
+        round((a.p + 1.96^2 / (2 * a.ne) + 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high
     from aggregated as t
     cross join (values ('K'), ('M'), ('T')) as g(gender)
-    left join aggregated as a
+    left join effective as a
         on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
        and a.indicator_id = t.indicator_id and a.gender = g.gender
     where t.gender = 'T'
@@ -168,17 +183,25 @@ left join cells as national
 
 -- Trends: one series per comparability key, federations as they report today.
 create table indicator_trends as
-with aggregated as (
+with respondents as (
+    select period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code,
+           gender, respondent_id,
+           count(*) filter (where is_valid) as m, count(*) filter (where is_valid and is_positive) as y,
+           sum(answer_value) filter (where is_valid) as score_sum
+    from survey_answers group by all
+),
+aggregated as (
     select
         period,
         coalesce(reporting_federation_code, 'RIKET') as federation_code,
         respondent_group, indicator_id, comparability_key, question_code,
         case when grouping(gender) = 1 then 'T' else gender end as gender,
-        count(distinct respondent_id) as n,
-        count(*) as valid_answers,
-        count(*) filter (where is_positive) as positive_answers,
-        sum(answer_value) as score_sum
-    from survey_answers
+        count(distinct respondent_id) filter (where m > 0) as n,
+        coalesce(sum(m), 0) as valid_answers,
+        coalesce(sum(y), 0) as positive_answers,
+        sum(score_sum) as score_sum,
+        max(m) as max_m, sum(y * y) as sum_y2, sum(y * m) as sum_ym, sum(m * m) as sum_m2
+    from respondents
     group by grouping sets (
         (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code, gender),
         (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code),
@@ -187,27 +210,35 @@ with aggregated as (
     )
     having grouping(gender) = 1 or gender in ('K', 'M')
 ),
+effective as (
+    -- Kish's effective n from the cluster-robust variance over respondents (docs/analysts.md)
+    select *, positive_answers::double / valid_answers as p,
+        case when max_m = 1 then valid_answers::double
+             when positive_answers = 0 or positive_answers = valid_answers then n::double
+             else valid_answers / greatest(1.0,
+                 (sum_y2 - 2 * (positive_answers / valid_answers) * sum_ym
+                  + (positive_answers / valid_answers) ^ 2 * sum_m2)
+                 / (valid_answers * (positive_answers / valid_answers) * (1 - positive_answers / valid_answers)))
+        end as ne
+    from aggregated where valid_answers > 0
+),
 cells as (
     select
         t.period, t.federation_code, t.respondent_group, t.indicator_id, t.comparability_key, t.question_code, g.gender,
         coalesce(a.n, 0) as n,
         coalesce(a.valid_answers, 0) as valid_answers,
         coalesce(a.positive_answers, 0) as positive_answers,
-        round(a.score_sum / a.valid_answers, 3) as mean_score,
-        round(a.positive_answers / a.valid_answers, 4) as positive_share,
-        round(case when a.valid_answers > 0 then
-            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
-             - 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
-                           + 1.96^2 / (4 * a.valid_answers::double^2)))
-            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_low,
-        round(case when a.valid_answers > 0 then
-            ((a.positive_answers::double / a.valid_answers) + 1.96^2 / (2 * a.valid_answers)
-             + 1.96 * sqrt((a.positive_answers::double / a.valid_answers) * (1 - a.positive_answers::double / a.valid_answers) / a.valid_answers
-                           + 1.96^2 / (4 * a.valid_answers::double^2)))
-            / (1 + 1.96^2 / a.valid_answers) end, 4) as ci_high
+        case when a.valid_answers > 0 then ((2000 * a.score_sum::hugeint + a.valid_answers)
+             // (2 * a.valid_answers::hugeint))::double / 1000 end as mean_score,
+        case when a.valid_answers > 0 then ((20000 * a.positive_answers::hugeint + a.valid_answers)
+             // (2 * a.valid_answers::hugeint))::double / 10000 end as positive_share,
+        round((a.p + 1.96^2 / (2 * a.ne) - 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_low,
+        round((a.p + 1.96^2 / (2 * a.ne) + 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high
     from aggregated as t
     cross join (values ('K'), ('M'), ('T')) as g(gender)
-    left join aggregated as a
+    left join effective as a
         on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
        and a.indicator_id = t.indicator_id and a.comparability_key = t.comparability_key
        and a.question_code = t.question_code and a.gender = g.gender
@@ -252,8 +283,8 @@ select
     p.support_at_start,
     f.followup_months,
     (date_trunc('month', p.end_date) + to_months(f.followup_months))::date as followup_month,
-    (date_trunc('month', p.end_date) + to_months(f.followup_months))::date
-        between coverage.first_month and coverage.last_month as is_observed
+    coalesce((date_trunc('month', p.end_date) + to_months(f.followup_months))::date
+        between coverage.first_month and coverage.last_month, false) as is_observed
 from read_parquet('{{HOME}}/lake/raw/register/*/participants.parquet', union_by_name = true) as p
 semi join latest_sus using (submission_id)
 left join end_reasons as r using (end_reason)
@@ -301,7 +332,8 @@ followups as (
     select
         p.*,
         p.is_observed and coalesce(m.support_class, 'ingen') = 'egen' as is_self_supporting,
-        p.is_observed and bool_and(coalesce(m.support_class, 'ingen') = 'egen') over (
+        -- sustainable over the observed points only (a left-censored earlier point is skipped)
+        p.is_observed and bool_and(case when p.is_observed then coalesce(m.support_class, 'ingen') = 'egen' end) over (
             partition by p.participation_id order by p.followup_months
             rows between unbounded preceding and current row) as is_sustainable
     from followup_points as p
@@ -315,11 +347,11 @@ cells as (
         coalesce(gender, 'T') as gender,
         coalesce(insats, 'alla') as insats,
         coalesce(support_at_start, 'alla') as support_at_start,
-        count(*) as n_observed,
-        count(*) filter (where is_self_supporting) as n_self_supporting,
-        count(*) filter (where is_sustainable) as n_sustainable
+        count(*) as cohort_size,
+        count(*) filter (where is_observed) as n_observed,
+        count(*) filter (where is_observed and is_self_supporting) as n_self_supporting,
+        count(*) filter (where is_observed and is_sustainable) as n_sustainable
     from followups
-    where is_observed
     group by grouping sets (
         (cohort_year, followup_months, federation_code, gender, insats),
         (cohort_year, followup_months, federation_code, insats),
@@ -334,14 +366,22 @@ cells as (
         (cohort_year, followup_months, gender),
         (cohort_year, followup_months)
     )
+),
+completeness as (
+    select cohort_year, followup_months, bool_and(is_observed) as is_complete
+    from followup_points group by all
 )
 select
     c.cohort_year, c.federation_code, names.federation_name, c.gender, c.insats, c.support_at_start,
-    c.followup_months, c.n_observed, c.n_self_supporting,
-    round(c.n_self_supporting / c.n_observed, 4) as share_self_supporting,
+    c.followup_months, k.is_complete, c.cohort_size, c.n_observed, c.n_self_supporting,
+    ((20000 * c.n_self_supporting::hugeint + c.n_observed) // (2 * c.n_observed::hugeint))::double / 10000
+        as share_self_supporting,
     c.n_sustainable,
-    round(c.n_sustainable / c.n_observed, 4) as share_sustainable,
+    ((20000 * c.n_sustainable::hugeint + c.n_observed) // (2 * c.n_observed::hugeint))::double / 10000
+        as share_sustainable,
     coalesce(nullif(least(
+        case when c.cohort_size > 0 then c.cohort_size else 2147483647 end,
+        case when c.cohort_size - c.n_observed > 0 then c.cohort_size - c.n_observed else 2147483647 end,
         case when c.n_observed > 0 then c.n_observed else 2147483647 end,
         case when c.n_self_supporting > 0 then c.n_self_supporting else 2147483647 end,
         case when c.n_observed - c.n_self_supporting > 0 then c.n_observed - c.n_self_supporting else 2147483647 end,
@@ -349,4 +389,6 @@ select
         case when c.n_observed - c.n_sustainable > 0 then c.n_observed - c.n_sustainable else 2147483647 end
     ), 2147483647), 0) as disclosure_n
 from cells as c
-inner join federation_names as names using (federation_code);
+inner join federation_names as names using (federation_code)
+inner join completeness as k using (cohort_year, followup_months)
+where c.n_observed > 0;

@@ -178,7 +178,10 @@ class Catalogue:
             ),
             scales={k: tuple(v) for k, v in scales.items()},
             background={k: tuple(v) for k, v in background.items()},
-            support_categories=tuple(r["category"] for r in _rows(directory / "support_categories.csv")),
+            # `okänd` (support class okand) only appears in support_transitions, for an empty
+            # forsorjning_slut; it is never a code an extract may write.
+            support_categories=tuple(r["category"] for r in _rows(directory / "support_categories.csv")
+                                     if r["support_class"] != "okand"),
             end_reasons=tuple(r["end_reason"] for r in _rows(directory / "end_reasons.csv")),
         )
 

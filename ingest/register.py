@@ -194,6 +194,10 @@ def _personal_numbers_in_text(con, columns: list[str], problems: list[Problem]) 
                                     place=f"Kolumnen {column} ({len(rows)} rad(er), t.ex. rad {examples})"))
 
 
+# A date exactly ÅÅÅÅ-MM-DD (two-digit month and day, no time) that exists in the calendar.
+DATE_OK = "regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') and try_strptime({c}, '%Y-%m-%d') is not null"
+
+
 def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
     supports = _codes(catalogue.support_categories)
     reasons = _codes(catalogue.end_reasons)
@@ -201,18 +205,19 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
     checks = [
         ("anonym", "anonym is null or anonym not in ('0', '1')", "0 eller 1"),
         ("kon", "kon is null or kon not in ('K', 'M')", "K eller M"),
-        ("fodelsear", "try_cast(fodelsear as integer) is null or try_cast(fodelsear as integer) not between 1900 "
-                      "and year(current_date)", "ett födelseår ÅÅÅÅ"),
+        ("fodelsear", "fodelsear is null or not regexp_full_match(fodelsear, '[0-9]{4}') "
+                      "or cast(fodelsear as integer) not between 1900 and year(current_date)", "ett födelseår ÅÅÅÅ"),
         ("forbund", f"forbund is null or forbund not in {federations}", "en förbundskod i förbundsregistret"),
         ("insats", "insats is null or length(insats) > 40", "insatsens kod, högst 40 tecken"),
-        ("startdatum", "try_cast(startdatum as date) is null", "ett datum ÅÅÅÅ-MM-DD"),
-        ("slutdatum", "slutdatum is not null and try_cast(slutdatum as date) is null", "ett datum ÅÅÅÅ-MM-DD"),
+        ("startdatum", f"startdatum is null or not ({DATE_OK.format(c='startdatum')})", "ett datum ÅÅÅÅ-MM-DD"),
+        ("slutdatum", f"slutdatum is not null and not ({DATE_OK.format(c='slutdatum')})", "ett datum ÅÅÅÅ-MM-DD"),
         ("forsorjning_start", f"forsorjning_start is null or forsorjning_start not in {supports}",
          ", ".join(catalogue.support_categories)),
         ("forsorjning_slut", f"forsorjning_slut is not null and forsorjning_slut not in {supports}",
          ", ".join(catalogue.support_categories)),
-        ("ar_offentlig_forsorjning_fore", "try_cast(ar_offentlig_forsorjning_fore as integer) is null or "
-                                          "try_cast(ar_offentlig_forsorjning_fore as integer) not between 0 and 60",
+        ("ar_offentlig_forsorjning_fore", "ar_offentlig_forsorjning_fore is null or "
+                                          "not regexp_full_match(ar_offentlig_forsorjning_fore, '[0-9]{1,2}') or "
+                                          "cast(ar_offentlig_forsorjning_fore as integer) > 60",
          "ett heltal 0–60"),
         ("avslutsorsak", f"avslutsorsak is not null and avslutsorsak not in {reasons}",
          ", ".join(catalogue.end_reasons)),
@@ -221,6 +226,23 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
         _check(con, problems, "VALUE_INVALID", condition, column=column, allowed=allowed)
     _check(con, problems, "END_BEFORE_START",
            "try_cast(slutdatum as date) < try_cast(startdatum as date)")
+    # Exact duplicates (every contract column the same) would count one insats twice: rejected.
+    every = ", ".join(_ident(c) for c in SUS_COLUMNS)
+    _check(con, problems, "DUPLICATE_ROWS",
+           f"source_row in (select source_row from (select source_row, row_number() over "
+           f"(partition by {every} order by source_row) as copy from extract) where copy > 1)")
+    # A `+` says "100 or older": the century it implies (read as the pseudonym will be, §6 of
+    # docs/register_extracts.md) must agree with fodelsear. Checked in memory on the few rows
+    # written with `+`; the problem names rows only.
+    contradicting = [
+        source_row for source_row, number, birth_year in con.execute(
+            "select source_row, personnummer, fodelsear from extract where anonym = '0' "
+            "and contains(personnummer, '+') and regexp_full_match(fodelsear, '[0-9]{4}') order by source_row"
+        ).fetchall()
+        if (canonical := normalise(number)) is not None and canonical[:4] != birth_year]
+    if contradicting:
+        problems.append(problem("PNR_BIRTH_YEAR", rows=len(contradicting),
+                                examples=", ".join(str(r) for r in contradicting[:EXAMPLES])))
     _reserved_sus(con, problems)
 
 
@@ -240,7 +262,7 @@ def _validate_income(con, catalogue, extract: Extract, problems: list[Problem]) 
            column="manad", allowed="en månad ÅÅÅÅ-MM")
     _check(con, problems, "VALUE_INVALID", f"kategori is null or kategori not in {categories}",
            column="kategori", allowed=", ".join(c for c in catalogue.support_categories if c != "ingen"))
-    _check(con, problems, "VALUE_INVALID", "belopp is null or not regexp_full_match(trim(belopp), '\\d+')",
+    _check(con, problems, "VALUE_INVALID", "belopp is null or not regexp_full_match(belopp, '[0-9]+')",
            column="belopp", allowed="ett belopp i hela kronor, 0 eller mer")
     _check(con, problems, "MONTH_OUTSIDE_COVERAGE",
            f"regexp_full_match(manad, '\\d{{4}}-\\d{{2}}') and (manad < '{extract.first_month}' "

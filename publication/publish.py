@@ -33,6 +33,17 @@ class PublicationRefused(RuntimeError):
     """The new database failed the disclosure audit; the old one stays."""
 
 
+def _mean_half_up(shares: pd.Series) -> float:
+    """The mean of 4-decimal shares, rounded half up to 4 decimals exactly (docs/analysts.md, Rounding):
+    in whole ten-thousandths, so a tie is never lost to binary floating point."""
+    shares = shares.dropna()  # a shown cell with n = 0 has no share
+    if shares.empty:
+        return np.nan
+    units = (shares * 10_000).round().astype("int64")
+    total, count = int(units.sum()), len(units)
+    return ((2 * total + count) // (2 * count)) / 10_000
+
+
 def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
     """National comparison columns, from the protected national rows only."""
     cell = ["period", "respondent_group", "indicator_id", "gender"]
@@ -42,7 +53,7 @@ def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
         columns={"positive_share": "national_positive_share", "mean_score": "national_mean_score"}), on=cell)
     # The unweighted mean of the federations shown, on the national rows.
     shown = df[(df.federation_code != NATION) & (df.status == SHOWN)]
-    means = shown.groupby(cell)["positive_share"].mean().round(4).rename("federations_mean_share")
+    means = shown.groupby(cell)["positive_share"].agg(_mean_half_up).rename("federations_mean_share")
     df = df.join(means, on=cell)
     df.loc[df.federation_code != NATION, "federations_mean_share"] = np.nan
     return df

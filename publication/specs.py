@@ -20,7 +20,7 @@ SUPPORT_AT_START = Margin("support_at_start", "alla")
 SUPPORT_AT_END = Margin("support_at_end", "alla")
 # Columns that count people (the audit checks none of them shows a small number).
 COUNT_COLUMNS = {"n", "valid_answers", "asked", "answered", "rows_received", "questionnaires", "n_observed",
-                 "n_self_supporting", "n_sustainable", "participants", "n_work_or_studies"}
+                 "n_self_supporting", "n_sustainable", "participants", "n_work_or_studies", "cohort_size"}
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ PUBLISHED = [
     PublishedTable(
         "indicator11_outcomes", "marts.indicator11_outcomes",
         ["cohort_year", "federation_code", "federation_name", "gender", "insats", "support_at_start",
-         "followup_months", "n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable",
-         "share_sustainable"],
+         "followup_months", "is_complete", "cohort_size", "n_observed", "n_self_supporting",
+         "share_self_supporting", "n_sustainable", "share_sustainable"],
         keys=["cohort_year", "followup_months", "federation_code", "gender", "insats", "support_at_start"],
         count="disclosure_n", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER, SUPPORT_AT_START],
-        nulled=["n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable", "share_sustainable"],
+        nulled=["cohort_size", "n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable",
+                "share_sustainable"],
     ),
     PublishedTable(
         "gender_analysis", "marts.gender_analysis",

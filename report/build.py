@@ -87,8 +87,20 @@ def _ordered(groups) -> list[str]:
     return sorted(groups, key=lambda g: GROUP_ORDER.index(g) if g in GROUP_ORDER else 99)
 
 
-def national_context(db: Published, period: str) -> dict:
+NO_SURVEYS = "Publiceringen innehåller inga enkätresultat, så rapporten har inga avsnitt om enkäterna."
+NO_REGISTERS = ("Publiceringen innehåller ingen fullständig registeruppföljning, så avsnitten om indikator 11 och "
+                "Kön spelar roll saknas.")
+
+
+def national_context(db: Published, period: str | None) -> dict:
+    """`period` is None when the publication holds no survey results (registers only)."""
     names = _group_names(db)
+    registers = registers_context(db) if db.has_registers() else None
+    if period is None:
+        return {"registers": registers, "period": None, "periods": [], "threshold": db.threshold(),
+                "today": swedish_date(date.today()), "collection": [], "federations_in_period": 0,
+                "questionnaires": 0, "volumes_svg": "", "sections": [], "group_names": names,
+                "no_surveys": NO_SURVEYS, "no_registers": None if registers else NO_REGISTERS}
     periods = db.periods()
     collection = db.collection(period)
     history = db.collection_history()
@@ -134,7 +146,9 @@ def national_context(db: Published, period: str) -> dict:
             "gender_svg": charts.gender(gender_rows, "Kvinnor och män"),
         })
     return {
-        "registers": registers_context(db) if db.has_registers() else None,
+        "registers": registers,
+        "no_surveys": None,
+        "no_registers": None if registers else NO_REGISTERS,
         "period": period,
         "periods": periods,
         "threshold": db.threshold(),
@@ -212,7 +226,9 @@ def registers_context(db: Published) -> dict | None:
         "trend_svg": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per kohort"),
         "spread_svg": charts.spread([float(v) for v in shown.share_sustainable],
                                     _none(nation12["share_sustainable"]) if nation12 else None,
-                                    int((spread.status != "ok").sum()), f"Förbunden, kohort {cohort}, 12 mån"),
+                                    int((spread.status != "ok").sum()),
+                                    f"Förbunden, kohort {cohort}, 12 mån"
+                                    + (f" (riket {num(nation12['n_observed'])} följda)" if nation12 else "")),
         "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum())},
         "by_insats": breakdown("insats"),
         "by_support": breakdown("support_at_start", labels),
@@ -235,7 +251,7 @@ def popular_context(national: dict) -> dict:
     shown = [r for r in rows if r[1] is not None]
     return {
         **national,
-        "overview_svg": charts.bars(rows, "Andel positiva svar per indikator och enkät, riket"),
+        "overview_svg": charts.bars(rows, "Andel positiva svar per indikator och enkät, riket") if rows else "",
         "highest": max(shown, key=lambda r: r[1]) if shown else None,
         "lowest": min(shown, key=lambda r: r[1]) if shown else None,
     }
@@ -267,6 +283,7 @@ def federation_context(db: Published, period: str, federation_code: str, name: s
                               for r in own.itertuples()]}
     return {
         "registers": registers,
+        "no_registers": None if registers else NO_REGISTERS,
         "period": period,
         "threshold": common["threshold"],
         "today": common["today"],
@@ -306,7 +323,7 @@ def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int
     db = Published.open(published)
     try:
         env = _environment()
-        slug = period.replace("/", "-")
+        slug = period.replace("/", "-") if period else "register"
         national = national_context(db, period)
         _write(out / f"nationell-rapport-{slug}.html", env.get_template("national.html.j2").render(**national), pdf)
         _write(out / f"kortversion-{slug}.html",

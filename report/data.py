@@ -125,43 +125,41 @@ class Published:
         return bool(self.con.execute("select count(*) from indicator11_outcomes").fetchone()[0])
 
     def indicator11_cohort(self) -> int | None:
-        """The latest cohort whose 12-month follow-up is (nearly) complete."""
+        """The latest cohort whose 12-month follow-up is complete (everyone in the cohort observed)."""
         row = self.con.execute("""
-            select max(cohort_year) from (
-                select cohort_year,
-                       max(n_observed) filter (where followup_months = 12) as n12,
-                       max(n_observed) filter (where followup_months = 6) as n6
-                from indicator11_outcomes
-                where federation_code = 'RIKET' and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
-                group by cohort_year)
-            where n12 >= 0.9 * n6""").fetchone()
+            select max(cohort_year) from indicator11_outcomes
+            where federation_code = 'RIKET' and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
+              and followup_months = 12 and is_complete""").fetchone()
         return row[0]
 
     def indicator11_national(self) -> pd.DataFrame:
+        """Complete follow-up points only: a partial point is never a headline or part of a trend."""
         return self.df("""
             select cohort_year, followup_months, gender, n_observed, share_self_supporting, share_sustainable, status
             from indicator11_outcomes
-            where federation_code = 'RIKET' and insats = 'alla' and support_at_start = 'alla'
+            where federation_code = 'RIKET' and insats = 'alla' and support_at_start = 'alla' and is_complete
             order by cohort_year, followup_months, gender""")
 
     def indicator11_breakdown(self, cohort: int, column: str) -> pd.DataFrame:
-        """National 12-month results by insats or by support at start."""
+        """National 12-month results by insats or by support at start (a complete point)."""
         other = "support_at_start" if column == "insats" else "insats"
         return self.df(f"""
             select {column} as label, gender, n_observed, share_sustainable, share_self_supporting, status
             from indicator11_outcomes
-            where federation_code = 'RIKET' and cohort_year = $cohort and followup_months = 12
+            where federation_code = 'RIKET' and cohort_year = $cohort and followup_months = 12 and is_complete
               and {column} <> 'alla' and {other} = 'alla'
             order by {column}, gender""", {"cohort": cohort})
 
     def indicator11_federations(self, cohort: int, federation_code: str | None = None) -> pd.DataFrame:
+        """Complete follow-up points of cohorts up to `cohort`, per federation."""
         where = "and federation_code = $federation" if federation_code else "and federation_code <> 'RIKET'"
         params = {"cohort": cohort} | ({"federation": federation_code} if federation_code else {})
         return self.df(f"""
             select federation_code, federation_name, cohort_year, followup_months, n_observed,
                    share_self_supporting, share_sustainable, status
             from indicator11_outcomes
-            where gender = 'T' and insats = 'alla' and support_at_start = 'alla' and cohort_year <= $cohort {where}
+            where gender = 'T' and insats = 'alla' and support_at_start = 'alla' and cohort_year <= $cohort
+              and is_complete {where}
             order by cohort_year, followup_months, share_sustainable desc nulls last""", params)
 
     def gender_by_insats(self, cohort: int) -> pd.DataFrame:

@@ -667,6 +667,24 @@ def _register(c: Corpus) -> None:
         "a personnummer and a samordningsnummer written in the insats column", ["PERSONAL_NUMBER_IN_TEXT"])
     sus(f"sus_deltagare_2019-04_{format_number(PLANTED, '10')}.csv", _sus_rows(5),  # bytes of its own
         "a personnummer in the file name", ["PERSONAL_NUMBER_IN_NAME"])
+    # The strict contract: integers, years and dates exactly as docs/register_extracts.md §4 writes them.
+    for month, slug, column, value in [
+        ("2019-07", "ar-med-decimaler", "ar_offentlig_forsorjning_fore", "2.5"),
+        ("2019-08", "heltal-med-punkt-noll", "ar_offentlig_forsorjning_fore", "3.0"),
+        ("2019-09", "fodelsear-med-decimal", "fodelsear", "1985.0"),
+        ("2019-10", "datum-utan-nollor", "startdatum", "2018-2-1"),
+        ("2019-11", "datum-med-klockslag", "slutdatum", "2018-09-30 12:00:00"),
+    ]:
+        rows = _sus_rows()
+        rows[1][SUS_HEADER.index(column)] = value
+        sus(f"sus_deltagare_{month}_{slug}.csv", rows, f"{column} written as '{value}'", ["VALUE_INVALID"])
+    rows = _sus_rows()
+    rows.append(list(rows[2]))
+    sus("sus_deltagare_2019-12_dubbletter.csv", rows, "an exact duplicate of a SUS row", ["DUPLICATE_ROWS"])
+    rows = _sus_rows()
+    rows[1][0] = format_number(MAN, "10+")  # reads as 1885; fodelsear says 1985
+    sus("sus_deltagare_2020-01_plus-fel-sekel.csv", rows,
+        "a 10-digit number with '+' for someone born in 1985 (fodelsear 1985)", ["PNR_BIRTH_YEAR"])
     c.csv("deltagare_2024-06.csv", [SUS_HEADER] + _sus_rows(), folder=reg)
     c.add("deltagare_2024-06.csv", "an extract whose name is neither SUS nor income", errors=["REGISTER_NAME"],
           kind="register")

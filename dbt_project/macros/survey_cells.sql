@@ -2,21 +2,41 @@
     nation ('{{ var("nation_code") }}'), for women (K), men (M) and everyone (T). `keys` are the
     other columns of the grain. Respondents whose kön is blank or "annat eller
     vill ej uppge" count in T only. K and M cells with no respondents are added
-    as zeros, so a missing row never tells anything. -#}
+    as zeros, so a missing row never tells anything; a cell where every answer
+    is "Vet ej" (or blank) has its K/M/T rows with n = 0. The interval is Wilson
+    with a design effect over respondents (docs/analysts.md, "The interval"). -#}
 {% macro survey_cells(relation, federation_column, keys) %}
 {%- set key_list = keys | join(', ') -%}
-with aggregated as (
+with per_respondent as (
+    -- one row per respondent and cell: m = valid answers, y = positive ones (the cluster totals)
+    select
+        period,
+        {{ federation_column }},
+        {{ key_list }},
+        gender,
+        respondent_id,
+        count(*) filter (where is_valid_answer) as m,
+        count(*) filter (where is_valid_answer and is_positive) as y,
+        sum(answer_value) filter (where is_valid_answer) as score_sum
+    from {{ relation }}
+    group by all
+),
+
+aggregated as (
     select
         period,
         coalesce({{ federation_column }}, '{{ var("nation_code") }}') as federation_code,
         {{ key_list }},
         case when grouping(gender) = 1 then 'T' else gender end as gender,
-        count(distinct respondent_id) as n,
-        count(*) as valid_answers,
-        count(*) filter (where is_positive) as positive_answers,
-        sum(answer_value) as score_sum
-    from {{ relation }}
-    where is_valid_answer
+        count(distinct respondent_id) filter (where m > 0) as n,
+        coalesce(sum(m), 0) as valid_answers,
+        coalesce(sum(y), 0) as positive_answers,
+        sum(score_sum) as score_sum,
+        max(m) as max_answers,
+        sum(y * y) as sum_y2,
+        sum(y * m) as sum_ym,
+        sum(m * m) as sum_m2
+    from per_respondent
     group by grouping sets (
         (period, {{ federation_column }}, {{ key_list }}, gender),
         (period, {{ federation_column }}, {{ key_list }}),
@@ -24,6 +44,24 @@ with aggregated as (
         (period, {{ key_list }})
     )
     having grouping(gender) = 1 or gender in ('K', 'M')
+),
+
+effective as (
+    -- Wilson with the effective number of answers (Kish): n_eff = valid_answers / deff,
+    -- deff = cluster-robust variance of the ratio (clusters = respondents) / binomial
+    -- variance, at least 1. One answer per respondent: n_eff = valid_answers exactly.
+    select
+        *,
+        case
+            when valid_answers = 0 then null
+            when max_answers = 1 then valid_answers::double
+            when positive_answers = 0 or positive_answers = valid_answers then n::double
+            else valid_answers / greatest(1.0,
+                (sum_y2 - 2 * (positive_answers / valid_answers) * sum_ym
+                 + (positive_answers / valid_answers) ^ 2 * sum_m2)
+                / (valid_answers * (positive_answers / valid_answers) * (1 - positive_answers / valid_answers)))
+        end as effective_answers
+    from aggregated
 ),
 
 grid as (
@@ -38,17 +76,18 @@ select
     grid.federation_code,
     {% for k in keys %}grid.{{ k }},
     {% endfor %}grid.gender,
-    coalesce(aggregated.n, 0) as n,
-    coalesce(aggregated.valid_answers, 0) as valid_answers,
-    coalesce(aggregated.positive_answers, 0) as positive_answers,
-    round(aggregated.score_sum / aggregated.valid_answers, 3) as mean_score,
-    round(aggregated.positive_answers / aggregated.valid_answers, 4) as positive_share,
-    round({{ wilson_low('aggregated.positive_answers', 'aggregated.valid_answers') }}, 4) as ci_low,
-    round({{ wilson_high('aggregated.positive_answers', 'aggregated.valid_answers') }}, 4) as ci_high
+    coalesce(effective.n, 0) as n,
+    coalesce(effective.valid_answers, 0) as valid_answers,
+    coalesce(effective.positive_answers, 0) as positive_answers,
+    {{ round_ratio('effective.score_sum', 'effective.valid_answers', 3) }} as mean_score,
+    {{ round_ratio('effective.positive_answers', 'effective.valid_answers', 4) }} as positive_share,
+    effective.effective_answers,
+    {{ round_bound(wilson_low('effective.positive_answers * effective.effective_answers / effective.valid_answers', 'effective.effective_answers')) }} as ci_low,
+    {{ round_bound(wilson_high('effective.positive_answers * effective.effective_answers / effective.valid_answers', 'effective.effective_answers')) }} as ci_high
 from grid
-left join aggregated
-    on aggregated.period = grid.period
-   and aggregated.federation_code = grid.federation_code
-   {% for k in keys %}and aggregated.{{ k }} = grid.{{ k }}
-   {% endfor %}and aggregated.gender = grid.gender
+left join effective
+    on effective.period = grid.period
+   and effective.federation_code = grid.federation_code
+   {% for k in keys %}and effective.{{ k }} = grid.{{ k }}
+   {% endfor %}and effective.gender = grid.gender
 {% endmacro %}

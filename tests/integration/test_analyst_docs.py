@@ -135,3 +135,85 @@ def test_the_headline_query_answers_for_the_latest_period(publication):
     assert answer["period"] == latest
     assert answer["status"] in {"ok", ".."}
     assert "riket_positive_share" in answer
+
+
+# --- the rules the guide states, checked against the published database ---
+
+ROUNDING_ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*`(\w+)`\s*\|\s*(\d+)\s*\|\s*(?:`(\w+)`\s*/\s*`(\w+)`)?\s*\|\s*$", re.M)
+
+
+def rounding_rules(text: str) -> list[tuple[str, str, int, str | None, str | None]]:
+    section = text[text.index("### Rounding and decimals"):]
+    section = section[: re.search(r"^#{1,3} ", section[4:], re.M).start() + 4]
+    return [(t, c, int(d), num or None, den or None) for t, c, d, num, den in ROUNDING_ROW.findall(section)]
+
+
+def test_the_guide_states_decimals_for_every_rounded_column():
+    rules = rounding_rules(_doc())
+    assert len(rules) >= 15, "the decimals table of 'Rounding and decimals' was not found"
+    assert ("indicator_results", "federations_mean_share", 4, None, None) in rules
+    assert "z = 1.96 exactly" in _doc()
+
+
+def _half_up(numerator: int, denominator: int, decimals: int) -> float:
+    scale = 10 ** decimals
+    return ((2 * scale * numerator + denominator) // (2 * denominator)) / scale
+
+
+@pytest.mark.parametrize("rule", rounding_rules(_doc()), ids=lambda r: f"{r[0]}.{r[1]}")
+def test_every_rounding_statement_holds_in_the_publication(publication, rule):
+    table, column, decimals, numerator, denominator = rule
+    scale = 10 ** decimals
+    with duckdb.connect(str(publication), read_only=True) as con:
+        values = con.execute(f"select {column} from {table} where {column} is not null").fetchall()
+        negative_zero = con.execute(
+            f"select count(*) from {table} where {column} = 0 and signbit({column})").fetchone()[0]
+        ratios = con.execute(f"select {numerator}, {denominator}, {column} from {table} "
+                             f"where {column} is not null and {denominator} > 0").fetchall() if numerator else []
+    assert values, f"{table}.{column} has no values on the small publication"
+    off = [v for (v,) in values if abs(v * scale - round(v * scale)) > 1e-6]
+    assert not off, f"{table}.{column} has values with more than {decimals} decimals, e.g. {off[:3]}"
+    assert negative_zero == 0, f"{table}.{column} stores -0.0"
+    wrong = [(n, d, v) for n, d, v in ratios if _half_up(int(n), int(d), decimals) != v]
+    assert not wrong, f"{table}.{column} is not {numerator}/{denominator} rounded half up: {wrong[:3]}"
+
+
+def test_every_support_code_in_the_register_tables_is_in_the_catalogue(publication):
+    with duckdb.connect(str(publication), read_only=True) as con:
+        codes = {r[0] for r in con.execute("select category from support_categories").fetchall()}
+        used = {r[0] for r in con.execute("""
+            select support_at_start from support_transitions union select support_at_end from support_transitions
+            union select support_at_start from indicator11_outcomes""").fetchall()} - {"alla"}
+    assert used <= codes, f"codes in the register tables missing from support_categories: {used - codes}"
+    documented = set(re.findall(r"^(\S+)\s+\S.*\s(?:offentlig|egen|ovrig|ingen|okand)\s+\d+\s*$", _doc(), re.M))
+    assert codes == documented, f"the support_categories listing in the guide differs: {codes ^ documented}"
+
+
+def test_national_columns_are_null_where_the_riket_row_is_hidden(publication):
+    with duckdb.connect(str(publication), read_only=True) as con:
+        hidden, leaking = con.execute("""
+            select count(distinct (n.period, n.respondent_group, n.indicator_id, n.gender)),
+                   count(*) filter (where f.national_positive_share is not null or f.national_mean_score is not null)
+            from indicator_results n
+            join indicator_results f using (period, respondent_group, indicator_id, gender)
+            where n.federation_code = 'RIKET' and n.status <> 'ok'""").fetchone()
+        shown_riket = con.execute("""
+            select count(*) from indicator_results n join indicator_results f
+              using (period, respondent_group, indicator_id, gender)
+            where n.federation_code = 'RIKET' and n.status = 'ok' and n.positive_share is not null
+              and f.national_positive_share is distinct from n.positive_share""").fetchone()[0]
+    assert leaking == 0, f"{leaking} rows show a national value of a hidden RIKET row"
+    assert shown_riket == 0, "national_positive_share differs from the shown RIKET row"
+    del hidden  # the small publication may or may not hide a RIKET row; the rule holds either way
+
+
+def test_every_result_cell_has_its_three_gender_rows(publication):
+    with duckdb.connect(str(publication), read_only=True) as con:
+        incomplete = con.execute("""
+            select count(*) from (
+                select period, federation_code, respondent_group, indicator_id, list(gender order by gender) as g
+                from indicator_results group by all)
+            where g <> ['K', 'M', 'T']""").fetchone()[0]
+        n_zero_without_share = con.execute(
+            "select count(*) from indicator_results where n = 0 and positive_share is not null").fetchone()[0]
+    assert incomplete == 0 and n_zero_without_share == 0

@@ -185,3 +185,40 @@ def test_register_file_names_describe_real_months_not_in_the_future(settings, na
     assert (found is None) == ok, found
     if found:
         assert found.code == "REGISTER_PERIOD" and name in found.message
+
+
+@pytest.mark.parametrize("column, value", [
+    ("ar_offentlig_forsorjning_fore", "2.5"), ("ar_offentlig_forsorjning_fore", "3.0"),
+    ("ar_offentlig_forsorjning_fore", "+3"), ("fodelsear", "1985.0"), ("fodelsear", " 1985"),
+    ("startdatum", "2013-2-1"), ("startdatum", "2013-09-30 12:00:00"), ("slutdatum", "2013-09-30T00:00"),
+    ("slutdatum", "20130930"),
+])
+def test_integers_years_and_dates_are_written_exactly_as_the_contract_allows(settings, register_inbox, column,
+                                                                            value):
+    rows = [sus_row(WOMAN, "K", start="2013-01-10", end="2013-12-31"),
+            sus_row(MAN, "M", start="2013-01-10", end="2013-12-31")]
+    rows[1][HEADER.index(column)] = value
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
+    assert outcome.status == "rejected"
+    problems = problems_of(settings, outcome)
+    assert [(p["code"], p["column"]) for p in problems] == [("VALUE_INVALID", column)]
+    assert "rad 3" in problems[0]["message"] and value.strip() not in problems[0]["message"]
+
+
+def test_exact_duplicate_rows_are_rejected(settings, register_inbox):
+    rows = [sus_row(WOMAN, "K"), sus_row(MAN, "M"), sus_row(WOMAN, "K")]
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
+    problems = problems_of(settings, outcome)
+    assert [p["code"] for p in problems] == ["DUPLICATE_ROWS"]
+    assert "rad 4" in problems[0]["message"] and "rad 2" not in problems[0]["message"]
+
+
+def test_a_plus_that_contradicts_the_birth_year_is_rejected(settings, register_inbox):
+    born_1985 = format_number(MAN, "10+")  # 850314+NNNK reads as 1885, but fodelsear says 1985
+    row = sus_row(MAN, "M")
+    row[0] = born_1985
+    centenarian = sus_row(format_number(CENTENARIAN, "10+"), "K")  # 1921: + is right, and agrees
+    outcome = ingest_submission(write_sus(register_inbox, [centenarian, row]), settings)
+    problems = problems_of(settings, outcome)
+    assert [p["code"] for p in problems] == ["PNR_BIRTH_YEAR"]
+    assert "rad 3" in problems[0]["message"] and born_1985 not in json.dumps(problems)

@@ -16,7 +16,8 @@ cells as (
         count(*) as participants,
         round(avg(insats_months), 1) as mean_insats_months,
         count(*) filter (where went_to_work_or_studies) as n_work_or_studies,
-        round(avg(years_public_support_before), 1) as mean_years_public_support_before
+        {{ round_ratio('sum(years_public_support_before)', 'count(years_public_support_before)', 1) }}
+            as mean_years_public_support_before
     from participants
     -- sqlfluff's DuckDB dialect cannot parse GROUPING SETS (valid DuckDB): skip the parse error here only
     group by grouping sets (  -- noqa: PRS
@@ -44,7 +45,7 @@ select
     cells.participants,
     cells.mean_insats_months,
     cells.n_work_or_studies,
-    round(cells.n_work_or_studies / cells.participants, 4) as share_work_or_studies,
+    {{ round_ratio('cells.n_work_or_studies', 'cells.participants', 4) }} as share_work_or_studies,
     cells.mean_years_public_support_before,
     {{ smallest_group(['cells.participants', 'cells.n_work_or_studies',
                        'cells.participants - cells.n_work_or_studies']) }} as disclosure_n

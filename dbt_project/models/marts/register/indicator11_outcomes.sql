@@ -1,9 +1,21 @@
 {#- Indicator 11 per cohort (year the insats ended) × federation (RIKET for the
     nation) × kön × insats × support at start × follow-up. 'alla' is the total
-    over insatser or supports. Only observed follow-up points are counted. -#}
+    over insatser or supports. Only observed follow-up points are counted
+    (n_observed); cohort_size counts every ended insats of the cell, observed or
+    censored. A follow-up point is complete for a cohort when every insats of the
+    cohort (nationally) is observed at it; only complete points are headlines
+    (docs/register_extracts.md §11). -#}
 with followups as (
     select * from {{ ref('int_register__indicator11_followups') }}
-    where is_observed
+),
+
+completeness as (
+    select
+        cohort_year,
+        followup_months,
+        bool_and(is_observed) as is_complete
+    from followups
+    group by cohort_year, followup_months
 ),
 
 cells as (
@@ -14,9 +26,10 @@ cells as (
         coalesce(gender, 'T') as gender,
         coalesce(insats, 'alla') as insats,
         coalesce(support_at_start, 'alla') as support_at_start,
-        count(*) as n_observed,
-        count(*) filter (where is_self_supporting) as n_self_supporting,
-        count(*) filter (where is_sustainable) as n_sustainable
+        count(*) as cohort_size,
+        count(*) filter (where is_observed) as n_observed,
+        count(*) filter (where is_observed and is_self_supporting) as n_self_supporting,
+        count(*) filter (where is_observed and is_sustainable) as n_sustainable
     from followups
     -- sqlfluff's DuckDB dialect cannot parse GROUPING SETS (valid DuckDB): skip the parse error here only
     group by grouping sets (  -- noqa: PRS
@@ -47,12 +60,17 @@ select
     cells.insats,
     cells.support_at_start,
     cells.followup_months,
+    completeness.is_complete,
+    cells.cohort_size,
     cells.n_observed,
     cells.n_self_supporting,
-    round(cells.n_self_supporting / cells.n_observed, 4) as share_self_supporting,
+    {{ round_ratio('cells.n_self_supporting', 'cells.n_observed', 4) }} as share_self_supporting,
     cells.n_sustainable,
-    round(cells.n_sustainable / cells.n_observed, 4) as share_sustainable,
-    {{ smallest_group(['cells.n_observed', 'cells.n_self_supporting', 'cells.n_observed - cells.n_self_supporting',
+    {{ round_ratio('cells.n_sustainable', 'cells.n_observed', 4) }} as share_sustainable,
+    {{ smallest_group(['cells.cohort_size', 'cells.cohort_size - cells.n_observed', 'cells.n_observed',
+                       'cells.n_self_supporting', 'cells.n_observed - cells.n_self_supporting',
                        'cells.n_sustainable', 'cells.n_observed - cells.n_sustainable']) }} as disclosure_n
 from cells
 inner join names using (federation_code)
+inner join completeness using (cohort_year, followup_months)
+where cells.n_observed > 0

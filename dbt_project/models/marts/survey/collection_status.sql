@@ -53,7 +53,7 @@ by_federation as (
         counts.asked,
         counts.answered,
         coalesce(received.rows_received, 0) as rows_received,
-        round(counts.answered / nullif(counts.asked, 0), 4) as response_rate,
+        {{ round_ratio('counts.answered', 'counts.asked', 4) }} as response_rate,
         keys.last_submission_at,
         keys.versions_received,
         -- the people behind the row: questionnaires received, and those the federation says answered
@@ -73,7 +73,7 @@ national as (
         sum(asked) as asked,
         sum(answered) as answered,
         sum(rows_received) as rows_received,
-        round(sum(answered) / nullif(sum(asked), 0), 4) as response_rate,
+        {{ round_ratio('sum(answered)', 'sum(asked)', 4) }} as response_rate,
         max(last_submission_at) as last_submission_at,
         null as versions_received,
         {{ smallest_group(['sum(rows_received)', 'coalesce(sum(answered), 0)']) }} as disclosure_n
