@@ -40,7 +40,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "PERIOD_MISMATCH": (ERROR, "Mätperioden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
                         "Rätta mätperioden så att filnamn och Metadata anger samma period."),
     "SHEET_MISSING": (ERROR, "Bladet {sheet} saknas.",
-                      "Utgå från den senaste mallen (nns template) och behåll bladens namn."),
+                      "Utgå från mallen för mätperioden (den bifogas med återkopplingen) och behåll bladens namn."),
     "SHEET_UNKNOWN": (ERROR, "Bladet {sheet} är okänt.",
                       "Ta bort bladet eller byt tillbaka till bladnamnet i mallen ({expected})."),
     "GROUP_NOT_OPEN": (ERROR, "Enkäten {group_sheet} ingår inte i mätperioden {period}.",
@@ -70,7 +70,7 @@ CODES: dict[str, tuple[str, str, str]] = {
                          "#REF!, #VÄRDEFEL! eller liknande."),
     "HIDDEN_ROWS": (WARNING, "{count} rad(er) med innehåll är dolda men har lästs in som vanliga rader: rad {rows}.",
                     "Om de dolda raderna inte ska ingå: ta bort dem och skicka filen igen. "
-                    "Annars behöver du inte göra något."),
+                    "Annars behöver ni inte göra något."),
     "SERIAL_MISSING": (ERROR, "Löpnummer saknas.",
                        "Ge varje enkät ett löpnummer."),
     "SERIAL_DUPLICATE": (ERROR, "Löpnumret {value} förekommer också på rad {first_row}.",

@@ -204,7 +204,7 @@ def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
 def comparison(rows: list[tuple[str, float | None, float | None, float | None, float | None]], title: str,
                who: str) -> Chart:
     """A federation against the nation per row: (label, own, low, high, nation), the interval as a bar."""
-    fig, ax = plt.subplots(figsize=(FULL, 1.1 + 0.3 * len(rows)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(FULL, 1.1 + 0.21 * len(rows)), layout="constrained")
     for i, (_label, own, low, high, nation) in enumerate(rows):
         if nation is not None:
             ax.plot(nation, i, "|", color=COLOURS["nation"], markersize=14, markeredgewidth=2.2,
