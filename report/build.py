@@ -111,9 +111,10 @@ def national_context(db: Published, period: str) -> dict:
                 "cells": cells,
                 "unweighted": _share(cells["T"], "federations_mean_share"),
                 "trend": charts.trend(series, periods, f"{name}: utveckling, riket"),
-                "ranked": charts.ranked([(r.federation_code, common_name(codes.get(r.federation_code, r.federation_name)),
-                                          _none(r.positive_share) if r.status == "ok" else None)
-                                         for r in spread.itertuples()], total, f"{name}: förbunden {period}"),
+                "ranked": charts.ranked(
+                    [(r.federation_code, common_name(codes.get(r.federation_code, r.federation_name)),
+                      _none(r.positive_share) if r.status == "ok" else None) for r in spread.itertuples()],
+                    total, f"{name}: förbunden {period}"),
                 "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum()),
                            "low": min(shown) if shown else None, "high": max(shown) if shown else None},
                 "has_break": len(series) > 1,
@@ -227,7 +228,7 @@ def registers_context(db: Published) -> dict | None:
         return insatser.get(code, (code, 99))[0]
 
     def breakdown(frame: pd.DataFrame, names, order) -> list[dict]:
-        groups = {label: rows for label, rows in frame.groupby("label", sort=False)}
+        groups = dict(list(frame.groupby("label", sort=False)))
         return [{"label": names(label), **{g: _value(groups[label], gender=g) for g in GENDERS}}
                 for label in sorted(groups, key=order)]
 
@@ -328,7 +329,7 @@ def federation_context(db: Published, period: str, federation_code: str, name: s
                       "gender_differs": {g: _differs(cells[g]) for g in ("K", "M")}})
         indicators.append({"id": int(indicator_id), "title": rows.indicator_title.iloc[0], "group": group_name,
                            "trend": charts.trend(series, periods, f"Indikator {indicator_id}, {group_name.lower()}",
-                                                 colours={common_name(name): charts.COLOURS["own"],
+                                                 height=2.2, colours={common_name(name): charts.COLOURS["own"],
                                                           "Riket": charts.COLOURS["nation"]})})
     comparison = charts.comparison(
         [(f"{r['indicator_id']}. {r['group']}", _share(r["cells"]["T"]), _share(r["cells"]["T"], "ci_low"),

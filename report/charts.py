@@ -115,9 +115,10 @@ def _short(period: str) -> str:
 
 
 def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str], title: str, *,
-          width: float = HALF, colours: dict[str, str] | None = None, what: str = "Andel positiva svar") -> Chart:
+          width: float = HALF, height: float = 2.7, colours: dict[str, str] | None = None,
+          what: str = "Andel positiva svar") -> Chart:
     """One line per series (a gap where a value is suppressed), each with its own marker and dash."""
-    fig, ax = plt.subplots(figsize=(width, 2.7), layout="constrained")
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     for i, (label, points) in enumerate(series.items()):
         xs = [periods.index(p) for p, _ in points]
         ys = [v if v is not None else float("nan") for _, v in points]
@@ -127,7 +128,8 @@ def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str],
     ax.set_xticks(range(len(periods)), [_short(p) for p in periods])
     ax.set_xlim(-0.4, len(periods) - 0.6)
     ax.set_xlabel("Mätperiod" if periods and "/" in periods[0] else "År")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.04)  # a point at 100 % is not cut
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
     ax.set_ylabel(escape(what))
     ax.yaxis.set_major_formatter(FuncFormatter(_percent))
     ax.grid(axis="y", color="#e4e4e4")

@@ -38,8 +38,8 @@ def test_every_report_is_written_as_html_and_pdf(reports):
             "select federation_code from federations where valid_from <= $p and (valid_to is null or valid_to >= $p)"
             " and federation_code <> 'RIKET'", {"p": period}).fetchall()}
     slug = period.replace("/", "-")
-    for name in (f"nationell-rapport-{slug}", f"kortversion-{slug}"):
-        assert (out / f"{name}.html").stat().st_size > 10_000
+    for name, size in ((f"nationell-rapport-{slug}", 100_000), (f"kortversion-{slug}", 5_000)):
+        assert (out / f"{name}.html").stat().st_size > size
         assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
     assert {p.stem.split("-")[0] for p in (out / "forbund").glob("*.pdf")} == federations
     # Progress (the CLI's bar) counts every document once, in order, up to the total: once per
@@ -126,7 +126,7 @@ def test_pdfs_are_tagged_with_language_title_and_figure_alternatives(reports, pa
     figures = [alt for kind, alt in found if kind == "/Figure"]
     assert len(figures) == html.count("<img ")
     assert all(alt and len(alt) > 20 for alt in figures), "a figure without a text alternative"
-    if "forbund" not in pattern or "<table" in html:
+    if "<table" in html:
         assert "/Table" in kinds and "/TH" in kinds
 
 
