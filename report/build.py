@@ -305,6 +305,9 @@ def popular_context(national: dict) -> dict:
         "women_higher": women_higher,
         "men_higher": men_higher,
         "similar": len(both) - women_higher - men_higher,
+        "participants": [s for s in sorted(statements, key=lambda r: r["id"])
+                         if s["group"].lower().startswith("deltagare")
+                         and s["title"].startswith("Deltagarna upplever att ")],
         "trend_sentence": next((s for s in national["summary"] if s.startswith("Sedan serierna")), ""),
     }
 
