@@ -42,12 +42,12 @@ def _plain(text: str) -> str:
 
 
 def federation_of(errors: dict, catalogue: Catalogue) -> str | None:
-    """The federation: as read from the file, else from the file name when it is a valid code."""
-    if errors.get("federation_code"):
-        return errors["federation_code"]
+    """The federation: as read from the file, else from the file name, when it is a known code."""
     match = _CODE_IN_NAME.match(Path(errors.get("file_name", "")).name)
-    code = match.group(1).upper() if match else None
-    return code if code and catalogue.federation(code) else None
+    for code in (errors.get("federation_code"), match.group(1).upper() if match else None):
+        if code and catalogue.federation(code):
+            return code
+    return None
 
 
 def _period_of(errors: dict) -> str | None:

@@ -83,5 +83,6 @@ def test_the_federation_comes_from_a_valid_file_name(catalogue):
 
     assert federation_of({"file_name": "SF07_2025-26.ods"}, catalogue) == "SF07"
     assert federation_of({"file_name": "SF98_2025-26.ods"}, catalogue) is None
+    assert federation_of({"file_name": "SF98_2025-26.xlsx", "federation_code": "SF98"}, catalogue) is None
     assert _plain("ett blad kunde inte läsas (BadZipFile) (KeyError)") == "ett blad kunde inte läsas"
     assert _plain("Annars behöver du inte göra något.") == "Annars behöver ni inte göra något."
