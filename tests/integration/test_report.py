@@ -74,6 +74,14 @@ def test_national_report_shows_the_marts_numbers(reports):
         assert f"{pct(share)} <span class=\"note\">({pct(low)}–{pct(high)})</span>" in html
     assert f"{collection:,}".replace(",", "\u202f") in html or str(collection) in html
     assert "arbetstitel" in html and "Sammanfattning" in html and "Metod" in html
+    summary = re.search(r'<section id="sammanfattning".*?</section>', html, re.S).group(0)
+    assert 5 <= summary.count("<p>") <= 8
+    assert "Förbund som har lämnat enkäter" in html and "Förbund som inte har lämnat enkäter" in html
+    # Each explanation once: the suppression note and the answer scale are explained in Metod only.
+    assert html.count("betyder att uppgiften inte visas") == 1
+    assert html.count("1 Aldrig, 2 Sällan") == 1
+    text = re.sub(r"<[^>]+>|data:[^\"]+", "", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
+    assert not re.search(r"\d\.\d", text), "a decimal point in the text"
 
 
 def test_suppressed_cells_show_as_dots_with_a_note(reports):
