@@ -78,6 +78,8 @@ class Settings:
     airflow_api_url: str | None = None
     airflow_user: str = "operator"
     airflow_password: str | None = None
+    # Who a federation contacts about its feedback page (shown on every page): name, e-mail, phone.
+    coordinator_contact: str = "Nationella samordnaren för indikatorarbetet, indikatorer@nnsfinsam.se"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -112,6 +114,8 @@ class Settings:
             airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
             airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
             airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
+            coordinator_contact=env.get("NNS_COORDINATOR_CONTACT", "").strip()
+            or "Nationella samordnaren för indikatorarbetet, indikatorer@nnsfinsam.se",
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

@@ -61,7 +61,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "PERIOD_MISMATCH": (ERROR, "Mätperioden på bladet Metadata ({found}) stämmer inte med filnamnet ({expected}).",
                         "Rätta mätperioden så att filnamn och Metadata anger samma period."),
     "SHEET_MISSING": (ERROR, "Bladet {sheet} saknas.",
-                      "Utgå från den senaste mallen (nns template) och behåll bladens namn."),
+                      "Utgå från mallen för mätperioden (den bifogas med återkopplingen) och behåll bladens namn."),
     "SHEET_DUPLICATE": (ERROR, "Bladen {sheets} har samma namn så när som på versaler och mellanslag.",
                         "Ta bort eller byt namn på det extra bladet så att varje blad finns en gång."),
     "SHEET_UNKNOWN": (ERROR, "Bladet {sheet} är okänt.",
@@ -97,7 +97,7 @@ CODES: dict[str, tuple[str, str, str]] = {
                           "mall). Kontrollera sedan filen igen."),
     "HIDDEN_ROWS": (WARNING, "{count} rad(er) med innehåll är dolda men har lästs in som vanliga rader: rad {rows}.",
                     "Om de dolda raderna inte ska ingå: ta bort dem och skicka filen igen. "
-                    "Annars behöver du inte göra något."),
+                    "Annars behöver ni inte göra något."),
     "SERIAL_MISSING": (ERROR, "Löpnummer saknas.",
                        "Ge varje enkät ett löpnummer."),
     "SERIAL_DUPLICATE": (ERROR, "Löpnumret {value} förekommer också på rad {first_row}.",

@@ -102,6 +102,7 @@ PUBLISHED = [
                     "submitted_previous_period", "received_in_window_at", "freshness_status"]),
     PublishedTable("support_categories", "catalogue.support_categories",
                    ["category", "label_sv", "support_class", "tie_priority"]),
+    PublishedTable("insatser", "catalogue.insatser", ["insats", "name_sv", "description_sv", "sort_order"]),
     PublishedTable("end_reasons", "catalogue.end_reasons",
                    ["end_reason", "label_sv", "is_work_or_studies", "is_registration_error"]),
     PublishedTable("federations", "marts.dim_federations",

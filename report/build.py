@@ -1,14 +1,16 @@
 """Building the reports: the national report, its popular version, and one
-feedback report per federation, each as self-contained HTML and as PDF.
+report per participating federation, each as self-contained HTML and as a tagged
+(PDF/UA) PDF.
 
 Only the published database is read (report.data), so every number in a report
 can be found with a query by an analyst, and suppressed cells show as `..`.
+Numbers, dates and orders follow report.swedish; charts come with a text
+alternative and their data (report.charts).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,47 +26,21 @@ from core.settings import Settings
 from . import charts
 from .data import Published
 from .pdf import write_pdf
+from .swedish import GENDERS, decimal, missing, num, pct, pp, sort_key, swedish_date
+
+__all__ = ["FEDERATIONS_PER_JOB", "build_reports", "pct", "num", "pp", "swedish_date"]
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 GROUP_ORDER = ["deltagare", "personal", "styrelse", "chefsgrupp", "medremittent"]
-MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december"]
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def pct(value, decimals: int = 0) -> str:
-    """0.7234 -> '72 %' (Swedish: space before %, decimal comma); suppressed -> '..'."""
-    if _missing(value):
-        return ".."
-    return f"{value * 100:.{decimals}f}".replace(".", ",") + "\u00a0%"
-
-
-def num(value) -> str:
-    if _missing(value):
-        return ".."
-    return f"{int(value):,}".replace(",", "\u202f")
-
-
-def pp(value) -> str:
-    """A difference in percentage points, signed."""
-    if _missing(value):
-        return ".."
-    points = round(value * 100)
-    return ("+" if points > 0 else "−" if points < 0 else "±") + f"{abs(points)}"
-
-
-def swedish_date(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+FOLLOWUPS = (6, 12, 24)
 
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.filters.update(pct=pct, num=num, pp=pp)
+    env.filters.update(pct=pct, num=num, pp=pp, decimal=decimal)
     env.globals["css"] = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    env.globals["GENDERS"] = GENDERS
     return env
 
 
@@ -76,7 +52,11 @@ def _value(frame: pd.DataFrame, **where):
 
 
 def _none(value):
-    return None if _missing(value) else value
+    return None if missing(value) else value
+
+
+def _share(cell, column: str = "positive_share"):
+    return _none(cell[column]) if cell and cell.get("status", "ok") == "ok" else None
 
 
 def _group_names(db: Published) -> dict[str, str]:
@@ -85,6 +65,16 @@ def _group_names(db: Published) -> dict[str, str]:
 
 def _ordered(groups) -> list[str]:
     return sorted(groups, key=lambda g: GROUP_ORDER.index(g) if g in GROUP_ORDER else 99)
+
+
+def _differs(cell) -> int:
+    """+1/−1 when the federation's interval lies wholly above/below the national value, else 0."""
+    if not cell or cell.get("status") != "ok":
+        return 0
+    low, high, nation = (_none(cell.get(k)) for k in ("ci_low", "ci_high", "national_positive_share"))
+    if low is None or high is None or nation is None:
+        return 0
+    return 1 if low > nation else -1 if high < nation else 0
 
 
 NO_SURVEYS = "Publiceringen innehåller inga enkätresultat, så rapporten har inga avsnitt om enkäterna."
@@ -99,53 +89,59 @@ def national_context(db: Published, period: str | None) -> dict:
     if period is None:
         return {"registers": registers, "period": None, "periods": [], "threshold": db.threshold(),
                 "today": swedish_date(date.today()), "collection": [], "federations_in_period": 0,
-                "questionnaires": 0, "volumes_svg": "", "sections": [], "group_names": names,
+                "participating": [], "not_participating": [], "questionnaires": 0, "volumes": None,
+                "sections": [], "breaks": [], "group_names": names, "summary": [],
                 "no_surveys": NO_SURVEYS, "no_registers": None if registers else NO_REGISTERS}
     periods = db.periods()
     collection = db.collection(period)
     history = db.collection_history()
     totals = history.groupby("period", sort=True)["questionnaires"].sum()
+    participation = db.participation(period)
+    taking_part = participation[participation.participated]
+    codes = dict(zip(participation.federation_code, participation.federation_name, strict=True))
     sections = []
+    breaks = []
     for indicator in db.survey_indicators(period).itertuples():
         national = db.national(period, indicator.indicator_id)
         groups = []
-        gender_rows = []
         for group in _ordered(indicator.respondent_groups):
-            cells = {g: _value(national, respondent_group=group, gender=g) for g in ("K", "M", "T")}
+            cells = {g: _value(national, respondent_group=group, gender=g) for g in GENDERS}
             trend = db.trend(indicator.indicator_id, group)
             series = {}
             for _key, rows in trend.groupby("comparability_key", sort=True):
-                label = f"{rows.question_code.iloc[-1]} (från {rows.series_first_period.iloc[0]})"
+                label = f"Fråga {rows.question_code.iloc[-1]} (från {rows.series_first_period.iloc[0]})"
                 series[label] = [(r.period, _none(r.positive_share)) for r in rows.itertuples()]
+            if len(series) > 1:
+                breaks.append({"indicator": indicator.indicator_id, "group": names.get(group, group),
+                               "questions": [f"{r.question_code.iloc[-1]}: {r.question_text.iloc[-1]}"
+                                             for _, r in trend.groupby("comparability_key", sort=True)]})
             spread = db.spread(period, indicator.indicator_id, group)
-            shown = spread[spread.status == "ok"]
-            shares = [float(s) for s in shown.positive_share]
+            shown = [float(v) for v in spread[spread.status == "ok"].positive_share]
+            total = _share(cells["T"])
+            name = names.get(group, group)
             groups.append({
-                "name": names.get(group, group),
+                "name": name,
                 "cells": cells,
-                "unweighted": _none(cells["T"]["federations_mean_share"]) if cells["T"] else None,
-                "trend_svg": charts.trend(series, periods, "Utveckling över tid"),
-                "spread_svg": charts.spread(shares, _none(cells["T"]["positive_share"]) if cells["T"] else None,
-                                            int((spread.status != "ok").sum()),
-                                            f"Förbunden {period}"),
+                "unweighted": _share(cells["T"], "federations_mean_share"),
+                "trend": charts.trend(series, periods, f"{name}: utveckling, riket"),
+                "ranked": charts.ranked(
+                    [(r.federation_code, common_name(codes.get(r.federation_code, r.federation_name)),
+                      _none(r.positive_share) if r.status == "ok" else None) for r in spread.itertuples()],
+                    total, f"{name}: förbunden {period}"),
                 "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum()),
-                           "low": min(shares) if shares else None, "high": max(shares) if shares else None,
-                           "median": float(pd.Series(shares).median()) if shares else None},
-                "series_notes": [
-                    f"{rows.question_code.iloc[-1]}: {rows.question_text.iloc[-1]}"
-                    for _, rows in trend.groupby("comparability_key", sort=True)],
+                           "low": min(shown) if shown else None, "high": max(shown) if shown else None},
+                "has_break": len(series) > 1,
+                "trend_series": series,
             })
-            gender_rows.append((names.get(group, group),
-                                _none(cells["K"]["positive_share"]) if cells["K"] else None,
-                                _none(cells["M"]["positive_share"]) if cells["M"] else None))
         sections.append({
             "id": indicator.indicator_id,
             "title": indicator.indicator_title,
             "official": bool(indicator.is_official_text),
             "groups": groups,
-            "gender_svg": charts.gender(gender_rows, "Kvinnor och män"),
+            "gender": charts.gender([(g["name"], _share(g["cells"]["K"]), _share(g["cells"]["M"])) for g in groups],
+                                    f"Indikator {indicator.indicator_id}: kvinnor och män, riket {period}"),
         })
-    return {
+    context = {
         "registers": registers,
         "no_surveys": None,
         "no_registers": None if registers else NO_REGISTERS,
@@ -154,61 +150,123 @@ def national_context(db: Published, period: str | None) -> dict:
         "threshold": db.threshold(),
         "today": swedish_date(date.today()),
         "collection": collection.to_dict("records"),
-        "federations_in_period": int(collection.federations_in_period.max()) if len(collection) else 0,
+        "federations_in_period": len(taking_part),
+        "participating": sorted(taking_part.to_dict("records"), key=lambda r: sort_key(r["federation_name"])),
+        "not_participating": sorted(participation[~participation.participated].to_dict("records"),
+                                    key=lambda r: sort_key(r["federation_name"])),
         "questionnaires": int(collection.questionnaires.sum()),
-        "volumes_svg": charts.volumes(list(totals.index), [int(v) for v in totals.values],
-                                      "Antal besvarade enkäter per mätperiod"),
+        "volumes": charts.volumes(list(totals.index), [int(v) for v in totals.values],
+                                  "Antal inkomna enkäter per mätperiod"),
         "sections": sections,
+        "breaks": breaks,
         "group_names": names,
     }
+    context["summary"] = summary_sentences(context)
+    return context
 
 
-FOLLOWUPS = (6, 12, 24)
+def summary_sentences(context: dict) -> list[str]:
+    """The sammanfattning: five to eight sentences, each read from the data."""
+    period = context["period"]
+    sentences = [
+        f"Under mätperioden {period} lämnade {context['federations_in_period']} av "
+        f"{context['federations_in_period'] + len(context['not_participating'])} samordningsförbund enkätsvar, "
+        f"sammanlagt {num(context['questionnaires'])} enkäter."]
+    rows = [(s["id"], g["name"], _share(g["cells"]["T"]), _share(g["cells"]["K"]), _share(g["cells"]["M"]))
+            for s in context["sections"] for g in s["groups"]]
+    shown = [r for r in rows if r[2] is not None]
+    if shown:
+        high, low = max(shown, key=lambda r: r[2]), min(shown, key=lambda r: r[2])
+        sentences.append(f"Andelen positiva svar i riket var högst för indikator {high[0]} bland "
+                         f"{high[1].lower()} ({pct(high[2])}) och lägst för indikator {low[0]} bland "
+                         f"{low[1].lower()} ({pct(low[2])}).")
+        above = sum(1 for r in shown if r[2] >= 0.75)
+        sentences.append(f"I {above} av {len(shown)} jämförelser mellan indikator och enkät svarade minst tre av "
+                         "fyra positivt.")
+        both = [r for r in shown if r[3] is not None and r[4] is not None]
+        if both:
+            widest = max(both, key=lambda r: abs(r[3] - r[4]))
+            more = "kvinnor" if widest[3] > widest[4] else "män"
+            sentences.append(f"Den största skillnaden mellan kvinnor och män gällde indikator {widest[0]} bland "
+                             f"{widest[1].lower()}, där {more} oftare svarade positivt ({pct(widest[3])} mot "
+                             f"{pct(widest[4])} för kvinnor respektive män).")
+    first = context["periods"][0] if context["periods"] else period
+    trends = []
+    for section in context["sections"]:
+        for g in section["groups"]:
+            points = [p for p in (list(g["trend_series"].values())[-1] if g["trend_series"] else [])
+                      if p[1] is not None]
+            if len(points) >= 2:
+                trends.append(points[-1][1] - points[0][1])
+    if trends:
+        up = sum(1 for d in trends if d > 0.02)
+        down = sum(1 for d in trends if d < -0.02)
+        sentences.append(f"Sedan serierna började (tidigast {first}) har andelen ökat med mer än två procentenheter "
+                         f"i {up} av {len(trends)} serier och minskat lika mycket i {down}.")
+    registers = context.get("registers")
+    if registers and registers.get("nation12"):
+        share = _share(registers["nation12"], "share_sustainable")
+        if share is not None:
+            sentences.append(f"Av deltagarna som avslutade en insats {registers['cohort']} var {pct(share)} hållbart "
+                             "självförsörjande tolv månader senare (indikator 11).")
+    if context["not_participating"]:
+        sentences.append(f"{len(context['not_participating'])} förbund lämnade inga enkäter för {period}; de "
+                         "räknas inte in i resultaten.")
+    return sentences[:8]
 
 
 def registers_context(db: Published) -> dict | None:
-    """Indicator 11 and the gender analysis, from the published register marts."""
-    cohort = db.indicator11_cohort()
-    if cohort is None:
+    """Indicator 11 and the gender analysis, from the published register marts (db.indicator11)."""
+    data = db.indicator11()
+    if data is None:
         return None
+    cohort = data["cohort"]
     labels = db.support_labels()
-    national = db.indicator11_national()
+    insatser = db.insatser()
+    support_order = db.support_order()
+    national = data["national"]
     cohorts = sorted(national.cohort_year.unique())
     table = []
     for year in cohorts:
         row = {"cohort": int(year)}
         for months in FOLLOWUPS:
-            for gender in ("T", "K", "M"):
+            for gender in GENDERS:
                 row[f"{months}{gender}"] = _value(national, cohort_year=year, followup_months=months, gender=gender)
         table.append(row)
-    series = {f"{m} mån": [(str(y), _none(r["share_sustainable"]) if (r := _value(
-        national, cohort_year=y, followup_months=m, gender="T")) else None) for y in cohorts] for m in FOLLOWUPS}
-    spread = db.indicator11_federations(cohort)
+    series = {f"{m} månader": [(str(y), _share(_value(national, cohort_year=y, followup_months=m, gender="T"),
+                                              "share_sustainable")) for y in cohorts] for m in FOLLOWUPS}
+    spread = data["federations"]
     spread = spread[(spread.cohort_year == cohort) & (spread.followup_months == 12)]
-    shown = spread[spread.status == "ok"]
     nation12 = _value(national, cohort_year=cohort, followup_months=12, gender="T")
 
-    def breakdown(column: str, names: dict | None = None) -> list[dict]:
-        frame = db.indicator11_breakdown(cohort, column)
-        return [{"label": (names or {}).get(label, label),
-                 **{g: _value(rows, gender=g) for g in ("T", "K", "M")}}
-                for label, rows in frame.groupby("label", sort=True)]
+    def insats_name(code: str) -> str:
+        return insatser.get(code, (code, 99))[0]
 
-    by_insats = db.gender_by_insats(cohort)
+    def breakdown(frame: pd.DataFrame, names, order) -> list[dict]:
+        groups = dict(list(frame.groupby("label", sort=False)))
+        return [{"label": names(label), **{g: _value(groups[label], gender=g) for g in GENDERS}}
+                for label in sorted(groups, key=order)]
+
+    by_insats = breakdown(data["by_insats"], insats_name, lambda c: (insatser.get(c, (c, 99))[1], c))
+    by_support = breakdown(data["by_support"], lambda c: labels.get(c, c),
+                           lambda c: support_order.index(c) if c in support_order else 99)
     gender_rows = []
-    for insats, rows in by_insats.groupby("insats", sort=False):
-        cells = {g: _value(rows, gender=g) for g in ("T", "K", "M")}
+    for insats, rows in data["gender"].groupby("insats", sort=False):
+        cells = {g: _value(rows, gender=g) for g in GENDERS}
         women, everyone = cells["K"], cells["T"]
         share_women = (women["participants"] / everyone["participants"]
-                       if women and everyone and not _missing(women["participants"])
-                       and not _missing(everyone["participants"]) and everyone["participants"] else None)
-        gender_rows.append({"insats": "Alla insatser" if insats == "alla" else insats, "cells": cells,
-                            "share_women": share_women})
-    transitions = db.transitions(cohort)
+                       if women and everyone and not missing(women["participants"])
+                       and not missing(everyone["participants"]) and everyone["participants"] else None)
+        gender_rows.append({"code": insats, "insats": "Alla insatser" if insats == "alla" else insats_name(insats),
+                            "cells": cells, "share_women": share_women})
+    gender_rows.sort(key=lambda r: (r["code"] != "alla", insatser.get(r["code"], (r["code"], 99))[1]))
     to_own = []
-    for start, rows in transitions.groupby("support_at_start", sort=True):
+    transitions = data["transitions"]
+    for start in sorted(transitions.support_at_start.unique(),
+                        key=lambda c: support_order.index(c) if c in support_order else 99):
+        rows = transitions[transitions.support_at_start == start]
         entry = {"start": labels.get(start, start)}
-        for gender in ("K", "M", "T"):
+        for gender in GENDERS:
             mine = rows[rows.gender == gender]
             total = _value(mine, support_at_end="alla")
             own = mine[mine.support_at_end.isin(["lon", "studiemedel"])]
@@ -223,61 +281,85 @@ def registers_context(db: Published) -> dict | None:
         "cohorts": [int(c) for c in cohorts],
         "table": table,
         "nation12": nation12,
-        "trend_svg": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per kohort"),
-        "spread_svg": charts.spread([float(v) for v in shown.share_sustainable],
-                                    _none(nation12["share_sustainable"]) if nation12 else None,
-                                    int((spread.status != "ok").sum()),
-                                    f"Förbunden, kohort {cohort}, 12 mån"
-                                    + (f" (riket {num(nation12['n_observed'])} följda)" if nation12 else "")),
-        "spread": {"shown": len(shown), "hidden": int((spread.status != "ok").sum())},
-        "by_insats": breakdown("insats"),
-        "by_support": breakdown("support_at_start", labels),
+        "trend": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per avslutsår, riket",
+                              width=charts.FULL, what="Andel hållbart självförsörjande"),
+        "ranked": charts.ranked([(r.federation_code, common_name(r.federation_name),
+                                  _none(r.share_sustainable) if r.status == "ok" else None)
+                                 for r in spread.itertuples()], _share(nation12, "share_sustainable"),
+                                f"Förbunden, avslutade {cohort}, 12 månader", what="Andel hållbart självförsörjande"),
+        "by_insats": by_insats,
+        "by_support": by_support,
         "gender_rows": gender_rows,
-        "gender_svg": charts.gender([(r["insats"], _none(r["cells"]["K"]["share_work_or_studies"]) if r["cells"]["K"]
-                                      else None, _none(r["cells"]["M"]["share_work_or_studies"]) if r["cells"]["M"]
-                                      else None) for r in gender_rows],
-                                    f"Andel till arbete eller studier vid avslut, kohort {cohort}"),
+        "gender": charts.gender([(r["insats"], _share(r["cells"]["K"], "share_work_or_studies"),
+                                  _share(r["cells"]["M"], "share_work_or_studies")) for r in gender_rows],
+                                f"Till arbete eller studier vid avslut, avslutade {cohort}",
+                                what="Andel till arbete eller studier"),
         "to_own": to_own,
     }
 
 
 def popular_context(national: dict) -> dict:
-    """The short version: key figures and the indicators at a glance."""
-    rows = []
+    """The short version: the indicators as sentences, indicator 11, women and men, the trend."""
+    statements = []
     for section in national["sections"]:
         for group in section["groups"]:
-            share = group["cells"]["T"]["positive_share"] if group["cells"]["T"] else None
-            rows.append((f"{section['id']}. {group['name']}", _none(share)))
-    shown = [r for r in rows if r[1] is not None]
+            share = _share(group["cells"]["T"])
+            if share is not None:
+                statements.append({"id": section["id"], "title": section["title"], "group": group["name"],
+                                   "share": share, "women": _share(group["cells"]["K"]),
+                                   "men": _share(group["cells"]["M"])})
+    statements.sort(key=lambda r: -r["share"])
+    both = [s for s in statements if s["women"] is not None and s["men"] is not None]
+    women_higher = sum(1 for s in both if s["women"] - s["men"] > 0.02)
+    men_higher = sum(1 for s in both if s["men"] - s["women"] > 0.02)
     return {
         **national,
-        "overview_svg": charts.bars(rows, "Andel positiva svar per indikator och enkät, riket") if rows else "",
-        "highest": max(shown, key=lambda r: r[1]) if shown else None,
-        "lowest": min(shown, key=lambda r: r[1]) if shown else None,
+        "statements": statements,
+        "top": statements[:3],
+        "bottom": statements[-3:][::-1] if len(statements) > 3 else [],
+        "women_higher": women_higher,
+        "men_higher": men_higher,
+        "similar": len(both) - women_higher - men_higher,
+        "participants": [s for s in sorted(statements, key=lambda r: r["id"])
+                         if s["group"].lower().startswith("deltagare")
+                         and s["title"].startswith("Deltagarna upplever att ")],
+        "trend_sentence": next((s for s in national["summary"] if s.startswith("Sedan serierna")), ""),
     }
 
 
 def federation_context(db: Published, period: str, federation_code: str, name: str, common: dict) -> dict:
-    """`common`: group_names, threshold and today, shared with the national report."""
+    """`common`: group_names, threshold, today and the national indicator 11 values."""
     results = db.federation_results(period, federation_code)
     names = common["group_names"]
-    totals = results[results.gender == "T"]
-    comparison_rows = [(f"{r.indicator_id}. {names.get(r.respondent_group, r.respondent_group)}",
-                        _none(r.positive_share), _none(r.national_positive_share)) for r in totals.itertuples()]
+    periods = db.periods()
     table = []
+    indicators = []
     for (indicator_id, group), rows in results.groupby(["indicator_id", "respondent_group"], sort=True):
-        cells = {g: _value(rows, gender=g) for g in ("K", "M", "T")}
-        own, nation = cells["T"]["positive_share"], cells["T"]["national_positive_share"]
-        table.append({"indicator_id": indicator_id, "title": rows.indicator_title.iloc[0],
-                      "group": names.get(group, group), "cells": cells,
-                      "difference": None if _missing(own) or _missing(nation) else own - nation})
+        cells = {g: _value(rows, gender=g) for g in GENDERS}
+        own, nation = _share(cells["T"]), _none(cells["T"]["national_positive_share"]) if cells["T"] else None
+        group_name = names.get(group, group)
+        trend = db.federation_trend(federation_code, int(indicator_id), group)
+        series = {name_: [(r.period, _none(r.positive_share)) for r in trend[trend.is_nation == is_nation]
+                          .itertuples()] for name_, is_nation in ((common_name(name), False), ("Riket", True))}
+        table.append({"indicator_id": int(indicator_id), "title": rows.indicator_title.iloc[0], "group": group_name,
+                      "cells": cells, "nation": nation, "differs": _differs(cells["T"]),
+                      "difference": None if own is None or nation is None else own - nation,
+                      "gender_differs": {g: _differs(cells[g]) for g in ("K", "M")}})
+        indicators.append({"id": int(indicator_id), "title": rows.indicator_title.iloc[0], "group": group_name,
+                           "trend": charts.trend(series, periods, f"Indikator {indicator_id}, {group_name.lower()}",
+                                                 height=2.2, colours={common_name(name): charts.COLOURS["own"],
+                                                          "Riket": charts.COLOURS["nation"]})})
+    comparison = charts.comparison(
+        [(f"{r['indicator_id']}. {r['group']}", _share(r["cells"]["T"]), _share(r["cells"]["T"], "ci_low"),
+          _share(r["cells"]["T"], "ci_high"), r["nation"]) for r in table],
+        f"Andel positiva svar {period}", common_name(name)) if table else None
     registers = None
     if common.get("cohort"):
         own = db.indicator11_federations(common["cohort"], federation_code)
         registers = {"cohort": common["cohort"],
                      "rows": [{"cohort": int(r.cohort_year), "months": int(r.followup_months),
-                               "own": None if r.status != "ok" else r.share_sustainable,
-                               "own_self": None if r.status != "ok" else r.share_self_supporting,
+                               "own": None if r.status != "ok" else _none(r.share_sustainable),
+                               "own_self": None if r.status != "ok" else _none(r.share_self_supporting),
                                "n": None if r.status != "ok" else r.n_observed,
                                "nation": common["nation_i11"].get((int(r.cohort_year), int(r.followup_months)))}
                               for r in own.itertuples()]}
@@ -289,11 +371,21 @@ def federation_context(db: Published, period: str, federation_code: str, name: s
         "today": common["today"],
         "federation_code": federation_code,
         "federation_name": name,
+        "short_name": common_name(name),
+        "has_data": len(results) > 0,
         "collection": db.federation_collection(period, federation_code).to_dict("records"),
-        "comparison_svg": charts.comparison(comparison_rows, f"Andel positiva svar {period}", federation_code),
+        "comparison": comparison if len(table) else None,
+        "indicators": indicators,
         "table": table,
+        "above": [r for r in table if r["differs"] > 0],
+        "below": [r for r in table if r["differs"] < 0],
         "hidden": int((results.status != "ok").sum()),
     }
+
+
+def common_name(name: str) -> str:
+    """'Samordningsförbundet Gotland' -> 'Gotland' (short enough for a legend)."""
+    return name.removeprefix("Samordningsförbundet ").removeprefix("Finsam ") or name
 
 
 def _write(path: Path, html: str, pdf: bool) -> None:
@@ -364,7 +456,7 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
     db = Published.open(published)
     try:
         period = db.latest_period()
-        chosen = db.federations_in(period)
+        chosen = db.participation(period)
         if federations is not None:
             chosen = chosen[chosen.federation_code.isin(federations)]
         common = _common(db)

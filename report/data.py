@@ -179,3 +179,55 @@ class Published:
 
     def support_labels(self) -> dict[str, str]:
         return dict(self.con.execute("select category, label_sv from support_categories").fetchall())
+
+    # --- catalogue names and participation ---
+
+    def insatser(self) -> dict[str, tuple[str, int]]:
+        """{code: (Swedish name, sort order)} from the catalogue's insatser."""
+        return {code: (name, order) for code, name, order in self.con.execute(
+            "select insats, name_sv, sort_order from insatser").fetchall()}
+
+    def support_order(self) -> list[str]:
+        """Support categories in the documented order: public support, own support, other, none."""
+        return [r[0] for r in self.con.execute("select category from support_categories order by tie_priority")
+                .fetchall()]
+
+    def participation(self, period: str) -> pd.DataFrame:
+        """Every federation that existed in the period, and whether it sent questionnaires for it."""
+        return self.df("""
+            select f.federation_code, f.federation_name, f.lan,
+                   exists (select 1 from collection_status s
+                           where s.period = $period and s.federation_code = f.federation_code) as participated
+            from federations f
+            where f.valid_from <= $period and (f.valid_to is null or f.valid_to >= $period)
+              and f.federation_code <> 'RIKET'
+            order by f.federation_name""", {"period": period})
+
+    def federation_trend(self, federation_code: str, indicator_id: int, respondent_group: str) -> pd.DataFrame:
+        """A federation's and the nation's series of the latest question version, per period."""
+        return self.df("""
+            with latest as (
+                select comparability_key from indicator_trends
+                where indicator_id = $indicator and respondent_group = $group and federation_code = 'RIKET'
+                order by period desc limit 1)
+            select t.period, t.federation_code = 'RIKET' as is_nation, t.positive_share, t.series_first_period
+            from indicator_trends t join latest using (comparability_key)
+            where t.indicator_id = $indicator and t.respondent_group = $group and t.gender = 'T'
+              and t.federation_code in ('RIKET', $federation)
+            order by t.period""",
+                       {"indicator": indicator_id, "group": respondent_group, "federation": federation_code})
+
+    def indicator11(self) -> dict | None:
+        """Everything the national report's indicator 11 section shows, in one place: the
+        latest complete cohort, the national rows, the federations, the breakdowns by insats
+        and by support at start, the gender analysis and the support transitions."""
+        cohort = self.indicator11_cohort()
+        if cohort is None:
+            return None
+        return {"cohort": int(cohort),
+                "national": self.indicator11_national(),
+                "federations": self.indicator11_federations(cohort),
+                "by_insats": self.indicator11_breakdown(cohort, "insats"),
+                "by_support": self.indicator11_breakdown(cohort, "support_at_start"),
+                "gender": self.gender_by_insats(cohort),
+                "transitions": self.transitions(cohort)}

@@ -47,7 +47,10 @@ def _install() -> None:
     fonts.Font.subset = subset
 
 
+PDF_VARIANT = "pdf/ua-1"  # tagged PDF: structure tree, /Lang from <html lang>, title shown, figure /Alt
+
+
 def write_pdf(html: str, base_url: str, target) -> None:
-    """Render HTML to a PDF file (WeasyPrint), reusing font subsets across documents."""
+    """Render HTML to a tagged PDF/UA-1 file (WeasyPrint), reusing font subsets across documents."""
     _install()
-    HTML(string=html, base_url=base_url).write_pdf(target)
+    HTML(string=html, base_url=base_url).write_pdf(target, pdf_variant=PDF_VARIANT)

@@ -30,8 +30,13 @@ def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_
     assert "Vi kunde inte ta emot filen" in text
     # Every problem, with where it is and what to do.
     for problem in errors["problems"]:
-        assert problem["message"] in text and problem["action"] in text and problem["code"] in text
-    assert "Blad Deltagare rad 3 kolumn F (D01)" in text and "Blad Deltagare rad 5 kolumn G (D02)" in text
+        assert problem["message"] in text and problem["action"] in text
+        assert problem["code"] not in text  # internal codes are for operators, not federations
+    assert "Bladet Deltagare, rad 3, kolumn F (D01)" in text and "Bladet Deltagare, rad 5, kolumn G (D02)" in text
+    # Who to contact, the last day, and the template for the period next to the page.
+    assert settings.coordinator_contact in text and "Sista dag att skicka in" in text
+    assert (page.parent / "mall_SF07_2025-26.xlsx").exists() and 'href="mall_SF07_2025-26.xlsx"' in page.read_text()
+    assert not re.search(r"\bdu\b", text, re.I)
     # How many rows were fine: nine questionnaires (six deltagare, three styrelse), two broken.
     assert f"Av filens {errors['rows_total']} enkätrader var {errors['rows_ok']} utan fel" in text
     assert errors["rows_total"] - errors["rows_ok"] == 2
@@ -47,5 +52,37 @@ def test_a_badly_named_file_is_told_to_use_the_pattern(settings, write_submissio
     assert outcome.status == "rejected"
     [page] = settings.feedback.rglob("*.html")
     text = page.read_text(encoding="utf-8")
-    assert "FILE_NAME" in text and "FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx" in text
+    assert "FILE_NAME" not in text and "FÖRBUNDSKOD_ÅÅÅÅ-ÅÅ.xlsx" in text
     assert "Spara filen med samma namn" not in text
+
+
+def test_a_revised_question_is_one_message(catalogue):
+    """The bad-input corpus's gammal-fragekod-P08 file gives these two problems; the page shows one."""
+    from ingest.problems import problem
+    from report.feedback import _revisions
+
+    found = [problem("COLUMN_UNKNOWN", sheet="Personal", row=1, column="J (P08)", period="2025/26").to_dict(),
+             problem("COLUMN_MISSING", sheet="Personal", column="P08R").to_dict(),
+             problem("DATE_MISSING", sheet="Personal", row=4, column="B (Datum)").to_dict()]
+    shown = _revisions(found, catalogue, "2025/26")
+    assert [p["code"] for p in shown] == ["COLUMN_UNKNOWN", "DATE_MISSING"]
+    assert shown[0]["message"].startswith("Frågan P08 ersattes av P08R från 2022/23.")
+    assert "Byt rubriken P08 mot P08R" in shown[0]["action"]
+
+
+def test_a_csv_file_is_named_by_file_and_line(settings, write_submission):
+    from report.feedback import _where
+
+    problem = {"sheet": "Styrelse", "row": 3, "column": "S (S02)"}
+    assert _where(problem, "SF41_2025-26_Styrelse.csv", True) == "Filen SF41_2025-26_Styrelse.csv, rad 3, kolumnen S02"
+    assert _where(problem, "SF41_2025-26.xlsx", False) == "Bladet Styrelse, rad 3, kolumn S (S02)"
+
+
+def test_the_federation_comes_from_a_valid_file_name(catalogue):
+    from report.feedback import _plain, federation_of
+
+    assert federation_of({"file_name": "SF07_2025-26.ods"}, catalogue) == "SF07"
+    assert federation_of({"file_name": "SF98_2025-26.ods"}, catalogue) is None
+    assert federation_of({"file_name": "SF98_2025-26.xlsx", "federation_code": "SF98"}, catalogue) is None
+    assert _plain("ett blad kunde inte läsas (BadZipFile) (KeyError)") == "ett blad kunde inte läsas"
+    assert _plain("Annars behöver du inte göra något.") == "Annars behöver ni inte göra något."
