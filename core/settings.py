@@ -75,6 +75,9 @@ class Settings:
     airflow_api_url: str | None = None
     airflow_user: str = "operator"
     airflow_password: str | None = None
+    # The read API (`nns serve`, api/): who analysts contact about the tables, and the most cells per request.
+    contact: str = "NNS indikatorarbete, Nationella nätverket för samordningsförbund"
+    api_max_cells: int = 150_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -108,9 +111,13 @@ class Settings:
             airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
             airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
             airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
+            contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
+            api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
+        if settings.api_max_cells < 1:
+            raise ValueError("NNS_API_MAX_CELLS must be at least 1")
         return settings
 
     # The data home's layout, derived from `home` so there is one place to move it.
