@@ -308,11 +308,13 @@ async def _in_thread(function, *args):
 def parse_selection(body) -> dict[str, list[str]] | None:
     """The `selection` of a VariablesSelection body, checked for shape; raises Problem(400)."""
     if not isinstance(body, dict) or not isinstance(body.get("selection", []), list):
-        raise Problem(400, 'The body must be a JSON object {"selection": [{"variableCode": ..., "valueCodes": [...]}]}.')
+        raise Problem(400, 'The body must be a JSON object '
+                           '{"selection": [{"variableCode": ..., "valueCodes": [...]}]}.')
     chosen: dict[str, list[str]] = {}
     for item in body.get("selection", []):
         if not isinstance(item, dict) or not isinstance(item.get("variableCode"), str):
-            raise Problem(400, "Each selection item needs a variableCode (a string) and valueCodes (a list of strings).")
+            raise Problem(400, "Each selection item needs a variableCode (a string) "
+                               "and valueCodes (a list of strings).")
         codes = item.get("valueCodes")
         if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
             raise Problem(400, f"valueCodes for {item['variableCode'][:100]!r} must be a non-empty list of strings.")

@@ -1,8 +1,9 @@
 """A selection over a cube, checked against the allow-list, and the cells it selects.
 
 Value expressions follow PxWebApi 2.0: a code, `*`, `prefix*`, `*suffix`, `*part*`, `top(n)` and
-`bottom(n)` (the first or last n values; on the time dimension top(n) is the latest n). A dimension left out of a selection is eliminated to
-its total (gender `T`, `RIKET`, `alla`) where the table has one; otherwise it must be selected.
+`bottom(n)` (the first or last n values; on the time dimension top(n) is the latest n). A dimension
+left out of a selection is eliminated to its total (gender `T`, `RIKET`, `alla`) where the table has
+one; otherwise it must be selected.
 """
 
 from __future__ import annotations

@@ -145,11 +145,10 @@ def _px_list(items: list[str]) -> str:
     return ",".join(_px_quote(i) for i in items)
 
 
-def _px_number(value, decimals: int) -> str:
+def _px_number(value) -> str:
+    """Every digit the database holds (DECIMALS and PRECISION say how many to show)."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return '"."'
-        return f"{value:.{decimals}f}" if decimals else str(round(value))
+        return '"."' if math.isnan(value) else repr(value)
     return str(value)
 
 
@@ -190,13 +189,12 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
     lines += [f"SOURCE={_px_quote(SOURCE)};", f"NOTE={_px_quote(' '.join(notes(pub, lang)))};",
               'DATASYMBOL1=".";', 'DATASYMBOL2="..";', "DATA="]
     width = len(data.selection[CONTENTS])
-    decimals = [contents.units[c][2] for c in data.selection[CONTENTS]]
     row: list[str] = []
     for i, value in enumerate(data.values):
         if value is None:
             row.append(f'"{data.status.get(i, NO_VALUE)}"')
         else:
-            row.append(_px_number(value, decimals[i % width]))
+            row.append(_px_number(value))
         if len(row) == width:
             lines.append(" ".join(row))
             row = []

@@ -90,7 +90,8 @@ TABLE_LABELS = {
                          "Indicator trends by comparable question series, federation and gender"),
     "collection_status": ("Insamling efter mätperiod, samordningsförbund och enkät",
                           "Collection by period, federation and questionnaire"),
-    "collection_summary": ("Insamling i riket efter mätperiod och enkät", "National collection by period and questionnaire"),
+    "collection_summary": ("Insamling i riket efter mätperiod och enkät",
+                           "National collection by period and questionnaire"),
     "indicator11_outcomes": ("Indikator 11: självförsörjning efter insats, kohort, uppföljning, förbund, kön, "
                              "insats och försörjning vid start",
                              "Indicator 11: self-support after an insats, by cohort, follow-up, federation, gender, "
@@ -226,7 +227,8 @@ class Published:
     def _content_columns(self, spec: PublishedTable) -> list[str]:
         types = self.columns.get(spec.name, {})
         return [c for c in spec.columns
-                if c not in spec.keys and c not in self.cube_keys(spec) and c in types and types[c].startswith(NUMERIC_TYPES)]
+                if c not in spec.keys and c not in self.cube_keys(spec) and c in types
+                and types[c].startswith(NUMERIC_TYPES)]
 
     def cube(self, table: str) -> Cube | None:
         spec = self.spec(table)
