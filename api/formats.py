@@ -210,7 +210,8 @@ def units_of(columns: list[str], lang: str = "sv") -> dict[str, str]:
 
 def displayed(frame: pd.DataFrame, nulled: list[str]) -> pd.DataFrame:
     """The rows with `..` in a suppressed cell (for people: csv for Excel, xlsx)."""
-    shown = frame.astype(object).where(frame.notna(), None)
+    shown = _lists_joined(frame).astype(object)
+    shown = shown.where(shown.notna(), None)
     if "status" in frame.columns:
         hidden = frame["status"] == SUPPRESSED
         for column in nulled:
@@ -219,10 +220,23 @@ def displayed(frame: pd.DataFrame, nulled: list[str]) -> pd.DataFrame:
     return shown
 
 
+def _is_list(value) -> bool:
+    return hasattr(value, "__len__") and not isinstance(value, str | bytes)
+
+
+def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
+    """A list (federations.predecessor_codes) as text, "SF19, SF20"; other columns untouched."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object and frame[column].map(_is_list).any():
+            frame[column] = frame[column].map(lambda v: ", ".join(map(str, v)) if _is_list(v) else v)
+    return frame
+
+
 def to_csv(frame: pd.DataFrame, nulled: list[str], plain: bool = False) -> bytes:
     out = io.StringIO()
     if plain:
-        frame.to_csv(out, index=False, sep=",", decimal=".", na_rep="", lineterminator="\n")
+        _lists_joined(frame).to_csv(out, index=False, sep=",", decimal=".", na_rep="", lineterminator="\n")
         return out.getvalue().encode("utf-8")
     shown = displayed(frame, nulled)
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
