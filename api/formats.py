@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -262,6 +262,8 @@ def to_xlsx(frame: pd.DataFrame, nulled: list[str], title: str, source_lines: li
     sheet = book.add_worksheet("data")
     bold = book.add_format({"bold": True})
     italic = book.add_format({"italic": True})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     units = units_of(list(frame.columns))
     shown = displayed(frame, nulled)
     sheet.write_row(0, 0, list(frame.columns), bold)
@@ -270,12 +272,16 @@ def to_xlsx(frame: pd.DataFrame, nulled: list[str], title: str, source_lines: li
         for c, value in enumerate(row):
             if value is None:
                 continue
-            if isinstance(value, pd.Timestamp):
-                value = value.tz_convert("UTC").tz_localize(None).to_pydatetime() if value.tzinfo else \
-                    value.to_pydatetime()
-            if isinstance(value, float) and value != value:
+            if isinstance(value, pd.Timestamp | datetime):
+                value = pd.Timestamp(value)
+                value = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+                sheet.write_datetime(r, c, value.to_pydatetime(), moment)
+            elif isinstance(value, date):
+                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
+            elif isinstance(value, float) and value != value:
                 continue
-            sheet.write(r, c, value)
+            else:
+                sheet.write(r, c, value)
     sheet.freeze_panes(2, 0)
     sheet.autofilter(0, 0, max(1, len(shown) + 1), max(0, len(frame.columns) - 1))
     about = book.add_worksheet("om tabellen")
