@@ -297,4 +297,4 @@ def test_exports(published_home, tmp_path, monkeypatch):
 
     parsed = pyaxis.parse(str(out / "indicator_results.px"), encoding="utf-8")
     assert parsed["DATA"]["DATA"].isna().sum() == \
-        int(((db["status"] == "..").sum())) * len([c for c in SPECS["indicator_results"].nulled])
+        int((db["status"] == "..").sum()) * len(SPECS["indicator_results"].nulled)
