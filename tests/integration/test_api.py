@@ -298,3 +298,12 @@ def test_exports(published_home, tmp_path, monkeypatch):
     parsed = pyaxis.parse(str(out / "indicator_results.px"), encoding="utf-8")
     assert parsed["DATA"]["DATA"].isna().sum() == \
         int((db["status"] == "..").sum()) * len(SPECS["indicator_results"].nulled)
+
+
+def test_the_guide_states_the_duckdb_version_the_file_needs(api_home):
+    with duckdb.connect(str(api_home / "publish" / "marts.duckdb"), read_only=True) as con:
+        tags = con.execute("select tags from duckdb_databases() where database_name = 'marts'").fetchone()[0]
+    version = tags["storage_version"].rstrip("+").lstrip("v")
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text(encoding="utf-8")
+    assert f"**The minimum DuckDB version is {version}.**" in guide
+    assert f"`storage_version: v{version}+`" in guide

@@ -8,7 +8,9 @@ import yaml
 from fastapi.testclient import TestClient
 
 from api import data
-from api.app import create_app
+from api.app import MAX_BODY, create_app
+from api.export import EXPORT_FORMATS
+from api.formats import FORMATS
 from api.published import CONTENTS, open_published
 from core.settings import REPO_ROOT, get_settings
 
@@ -93,3 +95,17 @@ def test_the_compose_service_is_read_only_and_on_loopback():
     assert service["ports"] == ["${PXWEB_API_BIND:-127.0.0.1}:8081:8081"]
     assert all(volume.endswith(":ro") for volume in service["volumes"])
     assert service["entrypoint"] == ["nns"] and service["command"][0] == "serve"
+
+
+def test_the_analysts_guide_states_what_the_code_does():
+    guide = (REPO_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## 7. The read API and exports"):]
+    for fmt in FORMATS:
+        assert f"`{fmt}`" in section, fmt
+    for fmt in EXPORT_FORMATS:
+        assert f"TABLE.{fmt}" in section, fmt
+    assert "`--plain`" in section and "TABLE.plain.csv" in section
+    assert f"{get_settings().api_max_cells:,}".replace(",", " ") in section  # maxDataCells' default
+    assert f"{MAX_BODY // 1024} KiB" in section
+    assert "`NNS_CONTACT`" in section and "`NNS_API_MAX_CELLS`" in section
+    assert "Källa: NNS indikatorarbete" in section
