@@ -156,7 +156,8 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
         return {
             "apiVersion": API_VERSION, "appVersion": APP_VERSION,
             "languages": [{"id": k, "label": v} for k, v in LANGUAGES.items()], "defaultLanguage": "sv",
-            "maxDataCells": s.api_max_cells, "maxCallsPerTimeWindow": 0, "timeWindow": 10,
+            # Advertised so clients pace themselves (the spec wants at least 1); the server does not count calls.
+            "maxDataCells": s.api_max_cells, "maxCallsPerTimeWindow": 1000, "timeWindow": 10,
             "license": "CC0-1.0",
             "sourceReferences": [{"language": "sv", "text": formats.SOURCE_NOTE},
                                  {"language": "en", "text": f"Source: {formats.SOURCE}"}],
@@ -264,9 +265,11 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
 
     @app.post("/tables/{table_id}/data")
     async def data_post(table_id: str, request: Request):
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise Problem(400, f"The request body is larger than {MAX_BODY} bytes; a selection is much smaller.")
+        raw = b""
+        async for chunk in request.stream():  # a body without Content-Length is cut off here, not read whole
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise Problem(400, f"The request body is larger than {MAX_BODY} bytes; a selection is much smaller.")
         if not raw.strip():
             chosen = None
         else:

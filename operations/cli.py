@@ -235,7 +235,10 @@ def cmd_serve(args) -> int:
         print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
         return EXIT_USAGE
     print(f"PxWebApi 2.0 on http://{args.host}:{args.port}/ over {database} (read-only)")
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot listen (the port is taken)
+        return EXIT_OK if not exc.code else EXIT_PROBLEM
     return EXIT_OK
 
 
@@ -357,7 +360,7 @@ The read API analysts use from R's pxweb, Python's pxwebpy or any PxWebApi 2.0
 client: /config, /tables, /tables/{id}/metadata, /tables/{id}/data (json-stat2,
 csv, xlsx, parquet, px), /codelists/{id}. It reads publish/marts.duckdb read-only
 and sees a new build after the swap without a restart (docs/analysts.md).""",
-                       epilog="exit codes: 0 stopped; 2 nothing published yet, or the port is taken.")
+                       epilog="exit codes: 0 stopped; 1 could not listen (the port is taken); 2 nothing published yet.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     p.set_defaults(func=cmd_serve)
