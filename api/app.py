@@ -202,8 +202,7 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
         pub, s = published()
         cube = cube_or_404(pub, table_id)
         body = formats.jsonstat(pub, None, cube, lang, s.contact)
-        body.pop("value")
-        body["value"] = None
+        body.pop("value")  # metadata only, as Statistics Sweden's API gives it
         return body
 
     @app.get("/tables/{table_id}/defaultselection")
