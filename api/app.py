@@ -132,8 +132,8 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
         assert cube is not None
         return {
             "type": "Table", "id": cube.id, "label": cube.label(lang), "description": cube.label(lang),
-            "updated": formats.updated(pub), "firstPeriod": cube.time.values[0],
-            "lastPeriod": cube.time.values[-1], "category": "public",
+            "updated": formats.updated(pub), "firstPeriod": cube.first_period,
+            "lastPeriod": cube.last_period, "category": "public",
             "variableNames": [d.label[1 if lang == "en" else 0] for d in cube.dimensions],
             "discontinued": False, "source": formats.SOURCE, "subjectCode": "NNS", "timeUnit": "Annual",
             "paths": [[{"id": "NNS", "label": "Indikatorarbetet"}]],

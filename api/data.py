@@ -89,7 +89,7 @@ def default_selection(cube: Cube) -> dict[str, list[str]]:
     selection = {}
     for dim in cube.dimensions:
         if dim is cube.time:
-            selection[dim.code] = [dim.values[-1]]
+            selection[dim.code] = [dim.values[-1]] if dim.values else ["*"]
         elif dim.elimination_value is None:
             selection[dim.code] = ["*"]
     return selection

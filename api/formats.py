@@ -113,7 +113,7 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
                    "official-statistics": False, "aggregallowed": False, "matrix": cube.id,
                    "subject-code": "NNS", "subject-area": "Indikatorarbetet",
                    "heading": [CONTENTS], "stub": [d.code for d in cube.dimensions[:-1]]},
-            "firstPeriod": time.values[0], "lastPeriod": time.values[-1],
+            "firstPeriod": cube.first_period, "lastPeriod": cube.last_period,
             "contact": [contact(contact_text)],
         },
     }
@@ -127,8 +127,7 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
 
 
 def _refperiod_text(cube: Cube, lang: str) -> str:
-    first, last = cube.time.values[0], cube.time.values[-1]
-    return f"{first}–{last}"
+    return f"{cube.first_period}–{cube.last_period}" if cube.time.values else ""
 
 
 def _codelist_id(dimension: str) -> str:

@@ -151,6 +151,15 @@ class Cube:
     def time(self) -> Dimension:
         return next(d for d in self.dimensions if d.code in TIME_DIMENSIONS)
 
+    @property
+    def first_period(self) -> str | None:
+        """The first time value; None while the table is empty (before any register extract, say)."""
+        return self.time.values[0] if self.time.values else None
+
+    @property
+    def last_period(self) -> str | None:
+        return self.time.values[-1] if self.time.values else None
+
     def label(self, lang: str) -> str:
         sv, en = TABLE_LABELS.get(self.id, (self.id, self.id))
         return en if lang == "en" else sv

@@ -109,3 +109,14 @@ def test_the_analysts_guide_states_what_the_code_does():
     assert f"{MAX_BODY // 1024} KiB" in section
     assert "`NNS_CONTACT`" in section and "`NNS_API_MAX_CELLS`" in section
     assert "Källa: NNS indikatorarbete" in section
+
+
+def test_an_empty_table_is_served_without_an_error(tiny):
+    """Before the first register extract the register tables have no rows: still a table, never a 500."""
+    with duckdb.connect(str(tiny.publish / "marts.duckdb")) as con:
+        con.execute("delete from collection_summary")
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    assert client.get("/tables").json()["tables"][0]["lastPeriod"] is None
+    assert client.get("/tables/collection_summary/metadata").status_code == 200
+    response = client.get("/tables/collection_summary/data")
+    assert response.status_code == 400 and "matches no value" in response.json()["detail"]
