@@ -91,6 +91,18 @@ def write_markdown(r: dict) -> str:
         worst = max(p["queries_ms"].values())
         row(f"{name}: analyst queries, median (slowest of five)", f"≤ {t['query_ms']} ms", f"{worst:.1f} ms",
             _verdict(worst, t["query_ms"], unit=" ms"))
+    for name, p in profiles.items():
+        a = p.get("api")
+        if not a:
+            continue
+        target = t.get("api_data_ms", 50)
+        verdict = _verdict(a["data_median_ms"], target, unit=" ms") if name == "national" else \
+            ("(target on national)", "")
+        row(f"{name}: read API, typical /data request, median", f"≤ {target} ms on national",
+            f"{a['data_median_ms']:.1f} ms (metadata {a['metadata_median_ms']:.1f} ms)", verdict)
+        row(f"{name}: read API under {a['clients']} clients for {a['seconds']} s", "no errors",
+            f"{a['requests']:.0f} requests, {a['errors']:.0f} errors, server peak {a['load_peak_rss_gib']:.2f} GiB",
+            ("pass", "") if not a["errors"] else ("**miss**", f"{a['errors']:.0f} errors"))
 
     # 1. End to end
     lines += ["", "## 1. End to end through Airflow (`dag.test()`)", "",

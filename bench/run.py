@@ -8,7 +8,8 @@ times (default 3), each in a fresh data home:
    nns_build (dbt, the gate when the DAG has it, publish, reports) in one child
    process, with the peak RSS of its whole process tree and a per-task breakdown
    read from the run's own Airflow metadata DB;
-2. analyst queries (bench/queries.sql) on the published database;
+2. analyst queries (bench/queries.sql) on the published database, and the read
+   API (bench/api.py): /data and /metadata latency, and 20 clients for 30 s;
 3. the dbt models behind the indicator marts and indicator 11 against the
    hand-written floor (bench/floor.sql), checked equal;
 4. the nightly increment: one new submission, then nns_collect and nns_build.
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from bench import api as api_bench
 from bench import excel, floor
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -61,6 +63,7 @@ TARGETS = {
     "dbt_floor_ratio_x10": 1.5,
     "increment_s": 45,
     "query_ms": 50,
+    "api_data_ms": 50,  # issue #16: a typical /data request, median, on national
 }
 
 
@@ -239,6 +242,8 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     print(f"    {result['e2e']['wall_s']:.0f} s, peak {result['e2e']['peak_tree_rss_gib']:.2f} GiB; "
           "analyst queries, dbt against the floor ...", flush=True)
     result["queries"] = analyst_queries(settings)
+    print("    the read API: latency, then 20 clients for 30 s ...", flush=True)
+    result["api"] = api_bench.measure(home)
     result["floor"] = floor.compare(settings, home)
     print(f"    dbt nodes {result['floor']['dbt']['nodes_s']:.1f} s against the floor's "
           f"{result['floor']['floor_s']:.1f} s; nightly increment ...", flush=True)
@@ -303,6 +308,10 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
         "increment_peak_gib": m(lambda r: r["increment"]["peak_tree_rss_gib"]),
         "increment_stages_s": {s: m(lambda r, s=s: r["increment"]["stages"].get(s)) for s in inc_names},
         "queries_connect_ms": m(lambda r: r["queries"]["connect_ms"]),
+        "api": {key: m(lambda r, key=key: r["api"][key])
+                for key in ("data_median_ms", "metadata_median_ms", "requests", "errors", "requests_per_s",
+                            "load_peak_rss_gib")} | {"clients": first["api"]["clients"],
+                                                     "seconds": first["api"]["seconds"]},
         "queries_ms": {q: m(lambda r, q=q: r["queries"]["queries"][q]["median_ms"])
                        for q in first["queries"]["queries"]},
     }

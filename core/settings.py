@@ -79,7 +79,11 @@ class Settings:
     airflow_user: str = "operator"
     airflow_password: str | None = None
     # Who a federation contacts about its feedback page (shown on every page): name, e-mail, phone.
-    coordinator_contact: str = "Nationella samordnaren för indikatorarbetet, indikatorer@nnsfinsam.se"
+    # The default names the role only: set NNS_COORDINATOR_CONTACT to a real name, e-mail and phone.
+    coordinator_contact: str = "den nationella samordnaren för indikatorarbetet hos NNS"
+    # The read API (`nns serve`, api/): who analysts contact about the tables, and the most cells per request.
+    contact: str = "NNS indikatorarbete, Nationella nätverket för samordningsförbund"
+    api_max_cells: int = 150_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -114,11 +118,14 @@ class Settings:
             airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
             airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
             airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
-            coordinator_contact=env.get("NNS_COORDINATOR_CONTACT", "").strip()
-            or "Nationella samordnaren för indikatorarbetet, indikatorer@nnsfinsam.se",
+            coordinator_contact=env.get("NNS_COORDINATOR_CONTACT", "").strip() or cls.coordinator_contact,
+            contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
+            api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
+        if settings.api_max_cells < 1:
+            raise ValueError("NNS_API_MAX_CELLS must be at least 1")
         return settings
 
     # The data home's layout, derived from `home` so there is one place to move it.

@@ -26,6 +26,8 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from api.export import EXPORT_FORMATS, ExportRefused, export_table
+from api.published import NotPublished, open_published
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
 from ingest.register import MissingPseudonymKey
@@ -220,6 +222,50 @@ def cmd_run(args) -> int:
     return EXIT_OK if state.endswith("success") else EXIT_PROBLEM
 
 
+def cmd_serve(args) -> int:
+    """The read API (PxWebApi 2.0) over the published database, until interrupted."""
+    # Lazy: FastAPI and uvicorn take 0.7 s to import (measured), which only `nns serve` needs.
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    database = settings.publish / "marts.duckdb"
+    if not database.exists():
+        print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"PxWebApi 2.0 on http://{args.host}:{args.port}/ over {database} (read-only)")
+    try:
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot listen (the port is taken)
+        return EXIT_OK if not exc.code else EXIT_PROBLEM
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    settings = get_settings()
+    try:
+        pub = open_published(settings.publish / "marts.duckdb")
+    except NotPublished as exc:
+        print(f"nns export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.all == bool(args.table):
+        print("nns export: name one TABLE or give --all", file=sys.stderr)
+        return EXIT_USAGE
+    names = [t.name for t in pub.tables] if args.all else [args.table]
+    if args.all and args.format == "px":
+        names = pub.cube_ids()  # px holds only the statistical tables
+    out = Path(args.out or ".")
+    for name in names:
+        try:
+            path = export_table(pub, name, args.format, out, plain=args.plain, contact=settings.contact)
+        except ExportRefused as exc:
+            print(f"nns export: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(path)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="nns", description=__doc__.splitlines()[0], epilog=EPILOG,
@@ -307,6 +353,32 @@ duckdb shell, if installed). docs/analysts.md describes every table.""",
     p.add_argument("--warehouse", action="store_true", help="the working warehouse instead (operators)")
     p.add_argument("--max-rows", type=int, default=40)
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("serve", help="serve the published database over PxWebApi 2.0 (read-only)",
+                       formatter_class=formatter, description="""\
+The read API analysts use from R's pxweb, Python's pxwebpy or any PxWebApi 2.0
+client: /config, /tables, /tables/{id}/metadata, /tables/{id}/data (json-stat2,
+csv, xlsx, parquet, px), /codelists/{id}. It reads publish/marts.duckdb read-only
+and sees a new build after the swap without a restart (docs/analysts.md).""",
+                       epilog="exit codes: 0 stopped; 1 could not listen (the port is taken); 2 nothing published yet.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", help="write published tables as csv, xlsx, parquet or px files",
+                       formatter_class=formatter, description="""\
+csv is Swedish Excel's dialect (; decimal comma, UTF-8 with BOM, .. in a
+suppressed cell) unless --plain (comma, decimal point, no BOM, empty cells and
+the status column). xlsx has a header row, a units row and a sheet explaining
+... parquet keeps the database's types. px is PC-Axis (statistical tables only).
+Every format is described in docs/analysts.md.""",
+                       epilog="exit codes: 0 written; 2 no such table, px of a catalogue table, or nothing published.")
+    p.add_argument("table", nargs="?", help="e.g. indicator_results")
+    p.add_argument("--all", action="store_true", help="every published table (for px: every statistical table)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="csv", help="default csv")
+    p.add_argument("--plain", action="store_true", help="csv for programs instead of Swedish Excel")
+    p.add_argument("--out", help="folder (default: current)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="run a DAG in-process with embedded Airflow (SQLite)")
     p.add_argument("dag_id", choices=["nns_collect", "nns_registers", "nns_build"])

@@ -33,3 +33,12 @@ def test_bench_rejects_an_unknown_profile():
     result = subprocess.run([sys.executable, "-m", "bench.run"], env={"BENCH_PROFILES": "huge", "PATH": ""},
                             capture_output=True, text=True)
     assert result.returncode == 2 and "BENCH_PROFILES" in result.stderr
+
+
+def test_the_read_api_is_measured_against_a_real_server(published_home):
+    from bench import api
+
+    measured = api.measure(published_home.home, repeats=3, clients=3, seconds=2)
+    assert measured["data_median_ms"] > 0 and measured["metadata_median_ms"] > 0
+    assert measured["requests"] > 3 and measured["errors"] == 0
+    assert measured["load_peak_rss_gib"] > 0.02 and measured["load_memory_samples"] > 5

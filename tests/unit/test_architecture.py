@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.settings import REPO_ROOT
 
-PRODUCT = ["core", "ingest", "warehouse", "expectations", "publication", "report", "operations", "synthetic"]
+PRODUCT = ["core", "ingest", "warehouse", "expectations", "publication", "report", "api", "operations", "synthetic"]
 
 
 def test_the_import_contract_holds():

@@ -17,7 +17,7 @@ from tests.conftest import sample_content
 
 NNS = str(Path(sys.executable).with_name("nns"))
 ANSI = re.compile(r"\x1b\[")
-COMMANDS = ["status", "generate", "template", "ingest", "build", "report", "sql"]
+COMMANDS = ["status", "generate", "template", "ingest", "build", "report", "sql", "serve", "export"]
 
 
 def test_every_command_explains_itself_and_its_exit_codes(capsys):

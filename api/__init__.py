@@ -1,0 +1,1 @@
+"""The read API (PxWebApi 2.0) and the exports, over publish/marts.duckdb only."""

@@ -1,0 +1,309 @@
+"""The read API (PxWebApi 2.0) with real clients: pxwebpy reads every table, pyjstat parses its json-stat2,
+pyaxis its px, and every bad request gets the spec's Problem. The server runs as `nns serve` on loopback
+over a copy of the session's small build, and every figure is compared with the published database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+import requests
+from pxweb import PxApi
+from pyaxis import pyaxis
+from pyjstat import pyjstat
+
+from api.published import CONTENTS, CUBE_KEYS
+from operations.cli import main
+from publication.specs import PUBLISHED
+
+SPECS = {s.name: s for s in PUBLISHED}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api_home(small_build, tmp_path_factory):
+    """A copy of the small build's data home for this module (the server reads only publish/)."""
+    home = tmp_path_factory.mktemp("api") / "home"
+    shutil.copytree(small_build / "publish", home / "publish", symlinks=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(api_home):
+    """`nns serve` on a free loopback port; yields its base URL."""
+    port = _free_port()
+    env = dict(os.environ, NNS_HOME=str(api_home))
+    process = subprocess.Popen([str(Path(sys.executable).with_name("nns")), "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/config", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("nns serve did not start: " + process.stderr.read().decode()[-2000:])
+    yield url
+    process.terminate()
+    _, err = process.communicate(timeout=10)
+    assert b"Traceback" not in err, err.decode()[-3000:]
+
+
+def published(home: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(home / "publish" / "marts.duckdb"), read_only=True) as con:
+        return con.sql(sql).df()
+
+
+def test_pxwebpy_reads_every_table_cell_for_cell(server, api_home):
+    api = PxApi(server, disable_cache=True)
+    assert api.get_config()["maxDataCells"] == 150_000
+    tables = {t["id"] for t in api.all_tables()}
+    statistical = {name for name, spec in SPECS.items() if spec.keys and name != "collection_freshness"}
+    assert tables == statistical, tables ^ statistical
+    for table in sorted(tables):
+        spec = SPECS[table]
+        variables = api.get_table_variables(table)
+        keys = CUBE_KEYS.get(table, spec.keys)
+        assert list(variables) == [*keys, CONTENTS]
+        # pxwebpy names its columns by the variables' labels; map them back to codes
+        label_to_code = {v["label"]: code for code, v in variables.items()}
+        frame = pd.DataFrame(api.get_table_data_all(table, show="code")).rename(columns=label_to_code)
+        cells = frame.set_index([*keys, CONTENTS])["value"]
+        assert cells.index.is_unique
+        contents = list(variables[CONTENTS]["category"]["label"])
+        db = published(api_home, f'select * from "{table}"')
+        shown = suppressed = 0
+        for row in db.itertuples(index=False):
+            row = row._asdict()
+            key = tuple(str(row[k]) for k in keys)
+            for column in contents:
+                got = cells[(*key, column)]
+                want = row[column]
+                if pd.isna(want):
+                    assert got is None or pd.isna(got), (table, key, column, got)
+                    suppressed += row.get("status") == ".." and column in spec.nulled
+                else:
+                    assert got == pytest.approx(float(want), abs=1e-12), (table, key, column, got, want)
+                    shown += 1
+        # nothing beyond the database: every other cell of the cube is empty
+        assert int(cells.notna().sum()) == shown, table
+        if spec.protected and (db["status"] == "..").any():
+            assert suppressed > 0
+
+
+def test_metadata_labels_contact_source_and_update(server, api_home):
+    meta = requests.get(server + "/tables/indicator_results/metadata").json()
+    publication = published(api_home, "select * from publication").iloc[0]
+    assert meta["class"] == "dataset" and meta["version"] == "2.0"
+    assert meta["source"] == "NNS indikatorarbete" and "Källa: NNS indikatorarbete" in meta["note"]
+    assert meta["updated"] == pd.Timestamp(publication["published_at"]).tz_convert("UTC").strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    assert meta["extension"]["contact"][0]["raw"]
+    gender = meta["dimension"]["gender"]
+    assert gender["category"]["label"] == {"T": "Totalt", "K": "Kvinnor", "M": "Män"}
+    assert gender["extension"]["eliminationValueCode"] == "T"
+    federations = meta["dimension"]["federation_code"]["category"]["label"]
+    names = published(api_home, "select federation_code, federation_name from federations")
+    for code, name in names.itertuples(index=False):
+        if code in federations:
+            assert federations[code] == name
+    assert federations["RIKET"] == "Riket"
+    indicators = published(api_home, "select indicator_id, indicator_title from indicators")
+    labels = meta["dimension"]["indicator_id"]["category"]["label"]
+    for indicator_id, title in indicators.itertuples(index=False):
+        if str(indicator_id) in labels:
+            assert labels[str(indicator_id)] == title
+    units = meta["dimension"][CONTENTS]["category"]["unit"]
+    assert units["n"] == {"base": "antal", "decimals": 0} and units["positive_share"]["decimals"] == 4
+    period = meta["dimension"]["period"]["extension"]["refperiod"]
+    assert period["2022/23"] == "1 november 2022 – 31 oktober 2023"
+    english = requests.get(server + "/tables/indicator_results/metadata?lang=en").json()
+    assert english["dimension"]["gender"]["category"]["label"]["K"] == "Women"
+    assert english["dimension"]["gender"]["label"] == "gender"
+    codelist = requests.get(server + "/codelists/vs_federation_code").json()
+    assert {v["code"] for v in codelist["values"]} == set(names["federation_code"])
+
+
+SELECTION = {"selection": [{"variableCode": "period", "valueCodes": ["*"]},
+                           {"variableCode": "respondent_group", "valueCodes": ["deltagare"]},
+                           {"variableCode": "indicator_id", "valueCodes": ["*"]},
+                           {"variableCode": "federation_code", "valueCodes": ["*"]},
+                           {"variableCode": "gender", "valueCodes": ["*"]},
+                           {"variableCode": CONTENTS, "valueCodes": ["n", "positive_share"]}]}
+
+
+def _db_cells(home: Path) -> dict:
+    db = published(home, "select * from indicator_results where respondent_group = 'deltagare'")
+    return {(r.period, str(r.indicator_id), r.federation_code, r.gender): r for r in db.itertuples(index=False)}
+
+
+def test_json_stat2_read_by_pyjstat_with_the_status_of_suppressed_cells(server, api_home):
+    response = requests.post(server + "/tables/indicator_results/data", json=SELECTION)
+    assert response.status_code == 200
+    body = response.json()
+    dataset = pyjstat.Dataset.read(response.text)
+    frame = dataset.write("dataframe", naming="id")
+    assert len(frame) == len(body["value"])
+    rows = _db_cells(api_home)
+    suppressed = 0
+    for i, record in enumerate(frame.itertuples(index=False)):
+        r = record._asdict()
+        row = rows.get((r["period"], r["indicator_id"], r["federation_code"], r["gender"]))
+        want = None if row is None else getattr(row, r[CONTENTS])
+        if row is not None and row.status == "..":
+            assert pd.isna(r["value"]) and body["status"][str(i)] == ".."
+            suppressed += 1
+        elif want is None or pd.isna(want):
+            assert pd.isna(r["value"]) and body["status"][str(i)] == "."
+        else:
+            assert r["value"] == pytest.approx(float(want)) and str(i) not in body.get("status", {})
+    assert suppressed > 0
+
+
+def test_px_read_by_pyaxis(server, api_home, tmp_path):
+    response = requests.post(server + "/tables/indicator_results/data?outputFormat=px", json=SELECTION)
+    assert response.status_code == 200
+    path = tmp_path / "indicator_results.px"
+    path.write_bytes(response.content)
+    parsed = pyaxis.parse(str(path), encoding="utf-8")
+    meta, frame = parsed["METADATA"], parsed["DATA"]
+    assert meta["SOURCE"] == ["NNS indikatorarbete"]
+    codes = {name: meta[f"CODES({name})"] for name in meta["STUB"] + meta["HEADING"]}
+    labels = {name: meta[f"VALUES({name})"] for name in codes}
+    # back from labels to codes, dimension by dimension
+    for name in codes:
+        frame[name] = frame[name].map(dict(zip(labels[name], codes[name], strict=True)))
+    frame.columns = ["period", "respondent_group", "indicator_id", "federation_code", "gender", CONTENTS, "DATA"]
+    rows = _db_cells(api_home)
+    suppressed = 0
+    for r in frame.itertuples(index=False):
+        row = rows.get((r.period, r.indicator_id, r.federation_code, r.gender))
+        if row is not None and row.status == "..":
+            assert pd.isna(r.DATA)  # pyaxis reads ".." as NaN (disclosure)
+            suppressed += 1
+        elif row is None or pd.isna(getattr(row, r.ContentsCode)):
+            assert r.DATA == ""  # pyaxis reads "." as empty (no value)
+        else:
+            assert float(r.DATA) == pytest.approx(float(getattr(row, r.ContentsCode)))
+    assert suppressed > 0
+
+
+BAD = [
+    ("get", "/tables/no_such_table", None, 404),
+    ("get", "/tables/no_such_table/metadata", None, 404),
+    ("get", "/tables/indicator_results;drop table x/data", None, 404),
+    ("get", '/tables/indicator_results/data?valueCodes[gender]=X', None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[gender';--]=K", None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[period]=top(x)", None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[period]=a*b*c", None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[period]=*&outputFormat=html", None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[period]=*&lang=xx", None, 400),
+    ("get", "/tables?pageSize=0", None, 400),
+    ("get", "/tables?pageNumber=-1", None, 400),
+    ("get", "/codelists/vs_nothing", None, 404),
+    ("get", "/indicator11_outcomes", None, 404),
+    # every cell of indicator11_outcomes is more than maxDataCells on the small profile
+    ("get", "/tables/indicator11_outcomes/data?valueCodes[cohort_year]=*&valueCodes[followup_months]=*"
+            "&valueCodes[federation_code]=*&valueCodes[gender]=*&valueCodes[insats]=*&valueCodes[support_at_start]=*",
+     None, 403),
+    ("post", "/tables/indicator_results/data", b"\xff\xfe\x00not utf-8", 400),
+    ("post", "/tables/indicator_results/data", b"{not json", 400),
+    ("post", "/tables/indicator_results/data", b'{"selection": "all"}', 400),
+    ("post", "/tables/indicator_results/data", b'{"selection": [{"variableCode": "gender", "valueCodes": [1]}]}', 400),
+    ("post", "/tables/indicator_results/data", b'{"selection": [{"variableCode": "period"}]}', 400),
+    ("post", "/tables/indicator_results/data", json.dumps({"selection": [
+        {"variableCode": "period", "valueCodes": ["x" * 100] * 2000}]}).encode(), 400),  # oversized
+    ("post", "/tables/indicator_results/data", b'{"selection": [{"variableCode": "period", "valueCodes": '
+                                               b'["2022/23\' or 1=1 --"]}]}', 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), BAD, ids=[f"{b[0]} {b[1][:60]}" for b in BAD])
+def test_bad_input_gets_the_spec_problem(server, method, path, body, status):
+    response = requests.request(method, server + path, data=body, timeout=30,
+                                headers={"Content-Type": "application/json"} if body is not None else {})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert "Traceback" not in response.text
+
+
+def test_a_new_build_is_seen_without_a_restart(server, api_home, tmp_path):
+    before = requests.get(server + "/tables/indicator_results").json()["updated"]
+    database = api_home / "publish" / "marts.duckdb"
+    staged = database.with_name("marts.duckdb.new")
+    shutil.copy(database, staged)
+    with duckdb.connect(str(staged)) as con:
+        con.execute("update publication set published_at = '2030-01-02T03:04:05+00:00'")
+    os.replace(staged, database)  # the atomic swap publication does
+    after = requests.get(server + "/tables/indicator_results").json()["updated"]
+    assert before != after == "2030-01-02T03:04:05Z"
+
+
+def test_exports(published_home, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    for fmt in ("csv", "xlsx", "parquet"):
+        assert main(["export", "--all", "--format", fmt, "--out", str(out)]) == 0
+    assert main(["export", "indicator_results", "--format", "csv", "--plain", "--out", str(out)]) == 0
+    assert main(["export", "--all", "--format", "px", "--out", str(out)]) == 0
+    assert main(["export", "federations", "--format", "px", "--out", str(out)]) == 2
+    assert main(["export", "no_such_table", "--out", str(out)]) == 2
+    home = published_home.home
+    db = published(home, "select * from indicator_results order by all")
+
+    raw = (out / "indicator_results.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    excel = pd.read_csv(out / "indicator_results.csv", sep=";", decimal=",", encoding="utf-8-sig",
+                        na_values=[".."], keep_default_na=False, dtype={"period": str})
+    assert list(excel.columns) == list(db.columns) and len(excel) == len(db)
+    text = raw.decode("utf-8-sig")
+    assert ";..;" in text and "0," in text
+    plain = pd.read_csv(out / "indicator_results.plain.csv")
+    assert len(plain) == len(db) and plain["positive_share"].dtype == float
+
+    parquet = pd.read_parquet(out / "indicator_results.parquet")
+    with duckdb.connect(str(home / "publish" / "marts.duckdb"), read_only=True) as con:
+        types = dict(con.execute("select column_name, data_type from duckdb_columns() "
+                                 "where table_name = 'indicator_results'").fetchall())
+        roundtrip = dict(con.execute(f"select column_name, column_type from (describe select * from "
+                                     f"read_parquet('{out / 'indicator_results.parquet'}'))").fetchall())
+    assert roundtrip == types and len(parquet) == len(db)
+
+    book = openpyxl.load_workbook(out / "indicator_results.xlsx", read_only=True)
+    sheet = book["data"]
+    header, units = [list(r) for r in sheet.iter_rows(min_row=1, max_row=2, values_only=True)]
+    assert header == list(db.columns) and units[header.index("positive_share")] == "andel (0–1)"
+    about = [c for row in book["om tabellen"].iter_rows(values_only=True) for c in row if c]
+    assert ".." in about and any("skyddad" in str(c) for c in about)
+
+    parsed = pyaxis.parse(str(out / "indicator_results.px"), encoding="utf-8")
+    assert parsed["DATA"]["DATA"].isna().sum() == \
+        int((db["status"] == "..").sum()) * len(SPECS["indicator_results"].nulled)
+
+
+def test_the_guide_states_the_duckdb_version_the_file_needs(api_home):
+    with duckdb.connect(str(api_home / "publish" / "marts.duckdb"), read_only=True) as con:
+        tags = con.execute("select tags from duckdb_databases() where database_name = 'marts'").fetchone()[0]
+    version = tags["storage_version"].rstrip("+").lstrip("v")
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text(encoding="utf-8")
+    assert f"**The minimum DuckDB version is {version}.**" in guide
+    assert f"`storage_version: v{version}+`" in guide
