@@ -318,9 +318,12 @@ class Deployment:
             lap("servers and a fresh database")
             self.airflow("db", "migrate")
             lap("airflow db migrate")
+            # Scheduler, dag-processor, triggerer and workers need no users: they start while the roles
+            # and users are made; the api-server, which checks every request against them, after that.
+            self.start_components(api_server=False)
             self.provision_users()
-            lap("roles and users")
-            self.start_components()
+            lap("roles and users (the other components starting meanwhile)")
+            self.start_components(api_server=True)
             self.api = self.as_user("operator")
             self.admin = self.as_user("admin")
             self.api.wait_until_up(self.startup_timeout)
@@ -356,10 +359,12 @@ class Deployment:
         if result.returncode:
             raise RuntimeError(f"provisioning users failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
-    def start_components(self) -> None:
+    def start_components(self, *, api_server: bool) -> None:
         airflow = str(BIN / "airflow")
-        self.processes.start("api-server", [airflow, "api-server", "--host", LOOPBACK, "--port", str(self.port),
-                                            "--workers", "1"], self.env())
+        if api_server:
+            self.processes.start("api-server", [airflow, "api-server", "--host", LOOPBACK, "--port",
+                                                str(self.port), "--workers", "1"], self.env())
+            return
         for name in ("scheduler", "dag-processor"):
             self.processes.start(name, [airflow, name], self.env())
         self.processes.start("triggerer", [airflow, "triggerer", "--skip-serve-logs"], self.env())

@@ -113,6 +113,7 @@ def test_a_cleared_mapped_task_reruns_on_a_celery_worker_and_the_build_publishes
     refused_trigger = refused(lambda: viewer.trigger("nns_collect", {"ignore_calendar": True}))
     assert (refused_clear, refused_trigger) == (403, 403), "a viewer may neither clear nor trigger"
     assert anonymous_status(deployment.url, f"/api/v2/dags/nns_collect/dagRuns/{run['dag_run_id']}") == 401
+    assert anonymous_status(deployment.url, "/api/v2/version") == 200, "what compose's health check asks stays open"
     assert anonymous_status(deployment.url, "/api/v2/dags/nns_collect/clearTaskInstances", {
         "dag_run_id": run["dag_run_id"], "task_ids": ["ingest"], "dry_run": False}) == 401
     assert ingest_states(api, run["dag_run_id"])[BROKEN]["try_number"] == 1, "the refused clear changed nothing"
