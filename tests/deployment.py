@@ -246,7 +246,6 @@ class Deployment:
         self.database: str | None = None
         # One user per role, as the deployment's users file would list them (operations.access).
         self.passwords = {role: secrets.token_urlsafe(16) for role in ("admin", "operator", "viewer")}
-        self.api_secret_key = secrets.token_urlsafe(32)
         self.fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
@@ -266,13 +265,14 @@ class Deployment:
             # The production auth manager, as docker-compose.yml has it (users from the users file).
             "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
             "AIRFLOW__FAB__CONFIG_FILE": str(self.airflow_home / "webserver_config.py"),
-            "AIRFLOW__API__SECRET_KEY": self.api_secret_key,
-            "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
+            # Keys from secret files through Airflow's _CMD settings, as docker-compose.yml reads them.
+            "AIRFLOW__API__SECRET_KEY_CMD": f"cat {self.secret('airflow_api_secret_key')}",
+            "AIRFLOW__CORE__FERNET_KEY_CMD": f"cat {self.secret('airflow_fernet_key')}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__HOST": LOOPBACK,
             "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+            "AIRFLOW__API_AUTH__JWT_SECRET_CMD": f"cat {self.secret('airflow_jwt_secret')}",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url(self.database),
             "AIRFLOW__CELERY__BROKER_URL": self.redis.url(),
             "AIRFLOW__CELERY__RESULT_BACKEND": self.postgres.url(self.database, "db+postgresql+psycopg2"),
@@ -310,7 +310,11 @@ class Deployment:
             self.redis = Redis(self.work, self.processes)
             self.database = self.postgres.create_database()
             self.redis.claim()
-            self.jwt_secret = secrets.token_urlsafe(32)
+            self.secret("airflow_jwt_secret").parent.mkdir(mode=0o700)
+            for name, value in (("airflow_jwt_secret", secrets.token_urlsafe(32)),
+                                ("airflow_api_secret_key", secrets.token_urlsafe(32)),
+                                ("airflow_fernet_key", self.fernet_key)):
+                self.secret(name).write_text(value)
             self.users_file.write_text(json.dumps([
                 {"username": role, "role": role, "password": password} for role, password in self.passwords.items()]))
             (self.work / "operator_password").write_text(self.passwords["operator"])
@@ -341,6 +345,9 @@ class Deployment:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def secret(self, name: str) -> Path:
+        return self.work / "secrets" / name
 
     @property
     def users_file(self) -> Path:

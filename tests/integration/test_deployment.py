@@ -20,7 +20,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg2
 import pytest
+from cryptography.fernet import Fernet
 
 from core.catalogue import load_catalogue
 from core.settings import REPO_ROOT
@@ -246,3 +248,19 @@ def test_nns_rerun_says_when_the_deployment_cannot_be_used(deployment):
                                  "NNS_HOME": str(deployment.nns_home), "NNS_AIRFLOW_API_URL": deployment.url,
                                  **env_password}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "401" in result.stdout, result.stdout + result.stderr
+
+
+def test_connections_are_stored_encrypted_and_only_an_admin_may_add_one(deployment):
+    """The Fernet key (from its secret file) encrypts what connections hold; operators cannot touch them."""
+    password = "not-in-the-database-" + os.urandom(6).hex()
+    connection = {"connection_id": "nns_test_smtp", "conn_type": "smtp", "host": "mail.example.org",
+                  "login": "nns", "password": password}
+    assert refused(lambda: deployment.api.request("POST", "/api/v2/connections", connection)) == 403
+    deployment.admin.request("POST", "/api/v2/connections", connection)
+    postgres = deployment.postgres
+    with psycopg2.connect(host="127.0.0.1", port=postgres.port, user=postgres.user,
+                          dbname=deployment.database) as con, con.cursor() as cur:
+        cur.execute("select password, is_encrypted from connection where conn_id = 'nns_test_smtp'")
+        stored, encrypted = cur.fetchone()
+    assert encrypted and password not in stored, "the metadata database holds the password encrypted"
+    assert Fernet(deployment.fernet_key.encode()).decrypt(stored.encode()).decode() == password
