@@ -3,8 +3,10 @@
 Used by `nns rerun` and by the deployment test, so the operator's commands are the
 ones the test proves. Standard library only: it runs from a laptop without Airflow.
 
-Authentication is the simple auth manager's: POST /auth/token with a user name and
-password gives a bearer token (see docs/deployment.md for other auth managers).
+Authentication is the auth manager's token endpoint: POST /auth/token with a user name
+and password gives a bearer token (the FAB auth manager's, in the deployment; the
+simple auth manager answers the same). The user's role decides what the API allows
+(operations.access, docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from dataclasses import dataclass
 
 FINISHED_RUN_STATES = {"success", "failed"}
 FINISHED_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+# The requests Airflow's event log records (as the endpoint's name) that change what runs or
+# ran: the audit trail of operator actions (docs/deployment.md, "The audit trail").
+OPERATOR_EVENTS = (
+    "trigger_dag_run", "post_clear_task_instances", "clear_dag_run", "clear_dag_runs", "patch_task_instance",
+    "patch_task_group_instances", "patch_dag_run", "delete_dag_run", "patch_dag", "patch_dags", "delete_dag",
+)
 
 
 class AirflowAPIError(RuntimeError):
@@ -33,7 +42,7 @@ class WaitTimeout(AirflowAPIError):
 
 
 def password_from_secret(secret: str | None, username: str) -> str | None:
-    """A plain password, or the user's entry in a simple-auth-manager passwords file (JSON)."""
+    """A plain password, or the user's entry in a JSON object of user names and passwords."""
     if secret and secret.lstrip().startswith("{"):
         try:
             return json.loads(secret).get(username)
@@ -126,6 +135,12 @@ class AirflowAPI:
         body = {"dag_run_id": run_id, "task_ids": task_ids, "include_downstream": include_downstream,
                 "only_failed": only_failed, "dry_run": dry_run}
         return self.request("POST", f"/api/v2/dags/{q(dag_id)}/clearTaskInstances", body)["task_instances"]
+
+    def event_logs(self, *, events: tuple[str, ...] = OPERATOR_EVENTS, limit: int = 20, **filters) -> list[dict]:
+        """The newest entries of Airflow's event log (who, when, what), only the given events."""
+        query = urllib.parse.urlencode([("limit", limit), ("order_by", "-when"),
+                                        *(("included_events", e) for e in events), *filters.items()])
+        return self.request("GET", f"/api/v2/eventLogs?{query}")["event_logs"]
 
     # --- waiting, always bounded ---
 

@@ -17,6 +17,7 @@ from core.catalogue import load_catalogue
 from core.ledger import LedgerRecord
 from core.settings import Settings
 from ingest.personnummer import key_fingerprint, redact
+from operations import airflow_api
 from operations.build_log import STEPS, build_summary
 
 
@@ -136,6 +137,35 @@ def _registers(records: list[LedgerRecord], settings: Settings, current: Current
     return {**latest, "keys_in_use": in_use, "configured_key": configured}
 
 
+def operator_actions(settings: Settings, limit: int = 10) -> dict | None:
+    """Who triggered, cleared, marked or paused what, newest first, from the deployment's event log
+    (/api/v2/eventLogs, operations.airflow_api.OPERATOR_EVENTS); None without a deployment."""
+    try:
+        api = airflow_api.from_settings(settings)
+        if api is None:
+            return None
+        entries = api.event_logs(limit=limit)
+    except ValueError as exc:
+        return {"error": str(exc), "actions": []}
+    except airflow_api.AirflowAPIError as exc:
+        refusals = {401: f"HTTP 401, the API does not accept {settings.airflow_user}'s password",
+                    403: f"HTTP 403, {settings.airflow_user}'s role may not read the event log (operator or "
+                         "viewer may, operations.access)"}
+        return {"error": refusals.get(exc.status) or str(exc)[-300:], "actions": []}
+    actions = []
+    for entry in entries:
+        try:
+            extra = json.loads(entry.get("extra") or "{}")
+        except json.JSONDecodeError:
+            extra = {}
+        what = {k: extra[k] for k in ("task_ids", "conf", "note", "is_paused", "new_state", "only_failed")
+                if k in extra}
+        actions.append({"when": entry["when"], "who": entry.get("owner"), "event": entry["event"],
+                        "dag_id": entry.get("dag_id"), "run_id": entry.get("run_id"),
+                        "what": _redacted(json.dumps(what, ensure_ascii=False)) if what else ""})
+    return {"error": None, "actions": actions}
+
+
 def status_report(settings: Settings, day: date, *, period: str | None = None, recent: int = 10) -> dict:
     """Everything `nns status` shows, as plain data (`--json` prints exactly this)."""
     catalogue = load_catalogue(settings.catalogue_dir)
@@ -166,6 +196,7 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
         for r in sorted(records, key=lambda r: r.ingested_at, reverse=True)[:recent]]
     report["registers"] = registers = _registers(records, settings, current)
     report["build"] = build_summary(settings)
+    report["operator_actions"] = operator_actions(settings)
     attention = []
     if quarantined:
         attention.append(f"{len(quarantined)} quarantined file(s) awaiting action")
@@ -253,6 +284,17 @@ def render_text(report: dict) -> str:
         out.append(line)
         if entry.get("error"):
             out.extend(f"      {text}" for text in entry["error"].splitlines())
+    actions = report.get("operator_actions")
+    if actions is not None:
+        out.append("")
+        out.append("Recent operator actions (Airflow event log; an entry is a request, see docs/deployment.md):")
+        if actions["error"]:
+            out.append(f"  not available: {actions['error']}")
+        for a in actions["actions"]:
+            out.append(f"  {_short(a['when'])}  {a['who'] or '?':<12} {a['event']:<26} {a['dag_id'] or '-'} "
+                       f"{a['run_id'] or ''} {a['what']}".rstrip())
+        if not actions["error"] and not actions["actions"]:
+            out.append("  none")
     out.append("")
     out.append("Needs attention: " + ("; ".join(report["attention"]) if report["attention"] else "nothing"))
     return "\n".join(out)

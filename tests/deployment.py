@@ -10,6 +10,7 @@ of docker-compose.yml. Everything started is stopped, and everything created dro
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -26,6 +27,7 @@ from core.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 class Unavailable(RuntimeError):
@@ -242,7 +244,9 @@ class Deployment:
         self.startup_timeout = startup_timeout
         self.processes = Processes(self.logs)
         self.database: str | None = None
-        self.password = secrets.token_urlsafe(16)
+        # One user per role, as the deployment's users file would list them (operations.access).
+        self.passwords = {role: secrets.token_urlsafe(16) for role in ("admin", "operator", "viewer")}
+        self.fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
 
@@ -258,15 +262,17 @@ class Deployment:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__AUTH_MANAGER":
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "operator:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.work / "passwords.json"),
+            # The production auth manager, as docker-compose.yml has it (users from the users file).
+            "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+            "AIRFLOW__FAB__CONFIG_FILE": str(self.airflow_home / "webserver_config.py"),
+            # Keys from secret files through Airflow's _CMD settings, as docker-compose.yml reads them.
+            "AIRFLOW__API__SECRET_KEY_CMD": f"cat {self.secret('airflow_api_secret_key')}",
+            "AIRFLOW__CORE__FERNET_KEY_CMD": f"cat {self.secret('airflow_fernet_key')}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__HOST": LOOPBACK,
             "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+            "AIRFLOW__API_AUTH__JWT_SECRET_CMD": f"cat {self.secret('airflow_jwt_secret')}",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url(self.database),
             "AIRFLOW__CELERY__BROKER_URL": self.redis.url(),
             "AIRFLOW__CELERY__RESULT_BACKEND": self.postgres.url(self.database, "db+postgresql+psycopg2"),
@@ -291,8 +297,6 @@ class Deployment:
         return result.stdout
 
     def __enter__(self) -> Deployment:
-        from operations.airflow_api import AirflowAPI
-
         self.work.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         self.timings: dict[str, float] = {}
@@ -306,18 +310,30 @@ class Deployment:
             self.redis = Redis(self.work, self.processes)
             self.database = self.postgres.create_database()
             self.redis.claim()
-            self.jwt_secret = secrets.token_urlsafe(32)
-            (self.work / "passwords.json").write_text(json.dumps({"operator": self.password}))
+            self.secret("airflow_jwt_secret").parent.mkdir(mode=0o700)
+            for name, value in (("airflow_jwt_secret", secrets.token_urlsafe(32)),
+                                ("airflow_api_secret_key", secrets.token_urlsafe(32)),
+                                ("airflow_fernet_key", self.fernet_key)):
+                self.secret(name).write_text(value)
+            self.users_file.write_text(json.dumps([
+                {"username": role, "role": role, "password": password} for role, password in self.passwords.items()]))
+            (self.work / "operator_password").write_text(self.passwords["operator"])
             (self.work / "pseudonym_key").write_text(secrets.token_hex(32))
             lap("servers and a fresh database")
             self.airflow("db", "migrate")
             lap("airflow db migrate")
-            self.start_components()
-            self.api = AirflowAPI(self.url, "operator", self.password)
+            # Scheduler, dag-processor, triggerer and workers need no users: they start while the roles
+            # and users are made; the api-server, which checks every request against them, after that.
+            self.start_components(api_server=False)
+            self.provision_users()
+            lap("roles and users (the other components starting meanwhile)")
+            self.start_components(api_server=True)
+            self.api = self.as_user("operator")
+            self.admin = self.as_user("admin")
             self.api.wait_until_up(self.startup_timeout)
             lap("api-server answering")
-            # The one-slot pool for the DuckDB writer, made as an operator would (and faster than the CLI).
-            self.api.request("POST", "/api/v2/pools", {"name": "nns_warehouse", "slots": 1,
+            # The one-slot pool for the DuckDB writer, made by an admin (faster than the CLI).
+            self.admin.request("POST", "/api/v2/pools", {"name": "nns_warehouse", "slots": 1,
                                                        "description": "one DuckDB writer"})
             for dag_id in ("nns_collect", "nns_registers", "nns_build"):
                 self.api.wait_for_dag(dag_id, self.startup_timeout)
@@ -330,10 +346,32 @@ class Deployment:
             raise
         return self
 
-    def start_components(self) -> None:
+    def secret(self, name: str) -> Path:
+        return self.work / "secrets" / name
+
+    @property
+    def users_file(self) -> Path:
+        return self.work / "users.json"
+
+    def as_user(self, username: str):
+        from operations.airflow_api import AirflowAPI
+
+        return AirflowAPI(self.url, username, self.passwords[username])
+
+    def provision_users(self) -> None:
+        """Roles and users from the users file, as airflow-init does (operations.access)."""
+        result = subprocess.run([sys.executable, "-m", "operations.access", str(self.users_file)],
+                                env=self.env(PYTHONPATH=str(REPO_ROOT)), cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=180)
+        if result.returncode:
+            raise RuntimeError(f"provisioning users failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+
+    def start_components(self, *, api_server: bool) -> None:
         airflow = str(BIN / "airflow")
-        self.processes.start("api-server", [airflow, "api-server", "--host", LOOPBACK, "--port", str(self.port),
-                                            "--workers", "1"], self.env())
+        if api_server:
+            self.processes.start("api-server", [airflow, "api-server", "--host", LOOPBACK, "--port",
+                                                str(self.port), "--workers", "1"], self.env())
+            return
         for name in ("scheduler", "dag-processor"):
             self.processes.start(name, [airflow, name], self.env())
         self.processes.start("triggerer", [airflow, "triggerer", "--skip-serve-logs"], self.env())

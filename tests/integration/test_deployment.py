@@ -16,13 +16,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import psycopg2
 import pytest
+from cryptography.fernet import Fernet
 
 from core.catalogue import load_catalogue
 from core.settings import REPO_ROOT
 from ingest.template import write_workbook
+from operations.airflow_api import AirflowAPIError
 from tests.conftest import sample_content
 from tests.deployment import Deployment, Unavailable
 
@@ -101,6 +106,20 @@ def test_a_cleared_mapped_task_reruns_on_a_celery_worker_and_the_build_publishes
     assert {ti["hostname"] for ti in states.values()} <= set(Deployment.WORKERS), "ran on Celery workers"
     assert api.dag_runs("nns_build") == [], "nns_build is paused: it does not build yet"
 
+    # A coordinator (viewer) sees the failure but may change nothing; nobody anonymous sees anything.
+    viewer = deployment.as_user("viewer")
+    assert [r["dag_run_id"] for r in viewer.dag_runs("nns_collect")] == \
+        [r["dag_run_id"] for r in api.dag_runs("nns_collect")], "a viewer lists the runs"
+    refused_clear = refused(lambda: viewer.clear("nns_collect", run["dag_run_id"],
+                                                 [["ingest", states[BROKEN]["map_index"]]]))
+    refused_trigger = refused(lambda: viewer.trigger("nns_collect", {"ignore_calendar": True}))
+    assert (refused_clear, refused_trigger) == (403, 403), "a viewer may neither clear nor trigger"
+    assert anonymous_status(deployment.url, f"/api/v2/dags/nns_collect/dagRuns/{run['dag_run_id']}") == 401
+    assert anonymous_status(deployment.url, "/api/v2/version") == 200, "what compose's health check asks stays open"
+    assert anonymous_status(deployment.url, "/api/v2/dags/nns_collect/clearTaskInstances", {
+        "dag_run_id": run["dag_run_id"], "task_ids": ["ingest"], "dry_run": False}) == 401
+    assert ingest_states(api, run["dag_run_id"])[BROKEN]["try_number"] == 1, "the refused clear changed nothing"
+
     # The federation sends a corrected file under the same name; the operator clears that task only.
     fix_broken_file(home)
     api.set_paused("nns_build", False)
@@ -108,6 +127,14 @@ def test_a_cleared_mapped_task_reruns_on_a_celery_worker_and_the_build_publishes
                         include_downstream=True)
     assert sorted((t["task_id"], t["map_index"]) for t in cleared) == [
         ("announce", -1), ("ingest", states[BROKEN]["map_index"])], "just that file, and the announcement"
+
+    # The audit trail: the clear, by the operator, with what was cleared.
+    clears = api.event_logs(events=("post_clear_task_instances",), dag_id="nns_collect", run_id=run["dag_run_id"])
+    by_operator = [e for e in clears if e["owner"] == "operator"]
+    assert len(by_operator) == 1 and by_operator[0]["when"], clears
+    assert json.loads(by_operator[0]["extra"])["task_ids"] == [["ingest", states[BROKEN]["map_index"]]]
+    # Airflow logs a clear before it authorises it: the viewer's refused attempt is there too, by name.
+    assert [e["owner"] for e in clears if e["owner"] != "operator"] == ["viewer"], clears
 
     run = api.wait_for_run("nns_collect", run["dag_run_id"], RUN_TIMEOUT)
     rerun = ingest_states(api, run["dag_run_id"])
@@ -135,13 +162,38 @@ def test_a_cleared_mapped_task_reruns_on_a_celery_worker_and_the_build_publishes
           f"collect, clear, rerun and build in {time.monotonic() - started:.0f} s")
 
 
-def nns_rerun(deployment, *args) -> subprocess.CompletedProcess:
+def refused(call) -> int | None:
+    """The HTTP status a call was refused with, or None if it went through."""
+    try:
+        call()
+    except AirflowAPIError as exc:
+        return exc.status
+    return None
+
+
+def anonymous_status(url: str, path: str, body: dict | None = None) -> int:
+    request = urllib.request.Request(url + path, method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def nns_command(deployment, *args) -> subprocess.CompletedProcess:
+    """`nns ...` as an operator runs it against the deployment, with the operator's password file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "AIRFLOW"))}
     env.update(NNS_HOME=str(deployment.nns_home), NNS_AIRFLOW_API_URL=deployment.url,
                NNS_AIRFLOW_USER="operator",
-               NNS_AIRFLOW_PASSWORD_FILE=str(deployment.work / "passwords.json"))  # the auth manager's own file
-    return subprocess.run([str(Path(sys.executable).with_name("nns")), "rerun", *args], env=env,
+               NNS_AIRFLOW_PASSWORD_FILE=str(deployment.work / "operator_password"))
+    return subprocess.run([str(Path(sys.executable).with_name("nns")), *args], env=env,
                           capture_output=True, text=True, timeout=2 * RUN_TIMEOUT + 60)
+
+
+def nns_rerun(deployment, *args) -> subprocess.CompletedProcess:
+    return nns_command(deployment, "rerun", *args)
 
 
 def lake_rows(home: Path) -> dict:
@@ -179,6 +231,15 @@ def test_nns_rerun_through_the_api_reprocesses_on_a_worker_without_duplicating(d
     sf07 = [r for r in after["ledger"].values() if r["file_name"] == BROKEN]
     assert sorted(r["status"] for r in sf07) == ["accepted", "rejected"], "both versions kept, once each"
 
+    # `nns status` shows who did it: the rerun's trigger and the clear before it, by the operator.
+    status = nns_command(deployment, "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    section = status.stdout.split("Recent operator actions")[1].split("Needs attention")[0]
+    lines = [line.split() for line in section.splitlines()[1:] if line.strip()]
+    assert lines[0][2:5] == ["operator", "trigger_dag_run", "nns_collect"], section
+    assert any(line[2:4] == ["operator", "post_clear_task_instances"] for line in lines), section
+    assert "nns rerun by" in section and '"force": true' in section, "what was asked, from the request"
+
 
 def test_nns_rerun_says_when_the_deployment_cannot_be_used(deployment):
     env_password = {"NNS_AIRFLOW_PASSWORD": "wrong"}
@@ -187,3 +248,19 @@ def test_nns_rerun_says_when_the_deployment_cannot_be_used(deployment):
                                  "NNS_HOME": str(deployment.nns_home), "NNS_AIRFLOW_API_URL": deployment.url,
                                  **env_password}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "401" in result.stdout, result.stdout + result.stderr
+
+
+def test_connections_are_stored_encrypted_and_only_an_admin_may_add_one(deployment):
+    """The Fernet key (from its secret file) encrypts what connections hold; operators cannot touch them."""
+    password = "not-in-the-database-" + os.urandom(6).hex()
+    connection = {"connection_id": "nns_test_smtp", "conn_type": "smtp", "host": "mail.example.org",
+                  "login": "nns", "password": password}
+    assert refused(lambda: deployment.api.request("POST", "/api/v2/connections", connection)) == 403
+    deployment.admin.request("POST", "/api/v2/connections", connection)
+    postgres = deployment.postgres
+    with psycopg2.connect(host="127.0.0.1", port=postgres.port, user=postgres.user,
+                          dbname=deployment.database) as con, con.cursor() as cur:
+        cur.execute("select password, is_encrypted from connection where conn_id = 'nns_test_smtp'")
+        stored, encrypted = cur.fetchone()
+    assert encrypted and password not in stored, "the metadata database holds the password encrypted"
+    assert Fernet(deployment.fernet_key.encode()).decrypt(stored.encode()).decode() == password

@@ -20,6 +20,12 @@ from core.settings import REPO_ROOT
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-worker"}
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+# Every secret the deployment has, each a file in secrets/ (docs/deployment.md, "Secrets").
+COMMON_SECRETS = {"nns_pseudonym_key", "airflow_jwt_secret", "airflow_fernet_key", "airflow_api_secret_key",
+                  "postgres_password", "redis_password"}
+SECRETS = COMMON_SECRETS | {"airflow_users"}
+# A setting whose value would be a secret: its name says so, or it is a URL that carries a password.
+SECRET_SETTING = re.compile(r"PASSWORD|SECRET|FERNET|_KEY\b|_KEY_|SQL_ALCHEMY_CONN|BROKER_URL|RESULT_BACKEND|USERS")
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +55,14 @@ def test_every_airflow_component_runs_the_celery_executor_from_the_project_image
         env = service["environment"]
         assert service["build"] == "." and service["image"].startswith("${NNS_IMAGE:-nns-warehouse")
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379" in \
-            env["AIRFLOW__CELERY__BROKER_URL"]
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
+        assert '"redis://:%s@redis:6379/0"' in env["AIRFLOW__CELERY__BROKER_URL_CMD"]
+        assert '"postgresql+psycopg2://airflow:%s@postgres/airflow"' in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"]
+        assert '"db+postgresql+psycopg2://airflow:%s@postgres/airflow"' in env["AIRFLOW__CELERY__RESULT_BACKEND_CMD"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert env["AIRFLOW__API_AUTH__JWT_SECRET_CMD"] == "cat /run/secrets/airflow_jwt_secret"
-        assert set(service["secrets"]) == {"nns_pseudonym_key", "airflow_jwt_secret"}
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith(".fab_auth_manager.FabAuthManager"), "the production one"
+        assert not any("SIMPLE_AUTH_MANAGER" in k for k in env)
+        assert set(service["secrets"]) == (SECRETS if name == "airflow-init" else COMMON_SECRETS)
 
 
 def test_the_pseudonym_key_is_a_secret_file_and_never_a_value(compose):
@@ -69,6 +76,40 @@ def test_the_pseudonym_key_is_a_secret_file_and_never_a_value(compose):
     assert {"secrets", ".env", "data", "var"} <= set(ignored), "secrets and data stay out of the image"
 
 
+def test_no_secret_value_is_in_the_file_every_key_and_password_comes_from_secrets(compose):
+    assert set(compose["secrets"]) == SECRETS
+    for name, secret in compose["secrets"].items():
+        assert secret == {"file": f"${{NNS_SECRETS_DIR:-./secrets}}/{name}"}, f"{name} is not a file in secrets/"
+    settings = {(name, key): str(value) for name, service in compose["services"].items()
+                for key, value in (service.get("environment") or {}).items()}
+    secret_settings = {k: v for k, v in settings.items() if SECRET_SETTING.search(k[1])}
+    for (service, key), value in secret_settings.items():
+        if key.endswith("_CMD"):  # Airflow runs it: it must only read a secret file
+            assert re.fullmatch(r"cat /run/secrets/\w+|sh -c '.*\$\(cat /run/secrets/\w+\).*'", value), \
+                f"{service} {key} does not read a secret file"
+        elif key.endswith("_FILE"):
+            assert value.startswith("/run/secrets/"), f"{service} {key}"
+        else:
+            raise AssertionError(f"{service} sets {key} itself: a secret must come from secrets/")
+    everywhere = {key for (_, key) in secret_settings}
+    assert {"AIRFLOW__CORE__FERNET_KEY_CMD", "AIRFLOW__API_AUTH__JWT_SECRET_CMD", "AIRFLOW__API__SECRET_KEY_CMD",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "AIRFLOW__CELERY__BROKER_URL_CMD",
+            "AIRFLOW__CELERY__RESULT_BACKEND_CMD", "POSTGRES_PASSWORD_FILE", "NNS_PSEUDONYM_KEY_FILE"} <= everywhere
+    used = {s for service in compose["services"].values() for s in service.get("secrets", [])}
+    assert used == SECRETS, "every secret is used, and only declared ones"
+    # Redis asks for its password, and gets it on standard input rather than a command line.
+    redis = compose["services"]["redis"]
+    assert "requirepass" in str(redis["command"]) and "redis-server -" in str(redis["command"])
+    assert "REDISCLI_AUTH" in str(redis["healthcheck"]["test"])
+    # No literal credentials anywhere in the text: no user:password@ in a URL, no key or password value.
+    text = COMPOSE_FILE.read_text()
+    assert not re.search(r"://[^/\s:@]*:[^%@\s/]+@", text), "a URL with a password in it"
+    tokens = re.findall(r"[A-Za-z0-9+/_=-]{24,}", text)
+    key_like = [t for t in tokens if "__" not in t and (re.fullmatch(r"[0-9a-f]+", t) or all(
+        re.search(pattern, t) for pattern in (r"\d", "[a-z]", "[A-Z]")))]
+    assert not key_like, f"key-like values in the file: {key_like}"
+
+
 def test_every_component_sees_the_same_data_home_and_logs(compose):
     for name in AIRFLOW_SERVICES | {"airflow-init"}:
         service = compose["services"][name]
@@ -78,6 +119,14 @@ def test_every_component_sees_the_same_data_home_and_logs(compose):
     assert "postgres-db-volume" in compose["volumes"]
     init = compose["services"]["airflow-init"]["command"][-1]
     assert "airflow db migrate" in init and "pools set nns_warehouse 1" in init
+    assert "python -m operations.access /run/secrets/airflow_users" in init, "users and roles at every start"
+    assert init.index("airflow db migrate") < init.index("operations.access")
+
+
+def test_the_api_server_listens_on_loopback_unless_told_otherwise(compose):
+    assert compose["services"]["airflow-apiserver"]["ports"] == ["${AIRFLOW_API_BIND:-127.0.0.1}:8080:8080"]
+    published = {name for name, service in compose["services"].items() if service.get("ports")}
+    assert published <= {"airflow-apiserver", "pxweb-api"}, "Redis and PostgreSQL are not published"
 
 
 def test_the_dockerfile_extends_the_official_image_with_the_locked_project():
@@ -95,8 +144,8 @@ def test_docker_compose_itself_accepts_the_file(tmp_path):
     # A copy with stand-in secrets, as an operator's checkout would have them.
     shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     (tmp_path / "secrets").mkdir()
-    for name in ("nns_pseudonym_key", "airflow_jwt_secret"):
-        (tmp_path / "secrets" / name).write_text("not-a-real-secret\n")
+    for name in SECRETS:
+        (tmp_path / "secrets" / name).write_text(f"stand-in-{name}-value\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "AIRFLOW"))}
     result = subprocess.run(["docker-compose", "config"], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=60)
@@ -109,5 +158,6 @@ def test_docker_compose_itself_accepts_the_file(tmp_path):
     # Compose v1 prints short syntax (host:target:mode), v2 long syntax (dicts).
     targets = {v["target"] if isinstance(v, dict) else v.split(":")[1] for v in worker["volumes"]}
     assert {"/data/nns", "/opt/airflow/logs"} <= targets
-    assert {s["source"] for s in worker["secrets"]} == {"nns_pseudonym_key", "airflow_jwt_secret"}
+    assert {s["source"] for s in worker["secrets"]} == COMMON_SECRETS
+    assert "stand-in-" not in result.stdout, "Compose mounts the secrets; their values never enter the config"
     assert resolved["services"]["airflow-cli"]["profiles"] == ["debug"], "the debug CLI starts only on request"
