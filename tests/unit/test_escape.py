@@ -12,17 +12,18 @@ HOSTILE = ["Kurs $\\x$", "$a$b$", "a $\\frac{1}{0}$", "^_{}\\", "<script>alert(1
 
 @pytest.mark.parametrize("label", HOSTILE)
 def test_a_hostile_insats_renders_in_every_chart_as_written(label):
-    svg = charts.bars([(label, 0.4), ("ok", None)], f"Titel {label}")
+    svg = charts.bars([(label, 0.4), ("ok", None)], f"Titel {label}").svg
     assert "<script>" not in svg
-    svg = charts.gender([(label, 0.5, None)], label)
-    svg = charts.comparison([(label, 0.5, 0.6)], label, label)
-    svg = charts.trend({label: [("2024/25", 0.5)]}, ["2024/25"], label)
+    charts.gender([(label, 0.5, None)], label)
+    charts.comparison([(label, 0.5, 0.4, 0.6, 0.55)], label, label)
+    charts.ranked([(label, label, 0.5), ("SF01", "x", None)], 0.5, label, highlight=label)
+    svg = charts.trend({label: [("2024/25", 0.5)]}, ["2024/25"], label, what=label).svg
     assert svg.startswith("<svg")
 
 
 def test_mathtext_is_escaped_and_shown_literally():
     assert chart_text("Kurs $\\x$") == "Kurs \\$\\x\\$"
-    svg = charts.bars([("Kurs $5", 0.4)], "t")
+    svg = charts.bars([("Kurs $5", 0.4)], "t").svg
     assert "Kurs $5" in svg  # the dollar is drawn as a dollar
 
 
