@@ -75,6 +75,8 @@ class Settings:
     airflow_api_url: str | None = None
     airflow_user: str = "operator"
     airflow_password: str | None = None
+    # `nns status` flags federations that have sent nothing when the window closes within this many days.
+    attention_days: int = 14
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -108,6 +110,7 @@ class Settings:
             airflow_api_url=env.get("NNS_AIRFLOW_API_URL", "").strip().rstrip("/") or None,
             airflow_user=env.get("NNS_AIRFLOW_USER", "").strip() or "operator",
             airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
+            attention_days=_int("NNS_ATTENTION_DAYS", 14),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

@@ -55,9 +55,14 @@ class Finding:
     checked: int | None = None  # rows the expectation looked at
     federations: list[str] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
+    # The submissions whose rows failed, where the frame has them (the landed_* suites): what
+    # `nns quarantine SUBMISSION --why …` can set aside so the nation is built without them.
+    submissions: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         where = f" — federations: {', '.join(self.federations)}" if self.federations else ""
+        if self.submissions:
+            where += f" — submissions: {', '.join(s[:12] for s in self.submissions)}"
         examples = f" — e.g. {self.examples[0]}" if self.examples else ""
         return f"[{self.suite}] {self.expectation}: {self.unexpected} unexpected{where}{examples}"
 
@@ -89,6 +94,10 @@ class GateResult:
         lines = [head]
         lines += ["  FAIL " + f.line() for f in self.failures]
         lines += ["  WARN " + f.line() for f in self.warnings]
+        blamed = sorted({s for f in self.failures for s in f.submissions})
+        if blamed:
+            lines.append("  To publish without a submission that fails: nns quarantine SUBMISSION --why \"…\" "
+                         f"(failing: {', '.join(s[:12] for s in blamed)}), then nns build.")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -137,6 +146,8 @@ def _finding(suite: str, result) -> Finding:
     rows = details.get("unexpected_index_list") or []
     federations = sorted({str(r["federation_code"]) for r in rows
                           if isinstance(r, dict) and r.get("federation_code") not in (None, "")})
+    submissions = sorted({str(r["submission_id"]) for r in rows
+                          if isinstance(r, dict) and r.get("submission_id") not in (None, "")})
     examples = [{k: _plain(v) for k, v in r.items()} for r in rows[:MAX_EXAMPLES] if isinstance(r, dict)]
     unexpected = details.get("unexpected_count")
     if unexpected is None:  # table-level expectations and exceptions
@@ -145,7 +156,7 @@ def _finding(suite: str, result) -> Finding:
         examples = [{"error": str(result.exception_info.get("exception_message"))[:300]}]
     severity = str(getattr(result.expectation_config.severity, "value", result.expectation_config.severity))
     return Finding(suite, _expectation_label(result.expectation_config), severity, bool(result.success),
-                   int(unexpected), details.get("element_count"), federations, examples)
+                   int(unexpected), details.get("element_count"), federations, examples, submissions)
 
 
 def _prepare_context(settings: Settings, docs_dir: Path):
