@@ -22,12 +22,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import great_expectations as gx
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from core import crash_points
 from core.catalogue import load_catalogue
 from core.files import atomic_symlink
 from core.settings import Settings
@@ -192,8 +194,10 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     context = _prepare_context(settings, docs_dir)
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
+    crash_points.checkpoint("gate.started")
     try:
         write_publication(settings, candidate)
+        crash_points.checkpoint("gate.candidate")
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
             sources = Sources(warehouse, candidate, settings)
@@ -211,7 +215,9 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                 run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
                 checks += [_finding(name, result)
                            for validation in run.run_results.values() for result in validation.results]
+                crash_points.checkpoint("gate.suite")  # gate.suite@n: after the n-th suite
         context.build_data_docs()
+        crash_points.checkpoint("gate.docs")
     finally:
         candidate.unlink(missing_ok=True)
         Path(f"{candidate}.wal").unlink(missing_ok=True)
@@ -221,17 +227,25 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                         docs=str(settings.quality_docs / "gate.html"))
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
-    (docs_dir / "gate.html").write_text(render_page(result, docs_dir), encoding="utf-8")
+    (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")
+    crash_points.checkpoint("gate.page")
     _swap_docs(settings, docs_dir)
+    crash_points.checkpoint("gate.swapped")
     log.info(result.summary())
     if result.failures and raise_on_failure:
         raise GateFailed(result.summary())
     return result
 
 
-def render_page(result: GateResult, docs_dir: Path) -> str:
+def local_time(moment: str, zone: str) -> str:
+    """A UTC ISO time stamp as the operator's local time, zone written: 2026-11-20 02:14 CET."""
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def render_page(result: GateResult, docs_dir: Path, zone: str = "Europe/Stockholm") -> str:
     """The gate's own page: self-contained (GX's Data Docs load their styles from a CDN,
-    which an operator's network may not reach), one row per expectation, failures first."""
+    which an operator's network may not reach), one row per expectation, failures first,
+    each failure and warning with what to do (the template's `actions`)."""
     details = {}
     for suite in SUITE_DEFINITIONS:
         pages = sorted((docs_dir / "validations" / suite).rglob("*.html"))
@@ -240,7 +254,7 @@ def render_page(result: GateResult, docs_dir: Path) -> str:
     checks = sorted(result.checks, key=lambda c: (c.passed, order.get(c.severity, 2)))
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2"]))
     return env.get_template("gate.html.j2").render(
-        result=result, checks=checks, details=details,
+        result=result, checks=checks, details=details, ran_at=local_time(result.ran_at, zone),
         descriptions={name: description for name, (description, _) in SUITE_DEFINITIONS.items()})
 
 

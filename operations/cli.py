@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -44,6 +45,16 @@ EPILOG = """exit codes: 0 success; 1 the work ran and found a problem (a rejecte
 build, something `nns status` says needs attention); 2 wrong usage or configuration.
 The data home is NNS_HOME (default: var/ in the checkout); see .env.example for every setting.
 Runbook: docs/operations.md"""
+
+
+NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", as dbt and DuckDB report it
+
+
+def disk_full_message(settings) -> str:
+    free = shutil.disk_usage(settings.home).free if settings.home.exists() else 0
+    return (f"nns: the disk is full under {settings.home} ({free / 2**20:.0f} MiB free, {NO_SPACE}). Nothing "
+            "half-written is used: the last published database stays, and the failed step is recorded as "
+            "failed (nns status). Free some space, then run the command again.")
 
 
 def progress_display():
@@ -160,6 +171,8 @@ def cmd_build(args) -> int:
             print(f"Published: {steps.publish_marts(settings)}")
     except (BuildFailed, GateFailed, PublicationRefused) as exc:  # WriterBusy is a BuildFailed
         print(exc, file=sys.stderr)
+        if NO_SPACE in str(exc):
+            print(disk_full_message(settings), file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
 
@@ -407,3 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         # the interpreter's last flush does not fail again on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(disk_full_message(get_settings()), file=sys.stderr)
+        return EXIT_PROBLEM

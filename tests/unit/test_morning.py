@@ -22,8 +22,8 @@ NNS = str(Path(sys.executable).with_name("nns"))
 MID_WINDOW = date(2026, 11, 20)  # 2025/26 höst closes 2026-11-30
 
 
-def record(settings, submission_id: str, federation: str, *, status=ledger.ACCEPTED, received="2026-10-05T08:00:00+00:00",
-           name=None, period="2025/26") -> ledger.LedgerRecord:
+def record(settings, submission_id: str, federation: str, *, status=ledger.ACCEPTED,
+           received="2026-10-05T08:00:00+00:00", name=None, period="2025/26") -> ledger.LedgerRecord:
     r = ledger.LedgerRecord(submission_id * 64 if len(submission_id) == 1 else submission_id, ledger.SURVEY,
                             name or f"{federation}_2025-26.xlsx", received, received, status=status,
                             federation_code=federation, period=period, rows_ok=3,
@@ -190,3 +190,27 @@ def test_quarantine_command(settings, capsys):
     assert stored["state"] == "set_aside" and stored["why"] == "svar utanför skalan" and stored["set_aside_at"]
     assert cli.main(["quarantine", "--release", r.submission_id[:12]]) == cli.EXIT_OK
     assert cli.main(["quarantine", "--release", r.submission_id[:12]]) == cli.EXIT_USAGE
+
+
+# --- the gate page ----------------------------------------------------------------------------
+
+def test_the_gate_page_has_local_time_an_action_per_problem_and_no_mid_word_breaks(tmp_path):
+    # Lazy: expectations.gate imports Great Expectations (3.5 s); only this test needs it.
+    from expectations.gate import Finding, GateResult, render_page
+
+    bad = "badbadbad0" + "0" * 54
+    checks = [
+        Finding("landed_survey_answers", "expect_column_values_to_be_between(answer_value)", "critical", False, 1,
+                4210, ["SF07"], [{"federation_code": "SF07", "submission_id": bad, "answer_value": "9"}], [bad]),
+        Finding("check_volume_change", "expect_column_values_to_be_between(ratio_to_previous)", "warning", False, 2,
+                310, ["SF12"]),
+        Finding("mart_indicator_results", "expect_column_values_to_be_between(mean_score)", "critical", True, 0, 90),
+    ]
+    html = render_page(GateResult(False, "2026-11-20T01:14:07+00:00", 41.2, checks, "gate.html"), tmp_path)
+    assert "2026-11-20 02:14 CET" in html and "01:14:07" not in html
+    assert html.count("<strong>Action:</strong>") == 2, "one action per failure and per warning, none for a pass"
+    assert "nns quarantine ID" in html and "Ask the federation whether the drop is real" in html
+    assert "badbadbad000" in html
+    assert "anywhere" not in html and "break-all" not in html, "no breaks inside a word"
+    assert "padding: 28px 32px" in html, "margins"
+    assert "be_between(<wbr>answer_value)" in html, "a label breaks between its name and its arguments only"
