@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench faults clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -33,6 +33,13 @@ test: lint
 # The fast loop while working: the unit tests only (under a minute).
 test-fast: install
 	.venv/bin/python -m pytest tests/unit -q
+
+# The full fault sweep: every kill moment (52) across ingest, dbt, the gate and promotion, each
+# followed by a rerun that must publish what a clean run publishes (`make test` runs a seeded
+# sample of one moment per step; NNS_FAULT_SEED picks another). About half an hour on 2 cores.
+faults: install
+	NNS_FAULT_SWEEP=all .venv/bin/python -m pytest tests/integration/test_faults.py -q -s \
+	  -k "sweep or named_crash_point" -p no:cacheprovider
 
 # ruff for Python, sqlfluff (dbt templater) for the models, and the import contract.
 # The dbt templater compiles the project, so it gets an empty data home of its own.

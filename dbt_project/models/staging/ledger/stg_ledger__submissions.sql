@@ -41,10 +41,6 @@ renamed as (
         source.format as file_format,
         source.respondent_groups,
         source.collection_groups,
-        case
-            when set_aside.submission_id is not null then 'set_aside' else source.status
-        end as status,
-        set_aside.submission_id is not null as is_set_aside,
         set_aside.set_aside_why,
         source.rows_ok,
         source.rows_total,
@@ -55,7 +51,11 @@ renamed as (
         source.raw_path,
         source.quarantine_path,
         source.extract_month,
-        source.first_month
+        source.first_month,
+        case
+            when set_aside.submission_id is not null then 'set_aside' else source.status
+        end as status,
+        set_aside.submission_id is not null as is_set_aside
     from source
     left join set_aside on source.submission_id = set_aside.submission_id
 )
