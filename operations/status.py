@@ -266,10 +266,10 @@ def render_text(report: dict) -> str:
         if report["warehouse"] != "built":
             out.append(f"Rows in use: not known, {report['warehouse']}.")
         out.append("")
-        out.append(f"{'federation':<10} {'name':<30} {'files':>5} {'acc':>4} {'rej':>4} {'rows':>6}  "
+        out.append(f"{'federation':<10} {'name':<40} {'files':>5} {'acc':>4} {'rej':>4} {'rows':>6}  "
                    f"{'current file (last received)':<32} {'received':<21}  state")
         for f in federations:
-            out.append(f"{f['federation_code']:<10} {_cut(f['federation_name'], 30):<30} {f['files']:>5} "
+            out.append(f"{f['federation_code']:<10} {_cut(f['federation_name'], 40):<40} {f['files']:>5} "
                        f"{f['accepted']:>4} {f['rejected']:>4} {'-' if f['rows'] is None else f['rows']:>6}  "
                        f"{_cut(f['last_file'], 32):<32} {_short(f['last_received_at']):<21}  "
                        f"{f['state']}")
