@@ -238,7 +238,7 @@ GATE_POINTS = ("gate.started", "gate.candidate", *(f"gate.suite@{n}" for n in ra
                "gate.page", "gate.swapped")
 PROMOTE_POINTS = ("publish.written", "publish.before_replace", "publish.after_replace")
 DBT_NODES = 123  # seeds, models and tests of one `dbt build` (the log's "N of 123 START")
-SAMPLE_PER_STAGE = 1  # `make test`: one seeded moment of each stage; `make faults`: every moment
+SAMPLE_STAGES = 2  # `make test`: one seeded moment in each of two seeded stages; `make faults`: every moment
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,8 @@ def sweep_moments(surveys_held: int, registers_held: int) -> list[Moment]:
 
 
 def chosen_moments(moments: list[Moment]) -> tuple[list[Moment], str]:
-    """Every moment with NNS_FAULT_SWEEP=all (`make faults`); else a seeded sample, one per stage."""
+    """Every moment with NNS_FAULT_SWEEP=all (`make faults`); else a seeded sample: one moment in
+    each of SAMPLE_STAGES stages (another seed, other stages and moments)."""
     if os.environ.get("NNS_FAULT_SWEEP") == "all":
         # Round robin over the stages, so a sweep cut short still covers each of them.
         by_stage = [[m for m in moments if m.stage == stage] for stage in ("ingest", "dbt", "gate", "promote")]
@@ -269,8 +270,8 @@ def chosen_moments(moments: list[Moment]) -> tuple[list[Moment], str]:
         return interleaved, "all"
     seed = int(os.environ.get("NNS_FAULT_SEED", "20261201"))
     rng = random.Random(seed)
-    sample = [m for stage in ("ingest", "dbt", "gate", "promote")
-              for m in rng.sample([m for m in moments if m.stage == stage], SAMPLE_PER_STAGE)]
+    stages = rng.sample(["ingest", "dbt", "gate", "promote"], SAMPLE_STAGES)
+    sample = [rng.choice([m for m in moments if m.stage == stage]) for stage in stages]
     return sample, f"seed {seed} (NNS_FAULT_SEED; NNS_FAULT_SWEEP=all for all {len(moments)})"
 
 
