@@ -116,18 +116,19 @@ def _collection(settings: Settings, records: list[LedgerRecord], period: str, qu
     for federation in catalogue.federations_in(period):
         mine = [r for r in records if r.source == ledger.SURVEY and r.federation_code == federation.code
                 and r.period == period]
-        accepted = [r for r in mine if r.accepted and r.submission_id not in aside]
+        accepted = [r for r in mine if r.accepted]
+        usable = [r for r in accepted if r.submission_id not in aside]
         in_use = current.surveys.get((federation.code, period), set()) if current.built else None
         # "Last received" is the file the build uses (the latest current one, as dbt decided), not
         # the latest arrival, which may be superseded, rejected or set aside; before any build, the
         # latest accepted file by arrival order; with none, the latest file at all.
         used = [r for r in mine if in_use and r.submission_id in in_use]
-        last = ledger.latest(used) or ledger.latest(accepted) or ledger.latest(mine)
+        last = ledger.latest(used) or ledger.latest(usable) or ledger.latest(mine)
         if (federation.code, period) in waiting:
             state = "quarantined"
-        elif accepted:
+        elif usable:
             state = "received"
-        elif any(r.submission_id in aside for r in mine):
+        elif accepted:  # every accepted file is set aside
             state = "set aside"
         else:
             state = "waiting"
