@@ -214,3 +214,44 @@ def test_the_gate_page_has_local_time_an_action_per_problem_and_no_mid_word_brea
     assert "anywhere" not in html and "break-all" not in html, "no breaks inside a word"
     assert "padding: 28px 32px" in html, "margins"
     assert "be_between(<wbr>answer_value)" in html, "a label breaks between its name and its arguments only"
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+def test_a_step_that_fills_the_disk_is_still_recorded_as_failed(settings, monkeypatch):
+    import errno
+
+    from operations import build_log
+
+    real_write = build_log.atomic_write_json
+    with pytest.raises(OSError), build_log.track(settings, "dbt_build"):
+        assert build_log.reserve_path(settings).stat().st_size == build_log.RESERVE_BYTES
+
+        def full(path, payload):  # no space, until the reserve is gone
+            if build_log.reserve_path(settings).exists():
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            real_write(path, payload)
+
+        monkeypatch.setattr(build_log, "atomic_write_json", full)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "warehouse.duckdb")
+    entry = build_log.read_build_status(settings)["steps"]["dbt_build"]
+    assert entry["status"] == "failed" and "No space left on device" in entry["error"]
+
+
+def test_a_full_disk_is_a_clear_message_not_a_traceback(settings, monkeypatch, capsys):
+    import errno
+
+    def full(args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "lake/raw")
+
+    monkeypatch.setattr(cli, "cmd_ingest", full)
+    monkeypatch.setattr(cli, "build_parser", lambda real=cli.build_parser: _with(real(), "ingest", full))
+    assert cli.main(["ingest"]) == cli.EXIT_PROBLEM
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "run the command again" in err
+
+
+def _with(parser, command, func):
+    subcommands_ = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    subcommands_.choices[command].set_defaults(func=func)
+    return parser
