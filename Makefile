@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast fuzz lint bench clean
+.PHONY: install demo test test-fast fuzz faults lint bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -38,6 +38,13 @@ test-fast: install
 # strategy, with a random seed (make test runs 60 each, seeded). About 10 minutes.
 fuzz: install
 	NNS_FUZZ_EXAMPLES=2000 NNS_FUZZ_SEED=random .venv/bin/python -m pytest tests/unit/test_hostile_reading.py -q -k "never_escape or truncated or mutated or broken_part"
+
+# The full fault sweep: every kill moment (52) across ingest, dbt, the gate and promotion, each
+# followed by a rerun that must publish what a clean run publishes (`make test` runs a seeded
+# sample of one moment per step; NNS_FAULT_SEED picks another). About half an hour on 2 cores.
+faults: install
+	NNS_FAULT_SWEEP=all .venv/bin/python -m pytest tests/integration/test_faults.py -q -s \
+	  -k "sweep or named_crash_point" -p no:cacheprovider
 
 # ruff for Python, sqlfluff (dbt templater) for the models, and the import contract.
 # The dbt templater compiles the project, so it gets an empty data home of its own.

@@ -84,6 +84,8 @@ class Settings:
     # The read API (`nns serve`, api/): who analysts contact about the tables, and the most cells per request.
     contact: str = "NNS indikatorarbete, Nationella nätverket för samordningsförbund"
     api_max_cells: int = 150_000
+    # `nns status` flags federations that have sent nothing when the window closes within this many days.
+    attention_days: int = 14
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -121,6 +123,7 @@ class Settings:
             coordinator_contact=env.get("NNS_COORDINATOR_CONTACT", "").strip() or cls.coordinator_contact,
             contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
             api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
+            attention_days=_int("NNS_ATTENTION_DAYS", 14),
         )
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")

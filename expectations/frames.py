@@ -41,8 +41,11 @@ class Sources:
     @staticmethod
     def lake(source: str, table: str) -> str:
         """Landed rows as they are in the lake, through dbt's staging view of the source (which
-        renames nothing and holds the one definition of where the lake's files are)."""
-        return f"staging.stg_{source}__{LANDED_VIEWS.get(table, table)}"
+        renames nothing and holds the one definition of where the lake's files are), without the
+        submissions an operator has set aside (`nns quarantine`, status 'set_aside' in the ledger's
+        staging): those are out of the build until released."""
+        return (f"(select * from staging.stg_{source}__{LANDED_VIEWS.get(table, table)} where submission_id not in "
+                "(select submission_id from staging.stg_ledger__submissions where is_set_aside))")
 
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
         return self.warehouse.execute(query, params or []).df()

@@ -22,12 +22,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import great_expectations as gx
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from core import crash_points
 from core.catalogue import load_catalogue
 from core.files import atomic_symlink
 from core.settings import Settings
@@ -55,9 +57,14 @@ class Finding:
     checked: int | None = None  # rows the expectation looked at
     federations: list[str] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
+    # The submissions whose rows failed, where the frame has them (the landed_* suites): what
+    # `nns quarantine SUBMISSION --why …` can set aside so the nation is built without them.
+    submissions: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         where = f" — federations: {', '.join(self.federations)}" if self.federations else ""
+        if self.submissions:
+            where += f" — submissions: {', '.join(s[:12] for s in self.submissions)}"
         examples = f" — e.g. {self.examples[0]}" if self.examples else ""
         return f"[{self.suite}] {self.expectation}: {self.unexpected} unexpected{where}{examples}"
 
@@ -89,6 +96,10 @@ class GateResult:
         lines = [head]
         lines += ["  FAIL " + f.line() for f in self.failures]
         lines += ["  WARN " + f.line() for f in self.warnings]
+        blamed = sorted({s for f in self.failures for s in f.submissions})
+        if blamed:
+            lines.append("  To publish without a submission that fails: nns quarantine SUBMISSION --why \"…\" "
+                         f"(failing: {', '.join(s[:12] for s in blamed)}), then nns build.")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -137,6 +148,8 @@ def _finding(suite: str, result) -> Finding:
     rows = details.get("unexpected_index_list") or []
     federations = sorted({str(r["federation_code"]) for r in rows
                           if isinstance(r, dict) and r.get("federation_code") not in (None, "")})
+    submissions = sorted({str(r["submission_id"]) for r in rows
+                          if isinstance(r, dict) and r.get("submission_id") not in (None, "")})
     examples = [{k: _plain(v) for k, v in r.items()} for r in rows[:MAX_EXAMPLES] if isinstance(r, dict)]
     unexpected = details.get("unexpected_count")
     if unexpected is None:  # table-level expectations and exceptions
@@ -145,7 +158,7 @@ def _finding(suite: str, result) -> Finding:
         examples = [{"error": str(result.exception_info.get("exception_message"))[:300]}]
     severity = str(getattr(result.expectation_config.severity, "value", result.expectation_config.severity))
     return Finding(suite, _expectation_label(result.expectation_config), severity, bool(result.success),
-                   int(unexpected), details.get("element_count"), federations, examples)
+                   int(unexpected), details.get("element_count"), federations, examples, submissions)
 
 
 def _prepare_context(settings: Settings, docs_dir: Path):
@@ -181,8 +194,10 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     context = _prepare_context(settings, docs_dir)
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
+    crash_points.checkpoint("gate.started")
     try:
         write_publication(settings, candidate)
+        crash_points.checkpoint("gate.candidate")
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
             sources = Sources(warehouse, candidate, settings)
@@ -200,7 +215,9 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                 run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
                 checks += [_finding(name, result)
                            for validation in run.run_results.values() for result in validation.results]
+                crash_points.checkpoint("gate.suite")  # gate.suite@n: after the n-th suite
         context.build_data_docs()
+        crash_points.checkpoint("gate.docs")
     finally:
         candidate.unlink(missing_ok=True)
         Path(f"{candidate}.wal").unlink(missing_ok=True)
@@ -210,17 +227,25 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                         docs=str(settings.quality_docs / "gate.html"))
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
-    (docs_dir / "gate.html").write_text(render_page(result, docs_dir), encoding="utf-8")
+    (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")
+    crash_points.checkpoint("gate.page")
     _swap_docs(settings, docs_dir)
+    crash_points.checkpoint("gate.swapped")
     log.info(result.summary())
     if result.failures and raise_on_failure:
         raise GateFailed(result.summary())
     return result
 
 
-def render_page(result: GateResult, docs_dir: Path) -> str:
+def local_time(moment: str, zone: str) -> str:
+    """A UTC ISO time stamp as the operator's local time, zone written: 2026-11-20 02:14 CET."""
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def render_page(result: GateResult, docs_dir: Path, zone: str = "Europe/Stockholm") -> str:
     """The gate's own page: self-contained (GX's Data Docs load their styles from a CDN,
-    which an operator's network may not reach), one row per expectation, failures first."""
+    which an operator's network may not reach), one row per expectation, failures first,
+    each failure and warning with what to do (the template's `actions`)."""
     details = {}
     for suite in SUITE_DEFINITIONS:
         pages = sorted((docs_dir / "validations" / suite).rglob("*.html"))
@@ -229,7 +254,7 @@ def render_page(result: GateResult, docs_dir: Path) -> str:
     checks = sorted(result.checks, key=lambda c: (c.passed, order.get(c.severity, 2)))
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2"]))
     return env.get_template("gate.html.j2").render(
-        result=result, checks=checks, details=details,
+        result=result, checks=checks, details=details, ran_at=local_time(result.ran_at, zone),
         descriptions={name: description for name, (description, _) in SUITE_DEFINITIONS.items()})
 
 

@@ -14,10 +14,15 @@ step itself (through `track`), whichever way it was started (Airflow or the CLI)
 the steps after it (they belonged to the previous build), so the file always
 describes one build. A step may add its own fields through the dict `track`
 yields. `operations.status` reads it for `nns status`.
+
+A step that fails because the disk is full must still be recorded as failed: a
+running step holds a small reserve file (`status/.space-reserve`), which
+`record_step` deletes to make room when a write finds no space.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -31,6 +36,7 @@ from core.settings import Settings
 
 STEPS = ("dbt_build", "quality_gate", "publish")
 ERROR_LINES = 8
+RESERVE_BYTES = 256 * 1024  # kept free for the failure record of a step that filled the disk
 
 
 def status_path(settings: Settings) -> Path:
@@ -44,6 +50,23 @@ def read_build_status(settings: Settings) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def reserve_path(settings: Settings) -> Path:
+    return settings.home / "status" / ".space-reserve"
+
+
+def keep_reserve(settings: Settings) -> None:
+    """Hold RESERVE_BYTES on the data home's disk (best effort), so that when a step fails because
+    the disk is full, its failure can still be recorded: `record_step` frees it to write."""
+    path = reserve_path(settings)
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * RESERVE_BYTES)
+    except OSError:
+        path.unlink(missing_ok=True)  # the disk is already full: nothing to hold
+
+
 def record_step(settings: Settings, step: str, entry: dict) -> None:
     """Write one step's entry; a step that starts forgets the steps after it."""
     state = read_build_status(settings)
@@ -52,7 +75,14 @@ def record_step(settings: Settings, step: str, entry: dict) -> None:
         for later in STEPS[STEPS.index(step) + 1:]:
             steps.pop(later, None)
     steps[step] = entry
-    atomic_write_json(status_path(settings), {"updated_at": now_utc(), "steps": steps})
+    payload = {"updated_at": now_utc(), "steps": steps}
+    try:
+        atomic_write_json(status_path(settings), payload)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        reserve_path(settings).unlink(missing_ok=True)  # the space kept for this moment
+        atomic_write_json(status_path(settings), payload)
 
 
 def first_lines(exc: BaseException, lines: int = ERROR_LINES) -> str:
@@ -67,6 +97,7 @@ def track(settings: Settings, step: str):
     started, clock = now_utc(), time.monotonic()
     entry = {"status": "running", "started_at": started, "pid": os.getpid(), "host": socket.gethostname()}
     record_step(settings, step, dict(entry))
+    keep_reserve(settings)
     extra: dict = {}
     try:
         yield extra

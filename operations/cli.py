@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.export import EXPORT_FORMATS, ExportRefused, export_table
 from api.published import NotPublished, open_published
+from core import set_aside
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
 from ingest.register import MissingPseudonymKey
@@ -47,6 +49,16 @@ The data home is NNS_HOME (default: var/ in the checkout); see .env.example for 
 Runbook: docs/operations.md"""
 
 
+NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", as dbt and DuckDB report it
+
+
+def disk_full_message(settings) -> str:
+    free = shutil.disk_usage(settings.home).free if settings.home.exists() else 0
+    return (f"nns: the disk is full under {settings.home} ({free / 2**20:.0f} MiB free, {NO_SPACE}). Nothing "
+            "half-written is used: the last published database stays, and the failed step is recorded as "
+            "failed (nns status). Free some space, then run the command again.")
+
+
 def progress_display():
     """A progress display on a terminal; None when stdout is a pipe or a log (plain lines only)."""
     if not sys.stdout.isatty():
@@ -63,12 +75,25 @@ def say(bar, line: str, *, err: bool = False) -> None:
         print(line, file=sys.stderr if err else sys.stdout)
 
 
+def known_period(given: str, catalogue) -> str | None:
+    """A period the calendar has a collection window for, or None after saying why on stderr."""
+    period = parse_period(given)
+    periods = sorted({w.period for w in catalogue.windows})
+    if period is None:
+        print(f"Not a period: {given!r} (use e.g. 2025/26)", file=sys.stderr)
+        return None
+    if period not in periods:
+        print(f"No collection window for {period} in the calendar (periods {periods[0]} to {periods[-1]})",
+              file=sys.stderr)
+        return None
+    return period
+
+
 def cmd_template(args) -> int:
     settings = get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)
-    period = parse_period(args.period)
+    period = known_period(args.period, catalogue)
     if period is None:
-        print(f"Not a period: {args.period!r} (use e.g. 2025/26)", file=sys.stderr)
         return EXIT_USAGE
     federation = catalogue.federation(args.federation.upper())
     if federation is None or federation not in catalogue.federations_in(period):
@@ -82,11 +107,20 @@ def cmd_template(args) -> int:
     return EXIT_OK
 
 
+def files_in(given: Path) -> list[Path]:
+    """A path as given, or for a folder the files in it and below (sorted; hidden and temporary
+    names, e.g. `.part` uploads and Excel's `~$` lock files, left alone)."""
+    if not given.is_dir():
+        return [given]
+    return sorted(p for p in given.rglob("*")
+                  if p.is_file() and not any(part.startswith((".", "~$")) for part in p.relative_to(given).parts))
+
+
 def cmd_ingest(args) -> int:
     settings = get_settings()
     if not args.paths:
         steps.tidy_inbox(settings)
-    paths = [Path(p) for p in args.paths] or [
+    paths = [file for given in args.paths for file in files_in(Path(given))] or [
         Path(p) for p in steps.files_to_ingest(settings, force=args.force)
         + steps.register_files_to_ingest(settings, force=args.force)]
     missing = [p for p in paths if not p.is_file()]
@@ -139,7 +173,29 @@ def cmd_build(args) -> int:
             print(f"Published: {steps.publish_marts(settings)}")
     except (BuildFailed, GateFailed, PublicationRefused) as exc:  # WriterBusy is a BuildFailed
         print(exc, file=sys.stderr)
+        if NO_SPACE in str(exc):
+            print(disk_full_message(settings), file=sys.stderr)
         return EXIT_PROBLEM
+    return EXIT_OK
+
+
+def cmd_quarantine(args) -> int:
+    settings = get_settings()
+    try:
+        if args.release:
+            entry = set_aside.release(settings, args.submission)
+            print(f"Released {entry.submission_id[:12]} ({entry.file_name}): the next build uses it again")
+        else:
+            if not args.why:
+                print("Say why: nns quarantine SUBMISSION --why \"…\"", file=sys.stderr)
+                return EXIT_USAGE
+            entry = set_aside.set_aside(settings, args.submission, args.why)
+            print(f"Set aside {entry.submission_id[:12]} ({entry.file_name}, "
+                  f"{' '.join(x for x in (entry.federation_code, entry.period) if x)}): the next build leaves it "
+                  f"out; undo with nns quarantine --release {entry.submission_id[:12]}")
+    except set_aside.UnknownSubmission as exc:
+        print(f"nns quarantine: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -170,9 +226,8 @@ def cmd_status(args) -> int:
         return EXIT_USAGE
     period = None
     if args.period:
-        period = parse_period(args.period)
+        period = known_period(args.period, load_catalogue(settings.catalogue_dir))
         if period is None:
-            print(f"Not a period: {args.period!r} (use e.g. 2025/26)", file=sys.stderr)
             return EXIT_USAGE
     report = status_report(settings, day, period=period, recent=args.recent)
     code = EXIT_PROBLEM if report["attention"] else EXIT_OK
@@ -187,8 +242,13 @@ def cmd_sql(args) -> int:
     settings = get_settings()
     # Analysts read the published database; operators may look inside the warehouse.
     database = settings.warehouse if args.warehouse else settings.publish / "marts.duckdb"
+    if not settings.home.is_dir():
+        print(f"No data home at {settings.home}: set NNS_HOME to the data home, e.g. "
+              "`export NNS_HOME=/srv/nns` (see .env.example)", file=sys.stderr)
+        return EXIT_USAGE
     if not database.exists():
-        print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
+        print(f"No database at {database}: nothing has been published in this data home yet "
+              f"(NNS_HOME={settings.home}); run `nns build` there first", file=sys.stderr)
         return EXIT_USAGE
     if not args.query:
         duckdb_cli = shutil.which("duckdb")
@@ -314,7 +374,11 @@ register extract (nothing is ingested when a path is wrong).""")
 
     p = sub.add_parser("rerun", help="collect a federation's or a file's submissions again and build "
                                      "(through the deployment's REST API when NNS_AIRFLOW_API_URL is set)",
-                       formatter_class=formatter, epilog="""\
+                       formatter_class=formatter, description="""\
+Collect again what a federation (or one inbox file) sent, then build: through the
+deployment's Airflow REST API when NNS_AIRFLOW_API_URL is set (an nns_collect run
+with the federation or file as params, then nns_build), else in this process with
+embedded Airflow. For a corrected file, or after a contract fix (--force).""", epilog="""\
 exit codes: 0 collected (and built); 1 a file was rejected, nothing matched, a run
 failed or timed out; 2 wrong usage, no password, the API unreachable or refusing.""")
     which = p.add_mutually_exclusive_group(required=True)
@@ -336,6 +400,21 @@ exit codes: 0 built and published; 1 dbt, the gate, the audit or publication fai
 another build is running (the last published database stays); 2 configuration.""")
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("quarantine", help="set a submission aside so the nation is built without it (reversible)",
+                       formatter_class=formatter, description="""\
+Set an accepted submission aside: it stays in the lake and the ledger, but no
+build uses it until it is released. For a file that makes the quality gate fail
+(the gate names the federation and the submission): set it aside, run
+`nns build`, and the nation is published without it. The record, with who, when
+and why, is lake/set_aside/<submission_id>.json; `nns status` lists it.""", epilog="""\
+exit codes: 0 set aside (or released); 2 no such submission, an ambiguous id,
+no --why, or --release of a submission that is not set aside.""")
+    p.add_argument("submission", metavar="SUBMISSION",
+                   help=f"the submission id, or its first {set_aside.MIN_PREFIX}+ characters (as nns status shows)")
+    p.add_argument("--why", help="the reason, kept with the record (required to set aside)")
+    p.add_argument("--release", action="store_true", help="take a set-aside submission back into the builds")
+    p.set_defaults(func=cmd_quarantine)
+
     p = sub.add_parser("report", help="write the national, popular and federation reports",
                        formatter_class=formatter, description="""\
 Reports from the published database into publish/report/: the national report,
@@ -351,7 +430,7 @@ duckdb shell, if installed). docs/analysts.md describes every table.""",
                        epilog="exit codes: 0 the query ran; 1 the query failed; 2 no database or no query.")
     p.add_argument("query", nargs="?", help='e.g. "select * from indicator_results limit 5"')
     p.add_argument("--warehouse", action="store_true", help="the working warehouse instead (operators)")
-    p.add_argument("--max-rows", type=int, default=40)
+    p.add_argument("--max-rows", type=int, default=40, help="rows to show at most (default 40)")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("serve", help="serve the published database over PxWebApi 2.0 (read-only)",
@@ -380,8 +459,15 @@ Every format is described in docs/analysts.md.""",
     p.add_argument("--out", help="folder (default: current)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("run", help="run a DAG in-process with embedded Airflow (SQLite)")
-    p.add_argument("dag_id", choices=["nns_collect", "nns_registers", "nns_build"])
+    p = sub.add_parser("run", help="run a DAG in-process with embedded Airflow (SQLite)",
+                       formatter_class=formatter, description="""\
+Run one of the product's DAGs once, in this process, with Airflow's dag.test() on
+an embedded SQLite metadata database under the data home: what `make demo` and
+the tests use, and a way to replay a night without a deployment.""", epilog="""\
+exit codes: 0 the DAG run succeeded; 1 the DAG
+run failed; 2 wrong usage or configuration.""")
+    p.add_argument("dag_id", choices=["nns_collect", "nns_registers", "nns_build"],
+                   help="the DAG: nns_collect (surveys), nns_registers (extracts) or nns_build")
     p.add_argument("--run-after", help="the run's date-time, e.g. 2026-11-20T01:30 (local time)")
     p.add_argument("--conf", help="run params as JSON, e.g. '{\"federation\": \"SF07\"}'")
     p.set_defaults(func=cmd_run)
@@ -401,3 +487,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # configuration errors from the settings
         print(f"nns: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`nns status | head`): stop quietly. Point stdout at /dev/null so
+        # the interpreter's last flush does not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(disk_full_message(get_settings()), file=sys.stderr)
+        return EXIT_PROBLEM

@@ -7,12 +7,13 @@ extracts in use and the last build (`operations.build_log`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
 
-from core import ledger
+from core import ledger, set_aside
 from core.catalogue import load_catalogue
 from core.ledger import LedgerRecord
 from core.settings import Settings
@@ -82,13 +83,28 @@ def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
         where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k) is not None)
         waiting.append({
             "submission_id": record.submission_id, "file_name": _redacted(errors.get("file_name")),
+            "feedback": _feedback_page(settings, errors, record),
             "source": record.source, "federation_code": errors.get("federation_code"), "period": errors.get("period"),
             "ingested_at": record.ingested_at, "problems": len(problems),
             "first_problem": redact(f"{first.get('code', '?')}: {first.get('message', '')}"
                                     + (f" ({where})" if where else "")),
             "details": str(errors_file.relative_to(settings.home)),
         })
-    return waiting
+    # By federation (register extracts, which have none, last), then period, then arrival.
+    return sorted(waiting, key=lambda q: (q["federation_code"] is None, q["federation_code"] or "",
+                                          q["period"] or "", q["ingested_at"] or "", q["submission_id"]))
+
+
+def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> str | None:
+    """The feedback page to send to the federation (surveys only; None if it was not written)."""
+    if record.is_register or not errors.get("file_name"):
+        return None
+    # Lazy: report.feedback (through report.build: matplotlib, Jinja) takes 2.7 s to import, which
+    # only a status with a quarantined survey file needs; it holds the one rule for the page's name.
+    from report.feedback import feedback_path
+
+    page = feedback_path(settings, errors)
+    return str(page.relative_to(settings.home)) if page.exists() else None
 
 
 def _collection(settings: Settings, records: list[LedgerRecord], period: str, quarantined: list[dict],
@@ -97,18 +113,26 @@ def _collection(settings: Settings, records: list[LedgerRecord], period: str, qu
     waiting = {(q["federation_code"], q["period"]) for q in quarantined}
     rows_ok = {r.submission_id: r.rows_ok for r in records}
     rows = []
+    aside = {e.submission_id for e in set_aside.active(settings)}
     for federation in catalogue.federations_in(period):
         mine = [r for r in records if r.source == ledger.SURVEY and r.federation_code == federation.code
                 and r.period == period]
         accepted = [r for r in mine if r.accepted]
-        last = max(mine, key=lambda r: r.ingested_at, default=None)
+        usable = [r for r in accepted if r.submission_id not in aside]
+        in_use = current.surveys.get((federation.code, period), set()) if current.built else None
+        # "Last received" is the file the build uses (the latest current one, as dbt decided), not
+        # the latest arrival, which may be superseded, rejected or set aside; before any build, the
+        # latest accepted file by arrival order; with none, the latest file at all.
+        used = [r for r in mine if in_use and r.submission_id in in_use]
+        last = ledger.latest(used) or ledger.latest(usable) or ledger.latest(mine)
         if (federation.code, period) in waiting:
             state = "quarantined"
-        elif accepted:
+        elif usable:
             state = "received"
+        elif accepted:  # every accepted file is set aside
+            state = "set aside"
         else:
             state = "waiting"
-        in_use = current.surveys.get((federation.code, period), set()) if current.built else None
         rows.append({
             "federation_code": federation.code, "federation_name": federation.name, "files": len(mine),
             "accepted": len(accepted), "rejected": len(mine) - len(accepted),
@@ -172,7 +196,8 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     records = ledger.all_records(settings)
     current = current_submissions(settings)
     window = catalogue.open_window(day)
-    report: dict = {"date": day.isoformat(), "home": str(settings.home), "warehouse": current.state}
+    report: dict = {"date": day.isoformat(), "home": str(settings.home), "warehouse": current.state,
+                    "timezone": settings.timezone}
     if window:
         report["window"] = {"period": window.period, "name": window.name, "opens_on": window.opens_on.isoformat(),
                             "closes_on": window.closes_on.isoformat(), "open": True}
@@ -189,6 +214,8 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     report["federations"] = (_collection(settings, records, report["period"], quarantined, current)
                              if report["period"] else [])
     report["quarantined"] = quarantined
+    report["set_aside"] = sorted((asdict(e) for e in set_aside.active(settings)),
+                                 key=lambda e: (e["federation_code"] or "~", e["period"] or "", e["set_aside_at"]))
     report["recent_loads"] = [
         {k: _redacted(getattr(r, k)) if k in ("file_name", "first_problem") else getattr(r, k)
          for k in ("ingested_at", "status", "source", "file_name", "federation_code", "period",
@@ -200,12 +227,26 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     attention = []
     if quarantined:
         attention.append(f"{len(quarantined)} quarantined file(s) awaiting action")
+    if window and report["period"] == window.period:
+        days_left = (window.closes_on - day).days
+        missing = [f["federation_code"] for f in report["federations"] if f["state"] in ("waiting", "set aside")]
+        if missing and days_left <= settings.attention_days:
+            attention.append(f"{len(missing)} federation(s) saknas (nothing usable received) and the window "
+                             f"closes in {days_left} day(s): {', '.join(missing)}")
+    if report["set_aside"]:
+        attention.append(f"{len(report['set_aside'])} submission(s) set aside, left out of the build: "
+                         + ", ".join(e["submission_id"][:12] for e in report["set_aside"])
+                         + " (nns quarantine --release ID when fixed)")
     if len(registers["keys_in_use"]) > 1:
         attention.append("the register extracts in use were pseudonymised with different keys, so they do not "
                          "link: reload them all with one key (docs/operations.md)")
     elif registers["keys_in_use"] and registers["configured_key"] not in (None, *registers["keys_in_use"]):
         attention.append("the configured pseudonym key is not the one the extracts in use were loaded with: new "
                          "extracts will not link with them (docs/operations.md, rotating the key)")
+    gate = report["build"]["steps"].get("quality_gate") or {}
+    if gate.get("warnings"):
+        attention.append(f"the quality gate gave {gate['warnings']} warning(s): see "
+                         f"{gate.get('page') or 'publish/quality/gate.html'}")
     if report["build"]["state"] == "failed":
         failed = [s for s, e in report["build"]["steps"].items() if e["status"] in ("failed", "interrupted")]
         attention.append(f"the last build did not finish: {', '.join(failed)}")
@@ -213,13 +254,33 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     return report
 
 
-def _short(moment: str | None) -> str:
-    return moment.replace("T", " ")[:16] if moment else "-"
+def _local(moment: str | None, zone: str) -> str:
+    """A stored UTC time stamp as local time with its zone, e.g. 2026-11-20 09:14 CET."""
+    if not moment:
+        return "-"
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if parsed.tzinfo is None:  # the ledger writes UTC
+        parsed = parsed.replace(tzinfo=ZoneInfo("UTC"))
+    return parsed.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _cut(text: str | None, width: int) -> str:
+    """Fit a name in a column; a shortened one ends in an ellipsis, so it is never taken as whole."""
+    text = text or "-"
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def render_text(report: dict) -> str:
     """The report as a few plain tables for a terminal or a log."""
-    out = [f"NNS status {report['date']}  (data home {report['home']})", ""]
+    zone = report.get("timezone", "Europe/Stockholm")
+
+    def _short(moment: str | None) -> str:
+        return _local(moment, zone)
+
+    out = [f"NNS status {report['date']}  (data home {report['home']}; times in {zone})", ""]
     if report.get("window"):
         w = report["window"]
         out.append(f"Collection window open: {w['period']} {w['name']}, {w['opens_on']} – {w['closes_on']}")
@@ -237,12 +298,12 @@ def render_text(report: dict) -> str:
         if report["warehouse"] != "built":
             out.append(f"Rows in use: not known, {report['warehouse']}.")
         out.append("")
-        out.append(f"{'federation':<10} {'name':<34} {'files':>5} {'acc':>4} {'rej':>4} {'rows':>6}  "
-                   f"{'last received':<16}  state")
+        out.append(f"{'federation':<10} {'name':<40} {'files':>5} {'acc':>4} {'rej':>4} {'rows':>6}  "
+                   f"{'current file (last received)':<32} {'received':<21}  state")
         for f in federations:
-            out.append(f"{f['federation_code']:<10} {f['federation_name'][:34]:<34} {f['files']:>5} "
+            out.append(f"{f['federation_code']:<10} {_cut(f['federation_name'], 40):<40} {f['files']:>5} "
                        f"{f['accepted']:>4} {f['rejected']:>4} {'-' if f['rows'] is None else f['rows']:>6}  "
-                       f"{_short(f['last_received_at']):<16}  "
+                       f"{_cut(f['last_file'], 32):<32} {_short(f['last_received_at']):<21}  "
                        f"{f['state']}")
     out.append("")
     quarantined = report["quarantined"]
@@ -252,6 +313,15 @@ def render_text(report: dict) -> str:
         out.append(f"  {q['file_name']}  ({who}, id {q['submission_id'][:12]}, {q['problems']} problem(s))")
         out.append(f"    first: {q['first_problem']}")
         out.append(f"    details: {q['details']}")
+        if q.get("feedback"):
+            out.append(f"    send: {q['feedback']}")
+    if report.get("set_aside"):
+        out.append("")
+        out.append(f"Set aside (left out of every build until released): {len(report['set_aside'])}")
+        for e in report["set_aside"]:
+            who = " ".join(x for x in (e["federation_code"], e["period"]) if x) or "-"
+            out.append(f"  {e['file_name']}  ({who}, id {e['submission_id'][:12]})")
+            out.append(f"    why: {e['why']}  (by {e['set_aside_by']}, {_short(e['set_aside_at'])})")
     out.append("")
     out.append("Last loads:")
     for r in report["recent_loads"]:

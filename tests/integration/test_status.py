@@ -20,6 +20,13 @@ IN_WINDOW = "2026-11-20"  # 2025/26's autumn window is open (collection_calendar
 SUMMER = "2026-07-01"
 
 
+@pytest.fixture(autouse=True)
+def no_deadline_attention(monkeypatch):
+    """IN_WINDOW is ten days before the window closes, when every federation without a file
+    would need attention; these tests are about other things (that rule: tests/unit/test_morning.py)."""
+    monkeypatch.setenv("NNS_ATTENTION_DAYS", "0")
+
+
 def status(capsys, *args) -> tuple[int, str]:
     code = cli.main(["status", *args])
     return code, capsys.readouterr().out
