@@ -86,7 +86,7 @@ def test_the_event_log_shows_who_did_what_newest_first(settings, api_server):
                                                                      ("anna", "post_clear_task_instances")]
     text = render_text(status_report(configured, date(2026, 12, 1)))
     section = text.split("Recent operator actions")[1]
-    assert "2026-11-30 02:10  anna         trigger_dag_run" in section
+    assert "2026-11-30 03:10 CET  anna         trigger_dag_run" in section  # local time with its zone
     assert '"force": true' in section and '[["ingest", 3]]' in section and "scheduled__2026-11-29" in section
 
 
