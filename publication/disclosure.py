@@ -133,10 +133,16 @@ def _determined(counts, hidden, equations, components, threshold) -> list[int]:
     return pinned
 
 
-def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int) -> np.ndarray:
-    """The suppression mask for cells with `counts`, tied together by `equations`."""
+def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
+                  forced: np.ndarray | None = None) -> np.ndarray:
+    """The suppression mask for cells with `counts`, tied together by `equations`.
+
+    `forced` cells are hidden from the start (found by the attacker's check, publication.attack).
+    """
     counts = np.nan_to_num(np.asarray(counts, dtype=float))
     hidden = (counts >= 1) & (counts < threshold)
+    if forced is not None:
+        hidden |= forced
     components = _components(len(counts), equations)
     by_row: dict[int, list[Equation]] = {}
     for eq in equations:
@@ -172,10 +178,11 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int)
             hidden[candidates[np.argmin(counts[candidates])]] = True
 
 
-def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int) -> np.ndarray:
+def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int,
+            forced: np.ndarray | None = None) -> np.ndarray:
     """Protect one table on its own margins (row positions of `df`)."""
     df = df.reset_index(drop=True)
-    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold)
+    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold, forced)
 
 
 def apply(df: pd.DataFrame, hidden: np.ndarray, nulled: list[str]) -> pd.DataFrame:
