@@ -302,7 +302,8 @@ def publish(settings: Settings) -> Path:
     checkpoint("publish.after_replace")
     gate_record_path(settings).unlink(missing_ok=True)
     with duckdb.connect(str(target), read_only=True) as con:
+        existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         suppressed = sum(con.execute(f"select count(*) filter (where status = '{SUPPRESSED}') from {t.name}"
-                                     ).fetchone()[0] for t in PUBLISHED if t.protected)
+                                     ).fetchone()[0] for t in PUBLISHED if t.protected and t.name in existing)
     log.info("Published %s (%d suppressed cells)", target, suppressed)
     return target
