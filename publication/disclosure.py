@@ -14,9 +14,13 @@ is the sum of its predecessors' results. The rules:
    if a small hidden count is still determined, one more cell is hidden.
    Repeat until nothing changes.
 
+4. The attacker's check (publication.publish.protect_frames): cells the
+   attacker's LP audit (publication.attack) can still bound inside
+   [1, threshold − 1] are passed back as `forced` and the rules run again.
+
 Suppressed cells get status '..' and every value built on the count is nulled.
-`publication.publish.audit` proves the within-table rules over a published database
-without access to the hidden values.
+`publication.audit.audit` proves the within-table rules over a published database
+without access to the hidden values; `publication.attack` bounds every hidden count.
 """
 
 from __future__ import annotations
