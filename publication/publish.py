@@ -31,7 +31,7 @@ from core.catalogue import NATION
 from core.crash_points import checkpoint
 from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
-from publication.attack import ATTACKED_COUNT, attack_tables
+from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
 from publication.checksum import published_checksum
 from publication.disclosure import SHOWN, SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
 from publication.specs import COUNT_COLUMNS, PUBLISHED
@@ -149,7 +149,13 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
     for _ in range(MAX_ROUNDS):
         hidden = _protect_all(frames, reporting, threshold, forced)
         tables = _assemble(frames, hidden)
-        findings = attack_tables(tables, threshold).findings
+        try:
+            findings = attack_tables(tables, threshold).findings
+        except InconsistentPublication as exc:
+            # The marts break a documented relation (a faulty build): the gate's checks say where,
+            # and its attacker's audit blocks this candidate for the same reason.
+            log.warning("Attacker's check skipped: %s", exc)
+            return tables
         if not findings:
             return tables
         added = 0
