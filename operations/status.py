@@ -161,22 +161,37 @@ def _registers(records: list[LedgerRecord], settings: Settings, current: Current
     return {**latest, "keys_in_use": in_use, "configured_key": configured}
 
 
+def _set_aside_actions(settings: Settings) -> list[dict]:
+    """Set-asides and releases (`nns quarantine`), from their records in the lake: who, when, what."""
+    actions = []
+    for entry in set_aside.all_entries(settings):
+        what = json.dumps({"submission_id": entry.submission_id[:12], "why": entry.why}, ensure_ascii=False)
+        actions.append({"when": entry.set_aside_at, "who": entry.set_aside_by, "event": "set_aside",
+                        "dag_id": None, "run_id": None, "what": _redacted(what)})
+        if entry.released_at:
+            actions.append({"when": entry.released_at, "who": entry.released_by, "event": "release",
+                            "dag_id": None, "run_id": None, "what": entry.submission_id[:12]})
+    return actions
+
+
 def operator_actions(settings: Settings, limit: int = 10) -> dict | None:
-    """Who triggered, cleared, marked or paused what, newest first, from the deployment's event log
-    (/api/v2/eventLogs, operations.airflow_api.OPERATOR_EVENTS); None without a deployment."""
+    """Who triggered, cleared, marked, paused or set aside what, newest first: the deployment's event
+    log (/api/v2/eventLogs, operations.airflow_api.OPERATOR_EVENTS) and the set-aside records in the
+    lake. None when there is no deployment and nothing was ever set aside."""
+    local = _set_aside_actions(settings)
+    error, remote = None, []
     try:
         api = airflow_api.from_settings(settings)
-        if api is None:
-            return None
-        entries = api.event_logs(limit=limit)
+        entries = api.event_logs(limit=limit) if api is not None else []
     except ValueError as exc:
-        return {"error": str(exc), "actions": []}
+        api, entries, error = None, [], str(exc)
     except airflow_api.AirflowAPIError as exc:
         refusals = {401: f"HTTP 401, the API does not accept {settings.airflow_user}'s password",
                     403: f"HTTP 403, {settings.airflow_user}'s role may not read the event log (operator or "
                          "viewer may, operations.access)"}
-        return {"error": refusals.get(exc.status) or str(exc)[-300:], "actions": []}
-    actions = []
+        api, entries, error = True, [], refusals.get(exc.status) or str(exc)[-300:]
+    if api is None and error is None and not local:
+        return None
     for entry in entries:
         try:
             extra = json.loads(entry.get("extra") or "{}")
@@ -184,10 +199,12 @@ def operator_actions(settings: Settings, limit: int = 10) -> dict | None:
             extra = {}
         what = {k: extra[k] for k in ("task_ids", "conf", "note", "is_paused", "new_state", "only_failed")
                 if k in extra}
-        actions.append({"when": entry["when"], "who": entry.get("owner"), "event": entry["event"],
-                        "dag_id": entry.get("dag_id"), "run_id": entry.get("run_id"),
-                        "what": _redacted(json.dumps(what, ensure_ascii=False)) if what else ""})
-    return {"error": None, "actions": actions}
+        remote.append({"when": entry["when"], "who": entry.get("owner"), "event": entry["event"],
+                       "dag_id": entry.get("dag_id"), "run_id": entry.get("run_id"),
+                       "what": _redacted(json.dumps(what, ensure_ascii=False)) if what else ""})
+    # Newest first; a release in the same second as its set-aside still comes after it.
+    actions = sorted(remote + local, key=lambda a: (a["when"] or "", a["event"] == "release"), reverse=True)[:limit]
+    return {"error": error, "actions": actions}
 
 
 def status_report(settings: Settings, day: date, *, period: str | None = None, recent: int = 10) -> dict:
@@ -357,7 +374,8 @@ def render_text(report: dict) -> str:
     actions = report.get("operator_actions")
     if actions is not None:
         out.append("")
-        out.append("Recent operator actions (Airflow event log; an entry is a request, see docs/deployment.md):")
+        out.append("Recent operator actions (Airflow's event log, where an entry is a request, see "
+                   "docs/deployment.md; and set-asides from lake/set_aside/):")
         if actions["error"]:
             out.append(f"  not available: {actions['error']}")
         for a in actions["actions"]:

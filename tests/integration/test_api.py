@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -307,3 +308,43 @@ def test_the_guide_states_the_duckdb_version_the_file_needs(api_home):
     guide = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text(encoding="utf-8")
     assert f"**The minimum DuckDB version is {version}.**" in guide
     assert f"`storage_version: v{version}+`" in guide
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
+def test_no_request_reaches_a_file_outside_publish(api_home, tmp_path):
+    """The read API serves only the published database: traced, every file the server opens while
+    answering every kind of request is under publish/ (or the Python installation), never the
+    warehouse, the lake or the ledger, though a decoy of each lies in the data home."""
+    (api_home / "warehouse.duckdb").write_bytes(b"decoy: the server must never open this")
+    (api_home / "lake" / "ledger").mkdir(parents=True, exist_ok=True)
+    port, trace = _free_port(), tmp_path / "open.trace"
+    env = dict(os.environ, NNS_HOME=str(api_home))
+    process = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", str(trace),
+                                str(Path(sys.executable).with_name("nns")), "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/config", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        started = trace.read_text().count("\n")  # start-up (imports) is not a request
+        tables = requests.get(url + "/tables", timeout=30).json()["tables"]
+        for table in tables:
+            requests.get(f"{url}/tables/{table['id']}/metadata", timeout=30)
+            for fmt in ("json-stat2", "csv", "xlsx", "parquet", "px"):
+                requests.get(f"{url}/tables/{table['id']}/data", params={"outputFormat": fmt}, timeout=60)
+        requests.get(url + "/tables/../../warehouse/data", timeout=30)
+        requests.get(url + "/codelists/federations", timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    opened = re.findall(r'open(?:at2?)?\([^"]*"([^"]+)"', "\n".join(trace.read_text().splitlines()[started:]))
+    home = str(api_home.resolve())
+    inside_home = {p for p in opened if p.startswith(home)}
+    assert inside_home, "the trace saw the server open the published database"
+    outside_publish = sorted(p for p in inside_home if not p.startswith(home + "/publish/"))
+    assert outside_publish == [], outside_publish

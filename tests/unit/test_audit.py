@@ -104,3 +104,23 @@ def test_the_audited_events_are_the_documented_ones():
     docs = (REPO_ROOT / "docs" / "deployment.md").read_text()
     for event in airflow_api.OPERATOR_EVENTS:
         assert f"`{event}`" in docs, f"docs/deployment.md does not list the audited event {event}"
+
+
+def test_set_asides_and_releases_are_operator_actions_without_a_deployment(settings):
+    """`nns quarantine` is recorded in the lake, so it is in the audit trail even with no Airflow API."""
+    from core import ledger, set_aside
+
+    submission = "ab" * 32
+    ledger.write_record(settings, ledger.LedgerRecord(
+        submission_id=submission, source=ledger.SURVEY, file_name="SF07_2025-26.xlsx", status=ledger.ACCEPTED,
+        received_at="2026-11-02T08:00:00+00:00", ingested_at="2026-11-02T08:00:01+00:00",
+        federation_code="SF07", period="2025/26"))
+    assert operator_actions(settings) is None, "nothing to show: no deployment, nothing set aside"
+    set_aside.set_aside(settings, submission, "answers shifted one column", by="anna")
+    set_aside.release(settings, submission, by="bertil")
+    actions = operator_actions(settings)
+    assert actions["error"] is None
+    assert [(a["who"], a["event"]) for a in actions["actions"]] == [("bertil", "release"), ("anna", "set_aside")]
+    assert "answers shifted one column" in actions["actions"][1]["what"]
+    text = render_text(status_report(settings, date(2026, 11, 20)))
+    assert "anna" in text.split("Recent operator actions")[1] and "set_aside" in text
