@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pandas as pd
+import psutil
 import pytest
 import requests
 from pxweb import PxApi
@@ -340,8 +341,9 @@ def test_no_request_reaches_a_file_outside_publish(api_home, tmp_path):
         requests.get(url + "/tables/../../warehouse/data", timeout=30)
         requests.get(url + "/codelists/federations", timeout=30)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        for child in psutil.Process(process.pid).children(recursive=True):  # the server, under strace
+            child.terminate()
+        process.wait(timeout=30)
     opened = re.findall(r'open(?:at2?)?\([^"]*"([^"]+)"', "\n".join(trace.read_text().splitlines()[started:]))
     home = str(api_home.resolve())
     inside_home = {p for p in opened if p.startswith(home)}
