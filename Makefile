@@ -39,7 +39,7 @@ test-fast: install
 fuzz: install
 	NNS_FUZZ_EXAMPLES=2000 NNS_FUZZ_SEED=random .venv/bin/python -m pytest tests/unit/test_hostile_reading.py -q -k "never_escape or truncated or mutated or broken_part"
 
-# The full fault sweep: every kill moment (52) across ingest, dbt, the gate and promotion, each
+# The full fault sweep: every kill moment (53) across ingest, dbt, the gate and promotion, each
 # followed by a rerun that must publish what a clean run publishes (`make test` runs a seeded
 # sample of one moment per step; NNS_FAULT_SEED picks another). About half an hour on 2 cores.
 faults: install

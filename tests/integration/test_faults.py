@@ -247,10 +247,10 @@ def test_the_writer_lock_is_released_when_its_holder_is_killed(settings):
 
 REPO = Path(__file__).resolve().parents[2]
 SURVEY_POINTS = ("ingest.archived", "ingest.staging", "ingest.landed", "ingest.committed")
-GATE_POINTS = ("gate.started", "gate.candidate_written", *(f"gate.suite@{n}" for n in range(1, 16)), "gate.docs",
+GATE_POINTS = ("gate.started", "gate.candidate_written", *(f"gate.suite@{n}" for n in range(1, 17)), "gate.docs",
                "gate.page", "gate.swapped")
-PROMOTE_POINTS = ("publish.written", "publish.before_replace", "publish.after_replace")
-DBT_NODES = 123  # seeds, models and tests of one `dbt build` (the log's "N of 123 START")
+PROMOTE_POINTS = ("publish.before_replace", "publish.after_replace")  # the candidate is written by the gate
+DBT_NODES = 131  # seeds, models and tests of one `dbt build` (the log's "N of 131 START")
 SAMPLE_STAGES = 2  # `make test`: one seeded moment in each of two seeded stages; `make faults`: every moment
 
 
