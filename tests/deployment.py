@@ -283,6 +283,8 @@ class Deployment:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "NNS_HOME": str(self.nns_home),
             "NNS_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym_key"),
+            # The test writes whole files before it triggers: no need to wait for them to settle.
+            "NNS_STABLE_SECONDS": "0",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "False",
             "DO_NOT_TRACK": "1",
