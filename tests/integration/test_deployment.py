@@ -235,9 +235,10 @@ def test_nns_rerun_through_the_api_reprocesses_on_a_worker_without_duplicating(d
     status = nns_command(deployment, "status")
     assert status.returncode == 0, status.stdout + status.stderr
     section = status.stdout.split("Recent operator actions")[1].split("Needs attention")[0]
+    # Each line: date, local time, zone, who, event, DAG, ...
     lines = [line.split() for line in section.splitlines()[1:] if line.strip()]
-    assert lines[0][2:5] == ["operator", "trigger_dag_run", "nns_collect"], section
-    assert any(line[2:4] == ["operator", "post_clear_task_instances"] for line in lines), section
+    assert lines[0][3:6] == ["operator", "trigger_dag_run", "nns_collect"], section
+    assert any(line[3:5] == ["operator", "post_clear_task_instances"] for line in lines), section
     assert "nns rerun by" in section and '"force": true' in section, "what was asked, from the request"
 
 
