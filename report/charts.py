@@ -117,7 +117,10 @@ def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str],
         colour = (colours or {}).get(label, SERIES[i % len(SERIES)])
         ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=DASHES[i % len(DASHES)], color=colour,
                 label=chart_text(label), linewidth=1.8, markersize=5)
-    ax.set_xticks(range(len(periods)), [_short(p) for p in periods])
+    # Period labels ("19/20") run into each other past about 0.55 in each: then they are turned.
+    crowded = width / max(len(periods), 1) < 0.55
+    ax.set_xticks(range(len(periods)), [_short(p) for p in periods], rotation=45 if crowded else 0,
+                  ha="right" if crowded else "center")
     ax.set_xlim(-0.4, len(periods) - 0.6)
     ax.set_xlabel("Mätperiod" if periods and "/" in periods[0] else "År")
     ax.set_ylim(0, 1.04)  # a point at 100 % is not cut
