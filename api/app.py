@@ -135,7 +135,8 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
             "updated": formats.updated(pub), "firstPeriod": cube.first_period,
             "lastPeriod": cube.last_period, "category": "public",
             "variableNames": [d.label[1 if lang == "en" else 0] for d in cube.dimensions],
-            "discontinued": False, "source": formats.SOURCE, "subjectCode": "NNS", "timeUnit": "Annual",
+            "discontinued": False, "source": formats.SOURCE, "subjectCode": "NNS",
+            "timeUnit": "Annual" if cube.time else "Other",
             "paths": [[{"id": "NNS", "label": "Indikatorarbetet"}]],
             "links": links(request, f"/tables/{cube.id}", lang)
             + [{"rel": "metadata", "hreflang": lang,

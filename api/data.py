@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from api.published import CONTENTS, NO_VALUE, SUPPRESSED, Cube, Published, ident
+from api.published import CONTENTS, NO_VALUE, SUPPRESSED, Cube, Published, ident, text_of
 
 TOP = re.compile(r"^(top|bottom)\((\d{1,6})\)$", re.IGNORECASE)
 MAX_CODE_LENGTH = 200
@@ -69,8 +69,6 @@ def resolve(cube: Cube, selection: dict[str, list[str]]) -> dict[str, list[str]]
             for expression in selection[dim.code]:
                 expanded = expand(dim.values, expression, dim.code, time=dim is cube.time)
                 chosen += [v for v in expanded if v not in chosen]
-            if not chosen:
-                raise BadSelection(f"The selection for variable {dim.code} matches no value.")
             order = {v: i for i, v in enumerate(dim.values)}
             resolved[dim.code] = sorted(chosen, key=order.__getitem__)
         elif dim.code == CONTENTS:
@@ -80,6 +78,8 @@ def resolve(cube: Cube, selection: dict[str, list[str]]) -> dict[str, list[str]]
         else:
             raise BadSelection(f"Variable {dim.code} cannot be eliminated: select at least one value "
                                f"(for example valueCodes[{dim.code}]=*).")
+        if not resolved[dim.code]:
+            raise BadSelection(f"The selection for variable {dim.code} matches no value.")
     return resolved
 
 
@@ -147,7 +147,6 @@ def fetch(pub: Published, cube: Cube, resolved: dict[str, list[str]], max_cells:
     order = ", ".join(ident(k) for k in keys)
     table = pub.arrow(f"select {', '.join(ident(c) for c in columns)} from {ident(cube.id)}{where} order by {order}",
                       params)
-    frame = frame_of(table)
     index = [{code: i for i, code in enumerate(resolved[k])} for k in keys]
     strides, stride = [], len(contents)
     for k in reversed(keys):
@@ -156,20 +155,24 @@ def fetch(pub: Published, cube: Cube, resolved: dict[str, list[str]], max_cells:
     values: list[float | int | None] = [None] * cells
     status: dict[int, str] = dict.fromkeys(range(cells), NO_VALUE)
     nulled = set(cube.spec.nulled)
-    key_codes = [frame[k].astype(str).tolist() for k in keys]
-    content_values = [frame[c].tolist() for c in contents]
-    row_status = frame["status"].tolist() if protected else [None] * len(frame)
-    for r in range(len(frame)):
+    key_codes = [[str(v) for v in table.column(k).to_pylist()] for k in keys]
+    # each content's values by row: a column's own, or for a text whether the row holds it (1) or not (0)
+    rendered = {column: [text_of(v) for v in table.column(column).to_pylist()]
+                for column in {cube.texts[c][0] for c in contents if c in cube.texts}}
+    content_values = [[int(t == cube.texts[c][1]) for t in rendered[cube.texts[c][0]]] if c in cube.texts
+                      else table.column(c).to_pylist() for c in contents]
+    row_status = table.column("status").to_pylist() if protected else [None] * table.num_rows
+    for r in range(table.num_rows):
         base = 0
         for i in range(len(keys)):
             base += index[i][key_codes[i][r]] * strides[i]
         for j, column in enumerate(contents):
             value = content_values[j][r]
             at = base + j
-            if pd.isna(value):
+            if value is None or value != value:  # null, or NaN
                 if row_status[r] == SUPPRESSED and column in nulled:
                     status[at] = SUPPRESSED
                 continue
-            values[at] = value.item() if hasattr(value, "item") else value
+            values[at] = int(value) if isinstance(value, bool) else value
             del status[at]
     return CubeData(cube, resolved, values, status, table)

@@ -1,8 +1,8 @@
 """`nns export`: published tables as files for people and programs (csv, xlsx, parquet, px).
 
 csv, xlsx and parquet hold the table as published, every row and column (docs/analysts.md, section 3);
-px holds a statistical table as a PC-Axis cube, the same as the API's `outputFormat=px` with every value
-selected. Each file is written beside its final name and renamed into place.
+px holds the table as the API serves it (docs/analysts.md, section 7), the same as `outputFormat=px` with
+every value selected. Each file is written beside its final name and renamed into place.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ EXPORT_FORMATS = ("csv", "xlsx", "parquet", "px")
 
 
 class ExportRefused(ValueError):
-    """The table cannot be written in this format (px needs a statistical table) or does not exist."""
+    """The table does not exist, or cannot be written in this format (px needs the table's row key)."""
 
 
 def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: bool = False,
@@ -34,8 +34,8 @@ def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: 
     if fmt == "px":
         cube = pub.cube(table)
         if cube is None:
-            raise ExportRefused(f"{table} is a catalogue table, not a statistical one: px needs dimensions and "
-                                "numeric values. Export it as csv, xlsx or parquet.")
+            raise ExportRefused(f"{table} has no row key the API knows, so it has no PC-Axis form. "
+                                "Export it as csv, xlsx or parquet.")
         everything = {d.code: list(d.values) for d in cube.dimensions}
         result = selection.fetch(pub, cube, everything, max_cells=10**9)
         payload = formats.px(pub, result, lang, contact)

@@ -94,7 +94,10 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
             extension["codeLists"] = [{"id": _codelist_id(dim.code), "label": dim.label[1 if lang == "en" else 0],
                                        "type": "Valueset", "links": []}]
         dims[dim.code] = {"label": dim.label[1 if lang == "en" else 0], "category": category, "extension": extension}
-    time = cube.time
+    role = {"time": [cube.time.code]} if cube.time else {}
+    role["metric"] = [CONTENTS]
+    if geo := [d.code for d in cube.dimensions if d.code in GEO_DIMENSIONS]:
+        role["geo"] = geo
     dataset = {
         "version": "2.0",
         "class": "dataset",
@@ -102,9 +105,7 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
         "source": SOURCE,
         "updated": updated(pub),
         "note": notes(pub, lang),
-        "role": {"time": [time.code], "metric": [CONTENTS]}
-        | ({"geo": [d.code for d in cube.dimensions if d.code in GEO_DIMENSIONS]}
-           if any(d.code in GEO_DIMENSIONS for d in cube.dimensions) else {}),
+        "role": role,
         "id": [d.code for d in cube.dimensions],
         "size": [len(selection[d.code]) for d in cube.dimensions],
         "dimension": dims,
@@ -127,7 +128,7 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
 
 
 def _refperiod_text(cube: Cube, lang: str) -> str:
-    return f"{cube.first_period}–{cube.last_period}" if cube.time.values else ""
+    return f"{cube.first_period}–{cube.last_period}" if cube.first_period else ""
 
 
 def _codelist_id(dimension: str) -> str:
@@ -175,8 +176,9 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
         if dim.elimination_value is not None and dim.elimination_value in codes:
             lines.append(f"ELIMINATION({_px_quote(dim_label[dim.code])})="
                          f"{_px_quote(dim.label_of(dim.elimination_value, lang))};")
-    lines.append(f"TIMEVAL({_px_quote(dim_label[cube.time.code])})=TLIST(A1),"
-                 f"{_px_list(data.selection[cube.time.code])};")
+    if cube.time:
+        lines.append(f"TIMEVAL({_px_quote(dim_label[cube.time.code])})=TLIST(A1),"
+                     f"{_px_list(data.selection[cube.time.code])};")
     for code in data.selection[CONTENTS]:
         key = _px_quote(contents.label_of(code, lang))
         unit = contents.units[code]

@@ -4,17 +4,24 @@
 file's inode and mtime: a new build swapped in by rename is a new inode, so the next request
 sees it without a restart, while requests already running finish on the build they started on.
 
-A *cube* is a statistical table: its keys (publication/specs.py) are the dimensions, its numeric
-non-key columns the contents (PxWeb's ContentsCode). Table and column names come only from this
-allow-list (PUBLISHED ∩ the file's own tables and columns); request values are bound as
-parameters, never spliced into SQL.
+Every table in the file is served as a PxWeb table (a `Cube`): its row key is the dimensions, its other
+columns the contents (PxWeb's ContentsCode). A number is a content, and so is a yes/no column (1 = ja,
+0 = nej). A protected table is a statistic: its text columns are labels of its keys (federation_name) or
+only in the row formats. Any other table (the catalogue, collection_freshness, publication) is served
+whole: each text that occurs in a text column is a content of its own, `column.digest`, labelled
+"column: text", whose value is the number of rows (0 or 1) holding that text there.
+
+Table and column names come only from this allow-list (the file's own tables and columns, keyed by
+publication/specs.py or ROW_KEYS); request values are bound as parameters, never spliced into SQL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -44,6 +51,10 @@ DIMENSION_LABELS = {
     "insats": ("insats", "insats (activity)"),
     "support_at_start": ("huvudsaklig försörjning vid start", "main support at start"),
     "support_at_end": ("huvudsaklig försörjning vid avslut", "main support at the end"),
+    "window_name": ("insamlingsperiod", "collection window"),
+    "category": ("försörjning", "main support"),
+    "end_reason": ("avslutsorsak", "end reason"),
+    "published_at": ("publicerad", "published"),
     CONTENTS: ("tabellinnehåll", "contents"),
 }
 TIME_DIMENSIONS = ("period", "cohort_year")
@@ -52,6 +63,8 @@ GEO_DIMENSIONS = ("federation_code",)
 # Contents: Swedish label, English label, unit (sv, en), decimals.
 COUNT = ("antal", "number", 0)
 SHARE = ("andel (0–1)", "share (0–1)", 4)
+YES_NO = ("1 = ja, 0 = nej", "1 = yes, 0 = no", 0)
+ROWS = ("antal rader (0 eller 1)", "rows (0 or 1)", 0)  # a text's content: does the row hold this text?
 CONTENT_LABELS = {
     "n": ("Antal svarande med minst ett giltigt svar", "Respondents with at least one valid answer", COUNT),
     "valid_answers": ("Antal giltiga svar (1–6)", "Valid answers (1–6)", COUNT),
@@ -82,6 +95,42 @@ CONTENT_LABELS = {
     "share_work_or_studies": ("Andel till arbete eller studier", "Share to work or studies", SHARE),
     "mean_years_public_support_before": ("Genomsnittligt antal år med offentlig försörjning före",
                                          "Mean years in public support before", ("år", "years", 1)),
+    "is_complete": ("Uppföljningspunkten är fullständig", "The follow-up point is complete", YES_NO),
+    "submitted_previous_period": ("Skickade in förra mätperioden", "Sent files for the previous period", YES_NO),
+    "is_official_text": ("Officiell text", "Official wording", YES_NO),
+    "is_work_or_studies": ("Arbete eller studier", "Work or studies", YES_NO),
+    "is_registration_error": ("Felregistrering", "Registration error", YES_NO),
+    "indicator_id": ("Indikator (nummer)", "Indicator (number)", ("nummer", "number", 0)),
+    "tie_priority": ("Företräde vid lika belopp (lägst först)", "Priority at equal amounts (lowest first)",
+                     ("ordning", "order", 0)),
+    "sort_order": ("Ordning i rapporterna", "Order in the reports", ("ordning", "order", 0)),
+    "disclosure_threshold": ("Tröskel för röjandekontroll", "Disclosure threshold", ("personer", "people", 0)),
+}
+# Text columns served as their texts (in the tables that are not statistics): Swedish and English names.
+TEXT_LABELS = {
+    "federation_name": ("namn", "name"),
+    "lan": ("län", "county"),
+    "valid_from": ("giltig från", "valid from"),
+    "valid_to": ("giltig till", "valid to"),
+    "successor_code": ("uppgick i", "merged into"),
+    "predecessor_codes": ("föregångare", "predecessors"),
+    "reporting_federation_code": ("redovisas som", "reports as"),
+    "change_note": ("förändring", "change"),
+    "indicator_title": ("indikatorns text", "the indicator's text"),
+    "measured_by": ("mäts med", "measured by"),
+    "respondent_group_name": ("enkätens namn", "questionnaire's name"),
+    "question_text": ("frågans text", "question text"),
+    "scale_id": ("svarsskala", "answer scale"),
+    "label_sv": ("benämning", "label"),
+    "support_class": ("försörjningsslag", "support class"),
+    "name_sv": ("namn", "name"),
+    "description_sv": ("beskrivning", "description"),
+    "opens_on": ("öppnar", "opens"),
+    "closes_on": ("stänger", "closes"),
+    "received_in_window_at": ("inkommen under insamlingsperioden", "received in the window"),
+    "freshness_status": ("status", "status"),
+    "warehouse_built_at": ("lagret byggt", "warehouse built"),
+    "tables": ("tabeller", "tables"),
 }
 TABLE_LABELS = {
     "indicator_results": ("Indikatorresultat efter mätperiod, samordningsförbund, enkät, indikator och kön",
@@ -100,7 +149,21 @@ TABLE_LABELS = {
                         "Gender analysis by cohort, federation, insats and gender"),
     "support_transitions": ("Försörjning vid start och vid avslut efter kohort och kön",
                             "Support at start and at the end, by cohort and gender"),
+    "collection_freshness": ("Inkommet under insamlingsperioden efter samordningsförbund",
+                             "Received in the collection window, by federation"),
+    "federations": ("Samordningsförbunden och deras historia", "The federations and their history"),
+    "indicators": ("Indikatorerna", "The indicators"),
+    "questions": ("Frågorna efter mätperiod de ställs", "The questions, by the periods they are asked"),
+    "support_categories": ("Försörjningskategorierna", "The categories of main support"),
+    "insatser": ("Insatserna", "The insatser"),
+    "end_reasons": ("Avslutsorsakerna", "The end reasons"),
+    "publication": ("Publiceringen: när och hur databasen byggdes", "The publication: when and how it was built"),
 }
+# The row key of each table publication/specs.py gives none (its grain, docs/analysts.md section 3).
+ROW_KEYS = {"collection_freshness": ["period", "window_name", "federation_code"],
+            "federations": ["federation_code"], "indicators": ["indicator_id"], "questions": ["question_code"],
+            "support_categories": ["category"], "insatser": ["insats"], "end_reasons": ["end_reason"],
+            "publication": ["published_at"]}
 # A cube's dimensions are the table's keys, except where a key follows from another: in indicator_trends the
 # questionnaire, the indicator and the question follow from the comparability series (docs/analysts.md,
 # its grain), so they are labels of the series rather than dimensions that would multiply empty cells.
@@ -133,8 +196,9 @@ class Dimension:
 @dataclass
 class Cube:
     spec: PublishedTable
-    dimensions: list[Dimension]  # the keys in the spec's order, then ContentsCode
+    dimensions: list[Dimension]  # the row key, then ContentsCode
     column_types: dict[str, str]
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # a text's content code -> (column, text)
 
     @property
     def id(self) -> str:
@@ -148,21 +212,40 @@ class Cube:
         return next((d for d in self.dimensions if d.code == code), None)
 
     @property
-    def time(self) -> Dimension:
-        return next(d for d in self.dimensions if d.code in TIME_DIMENSIONS)
+    def time(self) -> Dimension | None:
+        """The period or cohort; None in a table without one (the catalogue)."""
+        return next((d for d in self.dimensions if d.code in TIME_DIMENSIONS), None)
 
     @property
     def first_period(self) -> str | None:
-        """The first time value; None while the table is empty (before any register extract, say)."""
-        return self.time.values[0] if self.time.values else None
+        """The first time value; None without a time variable or while the table is empty."""
+        return self.time.values[0] if self.time and self.time.values else None
 
     @property
     def last_period(self) -> str | None:
-        return self.time.values[-1] if self.time.values else None
+        return self.time.values[-1] if self.time and self.time.values else None
 
     def label(self, lang: str) -> str:
         sv, en = TABLE_LABELS.get(self.id, (self.id, self.id))
         return en if lang == "en" else sv
+
+
+def text_of(value) -> str | None:
+    """A text column's value as the API shows it: lists joined with ", ", times in UTC (ISO 8601)."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return ", ".join(str(text_of(v)) for v in value)
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def text_code(column: str, text: str) -> str:
+    """The content code of a text in a column: stable from build to build, and safe in a selection."""
+    return f"{column}.{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}"
 
 
 def reference_period(code: str, dimension: str) -> str:
@@ -188,7 +271,11 @@ class Published:
         self.columns: dict[str, dict[str, str]] = {}
         for table, column, dtype in columns:
             self.columns.setdefault(table, {})[column] = dtype
-        self.tables = [spec for spec in PUBLISHED if spec.name in self.columns]
+        # Every table in the file: the published ones in their order, then the others (publication), which
+        # the publication step writes itself (no warehouse source).
+        specs = {spec.name: spec for spec in PUBLISHED}
+        names = [s.name for s in PUBLISHED if s.name in self.columns] + sorted(set(self.columns) - set(specs))
+        self.tables = [specs.get(n) or PublishedTable(n, "", list(self.columns[n])) for n in names]
         self.publication = dict(zip(["published_at", "disclosure_threshold", "warehouse_built_at", "tables"],
                                     self.query("select published_at, disclosure_threshold, warehouse_built_at, "
                                                "tables from publication")[0], strict=True)) \
@@ -223,25 +310,30 @@ class Published:
         return list(self.columns[spec.name])
 
     def cube_ids(self) -> list[str]:
-        return [s.name for s in self.tables if self._is_cube(s)]
-
-    def _is_cube(self, spec: PublishedTable) -> bool:
-        return bool(spec.keys) and bool(self._content_columns(spec)) and \
-            any(k in TIME_DIMENSIONS for k in spec.keys)
+        return [s.name for s in self.tables if self.row_key(s)]
 
     @staticmethod
-    def cube_keys(spec: PublishedTable) -> list[str]:
-        return CUBE_KEYS.get(spec.name, spec.keys)
+    def row_key(spec: PublishedTable) -> list[str]:
+        """The dimensions: the table's grain (CUBE_KEYS where a key follows from another)."""
+        return CUBE_KEYS.get(spec.name) or spec.keys or ROW_KEYS.get(spec.name, [])
+
+    def _kind(self, spec: PublishedTable, column: str) -> str:
+        """How a non-key column is served: 'number', 'yes/no', 'text' (unprotected tables) or '' (not served)."""
+        dtype = self.columns[spec.name][column]
+        if dtype.startswith(NUMERIC_TYPES):
+            return "number"
+        if dtype == "BOOLEAN":
+            return "yes/no"
+        return "" if spec.protected else "text"
 
     def _content_columns(self, spec: PublishedTable) -> list[str]:
-        types = self.columns.get(spec.name, {})
-        return [c for c in spec.columns
-                if c not in spec.keys and c not in self.cube_keys(spec) and c in types
-                and types[c].startswith(NUMERIC_TYPES)]
+        """The served non-key columns in the table's order (not status, nor a protected table's full grain)."""
+        skip = set(self.row_key(spec)) | set(spec.keys) | {"status"}
+        return [c for c in self.columns[spec.name] if c not in skip and self._kind(spec, c)]
 
     def cube(self, table: str) -> Cube | None:
         spec = self.spec(table)
-        if spec is None or not self._is_cube(spec):
+        if spec is None or not self.row_key(spec):
             return None
         with self._lock:
             if table not in self._cubes:
@@ -252,7 +344,7 @@ class Published:
         types = self.columns[spec.name]
         totals = {m.part: m.total for m in spec.margins}
         dimensions = []
-        for key in self.cube_keys(spec):
+        for key in self.row_key(spec):
             numeric = types[key].startswith(NUMERIC_TYPES)
             rows = self.query(f"select distinct cast({ident(key)} as varchar), {ident(key)} "
                               f"from {ident(spec.name)} order by {ident(key)}")
@@ -263,11 +355,24 @@ class Published:
                 values = [totals[key]] + [v for v in values if v != totals[key]]
             dimensions.append(Dimension(key, DIMENSION_LABELS.get(key, (key, key)), values,
                                         self._category_labels(spec, key, values), totals.get(key)))
-        contents = self._content_columns(spec)
-        units = {c: CONTENT_LABELS.get(c, (c, c, ("", "", 2)))[2] for c in contents}
-        dimensions.append(Dimension(CONTENTS, DIMENSION_LABELS[CONTENTS], contents,
-                                    {c: CONTENT_LABELS.get(c, (c, c))[:2] for c in contents}, units=units))
-        return Cube(spec, dimensions, dict(types))
+        codes, labels, units, texts = [], {}, {}, {}
+        for column in self._content_columns(spec):
+            if self._kind(spec, column) != "text":
+                codes.append(column)
+                sv, en, units[column] = CONTENT_LABELS.get(column, (column, column, ("", "", 2)))
+                labels[column] = (sv, en)
+                continue
+            name = TEXT_LABELS.get(column) or DIMENSION_LABELS.get(column) or (column, column)
+            distinct = {text_of(v) for v in self.arrow(f"select distinct {ident(column)} from {ident(spec.name)}")
+                        .column(0).to_pylist()} - {None}
+            for text in sorted(distinct):
+                code = text_code(column, text)
+                codes.append(code)
+                labels[code] = (f"{name[0]}: {text}", f"{name[1]}: {text}")
+                units[code] = ROWS
+                texts[code] = (column, text)
+        dimensions.append(Dimension(CONTENTS, DIMENSION_LABELS[CONTENTS], codes, labels, units=units))
+        return Cube(spec, dimensions, dict(types), texts)
 
     def _category_labels(self, spec: PublishedTable, key: str, values: list[str]) -> dict[str, tuple[str, str]]:
         """Swedish labels from the catalogue tables in the file (English only where we have it)."""
@@ -288,8 +393,12 @@ class Published:
         elif key == "question_code" and "questions" in self.columns:
             pairs = dict(self.query("select question_code, arg_max(question_text, valid_from) from questions "
                                     "group by question_code"))
-        elif key in ("support_at_start", "support_at_end") and "support_categories" in self.columns:
+        elif key in ("support_at_start", "support_at_end", "category") and "support_categories" in self.columns:
             pairs = dict(self.query("select category, label_sv from support_categories"))
+        elif key == "insats" and "insatser" in self.columns:
+            pairs = dict(self.query("select insats, name_sv from insatser"))
+        elif key == "end_reason" and "end_reasons" in self.columns:
+            pairs = dict(self.query("select end_reason, label_sv from end_reasons"))
         labels = {code: (name, name) for code, name in pairs.items() if name}
         if key == "gender":
             labels.update(GENDER_LABELS)

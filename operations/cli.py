@@ -314,7 +314,7 @@ def cmd_export(args) -> int:
         return EXIT_USAGE
     names = [t.name for t in pub.tables] if args.all else [args.table]
     if args.all and args.format == "px":
-        names = pub.cube_ids()  # px holds only the statistical tables
+        names = pub.cube_ids()  # the tables the API serves (every table with a row key)
     out = Path(args.out or ".")
     for name in names:
         try:
@@ -449,11 +449,12 @@ and sees a new build after the swap without a restart (docs/analysts.md).""",
 csv is Swedish Excel's dialect (; decimal comma, UTF-8 with BOM, .. in a
 suppressed cell) unless --plain (comma, decimal point, no BOM, empty cells and
 the status column). xlsx has a header row, a units row and a sheet explaining
-... parquet keeps the database's types. px is PC-Axis (statistical tables only).
+... parquet keeps the database's types. px is PC-Axis, as the read API serves it.
 Every format is described in docs/analysts.md.""",
-                       epilog="exit codes: 0 written; 2 no such table, px of a catalogue table, or nothing published.")
+                       epilog="exit codes: 0 written; 2 no such table, px of a table without a row key, "
+                              "or nothing published.")
     p.add_argument("table", nargs="?", help="e.g. indicator_results")
-    p.add_argument("--all", action="store_true", help="every published table (for px: every statistical table)")
+    p.add_argument("--all", action="store_true", help="every published table")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="csv", help="default csv")
     p.add_argument("--plain", action="store_true", help="csv for programs instead of Swedish Excel")
     p.add_argument("--out", help="folder (default: current)")

@@ -1,9 +1,11 @@
-"""The read API (PxWebApi 2.0) with real clients: pxwebpy reads every table, pyjstat parses its json-stat2,
-pyaxis its px, and every bad request gets the spec's Problem. The server runs as `nns serve` on loopback
-over a copy of the session's small build, and every figure is compared with the published database."""
+"""The read API (PxWebApi 2.0) with real clients: pxwebpy reads every table in the published file whole,
+pyjstat parses json-stat2 and pyaxis px of every table, and every bad request gets the spec's Problem. The
+server runs as `nns serve` on loopback over a copy of the session's small build, and every cell is compared
+with the published database."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import openpyxl
 import pandas as pd
 import psutil
@@ -24,7 +27,7 @@ from pxweb import PxApi
 from pyaxis import pyaxis
 from pyjstat import pyjstat
 
-from api.published import CONTENTS, CUBE_KEYS
+from api.published import CONTENTS
 from operations.cli import main
 from publication.specs import PUBLISHED
 
@@ -74,41 +77,107 @@ def published(home: Path, sql: str) -> pd.DataFrame:
         return con.sql(sql).df()
 
 
+def _same(value, text: str) -> bool:
+    """Whether a text the API shows is the database's value: a list joined with ", ", a time the same instant."""
+    if isinstance(value, list | np.ndarray):
+        return ", ".join(value) == text
+    if value is None or pd.isna(value):
+        return False
+    if isinstance(value, pd.Timestamp):
+        return pd.Timestamp(text) == value
+    return str(value) == text
+
+
+def expected_cells(home: Path, table: str, keys: list[str], contents: dict[str, str]) -> dict[tuple, float | str]:
+    """Every cell the API should give for the table's rows, by value codes: a column's number (yes/no as 1/0),
+    for a text content 1 where the row holds that text and 0 where it does not, or '..' for a value hidden with a
+    suppressed row. Any other cell has no value ('.'). A text content's label is "column name: text"."""
+    db = published(home, f'select * from "{table}"')
+    assert not db.duplicated(keys).any(), f"{keys} is not the key of {table}"
+    nulled = set(SPECS[table].nulled) if table in SPECS else set()
+    cells: dict[tuple, float | str] = {}
+    for row in db.to_dict("records"):
+        key = tuple(str(row[k]) for k in keys)
+        for code, label in contents.items():
+            if code not in row:  # a text: column.digest
+                cells[(*key, code)] = float(_same(row[code.rsplit(".", 1)[0]], label.split(": ", 1)[1]))
+            elif not pd.isna(row[code]):
+                cells[(*key, code)] = float(row[code])
+            elif row.get("status") == ".." and code in nulled:
+                cells[(*key, code)] = ".."
+    return cells
+
+
+def compare(got: dict[tuple, float | str | None], expected: dict[tuple, float | str], table: str) -> None:
+    """The cells a client read against the database's. A client that shows the status gives '..' or '.' for a
+    cell without a value; pxwebpy gives None for both."""
+    for cell, value in got.items():
+        want = expected.get(cell, ".")
+        if isinstance(want, str):
+            assert value is None or value == want, (table, cell, value, want)
+        else:
+            assert value == pytest.approx(want, abs=1e-12), (table, cell, value, want)
+
+
 def test_pxwebpy_reads_every_table_cell_for_cell(server, api_home):
     api = PxApi(server, disable_cache=True)
     assert api.get_config()["maxDataCells"] == 150_000
     tables = {t["id"] for t in api.all_tables()}
-    statistical = {name for name, spec in SPECS.items() if spec.keys and name != "collection_freshness"}
-    assert tables == statistical, tables ^ statistical
+    in_file = set(published(api_home, "select table_name from duckdb_tables()")["table_name"])
+    assert tables == in_file, tables ^ in_file
     for table in sorted(tables):
-        spec = SPECS[table]
         variables = api.get_table_variables(table)
-        keys = CUBE_KEYS.get(table, spec.keys)
-        assert list(variables) == [*keys, CONTENTS]
+        keys = list(variables)[:-1]
+        assert list(variables)[-1] == CONTENTS
+        contents = variables[CONTENTS]["category"]["label"]
         # pxwebpy names its columns by the variables' labels; map them back to codes
         label_to_code = {v["label"]: code for code, v in variables.items()}
         frame = pd.DataFrame(api.get_table_data_all(table, show="code")).rename(columns=label_to_code)
-        cells = frame.set_index([*keys, CONTENTS])["value"]
-        assert cells.index.is_unique
-        contents = list(variables[CONTENTS]["category"]["label"])
+        got = dict(zip(frame[[*keys, CONTENTS]].itertuples(index=False, name=None), frame["value"], strict=True))
+        assert len(got) == len(frame), table
+        expected = expected_cells(api_home, table, keys, contents)
+        assert set(expected) <= set(got), table
+        compare({c: None if pd.isna(v) else v for c, v in got.items()}, expected, table)
+        # which columns are served: every one in a table that is not a statistic (a column with no value in any
+        # row has no text to show); in a protected table, the numbers and yes/no outside its grain
         db = published(api_home, f'select * from "{table}"')
-        shown = suppressed = 0
-        for row in db.itertuples(index=False):
-            row = row._asdict()
-            key = tuple(str(row[k]) for k in keys)
-            for column in contents:
-                got = cells[(*key, column)]
-                want = row[column]
-                if pd.isna(want):
-                    assert got is None or pd.isna(got), (table, key, column, got)
-                    suppressed += row.get("status") == ".." and column in spec.nulled
-                else:
-                    assert got == pytest.approx(float(want), abs=1e-12), (table, key, column, got, want)
-                    shown += 1
-        # nothing beyond the database: every other cell of the cube is empty
-        assert int(cells.notna().sum()) == shown, table
-        if spec.protected and (db["status"] == "..").any():
-            assert suppressed > 0
+        served = {c if c in db.columns else c.rsplit(".", 1)[0] for c in contents}
+        spec = SPECS.get(table)
+        if spec is not None and spec.protected:
+            assert served == {c for c in db.columns if c not in {*spec.keys, "status"}
+                              and pd.api.types.is_numeric_dtype(db[c])}, table
+            if (db["status"] == "..").any():
+                assert ".." in expected.values(), table
+        else:
+            assert served == {c for c in db.columns if c not in keys and db[c].notna().any()}, table
+
+
+def test_every_table_read_by_pyjstat_and_pyaxis(server, api_home, tmp_path):
+    """Each table's default selection as json-stat2 read by pyjstat and as px read by pyaxis, cell by cell."""
+    for table in [t["id"] for t in requests.get(server + "/tables?pageSize=100", timeout=30).json()["tables"]]:
+        response = requests.get(f"{server}/tables/{table}/data", timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        keys, contents = body["id"][:-1], body["dimension"][CONTENTS]["category"]["label"]
+        expected = expected_cells(api_home, table, keys, contents)
+
+        frame = pyjstat.Dataset.read(response.text).write("dataframe", naming="id")
+        assert len(frame) == len(body["value"]), table
+        status = body.get("status", {})
+        cells = frame[body["id"]].itertuples(index=False, name=None)
+        compare({cell: status.get(str(i), value) if pd.isna(value) else value
+                 for i, (cell, value) in enumerate(zip(cells, frame["value"], strict=True))}, expected, table)
+
+        path = tmp_path / f"{table}.px"
+        path.write_bytes(requests.get(f"{server}/tables/{table}/data", params={"outputFormat": "px"},
+                                      timeout=30).content)
+        parsed = pyaxis.parse(str(path), encoding="utf-8")
+        meta, data = parsed["METADATA"], parsed["DATA"]["DATA"]
+        # the cells in px order (the stub, then the heading, the last fastest), by their codes
+        cells = itertools.product(*[meta[f"CODES({name})"] for name in meta.get("STUB", []) + meta["HEADING"]])
+        # pyaxis reads ".." as NaN and "." as empty
+        compare({cell: ".." if pd.isna(value) else "." if value == "" else float(value)
+                 for cell, value in zip(cells, data, strict=True)}, expected, table)
 
 
 def test_metadata_labels_contact_source_and_update(server, api_home):
@@ -267,7 +336,8 @@ def test_exports(published_home, tmp_path, monkeypatch):
         assert main(["export", "--all", "--format", fmt, "--out", str(out)]) == 0
     assert main(["export", "indicator_results", "--format", "csv", "--plain", "--out", str(out)]) == 0
     assert main(["export", "--all", "--format", "px", "--out", str(out)]) == 0
-    assert main(["export", "federations", "--format", "px", "--out", str(out)]) == 2
+    in_file = set(published(published_home.home, "select table_name from duckdb_tables()")["table_name"])
+    assert {path.stem for path in out.glob("*.px")} == {path.stem for path in out.glob("*.parquet")} == in_file
     assert main(["export", "no_such_table", "--out", str(out)]) == 2
     home = published_home.home
     db = published(home, "select * from indicator_results order by all")

@@ -1,4 +1,5 @@
-"""The read API without a build: value expressions, elimination, maxDataCells, the allow-list, the compose service."""
+"""The read API without a build: value expressions, elimination, maxDataCells, the allow-list, tables that are not
+statistics, the compose service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api import data
 from api.app import MAX_BODY, create_app
-from api.export import EXPORT_FORMATS
+from api.export import EXPORT_FORMATS, ExportRefused, export_table
 from api.formats import FORMATS
 from api.published import CONTENTS, open_published
 from core.settings import REPO_ROOT, get_settings
@@ -76,7 +77,7 @@ def test_selection_elimination_and_max_cells(tiny):
 def test_http_shapes_and_a_swap_without_restart(tiny):
     client = TestClient(create_app(), raise_server_exceptions=False)
     assert client.get("/config").json()["maxDataCells"] == tiny.api_max_cells
-    assert [t["id"] for t in client.get("/tables").json()["tables"]] == ["collection_summary"]
+    assert [t["id"] for t in client.get("/tables").json()["tables"]] == ["collection_summary", "publication"]
     bad = client.get("/tables/collection_summary/data?valueCodes[period]=1999/00&valueCodes[respondent_group]=*")
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert "1999/00" in bad.json()["detail"]
@@ -87,6 +88,44 @@ def test_http_shapes_and_a_swap_without_restart(tiny):
         con.execute("update publication set published_at = '2030-01-01T00:00:00+00:00'")
     staged.replace(path)
     assert client.get("/tables/collection_summary").json()["updated"] == "2030-01-01T00:00:00Z"
+
+
+def test_a_table_that_is_not_a_statistic_is_served_whole(tiny):
+    """Numbers and yes/no are contents; each text of a text column is a content of its own, 1 in the row holding
+    it and 0 in the others; a table the API has no row key for is not served."""
+    with duckdb.connect(str(tiny.publish / "marts.duckdb")) as con:
+        con.execute("create table federations (federation_code varchar, federation_name varchar, lan varchar, "
+                    "predecessor_codes varchar[], change_note varchar)")
+        con.execute("insert into federations values ('SF19', 'Väster', 'Västra Götalands län', [], 'gick upp i SF23'), "
+                    "('SF23', 'Göteborg', 'Västra Götalands län', ['SF19', 'SF20'], null)")
+        con.execute("create table end_reasons (end_reason varchar, label_sv varchar, is_work_or_studies boolean)")
+        con.execute("insert into end_reasons values ('studier', 'Studier', true), ('ovrigt', 'Övrigt', false)")
+        con.execute("create table scratch (x integer)")
+    pub = open_published(tiny.publish / "marts.duckdb")
+    assert pub.cube("scratch") is None and "scratch" not in pub.cube_ids()
+    with pytest.raises(ExportRefused, match="no row key"):
+        export_table(pub, "scratch", "px", tiny.publish)
+    cube = pub.cube("federations")
+    assert [d.code for d in cube.dimensions] == ["federation_code", CONTENTS]
+    result = data.fetch(pub, cube, data.resolve(cube, {"federation_code": ["*"]}), max_cells=1000)
+    contents = result.selection[CONTENTS]
+    cells = [(f, c) for f in result.selection["federation_code"] for c in contents]
+    cell = dict(zip(cells, result.values, strict=True))
+    labels = cube.contents.labels
+
+    def shown(federation: str, column: str) -> list[str]:
+        return [labels[c][0] for c in contents if c.startswith(column + ".") and cell[(federation, c)] == 1]
+
+    assert shown("SF19", "lan") == shown("SF23", "lan") == ["län: Västra Götalands län"]
+    assert shown("SF23", "predecessor_codes") == ["föregångare: SF19, SF20"]
+    assert shown("SF19", "predecessor_codes") == ["föregångare: "]  # an empty list, not null
+    assert shown("SF19", "change_note") == ["förändring: gick upp i SF23"] and shown("SF23", "change_note") == []
+    assert all(v in (0, 1) for v in result.values) and not result.status
+    assert cube.dimension("federation_code").labels["SF23"] == ("Göteborg", "Göteborg")
+    reasons = pub.cube("end_reasons")
+    result = data.fetch(pub, reasons, data.resolve(reasons, {"end_reason": ["*"], CONTENTS: ["is_work_or_studies"]}),
+                        max_cells=10)
+    assert dict(zip(result.selection["end_reason"], result.values, strict=True)) == {"ovrigt": 0, "studier": 1}
 
 
 def test_the_compose_service_is_read_only_and_on_loopback():
