@@ -180,6 +180,52 @@ def test_every_table_read_by_pyjstat_and_pyaxis(server, api_home, tmp_path):
                  for cell, value in zip(cells, data, strict=True)}, expected, table)
 
 
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_URL = "http://127.0.0.1:8081"
+
+
+def _blocks(path: Path, language: str, after: str) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text[text.index(after):], re.DOTALL)
+
+
+def test_the_documented_snippets_match_the_api(server, api_home):
+    """The README's and the analysts' guide's pxwebpy code runs against the server (the guide's recipe gives the
+    federations table back row for row); their R pxweb queries name tables, variables and values the API has."""
+    readme, guide = REPO / "README.md", REPO / "docs" / "analysts.md"
+    python = _blocks(readme, "python", "### The read API") + _blocks(guide, "python", "### Connecting")[:1]
+    assert len(python) == 2 and all(DEFAULT_URL in code for code in python)
+    for code in python:
+        names: dict = {}
+        exec(code.replace(DEFAULT_URL, server), names)  # noqa: S102 - our own documentation
+        assert names["rows"] and all(set(r) >= {"value"} for r in names["rows"])
+    db = published(api_home, "select * from federations").set_index("federation_code")
+    rows = names["federations"]
+    assert set(rows.index) == set(db.index)
+    assert set(rows.columns) == {c for c in db.columns if db[c].notna().any()}
+    for column in rows.columns:
+        for code, text in rows[column].items():
+            want = db.at[code, column]
+            assert _same(want, text) if isinstance(text, str) else want is None or pd.isna(want), (code, column)
+
+    r_blocks = _blocks(readme, "r", "### The read API") + _blocks(guide, "r", "### Connecting")[:1]
+    assert len(r_blocks) == 2
+    for code in r_blocks:
+        table = re.search(rf'"{re.escape(DEFAULT_URL)}/tables/(\w+)"', code).group(1)
+        variables = requests.get(f"{server}/tables/{table}/metadata", timeout=30).json()["dimension"]
+        start = end = code.index("list(") + len("list(")
+        depth = 1
+        while depth:  # the query is the list(...) up to its closing parenthesis
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            end += 1
+        query = re.findall(r"(\w+) = (c\([^)]*\)|\"[^\"]*\")", code[start:end - 1])
+        assert len(query) >= 5, code
+        for name, values in query:
+            assert name in variables, (table, name)
+            for value in re.findall(r'"([^"]*)"', values):
+                assert value == "*" or value in variables[name]["category"]["index"], (table, name, value)
+
+
 def test_metadata_labels_contact_source_and_update(server, api_home):
     meta = requests.get(server + "/tables/indicator_results/metadata").json()
     publication = published(api_home, "select * from publication").iloc[0]

@@ -12,8 +12,9 @@ from api import data
 from api.app import MAX_BODY, create_app
 from api.export import EXPORT_FORMATS, ExportRefused, export_table
 from api.formats import FORMATS
-from api.published import CONTENTS, open_published
+from api.published import CONTENTS, Published, open_published
 from core.settings import REPO_ROOT, get_settings
+from publication.specs import PUBLISHED, PublishedTable
 
 PERIODS = ["2022/23", "2023/24", "2024/25"]
 
@@ -148,6 +149,9 @@ def test_the_analysts_guide_states_what_the_code_does():
     assert f"{MAX_BODY // 1024} KiB" in section
     assert "`NNS_CONTACT`" in section and "`NNS_API_MAX_CELLS`" in section
     assert "Källa: NNS indikatorarbete" in section
+    for spec in [*PUBLISHED, PublishedTable("publication", "", [])]:  # each table's variables
+        key = ", ".join(f"`{k}`" for k in Published.row_key(spec))
+        assert f"| `{spec.name}` | {key} |" in section, spec.name
 
 
 def test_an_empty_table_is_served_without_an_error(tiny):
