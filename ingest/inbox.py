@@ -16,10 +16,11 @@ Nothing the file system says is taken on trust:
   own observations (`<home>/arrivals/`, one small JSON per inbox name): a modification time in the future, or one
   set back by the sender, cannot make a growing file look finished.
 - **Arrival is when the product first saw the file** (`first_seen`, recorded at
-  the first listing that saw it, kept in the ledger as `received_at`). A
-  modification time earlier than that is kept as the arrival (a file delivered
-  while the pipeline was stopped arrived when it was written); one later than it
-  (the future) is never used. See docs/design.md, "Which submission is current".
+  the first listing that saw it, kept in the ledger as `received_at`), and only
+  that: the modification time is the sender's to set, backwards as well as
+  forwards, so it never decides which file is the later one. A file reprocessed
+  in the same data home keeps the arrival its ledger record has
+  (`ingest.submission`). See docs/design.md, "Supersession".
 """
 
 from __future__ import annotations
@@ -130,11 +131,8 @@ def is_complete(path: Path, settings: Settings, now: float | None = None) -> boo
 
 
 def arrival_time(path: Path, settings: Settings) -> str:
-    """`received_at`: the earlier of the first sighting and a modification time not in the future."""
-    seen = observe(path, settings)
-    mtime = os.lstat(path).st_mtime_ns / 1e9
-    arrived = min(seen.first_seen, mtime) if mtime <= seen.first_seen else seen.first_seen
-    return datetime.fromtimestamp(int(arrived), UTC).isoformat(timespec="seconds")
+    """`received_at`: when the product first saw the file as it is now (never its modification time)."""
+    return datetime.fromtimestamp(int(observe(path, settings).first_seen), UTC).isoformat(timespec="seconds")
 
 
 def forget(path: Path, settings: Settings) -> None:

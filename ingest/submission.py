@@ -101,7 +101,8 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     if known and not force and not is_new(path, settings, submission_id):
         finish(path, known, settings)
         return Outcome.restated(known, name)
-    # A reprocess keeps the original arrival; anything else arrived when the product first saw it.
+    # A reprocess keeps the arrival the ledger recorded, so a rerun in this data home decides
+    # supersession as the first run did; anything else arrived when the product first saw it.
     received_at = known.received_at if known and force and known.received_at else inbox.arrival_time(path, settings)
     land = land_register if is_register_extract(path, settings) else land_survey
     record = land(path, settings, submission_id, received_at, known)
@@ -136,8 +137,8 @@ def _reprocess_archived(path: Path, settings: Settings) -> Outcome:
     record = ledger.read_record(settings, path.stem)
     if record is None:
         raise FileNotFoundError(f"{path} is in the archive but not in the ledger")
-    # A hard link under the original name keeps the bytes and the modification time
-    # (the arrival time), outside the inbox so ingest leaves it where it is.
+    # A hard link under the original name, outside the inbox so ingest leaves it where it is;
+    # the arrival time comes from the ledger record (a forced ingest keeps it).
     work = Path(tempfile.mkdtemp(dir=settings.lake, prefix=".reprocess."))
     try:
         named = work / record.file_name

@@ -109,8 +109,9 @@ class Corpus:
         folder = folder if folder is not None else ("register" if kind == "register" else "")
         path = f"{folder}/{name}" if folder else name
         target = self.out / path
-        # A fixed, past modification time (the arrival when it is earlier than the first sighting),
-        # so reruns agree; it also marks the file as delivered (ingest/inbox.py).
+        # A fixed, past modification time: the simulated delivery, recorded as the product's first
+        # sighting (synthetic._seen_when_delivered) so reruns agree; it also marks the file as
+        # delivered (ingest/inbox.py).
         os.utime(target, (mtime, mtime), follow_symlinks=False)
         expected = "refused" if kind == "refused" else "rejected" if errors else "accepted"
         self.entries[name] = Entry(kind, path, fault, expected,
