@@ -37,7 +37,7 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import inbox, lake
-from .inbox import RefusedFile, check_regular, stored_name
+from .inbox import RefusedFile, stored_name
 from .outcome import Outcome
 from .personnummer import redact
 from .register import land_register, leave_register_inbox, parse_name, register_inbox
@@ -50,10 +50,9 @@ __all__ = ["RefusedFile", "ingest_submission", "is_new", "refused_in_inbox", "wa
 
 
 def _files_in(folder: Path, settings: Settings) -> list[Path]:
-    complete, refused = inbox.offered(folder, settings)
-    for entry in refused:
-        log.warning("%s", redact(str(entry)))
-    return complete
+    for entry in inbox.refused(folder):
+        log.warning("Refused and left where it is: %s", entry)  # names the entry by its stored name
+    return inbox.offered(folder, settings)
 
 
 def waiting_surveys(settings: Settings) -> list[Path]:
@@ -66,8 +65,9 @@ def waiting_extracts(settings: Settings) -> list[Path]:
 
 
 def refused_in_inbox(settings: Settings) -> list[RefusedFile]:
-    """Entries of the inbox (and inbox/register/) that are not regular files: left alone, with a code."""
-    return [*inbox.offered(settings.inbox, settings)[1], *inbox.offered(register_inbox(settings), settings)[1]]
+    """Entries of the inbox (and inbox/register/) that ingest refuses and leaves alone, each with its
+    problem; reads nothing and records nothing, so `nns status` may call it."""
+    return [*inbox.refused(settings.inbox), *inbox.refused(register_inbox(settings))]
 
 
 def is_new(path: Path, settings: Settings, submission_id: str | None = None) -> bool:
@@ -86,7 +86,7 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     name = stored_name(path)  # the ledger keeps names with any personnummer masked
     lake.ensure_lake(settings)
     if os.path.lexists(path):
-        check_regular(path)  # a symlink, FIFO or device is never opened, archived or removed
+        inbox.check(path)  # a symlink, FIFO or device is never opened, archived or removed
     if path.parent == settings.archive and path.is_file():
         return _reprocess_archived(path, settings)
     if not path.exists():
