@@ -6,6 +6,10 @@ Nothing the file system says is taken on trust:
   device or a folder is refused with `FILE_NOT_REGULAR` and left where it is: it
   is never opened (a FIFO would block a reader, a symlink could point outside
   the inbox), hashed, archived or deleted.
+- **No personnummer in a name.** A name holding one is refused the same way
+  (`PERSONAL_NUMBER_IN_NAME`), while listing: the name would otherwise travel as a
+  task's argument through Airflow's metadata database. Refusals name the entry by
+  its stored name (`stored_name`, the number masked).
 - **Only complete files.** A file is taken when its size and modification time
   have been stable for `Settings.stable_seconds` (`NNS_STABLE_SECONDS`, default
   60 s), or when it was renamed into place after its last write (the upload
@@ -39,7 +43,7 @@ from pathlib import Path
 from core.files import atomic_write_json
 from core.settings import Settings
 
-from .personnummer import redact
+from .personnummer import contains_personal_number, redact
 from .problems import Problem, problem
 
 IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files, uploads under a dot name
@@ -97,10 +101,16 @@ def file_kind(path: Path) -> str | None:
 
 
 def refusal(path: Path) -> RefusedFile | None:
-    """Why ingest must not take this inbox entry, or None. Looks at the entry, never into it."""
+    """Why ingest must not take this inbox entry, or None. Looks at the entry, never into it.
+
+    A name holding a personnummer is refused here, before anything is listed, so that the
+    name never reaches an Airflow task's argument (XCom), a log or the ledger.
+    """
     kind = file_kind(path)
     if kind is not None:
         return RefusedFile(path, problem("FILE_NOT_REGULAR", name=stored_name(path), kind=kind))
+    if contains_personal_number(path.name):
+        return RefusedFile(path, problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(path)))
     return None
 
 
