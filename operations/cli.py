@@ -351,11 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=formatter, description="""\
 What an operator checks each morning: the open collection window and each
 federation's files in it, quarantined files awaiting action (with their first
-problem), the last loads, the latest register extracts, and the last build
-(dbt, quality gate, publication).""", epilog="""\
-exit codes: 0 nothing needs attention; 1 a quarantined file awaits action, or the
-last build (or its quality gate) failed or was interrupted; 2 wrong usage or no
-data home. `--json` prints the same as data, with "attention" and "exit_code".""")
+problem), entries refused in the inbox (a symlink, a FIFO, a personnummer in the
+name), the last loads, the latest register extracts, and the last build (dbt,
+quality gate, publication).""", epilog="""\
+exit codes: 0 nothing needs attention; 1 a quarantined file awaits action, an
+entry was refused in the inbox, or the last build (or its quality gate) failed or
+was interrupted; 2 wrong usage or no data home. `--json` prints the same as data, with "attention" and "exit_code".""")
     p.add_argument("--date", help="the day to look at, e.g. 2026-11-20 (default: today, NNS_TIMEZONE)")
     p.add_argument("--period", help="show this period's collection, e.g. 2025/26 (default: the open window's)")
     p.add_argument("--recent", type=int, default=10, help="how many of the last loads to list (default 10)")
