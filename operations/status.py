@@ -15,6 +15,7 @@ import duckdb
 
 from core import ledger, set_aside
 from core.catalogue import load_catalogue
+from core.feedback_page import feedback_path
 from core.ledger import LedgerRecord
 from core.settings import Settings
 from ingest.personnummer import key_fingerprint, redact
@@ -108,11 +109,7 @@ def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> st
     """The feedback page to send to the federation (surveys only; None if it was not written)."""
     if record.is_register or not errors.get("file_name"):
         return None
-    # Lazy: report.feedback (through report.build: matplotlib, Jinja) takes 2.7 s to import, which
-    # only a status with a quarantined survey file needs; it holds the one rule for the page's name.
-    from report.feedback import feedback_path
-
-    page = feedback_path(settings, errors)
+    page = feedback_path(settings, errors)  # the rule lives in core: report.feedback takes 2 s to import
     return str(page.relative_to(settings.home)) if page.exists() else None
 
 
