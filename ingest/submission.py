@@ -85,10 +85,12 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     path = Path(path)
     name = stored_name(path)  # the ledger keeps names with any personnummer masked
     lake.ensure_lake(settings)
-    if os.path.lexists(path):
-        inbox.check(path)  # a symlink, FIFO or device is never opened, archived or removed
-    if path.parent == settings.archive and path.is_file():
+    if path.parent == settings.archive and path.is_file() and not path.is_symlink():
+        # The product's own copy, named by its hash: not an inbox entry (hex digits can look like a
+        # personnummer), and reprocessed under the name the ledger keeps.
         return _reprocess_archived(path, settings)
+    if os.path.lexists(path):
+        inbox.check(path)  # a symlink, FIFO or device, or a personnummer in the name: never opened or removed
     if not path.exists():
         record = ledger.last_record_named(settings, name, register=is_register_extract(path, settings))
         if record is None:

@@ -56,6 +56,26 @@ def test_forcing_the_same_bytes_again_leaves_the_same_lake(settings, write_submi
     assert not path.exists() and not list(settings.lake.glob(".reprocess*")), "nothing left behind"
 
 
+def test_an_archived_original_whose_id_reads_like_a_personnummer_is_still_reprocessed(settings):
+    """About 1 in 300 SHA-256 ids holds a digit run with a real date and check digit. Such an id is the
+    product's own name for the archived copy, not a sender's name: a forced reprocess is not refused."""
+    import hashlib
+
+    from ingest.personnummer import contains_personal_number
+
+    header = "Löpnummer;Datum;Kön;S01;S02;S03;S04;S16\r\n"
+    data = next(body for n in range(20_000)
+                if contains_personal_number(hashlib.sha256(
+                    body := f"{header}{n};2025-11-20;Kvinna;4;4;4;4;4\r\n".encode()).hexdigest()))
+    path = settings.inbox / "SF07_2025-26_Styrelse.csv"
+    path.write_bytes(data)
+    first = ingest_submission(path, settings)
+    archived = settings.archive / f"{first.submission_id}.csv"
+    assert first.status == "accepted" and contains_personal_number(archived.name)
+    again = ingest_with_feedback(archived, settings, force=True)
+    assert again.status == "accepted" and again.file_name == "SF07_2025-26_Styrelse.csv"
+
+
 def test_force_reprocesses_a_file_after_a_contract_fix(settings, write_submission, monkeypatch):
     # The "contract" here is the row limit, a setting: too strict first, then fixed.
     monkeypatch.setenv("NNS_MAX_ROWS_PER_SHEET", "2")
