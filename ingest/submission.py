@@ -50,8 +50,8 @@ __all__ = ["RefusedFile", "ingest_submission", "is_new", "refused_in_inbox", "wa
 
 
 def _files_in(folder: Path, settings: Settings) -> list[Path]:
-    for entry in inbox.refused(folder):
-        log.warning("Refused and left where it is: %s", entry)  # names the entry by its stored name
+    for entry in inbox.refused(folder):  # nns status and nns ingest show these; the task log says it too
+        log.info("Refused and left where it is: %s", entry)  # names the entry by its stored name
     return inbox.offered(folder, settings)
 
 
