@@ -7,8 +7,9 @@ when), so the history stays and the step is reversible. The ledger record itself
 never changed: the set-aside is a separate fact about it.
 
 dbt reads the folder as a source (`models/staging/ledger`); `stg_ledger__submissions`
-gives a set-aside submission the status `set_aside`, so no "current" model uses it,
-and the quality gate leaves its landed rows out (`expectations.frames.Sources.lake`).
+gives a set-aside submission the status `set_aside`, and every staging view of the
+lake leaves its rows out (macro `not_set_aside`), so no model, no dbt data test and
+no quality-gate suite sees them.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ Nothing the file system says is taken on trust:
   device or a folder is refused with `FILE_NOT_REGULAR` and left where it is: it
   is never opened (a FIFO would block a reader, a symlink could point outside
   the inbox), hashed, archived or deleted.
+- **No personnummer in a name.** A name holding one is refused the same way
+  (`PERSONAL_NUMBER_IN_NAME`), while listing: the name would otherwise travel as a
+  task's argument through Airflow's metadata database. Refusals name the entry by
+  its stored name (`stored_name`, the number masked).
 - **Only complete files.** A file is taken when its size and modification time
   have been stable for `Settings.stable_seconds` (`NNS_STABLE_SECONDS`, default
   60 s), or when it was renamed into place after its last write (the upload
@@ -16,10 +20,11 @@ Nothing the file system says is taken on trust:
   own observations (`<home>/arrivals/`, one small JSON per inbox name): a modification time in the future, or one
   set back by the sender, cannot make a growing file look finished.
 - **Arrival is when the product first saw the file** (`first_seen`, recorded at
-  the first listing that saw it, kept in the ledger as `received_at`). A
-  modification time earlier than that is kept as the arrival (a file delivered
-  while the pipeline was stopped arrived when it was written); one later than it
-  (the future) is never used. See docs/design.md, "Which submission is current".
+  the first listing that saw it, kept in the ledger as `received_at`), and only
+  that: the modification time is the sender's to set, backwards as well as
+  forwards, so it never decides which file is the later one. A file reprocessed
+  in the same data home keeps the arrival its ledger record has
+  (`ingest.submission`). See docs/design.md, "Supersession".
 """
 
 from __future__ import annotations
@@ -38,20 +43,29 @@ from pathlib import Path
 from core.files import atomic_write_json
 from core.settings import Settings
 
-from .personnummer import redact
+from .personnummer import contains_personal_number, redact
+from .problems import Problem, problem
 
 IGNORED_PREFIXES = (".", "~$")  # hidden files, Excel/LibreOffice lock files, uploads under a dot name
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart", ".crdownload", ".partial")
 
 
 class RefusedFile(Exception):
-    """A path in the inbox that is not a regular file; it is left alone."""
+    """An inbox entry ingest does not take: it is never opened, hashed, archived or removed.
 
-    def __init__(self, path: Path, code: str, kind: str):
-        super().__init__(f"{code}: {path.name} is {kind}, not a regular file; it is left where it is")
-        self.path = path
-        self.code = code
-        self.kind = kind
+    It carries the problem (code, Swedish message naming the entry by its stored name, and
+    what to do), so every place that reports a refusal says the same thing.
+    """
+
+    def __init__(self, path: Path, found: Problem):
+        super().__init__(f"{found.code}: {found.message} {found.action}")
+        self.path = path  # as found; report `name`, never this (it may hold a personnummer)
+        self.name = stored_name(path)
+        self.problem = found
+
+    @property
+    def code(self) -> str:
+        return self.problem.code
 
 
 @dataclass(frozen=True)
@@ -66,26 +80,44 @@ def is_temporary(name: str) -> bool:
     return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES)
 
 
+FOLDER = "en mapp"
+
+
 def file_kind(path: Path) -> str | None:
-    """None for a regular file; otherwise what it is (never follows a symlink)."""
+    """None for a regular file; otherwise what it is, in the words of FILE_NOT_REGULAR (never follows
+    a symlink)."""
     mode = os.lstat(path).st_mode
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISLNK(mode):
-        return "a symbolic link"
+        return "en symbolisk länk"
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return "en namngiven pipe (FIFO)"
     if stat.S_ISSOCK(mode):
-        return "a socket"
+        return "en socket"
     if stat.S_ISDIR(mode):
-        return "a folder"
-    return "a device or another special file"
+        return FOLDER
+    return "en enhet eller en annan specialfil"
 
 
-def check_regular(path: Path) -> None:
+def refusal(path: Path) -> RefusedFile | None:
+    """Why ingest must not take this inbox entry, or None. Looks at the entry, never into it.
+
+    A name holding a personnummer is refused here, before anything is listed, so that the
+    name never reaches an Airflow task's argument (XCom), a log or the ledger.
+    """
     kind = file_kind(path)
     if kind is not None:
-        raise RefusedFile(path, "FILE_NOT_REGULAR", kind)
+        return RefusedFile(path, problem("FILE_NOT_REGULAR", name=stored_name(path), kind=kind))
+    if contains_personal_number(path.name):
+        return RefusedFile(path, problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(path)))
+    return None
+
+
+def check(path: Path) -> None:
+    """Raise the entry's RefusedFile, if ingest must not take it."""
+    if (refused := refusal(path)) is not None:
+        raise refused
 
 
 def _state_path(settings: Settings, path: Path) -> Path:
@@ -130,11 +162,8 @@ def is_complete(path: Path, settings: Settings, now: float | None = None) -> boo
 
 
 def arrival_time(path: Path, settings: Settings) -> str:
-    """`received_at`: the earlier of the first sighting and a modification time not in the future."""
-    seen = observe(path, settings)
-    mtime = os.lstat(path).st_mtime_ns / 1e9
-    arrived = min(seen.first_seen, mtime) if mtime <= seen.first_seen else seen.first_seen
-    return datetime.fromtimestamp(int(arrived), UTC).isoformat(timespec="seconds")
+    """`received_at`: when the product first saw the file as it is now (never its modification time)."""
+    return datetime.fromtimestamp(int(observe(path, settings).first_seen), UTC).isoformat(timespec="seconds")
 
 
 def forget(path: Path, settings: Settings) -> None:
@@ -142,26 +171,32 @@ def forget(path: Path, settings: Settings) -> None:
     _state_path(settings, path).unlink(missing_ok=True)
 
 
-def offered(folder: Path, settings: Settings) -> tuple[list[Path], list[RefusedFile]]:
-    """(complete regular files to ingest, refused non-regular entries), sorted by name."""
+def _entries(folder: Path) -> list[tuple[Path, RefusedFile | None]]:
+    """Each entry ingest considers in `folder` (not temporary, not a real subfolder), sorted by
+    name, with its refusal or None."""
     if not folder.exists():
-        return [], []
-    files, refused = [], []
+        return []
+    entries = []
     for path in sorted(folder.iterdir()):
         if is_temporary(path.name):
             continue
         try:
-            kind = file_kind(path)
+            if file_kind(path) == FOLDER:
+                continue  # inbox/register/ and the like are listed on their own
+            entries.append((path, refusal(path)))
         except FileNotFoundError:
             continue  # gone between listing and looking
-        if kind == "a folder" and not path.is_symlink():
-            continue  # inbox/register/ and the like are listed on their own
-        if kind is not None:
-            refused.append(RefusedFile(path, "FILE_NOT_REGULAR", kind))
-            continue
-        if is_complete(path, settings):
-            files.append(path)
-    return files, refused
+    return entries
+
+
+def offered(folder: Path, settings: Settings) -> list[Path]:
+    """Complete files ingest may take from `folder`, sorted by name (records each sighting)."""
+    return [path for path, refused in _entries(folder) if refused is None and is_complete(path, settings)]
+
+
+def refused(folder: Path) -> list[RefusedFile]:
+    """Entries of `folder` that ingest refuses and leaves where they are (touches nothing)."""
+    return [entry for _, entry in _entries(folder) if entry is not None]
 
 
 MAX_STORED_NAME = 120  # characters; with the feedback page's suffix it stays far below NAME_MAX (255 bytes)

@@ -168,7 +168,8 @@ CODES: dict[str, tuple[str, str, str]] = {
                                 "Ta bort personnumret och skicka filen igen. Personnummer får bara finnas "
                                 "i kolumnen personnummer i ett registeruttag, aldrig i enkäter."),
     "PERSONAL_NUMBER_IN_NAME": (ERROR, "Filnamnet innehåller ett personnummer eller samordningsnummer. "
-                                       "Namnet sparas och visas bara med numret borttaget: {name}.",
+                                       "Filen tas inte emot och lämnas orörd; namnet visas bara med numret "
+                                       "borttaget: {name}.",
                                 "Byt namn på filen så att det inte innehåller något personnummer och skicka "
                                 "den igen."),
 }

@@ -7,7 +7,8 @@ original is never copied: after a successful load it is removed from the inbox
 (the agency keeps the master, the ledger keeps its hash and row counts); a
 failing extract stays where it arrived and gets an errors.json that names rows,
 never values. A personnummer anywhere but in the `personnummer` column (an insats,
-the file name) rejects the extract, since it would otherwise be landed as it is.
+a note) rejects the extract, since it would otherwise be landed as it is; one in
+the file name is refused before listing (`ingest.inbox`), and the file left alone.
 """
 
 from __future__ import annotations
@@ -318,9 +319,7 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
         key_fingerprint=key_fingerprint(settings.pseudonym_key),
     )
     rows_total = 0
-    if contains_personal_number(path.name):
-        problems.append(problem("PERSONAL_NUMBER_IN_NAME", name=record.file_name))
-    elif unsafe := name_problem(path.name, record.file_name):
+    if unsafe := name_problem(path.name, record.file_name):  # a personnummer in it: refused (ingest.inbox)
         problems.append(unsafe)
     elif extract is None:
         problems.append(problem("REGISTER_NAME", name=record.file_name))

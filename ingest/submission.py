@@ -37,7 +37,7 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import inbox, lake
-from .inbox import RefusedFile, check_regular, stored_name
+from .inbox import RefusedFile, stored_name
 from .outcome import Outcome
 from .personnummer import redact
 from .register import land_register, leave_register_inbox, parse_name, register_inbox
@@ -50,10 +50,9 @@ __all__ = ["RefusedFile", "ingest_submission", "is_new", "refused_in_inbox", "wa
 
 
 def _files_in(folder: Path, settings: Settings) -> list[Path]:
-    complete, refused = inbox.offered(folder, settings)
-    for entry in refused:
-        log.warning("%s", redact(str(entry)))
-    return complete
+    for entry in inbox.refused(folder):  # nns status and nns ingest show these; the task log says it too
+        log.info("Refused and left where it is: %s", entry)  # names the entry by its stored name
+    return inbox.offered(folder, settings)
 
 
 def waiting_surveys(settings: Settings) -> list[Path]:
@@ -66,8 +65,9 @@ def waiting_extracts(settings: Settings) -> list[Path]:
 
 
 def refused_in_inbox(settings: Settings) -> list[RefusedFile]:
-    """Entries of the inbox (and inbox/register/) that are not regular files: left alone, with a code."""
-    return [*inbox.offered(settings.inbox, settings)[1], *inbox.offered(register_inbox(settings), settings)[1]]
+    """Entries of the inbox (and inbox/register/) that ingest refuses and leaves alone, each with its
+    problem; reads nothing and records nothing, so `nns status` may call it."""
+    return [*inbox.refused(settings.inbox), *inbox.refused(register_inbox(settings))]
 
 
 def is_new(path: Path, settings: Settings, submission_id: str | None = None) -> bool:
@@ -85,10 +85,12 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     path = Path(path)
     name = stored_name(path)  # the ledger keeps names with any personnummer masked
     lake.ensure_lake(settings)
-    if os.path.lexists(path):
-        check_regular(path)  # a symlink, FIFO or device is never opened, archived or removed
-    if path.parent == settings.archive and path.is_file():
+    if path.parent == settings.archive and path.is_file() and not path.is_symlink():
+        # The product's own copy, named by its hash: not an inbox entry (hex digits can look like a
+        # personnummer), and reprocessed under the name the ledger keeps.
         return _reprocess_archived(path, settings)
+    if os.path.lexists(path):
+        inbox.check(path)  # a symlink, FIFO or device, or a personnummer in the name: never opened or removed
     if not path.exists():
         record = ledger.last_record_named(settings, name, register=is_register_extract(path, settings))
         if record is None:
@@ -101,7 +103,8 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     if known and not force and not is_new(path, settings, submission_id):
         finish(path, known, settings)
         return Outcome.restated(known, name)
-    # A reprocess keeps the original arrival; anything else arrived when the product first saw it.
+    # A reprocess keeps the arrival the ledger recorded, so a rerun in this data home decides
+    # supersession as the first run did; anything else arrived when the product first saw it.
     received_at = known.received_at if known and force and known.received_at else inbox.arrival_time(path, settings)
     land = land_register if is_register_extract(path, settings) else land_survey
     record = land(path, settings, submission_id, received_at, known)
@@ -136,8 +139,8 @@ def _reprocess_archived(path: Path, settings: Settings) -> Outcome:
     record = ledger.read_record(settings, path.stem)
     if record is None:
         raise FileNotFoundError(f"{path} is in the archive but not in the ledger")
-    # A hard link under the original name keeps the bytes and the modification time
-    # (the arrival time), outside the inbox so ingest leaves it where it is.
+    # A hard link under the original name, outside the inbox so ingest leaves it where it is;
+    # the arrival time comes from the ledger record (a forced ingest keeps it).
     work = Path(tempfile.mkdtemp(dir=settings.lake, prefix=".reprocess."))
     try:
         named = work / record.file_name

@@ -29,7 +29,6 @@ from .contract import (
     validate,
 )
 from .inbox import stored_name
-from .personnummer import contains_personal_number
 from .problems import Problem, is_blocking, only_the_name, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
@@ -62,8 +61,6 @@ def _unreadable(exc: UnreadableFile) -> Problem:
 
 def _check_file(path: Path, settings: Settings, catalogue) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
     parsed = Parsed()
-    if contains_personal_number(path.name):
-        parsed.add(problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(path)))
     name = parse_name(path.name, catalogue)
     if isinstance(name, Problem):
         parsed.add(name)

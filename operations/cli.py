@@ -32,7 +32,10 @@ from api.published import NotPublished, open_published
 from core import set_aside
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
+from ingest.inbox import RefusedFile
+from ingest.personnummer import redact
 from ingest.register import MissingPseudonymKey
+from ingest.submission import refused_in_inbox
 from ingest.template import SubmissionContent, write_workbook
 from operations import steps
 from operations.rerun import rerun
@@ -108,29 +111,36 @@ def cmd_template(args) -> int:
 
 
 def files_in(given: Path) -> list[Path]:
-    """A path as given, or for a folder the files in it and below (sorted; hidden and temporary
-    names, e.g. `.part` uploads and Excel's `~$` lock files, left alone)."""
+    """A path as given, or for a folder every entry in it and below but folders (sorted; hidden and
+    temporary names, e.g. `.part` uploads and Excel's `~$` lock files, left alone). A symlink or a
+    FIFO among them is offered too, so that ingest refuses it with its reason instead of skipping it."""
     if not given.is_dir():
         return [given]
-    return sorted(p for p in given.rglob("*")
-                  if p.is_file() and not any(part.startswith((".", "~$")) for part in p.relative_to(given).parts))
+    return sorted(p for p in given.rglob("*") if (p.is_symlink() or not p.is_dir())
+                  and not any(part.startswith((".", "~$")) for part in p.relative_to(given).parts))
 
 
 def cmd_ingest(args) -> int:
     settings = get_settings()
-    if not args.paths:
+    refused: list[RefusedFile] = []
+    if args.paths:
+        paths = [file for given in args.paths for file in files_in(Path(given))]
+        missing = [p for p in paths if not os.path.lexists(p)]
+        if missing:  # before any work, so a typo never leaves half a batch done
+            print("No such file: " + ", ".join(redact(str(p)) for p in missing), file=sys.stderr)
+            return EXIT_USAGE
+    else:
         steps.tidy_inbox(settings)
-    paths = [file for given in args.paths for file in files_in(Path(given))] or [
-        Path(p) for p in steps.files_to_ingest(settings, force=args.force)
-        + steps.register_files_to_ingest(settings, force=args.force)]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:  # before any work, so a typo never leaves half a batch done
-        print("No such file: " + ", ".join(map(str, missing)), file=sys.stderr)
-        return EXIT_USAGE
+        paths = [Path(p) for p in steps.files_to_ingest(settings, force=args.force)
+                 + steps.register_files_to_ingest(settings, force=args.force)]
+        refused = refused_in_inbox(settings)
+    for entry in refused:
+        print(f"REFUSED {entry}")
     if not paths:
-        print(f"Nothing new in {settings.inbox}")
-        return EXIT_OK
-    rejected = 0
+        if not refused:
+            print(f"Nothing new in {settings.inbox}")
+        return EXIT_PROBLEM if refused else EXIT_OK
+    problems = len(refused)
     bar = progress_display()
     with bar or contextlib.nullcontext():
         task = bar.add_task("ingest", total=len(paths)) if bar else None
@@ -140,11 +150,15 @@ def cmd_ingest(args) -> int:
             except MissingPseudonymKey as exc:
                 say(bar, f"nns ingest: {exc}", err=True)
                 return EXIT_USAGE
-            rejected += outcome.status == "rejected"
-            say(bar, outcome.summary())
+            except (RefusedFile, FileNotFoundError) as exc:  # left where it is; the others go on
+                problems += 1
+                say(bar, f"REFUSED {exc}")
+            else:
+                problems += outcome.status == "rejected"
+                say(bar, outcome.summary())
             if bar:
                 bar.advance(task)
-    return EXIT_PROBLEM if rejected else EXIT_OK
+    return EXIT_PROBLEM if problems else EXIT_OK
 
 
 def cmd_rerun(args) -> int:
@@ -337,11 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=formatter, description="""\
 What an operator checks each morning: the open collection window and each
 federation's files in it, quarantined files awaiting action (with their first
-problem), the last loads, the latest register extracts, and the last build
-(dbt, quality gate, publication).""", epilog="""\
-exit codes: 0 nothing needs attention; 1 a quarantined file awaits action, or the
-last build (or its quality gate) failed or was interrupted; 2 wrong usage or no
-data home. `--json` prints the same as data, with "attention" and "exit_code".""")
+problem), entries refused in the inbox (a symlink, a FIFO, a personnummer in the
+name), the last loads, the latest register extracts, and the last build (dbt,
+quality gate, publication).""", epilog="""\
+exit codes: 0 nothing needs attention; 1 a quarantined file awaits action, an
+entry was refused in the inbox, or the last build (or its quality gate) failed or
+was interrupted; 2 wrong usage or no data home. `--json` prints the same as data, with "attention" and "exit_code".""")
     p.add_argument("--date", help="the day to look at, e.g. 2026-11-20 (default: today, NNS_TIMEZONE)")
     p.add_argument("--period", help="show this period's collection, e.g. 2025/26 (default: the open window's)")
     p.add_argument("--recent", type=int, default=10, help="how many of the last loads to list (default 10)")
@@ -364,8 +379,9 @@ Identify (SHA-256), archive, validate and land or quarantine each file; register
 extracts are pseudonymised. Safe to run again on the same files: a known file is
 a no-op ("already ingested").""", epilog="""\
 exit codes: 0 every file accepted or already known; 1 at least one file was
-rejected (see `nns status`); 2 a path does not exist, or no pseudonym key for a
-register extract (nothing is ingested when a path is wrong).""")
+rejected, or refused and left where it is (a symlink, a FIFO: one REFUSED line
+each, with the reason; see `nns status`); 2 a path does not exist, or no
+pseudonym key for a register extract (nothing is ingested when a path is wrong).""")
     p.add_argument("paths", nargs="*", help="files to ingest (default: new files in the inbox and inbox/register/)")
     p.add_argument("--force", action="store_true",
                    help="reprocess files the ledger has seen (after a contract fix); without paths: "

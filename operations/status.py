@@ -15,9 +15,11 @@ import duckdb
 
 from core import ledger, set_aside
 from core.catalogue import load_catalogue
+from core.feedback_page import feedback_path
 from core.ledger import LedgerRecord
 from core.settings import Settings
 from ingest.personnummer import key_fingerprint, redact
+from ingest.submission import refused_in_inbox
 from operations import airflow_api
 from operations.build_log import STEPS, build_summary
 
@@ -95,15 +97,19 @@ def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
                                           q["period"] or "", q["ingested_at"] or "", q["submission_id"]))
 
 
+def _refused(settings: Settings) -> list[dict]:
+    """Inbox entries ingest refuses and leaves where they are (a symlink, a FIFO, a personnummer in the
+    name): nothing of them is in the ledger, so only the inbox can tell. Named by their stored name."""
+    return [{"entry": str(entry.path.parent.relative_to(settings.home) / entry.name), "code": entry.code,
+             "message": entry.problem.message, "action": entry.problem.action}
+            for entry in refused_in_inbox(settings)]
+
+
 def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> str | None:
     """The feedback page to send to the federation (surveys only; None if it was not written)."""
     if record.is_register or not errors.get("file_name"):
         return None
-    # Lazy: report.feedback (through report.build: matplotlib, Jinja) takes 2.7 s to import, which
-    # only a status with a quarantined survey file needs; it holds the one rule for the page's name.
-    from report.feedback import feedback_path
-
-    page = feedback_path(settings, errors)
+    page = feedback_path(settings, errors)  # the rule lives in core: report.feedback takes 2 s to import
     return str(page.relative_to(settings.home)) if page.exists() else None
 
 
@@ -231,6 +237,7 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     report["federations"] = (_collection(settings, records, report["period"], quarantined, current)
                              if report["period"] else [])
     report["quarantined"] = quarantined
+    report["refused"] = refused = _refused(settings)
     report["set_aside"] = sorted((asdict(e) for e in set_aside.active(settings)),
                                  key=lambda e: (e["federation_code"] or "~", e["period"] or "", e["set_aside_at"]))
     report["recent_loads"] = [
@@ -244,6 +251,9 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     attention = []
     if quarantined:
         attention.append(f"{len(quarantined)} quarantined file(s) awaiting action")
+    if refused:
+        attention.append(f"{len(refused)} inbox entr{'y' if len(refused) == 1 else 'ies'} refused and left in the "
+                         "inbox: do what 'Refused in the inbox' says for each, then remove it")
     if window and report["period"] == window.period:
         days_left = (window.closes_on - day).days
         missing = [f["federation_code"] for f in report["federations"] if f["state"] in ("waiting", "set aside")]
@@ -332,6 +342,14 @@ def render_text(report: dict) -> str:
         out.append(f"    details: {q['details']}")
         if q.get("feedback"):
             out.append(f"    send: {q['feedback']}")
+    if report.get("refused"):
+        out.append("")
+        out.append(f"Refused in the inbox (never read, nothing recorded; they stay until removed): "
+                   f"{len(report['refused'])}")
+        for r in report["refused"]:
+            out.append(f"  {r['entry']}  ({r['code']})")
+            out.append(f"    why: {r['message']}")
+            out.append(f"    do: {r['action']}")
     if report.get("set_aside"):
         out.append("")
         out.append(f"Set aside (left out of every build until released): {len(report['set_aside'])}")

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.settings import get_settings
+from ingest.inbox import RefusedFile
 from ingest.register import MissingPseudonymKey
 from operations import steps
 
@@ -48,7 +49,7 @@ def ingest(path: str, params: dict) -> dict:
     """Ingest one file; safe to clear and run again (see `ingest.submission`)."""
     try:
         outcome = steps.ingest_with_feedback(Path(path), get_settings(), force=bool(params.get("force")))
-    except MissingPseudonymKey as exc:
+    except (MissingPseudonymKey, RefusedFile) as exc:  # a refused entry: replaced by a symlink since listing
         raise NotRetryable(str(exc)) from None
     if outcome.status == "rejected":
         # Fail this file only: the others still land and the asset is still emitted.

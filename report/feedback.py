@@ -21,18 +21,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.catalogue import Catalogue, load_catalogue, parse_period
+from core.feedback_page import federation_of, feedback_path
 from core.files import atomic_write_text
 from core.settings import Settings
 from ingest.template import SubmissionContent, write_workbook
 from report.build import _environment
 from report.swedish import swedish_date
 
-UNKNOWN_FEDERATION = "okänt-förbund"
 # Problems fixed by a new name or format, so "send it again under the same name" would be wrong.
 RENAME_CODES = {"FILE_NAME", "FILE_TYPE", "PERSONAL_NUMBER_IN_NAME"}
 # An exception's name (BadZipFile, KeyError), alone or in brackets: internal, never for a federation.
 _EXCEPTION_NAME = re.compile(r"\s*\(\s*[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+\s*\)|\s*\b[A-Z]\w*(?:Error|Exception)\b")
-_CODE_IN_NAME = re.compile(r"^(SF\d{2})(?=[_\-. ]|$)", re.I)
 
 
 def _plain(text: str) -> str:
@@ -41,27 +40,11 @@ def _plain(text: str) -> str:
     return re.sub(r"\bdu\b", "ni", re.sub(r"\bDu\b", "Ni", text))
 
 
-def federation_of(errors: dict, catalogue: Catalogue) -> str | None:
-    """The federation: as read from the file, else from the file name, when it is a known code."""
-    match = _CODE_IN_NAME.match(Path(errors.get("file_name", "")).name)
-    for code in (errors.get("federation_code"), match.group(1).upper() if match else None):
-        if code and catalogue.federation(code):
-            return code
-    return None
-
-
 def _period_of(errors: dict) -> str | None:
     if errors.get("period"):
         return errors["period"]
     match = re.search(r"(\d{4})[-_/](\d{2})", errors.get("file_name", ""))
     return parse_period(f"{match.group(1)}/{match.group(2)}") if match else None
-
-
-def feedback_path(settings: Settings, errors: dict, catalogue: Catalogue | None = None) -> Path:
-    catalogue = catalogue or load_catalogue(settings.catalogue_dir)
-    federation = federation_of(errors, catalogue) or UNKNOWN_FEDERATION
-    stem = Path(errors["file_name"]).stem
-    return settings.feedback / federation / f"{stem}_återkoppling_{errors['submission_id'][:8]}.html"
 
 
 def _heading(column: str | None) -> str | None:

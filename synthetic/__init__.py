@@ -9,11 +9,15 @@ bytes, so tests and benchmarks can rely on it.
 from __future__ import annotations
 
 import os
+import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from core.catalogue import load_catalogue
 from core.settings import Settings
+from ingest import inbox
+from ingest.register import register_inbox
 
 from .bad import write_bad_corpus
 from .profiles import BAD_PROFILE, PROFILES, Profile
@@ -31,7 +35,9 @@ def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20
     """
     catalogue = load_catalogue(settings.catalogue_dir)
     if profile_name == BAD_PROFILE:  # the bad-input corpus, not a volume profile
-        return {"profile": BAD_PROFILE, "seed": seed, **write_bad_corpus(out, catalogue, seed)}
+        summary = {"profile": BAD_PROFILE, "seed": seed, **write_bad_corpus(out, catalogue, seed)}
+        _seen_when_delivered(out, settings)
+        return summary
     profile = PROFILES[profile_name]
     out.mkdir(parents=True, exist_ok=True)
     summary = {"profile": profile.name, "seed": seed}
@@ -59,7 +65,30 @@ def generate(profile_name: str, out: Path, settings: Settings, *, seed: int = 20
         _delivered(out / "register")
         if progress:
             progress("register extracts", 1, 1)
+    _seen_when_delivered(out, settings)
     return summary
+
+
+def _seen_when_delivered(out: Path, settings: Settings) -> None:
+    """Replay the product's first sightings of the history this generator writes.
+
+    Arrival is when the product first saw a file (ingest/inbox.py), never the file's
+    modification time. The generator writes years of deliveries at once and stamps each
+    file with its simulated delivery time, so for the files it writes into the inbox it
+    records that time as the first sighting, as if the pipeline had been watching then:
+    resubmissions arrive after the files they replace, and every data home generated with
+    the same seed gets the same arrival times. A delivery time in the future (a corpus
+    case) is not recorded: the product sees that file when it lists it. Files generated
+    elsewhere arrive when the product first sees them in the inbox.
+    """
+    if out.resolve() != settings.inbox.resolve():
+        return
+    now = time.time()
+    for folder in (out, register_inbox(settings)):
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            st = path.lstat()
+            if stat.S_ISREG(st.st_mode) and not inbox.is_temporary(path.name) and st.st_mtime <= now:
+                inbox.observe(path, settings, now=st.st_mtime)
 
 
 def _delivered(folder: Path) -> None:

@@ -104,13 +104,14 @@ class Corpus:
 
     def add(self, name: str, fault: str, *, errors=(), warnings=(), kind="survey",
             federation_code=None, period=None, mtime: float = MTIME, folder: str | None = None) -> None:
-        """Record a corpus file. kind survey | register | refused (not a regular file: left alone)."""
+        """Record a corpus file. kind survey | register | refused (never taken: left alone)."""
         assert name not in self.entries, name
         folder = folder if folder is not None else ("register" if kind == "register" else "")
         path = f"{folder}/{name}" if folder else name
         target = self.out / path
-        # A fixed, past modification time (the arrival when it is earlier than the first sighting),
-        # so reruns agree; it also marks the file as delivered (ingest/inbox.py).
+        # A fixed, past modification time: the simulated delivery, recorded as the product's first
+        # sighting (synthetic._seen_when_delivered) so reruns agree; it also marks the file as
+        # delivered (ingest/inbox.py).
         os.utime(target, (mtime, mtime), follow_symlinks=False)
         expected = "refused" if kind == "refused" else "rejected" if errors else "accepted"
         self.entries[name] = Entry(kind, path, fault, expected,
@@ -599,8 +600,8 @@ def _survey_personal_numbers(c: Corpus) -> None:
     code, period = c.slot()
     name = f"{_stem(code, period)}_{format_number(PLANTED, '12-')}.xlsx"
     c.workbook(name, c.content(code, period))
-    c.add(name, "a personnummer in the file name", errors=["PERSONAL_NUMBER_IN_NAME"],
-          federation_code=code, period=period)
+    c.add(name, "a personnummer in the file name: refused while listing (the name never reaches Airflow)",
+          errors=["PERSONAL_NUMBER_IN_NAME"], kind="refused", federation_code=code, period=period)
 
 
 # --- register extracts ------------------------------------------------------------------------
@@ -665,8 +666,10 @@ def _register(c: Corpus) -> None:
     rows[3][5] = f"Kurs {format_number(PLANTED_SAMORDNING, '10')} vt"
     sus("sus_deltagare_2019-03_personnummer-i-insats.csv", rows,
         "a personnummer and a samordningsnummer written in the insats column", ["PERSONAL_NUMBER_IN_TEXT"])
-    sus(f"sus_deltagare_2019-04_{format_number(PLANTED, '10')}.csv", _sus_rows(5),  # bytes of its own
-        "a personnummer in the file name", ["PERSONAL_NUMBER_IN_NAME"])
+    name = f"sus_deltagare_2019-04_{format_number(PLANTED, '10')}.csv"
+    c.csv(name, [SUS_HEADER] + _sus_rows(5), folder=reg)
+    c.add(name, "a personnummer in the file name: refused while listing (the name never reaches Airflow)",
+          errors=["PERSONAL_NUMBER_IN_NAME"], kind="refused", folder=reg)
     # The strict contract: integers, years and dates exactly as docs/register_extracts.md §4 writes them.
     for month, slug, column, value in [
         ("2019-07", "ar-med-decimaler", "ar_offentlig_forsorjning_fore", "2.5"),

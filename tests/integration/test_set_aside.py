@@ -24,21 +24,22 @@ NNS = str(Path(sys.executable).with_name("nns"))
 BAD_ID = "badbadbad0" + "0" * 54
 
 
-def land_breaking_copy(settings) -> ledger.LedgerRecord:
-    """A later copy of a current survey submission with one answer out of range (9 on a 1–6 scale)."""
+def land_breaking_copy(settings, table: str = "answers", column: str = "answer_value",
+                       value: str = "9") -> ledger.LedgerRecord:
+    """A later copy of a current survey submission with the first row's `column` of `table` set to
+    `value` (by default an answer out of range: 9 on a 1–6 scale)."""
     records = [r for r in ledger.all_records(settings) if r.accepted and r.source == ledger.SURVEY
                and "deltagare" in r.respondent_groups]
     original = max(records, key=lambda r: r.rows_ok)
     source, target = settings.raw / "survey" / original.submission_id, settings.raw / "survey" / BAD_ID
     target.mkdir(parents=True)
     with duckdb.connect() as con:
-        for table in ("respondents", "answers", "collection"):
-            parquet = source / f"{table}.parquet"
+        for part in ("respondents", "answers", "collection"):
+            parquet = source / f"{part}.parquet"
             if not parquet.exists():
                 continue
-            change = ("replace (? as submission_id, case when row_number() over () = 1 then 9 "
-                      "else answer_value end as answer_value)" if table == "answers" else
-                      "replace (? as submission_id)")
+            change = (f"replace (? as submission_id, case when row_number() over () = 1 then {value} "
+                      f"else {column} end as {column})" if part == table else "replace (? as submission_id)")
             con.execute(f"copy (select * {change} from read_parquet('{parquet}')) to '{target / parquet.name}' "
                         "(format parquet)", [BAD_ID])
     manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
@@ -95,6 +96,26 @@ def test_a_breaking_submission_is_named_set_aside_and_released(published_home, s
     again = nns(settings, "build")
     assert again.returncode == 1 and BAD_ID[:12] in again.stderr, again.stderr[-3000:]
     assert nns(settings, "quarantine", "--release", BAD_ID[:12]).returncode == 2, "not set aside any more"
+
+
+def test_a_set_aside_file_that_breaks_a_staging_test_no_longer_blocks_the_build(published_home, small_build):
+    """Kön 'X' fails dbt's accepted_values test on stg_survey__respondents before the gate runs; set
+    aside, the submission is out of the staging views, so that test passes and the nation is published."""
+    settings = published_home
+    clean = published_checksum(small_build / "publish" / "marts.duckdb")
+    land_breaking_copy(settings, table="respondents", column="gender", value="'X'")
+
+    failed = nns(settings, "build")
+    assert failed.returncode == 1, failed.stdout[-2000:] + failed.stderr[-2000:]
+    assert "accepted_values_stg_survey__respondents_gender" in failed.stdout + failed.stderr, failed.stderr[-3000:]
+    assert nns(settings, "quarantine", BAD_ID[:12], "--why", "kön X; nytt underlag begärt").returncode == 0
+
+    built = nns(settings, "build")
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
+    assert published_checksum(settings.publish / "marts.duckdb") == clean, "the nation, built without it"
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert not con.execute("select 1 from staging.stg_survey__respondents where submission_id = ?",
+                               [BAD_ID]).fetchall(), "invisible from staging up"
 
 
 @pytest.mark.parametrize("given", ["abc", "ffffffffffff"])

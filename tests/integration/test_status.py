@@ -6,10 +6,12 @@ import json
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 
 from core import ledger
+from ingest import inbox
 from ingest.submission import ingest_submission
 from operations import cli
 from operations.build_log import read_build_status, record_step, track
@@ -84,7 +86,7 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
         assert expected in text, expected
 
     corrected = write_submission("SF08_2025-26_v2.xlsx", content=sample_content("SF08"))
-    os.utime(corrected)  # arrives later
+    inbox.observe(corrected, settings, now=time.time() + 60)  # arrives later
     assert ingest_submission(corrected, settings).status == "accepted"
     code, report = status_json(capsys, "--date", IN_WINDOW)
     assert code == 0 and report["quarantined"] == [] and report["attention"] == []
@@ -92,7 +94,7 @@ def test_a_quarantined_file_needs_attention_until_a_corrected_one_arrives(settin
 
     # A resubmission replaces the earlier file's rows; it does not add to them.
     resubmitted = write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8))
-    os.utime(resubmitted, (resubmitted.stat().st_mtime + 60,) * 2)
+    inbox.observe(resubmitted, settings, now=time.time() + 60)  # arrives later
     assert ingest_submission(resubmitted, settings).status == "accepted"
     build_current(settings)
     code, report = status_json(capsys, "--date", IN_WINDOW)

@@ -92,6 +92,38 @@ def test_a_wrong_path_exits_2_before_any_work(settings, write_submission, capsys
     assert not settings.ledger.exists() or ledger.all_records(settings) == []
 
 
+REFUSED_LINK = ("REFUSED FILE_NOT_REGULAR: SF01_2025-26.xlsx är ingen vanlig fil (en symbolisk länk) och lämnas "
+                "orörd. Lägg filen själv i inkorgen, inte en genväg (symbolisk länk) eller en annan specialfil.")
+REFUSED_FIFO = ("REFUSED FILE_NOT_REGULAR: SF02_2025-26.xlsx är ingen vanlig fil (en namngiven pipe (FIFO)) och "
+                "lämnas orörd. Lägg filen själv i inkorgen, inte en genväg (symbolisk länk) eller en annan specialfil.")
+
+
+def test_a_symlink_or_fifo_is_refused_in_one_line_and_the_others_go_on(settings, write_submission, tmp_path):
+    outside = write_submission("SF01_2025-26.xlsx", content=sample_content("SF01")).rename(tmp_path / "x.xlsx")
+    link = settings.inbox / "SF01_2025-26.xlsx"
+    link.symlink_to(outside)
+    fifo = settings.inbox / "SF02_2025-26.xlsx"
+    os.mkfifo(fifo)
+    write_submission("SF07_2025-26.xlsx")
+    write_submission("SF03_2025-26.xlsx", content=sample_content("SF03"))
+    env = {**os.environ, "NNS_HOME": str(settings.home)}
+
+    def ingest(*given: Path) -> list[str]:
+        result = subprocess.run([NNS, "ingest", *map(str, given)], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        return result.stdout.splitlines()
+
+    by_name = ingest(link, fifo, settings.inbox / "SF07_2025-26.xlsx")
+    assert by_name[:2] == [REFUSED_LINK, REFUSED_FIFO] and by_name[2].startswith("accepted SF07_2025-26.xlsx")
+    from_folder = ingest(settings.inbox)  # a folder: every entry in it, symlinks and FIFOs too
+    assert from_folder[:2] == [REFUSED_LINK, REFUSED_FIFO] and from_folder[2].startswith("accepted SF03")
+    outside.unlink()  # now a dangling link
+    assert ingest() == [REFUSED_LINK, REFUSED_FIFO], "listing the inbox reports them the same way"
+    assert link.is_symlink() and fifo.is_fifo(), "left where they are"
+    assert sorted(r.file_name for r in ledger.all_records(settings)) == ["SF03_2025-26.xlsx", "SF07_2025-26.xlsx"]
+
+
 def test_generate_draws_bars_on_a_terminal_only(settings, tmp_path):
     code, out = nns_in(settings, "generate", "--profile", "small", "--surveys-only", "--out", str(tmp_path / "t"),
                        tty=True)

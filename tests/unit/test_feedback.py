@@ -79,7 +79,8 @@ def test_a_csv_file_is_named_by_file_and_line(settings, write_submission):
 
 
 def test_the_federation_comes_from_a_valid_file_name(catalogue):
-    from report.feedback import _plain, federation_of
+    from core.feedback_page import federation_of
+    from report.feedback import _plain
 
     assert federation_of({"file_name": "SF07_2025-26.ods"}, catalogue) == "SF07"
     assert federation_of({"file_name": "SF98_2025-26.ods"}, catalogue) is None

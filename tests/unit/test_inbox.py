@@ -65,17 +65,39 @@ def test_a_future_mtime_cannot_make_a_file_look_finished(waiting):
     assert inbox.is_complete(path, waiting, now=now + 61), "unchanged for the interval since first seen"
 
 
-def test_arrival_is_the_first_sighting_and_never_a_future_mtime(settings, write_submission):
-    path = write_submission("SF07_2025-26.xlsx")
-    future = datetime(2030, 6, 1, tzinfo=UTC).timestamp()
-    os.utime(path, (future, future))
+def test_arrival_is_the_first_sighting_never_a_modification_time(settings, write_submission):
+    """The sender sets the modification time: neither a future nor a backdated one is the arrival."""
     before = datetime.now(UTC).isoformat(timespec="seconds")
-    record = ingest_submission(path, settings).record
-    assert before <= record.received_at < "2030"
-    old = settings.inbox / "SF08_2025-26.xlsx"
-    write_submission("SF08_2025-26.xlsx", content=sample_content("SF08"))
-    os.utime(old, (1_700_000_000, 1_700_000_000))  # written in 2023, seen now: arrived when written
-    assert ingest_submission(old, settings).record.received_at.startswith("2023-11-14")
+    future = write_submission("SF07_2025-26.xlsx")
+    os.utime(future, (datetime(2030, 6, 1, tzinfo=UTC).timestamp(),) * 2)
+    assert before <= ingest_submission(future, settings).record.received_at < "2030"
+    backdated = write_submission("SF08_2025-26.xlsx", content=sample_content("SF08"))
+    os.utime(backdated, (1_700_000_000, 1_700_000_000))  # stamped 2023, seen now: arrived now
+    assert ingest_submission(backdated, settings).record.received_at >= before
+
+
+def test_a_backdated_correction_cannot_jump_the_queue(settings, write_submission):
+    """A file seen later is the later file, whatever its time stamp says."""
+    first = write_submission("SF07_2025-26.xlsx")
+    inbox.observe(first, settings, now=time.time() - 3600)  # seen an hour ago
+    early = ingest_submission(first, settings).record
+    late = write_submission("SF07_2025-26_v2.xlsx", content=sample_content(n=8))
+    os.utime(late, (1_600_000_000, 1_600_000_000))  # claims 2020
+    later = ingest_submission(late, settings).record
+    assert ledger.latest([later, early]) is later
+
+
+def test_a_rerun_keeps_the_arrival_the_ledger_recorded(settings, write_submission):
+    """Forced again in the same data home after the file left the inbox (and its sighting was
+    forgotten): the ledger's arrival, not a new sighting."""
+    path = write_submission("SF07_2025-26.xlsx")
+    data = path.read_bytes()
+    inbox.observe(path, settings, now=1_700_000_000)
+    first = ingest_submission(path, settings).record
+    assert first.received_at == "2023-11-14T22:13:20+00:00" and not path.exists()
+    path.write_bytes(data)
+    again = ingest_submission(path, settings, force=True).record
+    assert again.received_at == first.received_at and again.ingested_at >= first.ingested_at
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "dangling"])

@@ -8,7 +8,7 @@ import json
 import os
 
 from core import ledger
-from ingest import lake
+from ingest import inbox, lake
 from ingest.submission import finish_interrupted, ingest_submission
 from operations.steps import files_to_ingest
 from tests.conftest import sample_content
@@ -67,7 +67,7 @@ def test_a_newer_file_is_a_new_submission_and_both_are_kept(settings, write_subm
 
 def test_received_at_is_when_the_file_arrived(settings, write_submission):
     path = write_submission("SF07_2025-26.xlsx")
-    os.utime(path, (1_700_000_000, 1_700_000_000))
+    inbox.observe(path, settings, now=1_700_000_000)  # the product first saw it then
     outcome = ingest_submission(path, settings)
     record = ledger.read_record(settings, outcome.submission_id)
     assert record.received_at == "2023-11-14T22:13:20+00:00"

@@ -89,6 +89,37 @@ def test_quarantine_is_sorted_by_federation_and_points_to_the_feedback_page(sett
     assert [q["federation_code"] for q in report["quarantined"]] == ["SF02", "SF11", "SF30"]
     assert [q["feedback"] for q in report["quarantined"]] == [str(pages[f]) for f in ("SF02", "SF11", "SF30")]
     assert f"send: {pages['SF02']}" in render_text(report)
+    # ... and finds that page without importing the report package (seconds: matplotlib, WeasyPrint).
+    probe = ("import sys; from operations import cli; cli.main(['status', '--date', '2026-11-20']); "
+             "print('imported:', sorted(m for m in sys.modules if m.split('.')[0] in ('report', 'matplotlib')))")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "NNS_HOME": str(settings.home)}).stdout
+    assert f"send: {pages['SF02']}" in shown and "imported: []" in shown, shown[-2000:]
+
+
+def test_entries_refused_in_the_inbox_are_shown_and_need_attention(settings, tmp_path, capsys):
+    from ingest.personnummer import format_number
+    from tests.unit.test_personnummer_leaks import SECRET
+
+    (settings.inbox / "SF07_2025-26.xlsx").symlink_to(tmp_path / "elsewhere.xlsx")
+    (settings.inbox / "register").mkdir()
+    os.mkfifo(settings.inbox / "register" / "sus_deltagare_2026-06.csv")
+    (settings.inbox / f"SF08_2025-26_{format_number(SECRET, '12-')}.xlsx").write_bytes(b"whatever")
+    assert cli.main(["status", "--date", MID_WINDOW.isoformat()]) == 1
+    text = capsys.readouterr().out
+    assert "Refused in the inbox (never read, nothing recorded; they stay until removed): 3" in text
+    for line in ("  inbox/SF07_2025-26.xlsx  (FILE_NOT_REGULAR)",
+                 "    why: SF07_2025-26.xlsx är ingen vanlig fil (en symbolisk länk) och lämnas orörd.",
+                 "  inbox/SF08_2025-26_[personnummer borttaget].xlsx  (PERSONAL_NUMBER_IN_NAME)",
+                 "    do: Byt namn på filen så att det inte innehåller något personnummer och skicka den igen.",
+                 "  inbox/register/sus_deltagare_2026-06.csv  (FILE_NOT_REGULAR)",
+                 "Needs attention: 3 inbox entries refused and left in the inbox"):
+        assert line in text, line
+    assert SECRET[2:] not in text.replace("-", "")
+    report = status_report(settings, MID_WINDOW)
+    assert [r["code"] for r in report["refused"]] == ["FILE_NOT_REGULAR", "PERSONAL_NUMBER_IN_NAME",
+                                                      "FILE_NOT_REGULAR"]
+    assert not (settings.home / "arrivals").exists(), "status records no sighting"
 
 
 def test_a_set_aside_submission_needs_attention_and_is_listed(settings):

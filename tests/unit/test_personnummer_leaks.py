@@ -1,6 +1,7 @@
-"""A personnummer where none belongs (a survey cell, a register column, a file name) rejects the file,
-and nothing ingest writes or shows quotes it: not errors.json, the ledger, the feedback page,
-the log line, the quarantine's file names or `nns status`.
+"""A personnummer where none belongs (a survey cell, a register column) rejects the file, one in a file
+name has the file refused and left in the inbox, and nothing ingest writes or shows quotes it: not
+errors.json, the ledger, the feedback page, the log line, the quarantine's file names, an Airflow
+task's argument or `nns status`.
 
 The numbers are built here from a date, a serial and a computed check digit.
 """
@@ -11,6 +12,10 @@ import csv
 import json
 import logging
 
+import pytest
+
+from core import ledger
+from ingest.inbox import RefusedFile
 from ingest.personnummer import FORMS, format_number, luhn_digit
 from operations import cli
 from operations.steps import ingest_with_feedback
@@ -115,20 +120,6 @@ def test_an_invalid_check_digit_is_an_ordinary_serial_but_never_quoted(settings,
     assert wrong[2:] not in _digits("".join(written_by_ingest(settings)))
 
 
-def test_a_survey_file_named_with_a_personnummer_is_rejected_and_stored_redacted(settings, write_submission,
-                                                                                 capsys):
-    name = f"SF07_2025-26_{format_number(SECRET, '12-')}.xlsx"
-    outcome = ingest_with_feedback(write_submission(name), settings)
-
-    assert outcome.status == "rejected"
-    assert [p["code"] for p in problems_of(settings, outcome)] == ["PERSONAL_NUMBER_IN_NAME"]
-    assert outcome.file_name == "SF07_2025-26_[personnummer borttaget].xlsx"
-    assert (settings.quarantine / outcome.submission_id / outcome.file_name).is_file()
-    [page] = (settings.feedback / "SF07").glob("*.html")
-    assert "Byt namn på filen" in page.read_text(encoding="utf-8")
-    assert_not_quoted([SECRET], outcome.summary(), *written_by_ingest(settings), *status_texts(capsys))
-
-
 def test_a_personnummer_in_a_sus_insats_rejects_the_extract(settings, capsys, caplog):
     folder = settings.inbox / "register"
     folder.mkdir(parents=True)
@@ -151,18 +142,29 @@ def test_a_personnummer_in_a_sus_insats_rejects_the_extract(settings, capsys, ca
                       *status_texts(capsys))
 
 
-def test_a_register_file_named_with_a_personnummer_is_rejected_and_stored_redacted(settings, capsys, caplog):
-    folder = settings.inbox / "register"
-    folder.mkdir(parents=True)
-    path = folder / f"sus_deltagare_2024-06_{format_number(SECRET, '10')}.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, delimiter=";").writerows([HEADER, sus_row(format_number(MAN, "12-"), "M")])
-    caplog.set_level(logging.INFO)
-    outcome = ingest_with_feedback(path, settings)
+@pytest.mark.parametrize("source", ["survey", "register"])
+def test_a_file_named_with_a_personnummer_is_refused_while_listing(settings, write_submission, capsys, caplog,
+                                                                   source):
+    """Refused before listing, so the name never becomes an Airflow task's argument (XCom); refused
+    by hand too; left where it is; and nothing written, logged or shown quotes the number."""
+    from operations import tasks
 
-    assert outcome.status == "rejected"
-    assert [p["code"] for p in problems_of(settings, outcome)] == ["PERSONAL_NUMBER_IN_NAME"]
-    assert outcome.file_name == "sus_deltagare_2024-06_[personnummer borttaget].csv"
-    assert path.exists()  # the agency's file stays where it arrived
-    assert_not_quoted([SECRET], outcome.summary(), caplog.text, *written_by_ingest(settings),
-                      *status_texts(capsys))
+    if source == "survey":
+        path = write_submission(f"SF07_2025-26_{format_number(SECRET, '12-')}.xlsx")
+        stored = "SF07_2025-26_[personnummer borttaget].xlsx"
+    else:
+        (settings.inbox / "register").mkdir()
+        path = settings.inbox / "register" / f"sus_deltagare_2024-06_{format_number(SECRET, '10')}.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f, delimiter=";").writerows([HEADER, sus_row(format_number(MAN, "12-"), "M")])
+        stored = "sus_deltagare_2024-06_[personnummer borttaget].csv"
+    caplog.set_level(logging.INFO)
+
+    assert tasks.new_survey_files({}) == [] and tasks.new_register_files({}) == [], "what the DAGs map over"
+    assert "PERSONAL_NUMBER_IN_NAME: Filnamnet innehåller ett personnummer" in caplog.text and stored in caplog.text
+    with pytest.raises(RefusedFile) as refused:
+        ingest_with_feedback(path, settings)  # given by hand (nns ingest PATH)
+    assert refused.value.code == "PERSONAL_NUMBER_IN_NAME" and refused.value.name == stored
+    assert path.exists() and ledger.all_records(settings) == [], "left where it is, never in the ledger"
+    assert_not_quoted([SECRET], str(refused.value), caplog.text, *written_by_ingest(settings), *status_texts(capsys))
+

@@ -5,3 +5,4 @@ select
     category,
     amount
 from {{ source('register', 'income') }}
+where {{ not_set_aside() }}

@@ -14,3 +14,4 @@ select
     years_public_support_before,
     end_reason
 from {{ source('register', 'participants') }}
+where {{ not_set_aside() }}

@@ -9,3 +9,4 @@ select
     question_code,
     cast(answer_value as integer) as answer_value
 from source
+where {{ not_set_aside() }}

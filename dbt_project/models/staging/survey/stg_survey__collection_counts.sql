@@ -10,3 +10,4 @@ select
     asked,
     answered
 from source
+where {{ not_set_aside() }}

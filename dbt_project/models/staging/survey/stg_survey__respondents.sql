@@ -14,3 +14,4 @@ select
     age_group,
     insats
 from source
+where {{ not_set_aside() }}
