@@ -14,9 +14,13 @@ is the sum of its predecessors' results. The rules:
    if a small hidden count is still determined, one more cell is hidden.
    Repeat until nothing changes.
 
+4. The attacker's check (publication.publish.protect_frames): cells the
+   attacker's LP audit (publication.attack) can still bound inside
+   [1, threshold − 1] are passed back as `forced` and the rules run again.
+
 Suppressed cells get status '..' and every value built on the count is nulled.
-`publication.publish.audit` proves the within-table rules over a published database
-without access to the hidden values.
+`publication.audit.audit` proves the within-table rules over a published database
+without access to the hidden values; `publication.attack` bounds every hidden count.
 """
 
 from __future__ import annotations
@@ -133,10 +137,16 @@ def _determined(counts, hidden, equations, components, threshold) -> list[int]:
     return pinned
 
 
-def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int) -> np.ndarray:
-    """The suppression mask for cells with `counts`, tied together by `equations`."""
+def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
+                  forced: np.ndarray | None = None) -> np.ndarray:
+    """The suppression mask for cells with `counts`, tied together by `equations`.
+
+    `forced` cells are hidden from the start (found by the attacker's check, publication.attack).
+    """
     counts = np.nan_to_num(np.asarray(counts, dtype=float))
     hidden = (counts >= 1) & (counts < threshold)
+    if forced is not None:
+        hidden |= forced
     components = _components(len(counts), equations)
     by_row: dict[int, list[Equation]] = {}
     for eq in equations:
@@ -172,10 +182,11 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int)
             hidden[candidates[np.argmin(counts[candidates])]] = True
 
 
-def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int) -> np.ndarray:
+def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int,
+            forced: np.ndarray | None = None) -> np.ndarray:
     """Protect one table on its own margins (row positions of `df`)."""
     df = df.reset_index(drop=True)
-    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold)
+    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold, forced)
 
 
 def apply(df: pd.DataFrame, hidden: np.ndarray, nulled: list[str]) -> pd.DataFrame:
