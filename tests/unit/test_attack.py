@@ -72,7 +72,8 @@ def linked_tables(seed: int, federations: int = 4, indicators: int = 2) -> dict[
                 n = observed[code][gender]
                 outcomes.append({"cohort_year": 2022, "federation_code": code, "federation_name": code,
                                  "gender": gender, "insats": "alla", "support_at_start": "alla",
-                                 "followup_months": months, "n_observed": n, "n_self_supporting": 0,
+                                 "followup_months": months, "is_complete": True, "cohort_size": n,
+                                 "n_observed": n, "n_self_supporting": 0,
                                  "share_self_supporting": 0.0, "n_sustainable": 0, "share_sustainable": 0.0,
                                  "disclosure_n": n})
     federations = pd.DataFrame({"federation_code": codes, "federation_name": codes, "lan": None,
