@@ -41,7 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, hstack, vstack
 
 from core.catalogue import NATION
 from publication.specs import PUBLISHED
@@ -59,6 +59,7 @@ ATTACKED_COUNT = {
 }
 FOLLOWUP_BASE = 6
 TOLERANCE = 1e-6
+CAP_FACTOR = 1000
 
 
 @dataclass
@@ -108,10 +109,12 @@ class _Model:
         self.unknowns: list[Unknown] = []
         self.relations: list[Relation] = []
         self.cell: dict[tuple[str, int], int] = {}
+        self.values: dict[str, np.ndarray] = {}
         for name, column in ATTACKED_COUNT.items():
             df = tables.get(name)
             if df is None:
                 continue
+            self.values[name] = np.nan_to_num(df[column].to_numpy(dtype=float, na_value=np.nan))
             hidden = (df["status"] == HIDDEN).to_numpy()
             for row in np.flatnonzero(hidden):
                 self.cell[(name, int(row))] = self._unknown(name, int(row), f"{name}[{int(row)}].{column}")
@@ -128,8 +131,7 @@ class _Model:
         for table, row, coef in terms:
             unknown = self.cell.get((table, row))
             if unknown is None:
-                value = self.tables[table][ATTACKED_COUNT[table]].iat[row]
-                constant += coef * float(0 if pd.isna(value) else value)
+                constant += coef * self.values[table][row]
                 shown.append((table, row))
             else:
                 coefficients[unknown] = coefficients.get(unknown, 0.0) + coef
@@ -272,56 +274,89 @@ def _matrix(relations: list[Relation], local: dict[int, int], size: int):
             np.array([-r.constant for r in relations]))
 
 
-def _attack_component(model: _Model, members: list[int], relation_ids: list[int],
-                      threshold: int) -> tuple[list[Finding], int]:
-    """Findings among one connected set of unknowns, and the LPs solved for them."""
-    size = len(members)
-    if not relation_ids:
-        return [], 0
-    local = {u: j for j, u in enumerate(members)}
-    relations = [model.relations[i] for i in relation_ids]
+def _bounds_problem(relations: list[Relation], local: dict[int, int], size: int, threshold: int) -> dict:
     a_eq, b_eq = _matrix([r for r in relations if r.equality], local, size)
     a_ub, b_ub = _matrix([r for r in relations if not r.equality], local, size)
-    # Any feasible point decides many unknowns at once: x_u >= threshold there means its maximum is not
-    # small; x_u = 0 there means its minimum is 0. Sweep the sum both ways, then solve per unknown only
-    # what is still open, keeping every solution's evidence.
-    large = np.zeros(size, dtype=bool)
-    zero = np.zeros(size, dtype=bool)
+    cap = CAP_FACTOR * threshold + sum(abs(r.constant) for r in relations)  # above any true count
+    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "cap": cap, "size": size}
+
+
+def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = None, threshold: int = 0):
+    """Minimise objective·x over the relations, 0 ≤ x ≤ cap; with `lifted`, maximise Σ min(x_u, threshold)
+    over those unknowns instead (an auxiliary y_u ≤ x_u, y_u ≤ threshold for each)."""
+    size, a_ub, b_ub, a_eq = problem["size"], problem["A_ub"], problem["b_ub"], problem["A_eq"]
+    if lifted is None:
+        return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=problem["b_eq"],
+                       bounds=(0, problem["cap"]), method="highs")
+    k = len(lifted)
+    link = csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)],
+                                                        np.r_[size + np.arange(k), lifted])), shape=(k, size + k))
+    ub = link if a_ub is None else vstack([hstack([a_ub, csr_matrix((a_ub.shape[0], k))]), link])
+    b = np.zeros(k) if b_ub is None else np.r_[b_ub, np.zeros(k)]
+    eq = None if a_eq is None else hstack([a_eq, csr_matrix((a_eq.shape[0], k))])
+    return linprog(np.r_[np.zeros(size), -np.ones(k)], A_ub=ub, b_ub=b, A_eq=eq, b_eq=problem["b_eq"],
+                   bounds=[(0, problem["cap"])] * size + [(0, threshold)] * k, method="highs")
+
+
+def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
+    """Unknowns settled safe by some feasible point (x_u = 0 or x_u ≥ threshold), and the LPs it took.
+
+    Every relation at once (the components are independent, so one LP serves them all):
+    maximise Σ min(x_u, threshold) over the open unknowns, then minimise Σ x_u over them,
+    while that settles more.
+    """
+    size = len(model.unknowns)
+    settled = np.zeros(size, dtype=bool)
+    if not model.relations:
+        return settled, 0
+    problem = _bounds_problem(model.relations, {u: u for u in range(size)}, size, threshold)
     lps = 0
 
-    def solve(objective: np.ndarray):
-        nonlocal lps
-        lps += 1
-        result = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    def seen(result) -> None:
         if result.status == 2:
-            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[members[0]].label}")
+            raise InconsistentPublication("no values fit the published relations")
         if result.status == 0:
-            large[result.x >= threshold - TOLERANCE] = True
-            zero[result.x <= TOLERANCE] = True
-        return result
+            x = result.x[:size]
+            settled[(x >= threshold - TOLERANCE) | (x <= TOLERANCE)] = True
 
-    solve(-np.ones(size))
-    solve(np.ones(size))
-    findings = []
-    for j, u in enumerate(members):
-        if large[j] or zero[j]:
-            continue
+    while not settled.all():
+        before = int(settled.sum())
+        seen(_solve(problem, np.zeros(size), np.flatnonzero(~settled), threshold))
+        lps += 1
+        if not settled.all():
+            seen(_solve(problem, (~settled).astype(float)))
+            lps += 1
+        if int(settled.sum()) == before:
+            break
+    return settled, lps
+
+
+def _attack_component(model: _Model, members: list[int], relation_ids: list[int], threshold: int,
+                      only: list[int]) -> tuple[list[Finding], int]:
+    """Each unknown in `only`, of one connected set: its exact [min, max] by two LPs; the findings."""
+    size = len(members)
+    local = {u: j for j, u in enumerate(members)}
+    relations = [model.relations[i] for i in relation_ids]
+    problem = _bounds_problem(relations, local, size, threshold)
+    findings, lps = [], 0
+    for u in only:
+        j = local[u]
         objective = np.zeros(size)
         objective[j] = -1.0
-        result = solve(objective)
-        if result.status != 0 or large[j]:  # unbounded above, or seen large
-            continue
-        high = -result.fun
+        high = _solve(problem, objective)
         objective[j] = 1.0
-        result = solve(objective)
-        low = result.fun
-        if _is_finding(low, high, threshold):
-            touching = [r for r in relations if u in r.coefficients]
-            unknown = model.unknowns[u]
-            findings.append(Finding(unknown.table, unknown.row, unknown.label, round(float(low), 6),
-                                    round(float(high), 6), [r.name for r in touching],
-                                    sorted({c for r in touching for c in r.shown}),
-                                    sorted({c for r in relations for c in r.shown})))
+        low = _solve(problem, objective)
+        lps += 2
+        if 2 in (high.status, low.status):
+            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
+        if high.status != 0 or low.status != 0 or not _is_finding(low.fun, -high.fun, threshold):
+            continue
+        touching = [r for r in relations if u in r.coefficients]
+        unknown = model.unknowns[u]
+        findings.append(Finding(unknown.table, unknown.row, unknown.label, round(float(low.fun), 6),
+                                round(float(-high.fun), 6), [r.name for r in touching],
+                                sorted({c for r in touching for c in r.shown}),
+                                sorted({c for r in relations for c in r.shown})))
     return findings, lps
 
 
@@ -343,21 +378,28 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackRepo
     for add in RELATIONS.values():
         if add is not None:
             add(model)
+    started = time.monotonic()
+    settled, lps = _sweep(model, threshold)
+    swept = time.monotonic() - started
     findings: list[Finding] = []
     checked: dict[str, int] = {}
     seconds: dict[str, float] = {}
-    lps = 0
     components = _components(model)
+    for unknown in model.unknowns:  # the sweep's time, shared out over the unknowns' tables
+        checked[unknown.table] = checked.get(unknown.table, 0) + 1
+        seconds[unknown.table] = seconds.get(unknown.table, 0.0) + swept / len(model.unknowns)
     for members, relation_ids in components:
+        open_ = [u for u in members if not settled[u]]
+        if not open_ or not relation_ids:
+            continue
         started = time.monotonic()
-        found, solved = _attack_component(model, members, relation_ids, threshold)
+        found, solved = _attack_component(model, members, relation_ids, threshold, only=open_)
         findings += found
         lps += solved
         elapsed = time.monotonic() - started
-        for u in members:  # the component's time, shared out over its unknowns' tables
+        for u in open_:
             table = model.unknowns[u].table
-            checked[table] = checked.get(table, 0) + 1
-            seconds[table] = seconds.get(table, 0.0) + elapsed / len(members)
+            seconds[table] = seconds.get(table, 0.0) + elapsed / len(open_)
     return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps)
 
 

@@ -33,7 +33,8 @@ from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
 from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
 from publication.checksum import published_checksum
-from publication.disclosure import SHOWN, SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
+from publication.disclosure import SHOWN, SUPPRESSED, apply
+from publication.linked import linked_system, split
 from publication.specs import COUNT_COLUMNS, PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -68,57 +69,16 @@ def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting: dict[str, str],
-                          offset: int) -> list[Equation]:
-    """Equations tying the two tables together, so neither helps undo the other.
-
-    Where an indicator has one question in a questionnaire, a trend cell counts the
-    same people as the result cells of the federations that report as its
-    federation: the same cell, or (before a merger) the sum of the predecessors.
-    """
-    cell = ["period", "respondent_group", "indicator_id"]
-    questions = trends.groupby(cell)["comparability_key"].transform("nunique")
-    single = trends[questions == 1]
-    keyed = results.assign(position=np.arange(len(results)),
-                           reporting=results.federation_code.map(lambda f: reporting.get(f, f)))
-    parts = keyed.groupby(cell + ["reporting", "gender"])["position"].apply(tuple)
-    equations = []
-    for position, row in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False),
-                             strict=True):
-        members = parts.get(tuple(row))
-        if members:
-            equations.append(Equation(offset + int(position), tuple(int(m) for m in members)))
-    return equations
-
-
 MAX_ROUNDS = 30
 
 
 def _protect_all(frames: dict[str, pd.DataFrame], reporting: dict[str, str], threshold: int,
                  forced: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    spec = {t.name: t for t in PUBLISHED}
-    hidden: dict[str, np.ndarray] = {}
-    if "indicator_results" in frames and "indicator_trends" in frames:
-        hidden.update(_protect_results_and_trends(frames, reporting, threshold, forced, spec))
-    for table in PUBLISHED:
-        if table.protected and table.name in frames and table.name not in hidden:
-            hidden[table.name] = protect(frames[table.name], count=table.count, keys=table.keys,
-                                         margins=table.margins, threshold=threshold, forced=forced[table.name])
-    return hidden
-
-
-def _protect_results_and_trends(frames, reporting, threshold, forced, spec) -> dict[str, np.ndarray]:
-    """Results and trends share cells, so they are protected as one system."""
-    hidden = {}
-    results, trends = frames["indicator_results"], frames["indicator_trends"]
-    offset = len(results)
-    equations = (margin_equations(results, spec["indicator_results"].keys, spec["indicator_results"].margins)
-                 + margin_equations(trends, spec["indicator_trends"].keys, spec["indicator_trends"].margins, offset)
-                 + shared_cell_equations(results, trends, reporting, offset))
-    joint = protect_cells(np.concatenate([results.n.to_numpy(float), trends.n.to_numpy(float)]), equations,
-                          threshold, np.concatenate([forced["indicator_results"], forced["indicator_trends"]]))
-    hidden["indicator_results"], hidden["indicator_trends"] = joint[:offset], joint[offset:]
-    return hidden
+    system, offsets = linked_system(frames, reporting)
+    forced_rows = np.zeros(len(system.counts), dtype=bool)
+    for name, offset in offsets.items():
+        forced_rows[offset: offset + len(frames[name])] = forced[name]
+    return split(system.protect(threshold, forced_rows), frames, offsets)
 
 
 def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:

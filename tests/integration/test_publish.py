@@ -130,15 +130,11 @@ def test_a_failed_gate_publishes_nothing(published_home, monkeypatch):
     target = published_home.publish / "marts.duckdb"
     before = target.read_bytes()
 
-    def primary_only(df, *, count, threshold, **_):
-        n = df[count].fillna(0).to_numpy()
-        return (n >= 1) & (n < threshold)
+    def primary_only(frames, _reporting, threshold, forced):
+        counts = {t.name: frames[t.name][t.count].fillna(0).to_numpy() for t in PUBLISHED if t.name in forced}
+        return {name: (n >= 1) & (n < threshold) for name, n in counts.items()}
 
-    def primary_only_cells(counts, _equations, threshold, _forced=None):
-        return (counts >= 1) & (counts < threshold)
-
-    monkeypatch.setattr(publishing, "protect", primary_only)
-    monkeypatch.setattr(publishing, "protect_cells", primary_only_cells)
+    monkeypatch.setattr(publishing, "_protect_all", primary_only)
     # The protector no longer asks the attacker either; the gate's own audit still does.
     monkeypatch.setattr(publishing, "attack_tables", lambda *_: AttackReport([], {}, {}, 0, 0))
     result = run_gate(published_home, raise_on_failure=False)

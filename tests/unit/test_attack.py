@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from core.catalogue import NATION
 from publication.attack import RELATIONS, attack_tables
-from publication.disclosure import protect
+from publication.disclosure import Margin, protect
 from publication.publish import _assemble, protect_frames
 from publication.specs import PUBLISHED
 
@@ -85,11 +85,12 @@ def linked_tables(seed: int, federations: int = 4, indicators: int = 2) -> dict[
 
 
 def greedy_within_tables(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The old protection: each table on its own margins, smallest-first, nothing across tables."""
+    """The old protection: each table on its own margins, smallest-first, blind to the unpublished
+    remainders and to every relation across tables."""
     frames = {name: df.sort_values(SPEC[name].keys or SPEC[name].columns[:1]).reset_index(drop=True)
               for name, df in frames.items()}
-    hidden = {name: protect(df, count=SPEC[name].count, keys=SPEC[name].keys, margins=SPEC[name].margins,
-                            threshold=THRESHOLD)
+    hidden = {name: protect(df, count=SPEC[name].count, keys=SPEC[name].keys,
+                            margins=[Margin(m.part, m.total) for m in SPEC[name].margins], threshold=THRESHOLD)
               for name, df in frames.items() if SPEC[name].protected}
     return _assemble(frames, hidden)
 
