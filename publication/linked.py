@@ -30,7 +30,6 @@ from publication.specs import PUBLISHED
 
 SPEC = {t.name: t for t in PUBLISHED}
 FOLLOWUP_BASE = 6
-ADDITIVE = {"indicator11_outcomes": "n_observed", "gender_analysis": "participants"}  # else the table's count
 
 
 def linked_system(frames: dict[str, pd.DataFrame], reporting: dict[str, str]) -> tuple[LinkedSystem,
@@ -42,7 +41,7 @@ def linked_system(frames: dict[str, pd.DataFrame], reporting: dict[str, str]) ->
         if table.protected and table.name in frames:
             df = frames[table.name]
             offsets[table.name] = system.add_table(df[table.count])
-            additive = df[ADDITIVE.get(table.name, table.count)].to_numpy(dtype=float)
+            additive = df[table.margin_count].to_numpy(dtype=float)
             system.add_margins(df, table.keys, table.margins, offsets[table.name], additive)
     if {"indicator_results", "indicator_trends"} <= offsets.keys():
         _shared_cells(system, frames, reporting, offsets)

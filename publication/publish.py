@@ -143,6 +143,8 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
                 added += 1
         if not added:
             break
+        for name, mask in hidden.items():  # the next round starts from this one's protection
+            forced[name] |= mask
     raise PublicationRefused(f"disclosure control could not protect {len(findings)} cell(s) against the "
                              f"attacker's audit, e.g. {findings[0].label}; refusing to publish")
 
