@@ -32,8 +32,8 @@ from core.crash_points import checkpoint
 from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
 from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
-from publication.ckm import perturb, perturbed_tables
 from publication.checksum import published_checksum
+from publication.ckm import perturb, perturbed_tables
 from publication.disclosure import SHOWN, SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
 from publication.specs import COUNT_COLUMNS, PUBLISHED
 
