@@ -36,4 +36,4 @@ def model(dbt, session):
     return pd.DataFrame(
         [(submission_id, source_row, record_hash(secret, identity(*who))) for submission_id, source_row, *who in rows],
         columns=["submission_id", "source_row", "record_hash"],
-    ).astype({"source_row": "int64", "record_hash": "int64"})
+    ).astype({"submission_id": "string", "source_row": "int64", "record_hash": "int64"})  # typed even when empty
