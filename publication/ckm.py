@@ -163,7 +163,7 @@ def share_half_up(part: pd.Series, whole: pd.Series) -> pd.Series:
 def perturb(frames: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:
     """The register tables among `frames` (warehouse marts with their cell keys), as published under
     CKM: counts perturbed, shares from the perturbed counts, every row status 'ok', no cell key."""
-    if threshold - 1 > JS:
+    if frames and threshold - 1 > JS:
         raise ValueError(f"NNS_DISCLOSURE_METHOD=ckm publishes perturbed counts from {JS + 1} up, so "
                          f"NNS_DISCLOSURE_THRESHOLD may be at most {JS + 1}, not {threshold}")
     spec = {t.name: t for t in PUBLISHED}

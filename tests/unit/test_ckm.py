@@ -216,8 +216,11 @@ def test_a_mean_is_shown_only_where_the_perturbed_count_proves_more_than_js_peop
 
 
 def test_ckm_refuses_a_threshold_above_js_plus_one():
+    frames = {"support_transitions": cells(microdata(5), TRANSITION)}
+    assert ckm.perturb(frames, ckm.JS + 1)["support_transitions"].participants.gt(0).all()
     with pytest.raises(ValueError, match="at most 5"):
-        ckm.perturb({}, ckm.JS + 2)
+        ckm.perturb(frames, ckm.JS + 2)
+    assert ckm.perturb({}, ckm.JS + 2) == {}, "under suppression nothing is perturbed, at any threshold"
 
 
 def test_only_ckm_perturbs_and_only_the_register_tables():
