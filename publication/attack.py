@@ -23,6 +23,9 @@ writes down every relation a reader knows:
   and points not yet observed) is an unknown of its own, ≥ 0;
 - **non-negativity** of every count.
 
+Tables the `publication` table lists as perturbed (`perturbed_tables`, the Cell Key
+Method) hide no count and, by design, hold no exact relation: they are not modelled.
+
 For every unknown it computes the tightest interval [min, max] by linear programming
 (HiGHS through scipy.optimize.linprog), one small LP per connected component of the
 relations. A *finding* is an unknown whose interval holds no integer outside
@@ -404,11 +407,17 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackRepo
 
 
 def read_published(path: Path) -> dict[str, pd.DataFrame]:
-    """The published tables the attack reads, as they are in the file."""
+    """The published tables the attack reads, as they are in the file (perturbed tables left out)."""
     wanted = [*ATTACKED_COUNT, "federations"]
     with duckdb.connect(str(path), read_only=True) as con:
         existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
-        return {name: con.execute(f"select * from {name}").df() for name in wanted if name in existing}
+        columns = {r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where table_name = 'publication'").fetchall()}
+        listed = (con.execute("select perturbed_tables from publication").fetchone()[0] or ""
+                  if "perturbed_tables" in columns else "")
+        perturbed = {name.strip() for name in listed.split(",")}
+        return {name: con.execute(f"select * from {name}").df() for name in wanted
+                if name in existing and name not in perturbed}
 
 
 def attack_file(path: Path, threshold: int) -> AttackReport:

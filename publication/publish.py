@@ -33,6 +33,7 @@ from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
 from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
 from publication.checksum import published_checksum
+from publication.ckm import perturb, perturbed_tables
 from publication.disclosure import SHOWN, SUPPRESSED, apply
 from publication.linked import linked_system, split
 from publication.specs import COUNT_COLUMNS, PUBLISHED
@@ -95,8 +96,11 @@ def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) ->
     return tables
 
 
-def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
+def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -> dict[str, pd.DataFrame]:
     """The protected tables: margins and shared cells first, then until the attacker recovers nothing.
+
+    Under NNS_DISCLOSURE_METHOD=ckm the register tables are perturbed instead (publication.ckm)
+    and the rest is protected without them.
 
     Each round protects every table (publication.disclosure), then runs the attacker's
     audit (publication.attack) over the tables as they would be published; for each
@@ -107,7 +111,8 @@ def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
         frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True) for t in PUBLISHED}
         reporting = dict(source.execute(
             "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
-    return protect_frames(frames, reporting, threshold)
+    perturbed = perturb({t: frames.pop(t) for t in perturbed_tables(method)}, threshold)
+    return protect_frames(frames, reporting, threshold) | perturbed
 
 
 def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
@@ -184,25 +189,31 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
             if "federations_mean_share" in df.columns:
                 target.execute(f"comment on column {table.name}.federations_mean_share is 'On national rows: "
                                f"the unweighted mean of the positive shares of the federations shown'")
-            if table.protected:
+            if table.name in meta["perturbed_tables"]:
+                target.execute(f"comment on column {table.name}.status is 'ok: every count is perturbed "
+                               f"(the Cell Key Method), none is suppressed'")
+            elif table.protected:
                 target.execute(f"comment on column {table.name}.status is "
                                f"'ok, or .. when the cell is suppressed (fewer than {settings.disclosure_threshold} "
                                f"people, or hidden so that such a cell cannot be recovered)'")
-        target.execute("create table publication as select * from (values (?, ?, ?, ?)) "
-                       "as t(published_at, disclosure_threshold, warehouse_built_at, tables)",
-                       [meta["published_at"], meta["threshold"], meta["warehouse_built_at"], meta["tables"]])
+        target.execute("create table publication as select * from (values (?, ?, ?, ?, ?, ?)) as t(published_at, "
+                       "disclosure_threshold, warehouse_built_at, tables, disclosure_method, perturbed_tables)",
+                       [meta["published_at"], meta["threshold"], meta["warehouse_built_at"], meta["tables"],
+                        meta["method"], ", ".join(meta["perturbed_tables"])])
         target.execute("checkpoint")
 
 
 def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]:
     """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
-    tables = build_tables(settings.warehouse, settings.disclosure_threshold)
+    tables = build_tables(settings.warehouse, settings.disclosure_threshold, settings.disclosure_method)
     meta = {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "threshold": settings.disclosure_threshold,
         "warehouse_built_at": datetime.fromtimestamp(settings.warehouse.stat().st_mtime, UTC)
         .isoformat(timespec="seconds"),
         "tables": ", ".join(t.name for t in PUBLISHED),
+        "method": settings.disclosure_method,
+        "perturbed_tables": perturbed_tables(settings.disclosure_method),
     }
     write_database(path, tables, settings, meta)
     return tables
@@ -243,7 +254,7 @@ def discard_candidate(settings: Settings, candidate: Path) -> None:
 def record_gated(settings: Settings, candidate: Path, warehouse: dict) -> dict:
     """The gate passed `candidate`, built from the warehouse as it was (`warehouse`): record it."""
     record = {"candidate": candidate.name, "checksum": published_checksum(candidate),
-              "threshold": settings.disclosure_threshold, "warehouse": warehouse,
+              "threshold": settings.disclosure_threshold, "method": settings.disclosure_method, "warehouse": warehouse,
               "gated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     atomic_write_json(gate_record_path(settings), record)
     return record
@@ -270,6 +281,9 @@ def publish(settings: Settings) -> Path:
     if record["threshold"] != settings.disclosure_threshold:
         raise PublicationRefused(f"The candidate was gated at threshold {record['threshold']}, not "
                                  f"{settings.disclosure_threshold}; run the gate again; nothing published")
+    if record.get("method", "suppression") != settings.disclosure_method:
+        raise PublicationRefused(f"The candidate was gated with NNS_DISCLOSURE_METHOD={record.get('method')}, not "
+                                 f"{settings.disclosure_method}; run the gate again; nothing published")
     if warehouse_identity(settings) != record["warehouse"]:
         raise PublicationRefused("The warehouse has been rebuilt since the quality gate passed; the candidate "
                                  "is not what it holds now. Run the gate again; nothing published")

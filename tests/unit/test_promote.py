@@ -78,6 +78,12 @@ def test_a_different_threshold_is_refused(settings, gated):
         publish(dataclasses.replace(settings, disclosure_threshold=8))
 
 
+def test_a_different_disclosure_method_is_refused(settings, gated):
+    gated()
+    with pytest.raises(PublicationRefused, match="gated with NNS_DISCLOSURE_METHOD=suppression, not ckm"):
+        publish(dataclasses.replace(settings, disclosure_method="ckm"))
+
+
 def test_rerun_after_the_rename_is_a_no_op(settings, gated):
     """Killed between the rename (the commit point) and forgetting the record: publish again succeeds."""
     record = gated()
