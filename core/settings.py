@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# How the register count tables are protected (docs/analysts.md): suppression, or the Cell Key Method.
+DISCLOSURE_METHODS = ("suppression", "ckm")
+# The CKM record keys' secret when NNS_CKM_SECRET is unset: for the demo and the tests only,
+# since anyone who reads this file could then compute the record keys of anonymous records.
+DEV_CKM_SECRET = "nns-ckm-dev-secret-not-for-production"
 
 
 def _secret(name: str) -> str | None:
@@ -86,6 +91,10 @@ class Settings:
     api_max_cells: int = 150_000
     # `nns status` flags federations that have sent nothing when the window closes within this many days.
     attention_days: int = 14
+    # suppression (the default) or ckm: the Cell Key Method for the register count tables (publication/ckm.py);
+    # the survey tables are always suppressed. The secret keys each person's record key (HMAC); never published.
+    disclosure_method: str = "suppression"
+    ckm_secret: str = DEV_CKM_SECRET
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,7 +133,12 @@ class Settings:
             contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
             api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
             attention_days=_int("NNS_ATTENTION_DAYS", 14),
+            disclosure_method=env.get("NNS_DISCLOSURE_METHOD", "").strip().lower() or "suppression",
+            ckm_secret=_secret("NNS_CKM_SECRET") or DEV_CKM_SECRET,
         )
+        if settings.disclosure_method not in DISCLOSURE_METHODS:
+            raise ValueError(f"NNS_DISCLOSURE_METHOD must be one of {', '.join(DISCLOSURE_METHODS)}, "
+                             f"got {settings.disclosure_method!r}")
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
         if settings.api_max_cells < 1:
@@ -182,6 +196,7 @@ class Settings:
             "NNS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "NNS_DUCKDB_THREADS": str(self.duckdb_threads),
             "NNS_AS_OF": self.as_of or "",
+            "NNS_CKM_SECRET": self.ckm_secret,  # read by the record keys' model (int_register__record_keys.py)
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
         }

@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.catalogue import NATION, load_catalogue, parse_period, period_bounds
 from core.settings import Settings
+from publication.attack import InconsistentPublication, attack_file
 from publication.audit import audit_findings
 from publication.disclosure import SUPPRESSED
 from publication.specs import COUNT_COLUMNS, PUBLISHED
@@ -195,6 +196,24 @@ def disclosure_recoverable_cells(s: Sources) -> pd.DataFrame:
     return pd.DataFrame(audit_findings(s.candidate, s.settings.disclosure_threshold))
 
 
+def disclosure_attack(s: Sources) -> pd.DataFrame:
+    """Per table: the hidden counts and remainders the attacker bounded, its findings, and its seconds."""
+    columns = ["table", "unknowns", "findings", "seconds", "example"]
+    try:
+        report = attack_file(s.candidate, s.settings.disclosure_threshold)
+    except InconsistentPublication as exc:  # a documented relation does not hold: never publish that
+        return pd.DataFrame([{"table": str(exc).split(":")[0], "unknowns": 0, "findings": 1, "seconds": 0.0,
+                              "example": str(exc)[:300]}], columns=columns)
+    tables = sorted(set(report.checked) | {f.table for f in report.findings})
+    rows = []
+    for table in tables:
+        found = [f for f in report.findings if f.table == table]
+        rows.append({"table": table, "unknowns": report.checked.get(table, 0), "findings": len(found),
+                     "seconds": report.seconds.get(table, 0.0),
+                     "example": f"{found[0].label} in [{found[0].low:g}, {found[0].high:g}]" if found else None})
+    return pd.DataFrame(rows, columns=columns)
+
+
 FRAMES: dict[str, Frame] = {
     "landed_survey_respondents": Frame(landed_survey_respondents, ("federation_code", "period", "submission_id")),
     "landed_survey_answers": Frame(landed_survey_answers, ("federation_code", "period", "submission_id")),
@@ -216,4 +235,5 @@ FRAMES: dict[str, Frame] = {
     "check_indicator11_cohort": Frame(check_indicator11_cohort, ("federation_code", "cohort_year", "followup_months")),
     "disclosure_visible_counts": Frame(disclosure_visible_counts, ("federation_code", "table", "column")),
     "disclosure_recoverable_cells": Frame(disclosure_recoverable_cells, ("table", "check")),
+    "disclosure_attack": Frame(disclosure_attack, ("table", "example")),
 }

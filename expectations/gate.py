@@ -36,7 +36,7 @@ from core.settings import Settings
 from expectations.frames import FRAMES, Sources
 from expectations.suites import GX_DIR, SUITE_DEFINITIONS
 from ingest.contract import INSATS_RE
-from publication.publish import write_publication
+from publication.publish import candidate_path, discard_candidate, record_gated, warehouse_identity, write_publication
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class GateResult:
     seconds: float
     checks: list[Finding]
     docs: str  # the gate's own page; GX's Data Docs are linked from it
+    # The candidate it passed: {"candidate", "checksum" (publication.checksum), "warehouse", ...}; None if failed.
+    publication: dict | None = None
 
     @property
     def expectations(self) -> int:
@@ -189,18 +191,18 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
     started = time.monotonic()
     settings.publish.mkdir(parents=True, exist_ok=True)
     docs_dir = settings.publish / f".quality-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    candidate = settings.home / "quality" / f"candidate-{uuid.uuid4().hex}.duckdb"
-    candidate.parent.mkdir(parents=True, exist_ok=True)
+    warehouse = warehouse_identity(settings)  # under the writer lock: nothing rebuilds it meanwhile
+    candidate = candidate_path(settings)
     context = _prepare_context(settings, docs_dir)
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
     crash_points.checkpoint("gate.started")
     try:
-        write_publication(settings, candidate)
-        crash_points.checkpoint("gate.candidate")
+        write_publication(settings, candidate)  # the one protected file; publish promotes it as it is
+        crash_points.checkpoint("gate.candidate_written")
         source = context.data_sources.add_pandas("nns")
-        with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
-            sources = Sources(warehouse, candidate, settings)
+        with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse_db:
+            sources = Sources(warehouse_db, candidate, settings)
             for name in SUITE_DEFINITIONS:
                 frame = FRAMES[name]
                 df = frame.query(sources)
@@ -208,23 +210,28 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                 batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
                 definition = context.validation_definitions.add(
                     gx.ValidationDefinition(name=name, data=batch, suite=context.suites.get(name)))
-                checkpoint = context.checkpoints.add(gx.Checkpoint(
+                checkpoint_ = context.checkpoints.add(gx.Checkpoint(
                     name=f"gate__{name}", validation_definitions=[definition], actions=[],
                     result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
                                    "partial_unexpected_count": 20}))
-                run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
+                run = checkpoint_.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters)
                 checks += [_finding(name, result)
                            for validation in run.run_results.values() for result in validation.results]
                 crash_points.checkpoint("gate.suite")  # gate.suite@n: after the n-th suite
         context.build_data_docs()
         crash_points.checkpoint("gate.docs")
-    finally:
-        candidate.unlink(missing_ok=True)
-        Path(f"{candidate}.wal").unlink(missing_ok=True)
-    result = GateResult(passed=all(c.passed or c.severity == "warning" for c in checks),
-                        ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    except BaseException:
+        discard_candidate(settings, candidate)
+        raise
+    passed = all(c.passed or c.severity == "warning" for c in checks)
+    publication = None
+    if passed:
+        publication = record_gated(settings, candidate, warehouse)
+    else:
+        discard_candidate(settings, candidate)
+    result = GateResult(passed=passed, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
                         seconds=round(time.monotonic() - started, 1), checks=checks,
-                        docs=str(settings.quality_docs / "gate.html"))
+                        docs=str(settings.quality_docs / "gate.html"), publication=publication)
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
     (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")

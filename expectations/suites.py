@@ -140,6 +140,11 @@ SUITE_DEFINITIONS: dict[str, tuple[str, list[gxe.Expectation]]] = {
     "disclosure_recoverable_cells": (
         "Every disclosure check (margins, shared cells): no suppressed cell can be recovered", [
             gxe.ExpectColumnValuesToBeInSet(column="cells", value_set=[0], severity=BLOCK)]),
+    "disclosure_attack": (
+        "The attacker's audit (publication.attack): linear programming over every published relation; "
+        "no hidden count can be bounded inside 1 to the threshold minus 1", [
+            gxe.ExpectColumnValuesToBeInSet(column="findings", value_set=[0], severity=BLOCK),
+            gxe.ExpectColumnValuesToBeBetween(column="unknowns", min_value=0, severity=BLOCK)]),
 }
 
 

@@ -183,7 +183,7 @@ def cmd_build(args) -> int:
                 spinner.update("quality gate (Great Expectations)")
             print(steps.quality_gate(settings).summary())
             if spinner:
-                spinner.update("publishing (disclosure control, audit)")
+                spinner.update("publishing (promoting the gated candidate)")
             print(f"Published: {steps.publish_marts(settings)}")
     except (BuildFailed, GateFailed, PublicationRefused) as exc:  # WriterBusy is a BuildFailed
         print(exc, file=sys.stderr)
@@ -408,8 +408,9 @@ failed or timed out; 2 wrong usage, no password, the API unreachable or refusing
     p = sub.add_parser("build", help="build the warehouse with dbt, run the quality gate, and publish",
                        formatter_class=formatter, description="""\
 `dbt build` (seeds, models, data and unit tests) into warehouse.duckdb, the
-quality gate (Great Expectations; report in publish/quality/gate.html), then
-protect, audit and atomically swap in publish/marts.duckdb. One writer at a time:
+quality gate (Great Expectations and the disclosure audits, on the protected
+candidate it writes; report in publish/quality/gate.html), then promote exactly
+that candidate to publish/marts.duckdb by an atomic rename. One writer at a time:
 a second build while one runs stops at once. Idempotent: the same lake gives
 the same published database.""", epilog="""\
 exit codes: 0 built and published; 1 dbt, the gate, the audit or publication failed, or

@@ -21,7 +21,7 @@ from ingest.personnummer import redact
 from ingest.submission import finish_interrupted, ingest_submission, is_new, waiting_extracts, waiting_surveys
 from operations.build_log import track
 from publication.checksum import published_checksum
-from publication.publish import publish
+from publication.publish import publish, read_gated
 from warehouse.dbt import inject_fault, run_dbt
 from warehouse.lock import writer_lock
 
@@ -149,17 +149,24 @@ def quality_gate(settings: Settings):
         gate = run_gate(settings, raise_on_failure=False)
         result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
                       warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)))
+        if gate.publication:
+            result.update(candidate=gate.publication["candidate"], checksum=gate.publication["checksum"])
         if not gate.passed:
             raise GateFailed(gate.summary())
         return gate
 
 
 def publish_marts(settings: Settings) -> Path:
-    """Protect, audit and atomically swap in publish/marts.duckdb."""
+    """Promote the candidate the quality gate passed to publish/marts.duckdb (a rename), or refuse.
+
+    Raises publication.publish.PublicationRefused when no gated candidate matches the warehouse.
+    """
     with writer_lock(settings, "publish"), track(settings, "publish") as result:
-        # Staging files of a killed publication (never read by anyone); safe to drop under the lock.
-        for leftover in settings.publish.glob(".marts-*.duckdb*"):
-            leftover.unlink(missing_ok=True)
+        # Files of a killed gate or an older layout (never read by anyone); safe to drop under the lock.
+        gated = read_gated(settings)
+        for leftover in [*settings.publish.glob(".marts-*.duckdb*"), *settings.publish.glob(".candidate-*")]:
+            if not gated or not leftover.name.startswith(gated["candidate"]):
+                leftover.unlink(missing_ok=True)
         path = publish(settings)
         result.update(path=str(path.relative_to(settings.home)), checksum=published_checksum(path))
         return path

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from publication.disclosure import SHOWN, SUPPRESSED
-from publication.specs import COUNT_COLUMNS, PUBLISHED
+from publication.disclosure import SHOWN, SUPPRESSED, Margin
+from publication.specs import COUNT_COLUMNS, PUBLISHED, PublishedTable
 
 
 def audit_findings(path: Path, threshold: int) -> list[dict]:
@@ -39,24 +39,13 @@ def audit_findings(path: Path, threshold: int) -> list[dict]:
                 f"select count(*) from {table.name} where status = '{SUPPRESSED}' and ({leaked})").fetchone()[0],
                 "suppressed cell(s) still show a value")
             for margin in table.margins:
-                group = ", ".join(k for k in table.keys if k != margin.part)
-                is_total = f"{margin.part} = '{margin.total}'"
-                # A lone hidden part under a shown total is the total minus the shown parts; a hidden
-                # total over shown parts is their sum (unless a part is never published at all).
-                lone, summed = con.execute(f"""
-                    select count(*) filter (where shown_totals = 1 and hidden_parts = 1),
-                           count(*) filter (where hidden_totals = 1 and hidden_parts = 0 and parts > 0)
-                    from (
-                        select count(*) filter (where {is_total} and status = '{SHOWN}') as shown_totals,
-                               count(*) filter (where {is_total} and status = '{SUPPRESSED}') as hidden_totals,
-                               count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') as hidden_parts,
-                               count(*) filter (where not ({is_total})) as parts
-                        from {table.name}
-                        group by {group}
-                    )""").fetchone()
+                lone, derived, summed = con.execute(_margin_sql(table, margin, threshold)).fetchone()
                 finding(table.name, f"lone_hidden_{margin.part}", lone,
                         f"{margin.part} margin(s) where the one hidden cell equals the shown total minus "
                         f"the shown cells")
+                finding(table.name, f"small_derived_{margin.part}", derived,
+                        f"{margin.part} margin(s) where the shown total minus the shown cells leaves "
+                        f"1 to {threshold - 1} people")
                 finding(table.name, f"hidden_total_{margin.part}", 0 if margin.hidden_remainder else summed,
                         f"hidden {margin.part} total(s) equal to the sum of the shown cells")
         if {"indicator_results", "indicator_trends", "federations"} <= existing:
@@ -66,6 +55,33 @@ def audit_findings(path: Path, threshold: int) -> list[dict]:
             finding("indicator_trends", "hidden_trend_is_sum", summed,
                     "hidden trend cell(s) equal to shown results")
     return findings
+
+
+def _margin_sql(table: PublishedTable, margin: Margin, threshold: int) -> str:
+    """Per margin: lone hidden parts, small derived groups, and hidden totals equal to their parts.
+
+    From a shown total a reader derives the sum of its hidden parts (and of the part never
+    published): that must be neither one hidden cell nor a group of 1..threshold-1 people.
+    A hidden total over shown parts is their sum (unless a part is never published at all).
+    """
+    group = ", ".join(k for k in table.keys if k != margin.part)
+    is_total = f"{margin.part} = '{margin.total}'"
+    remainder, count = str(margin.hidden_remainder).lower(), table.margin_count
+    return f"""
+        select count(*) filter (where shown_totals = 1 and hidden_parts = 1 and not {remainder}),
+               count(*) filter (where shown_totals = 1 and (hidden_parts > 0 or {remainder})
+                                and total - shown between 1 and {threshold - 1}),
+               count(*) filter (where hidden_totals = 1 and hidden_parts = 0 and parts > 0)
+        from (
+            select count(*) filter (where {is_total} and status = '{SHOWN}') as shown_totals,
+                   count(*) filter (where {is_total} and status = '{SUPPRESSED}') as hidden_totals,
+                   count(*) filter (where not ({is_total}) and status = '{SUPPRESSED}') as hidden_parts,
+                   count(*) filter (where not ({is_total})) as parts,
+                   sum({count}) filter (where {is_total} and status = '{SHOWN}') as total,
+                   coalesce(sum({count}) filter (where not ({is_total}) and status = '{SHOWN}'), 0) as shown
+            from {table.name}
+            group by {group}
+        )"""
 
 
 def audit(path: Path, threshold: int) -> list[str]:

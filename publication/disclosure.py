@@ -14,17 +14,25 @@ is the sum of its predecessors' results. The rules:
    if a small hidden count is still determined, one more cell is hidden.
    Repeat until nothing changes.
 
+4. The attacker's check (publication.publish.protect_frames): cells the
+   attacker's LP audit (publication.attack) can still bound inside
+   [1, threshold − 1] are passed back as `forced` and the rules run again.
+
 Suppressed cells get status '..' and every value built on the count is nulled.
-`publication.publish.audit` proves the within-table rules over a published database
-without access to the hidden values.
+`publication.audit.audit` proves the within-table rules over a published database
+without access to the hidden values; `publication.attack` bounds every hidden count.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import bmat, csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import lsqr
 
 SUPPRESSED = ".."
 SHOWN = "ok"
@@ -41,141 +49,229 @@ class Margin:
 
 @dataclass(frozen=True)
 class Equation:
-    """Row `total` = sum of rows `parts` (+ an unknown remainder if `remainder`)."""
+    """Row `total` = the sum of rows `parts`, plus row `remainder` (an unpublished count) if there is one."""
 
     total: int
     parts: tuple[int, ...]
-    remainder: bool = False
+    remainder: int | None = None
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return (self.total, *self.parts, *(() if self.remainder is None else (self.remainder,)))
 
 
-def margin_equations(df: pd.DataFrame, keys: list[str], margins: list[Margin], offset: int = 0) -> list[Equation]:
-    """Equations for a table's margins; row numbers are positions in `df` plus `offset`."""
-    equations = []
-    for margin in margins:
-        others = [k for k in keys if k != margin.part]
-        is_total = (df[margin.part] == margin.total).to_numpy()
-        for rows in df.groupby(others, sort=False, dropna=False).indices.values():
-            totals = [r for r in rows if is_total[r]]
-            parts = tuple(int(r) + offset for r in rows if not is_total[r])
-            if len(totals) == 1 and parts:
-                equations.append(Equation(int(totals[0]) + offset, parts, margin.hidden_remainder))
-    return equations
+class LinkedSystem:
+    """Counts tied together by equations, protected as one system.
+
+    Rows are the published cells of every table added (`add_table`), then the unpublished
+    remainders (`add_remainder`): counts a reader can only derive, such as "annat" (T − K − M)
+    or the anonymous records, which are hidden by nature and sensitive when small.
+    """
+
+    def __init__(self):
+        self.counts: list[float] = []
+        self.unpublished: list[int] = []
+        self.equations: list[Equation] = []
+
+    def add_table(self, counts) -> int:
+        """Append a table's cells; returns the row of its first cell."""
+        offset = len(self.counts)
+        self.counts.extend(np.nan_to_num(np.asarray(counts, dtype=float)))
+        return offset
+
+    def add_remainder(self, value: float) -> int:
+        self.counts.append(max(0.0, float(np.nan_to_num(value))))
+        self.unpublished.append(len(self.counts) - 1)
+        return self.unpublished[-1]
+
+    def add(self, total: int, parts, remainder: int | None = None) -> None:
+        self.equations.append(Equation(int(total), tuple(int(p) for p in parts), remainder))
+
+    def add_margins(self, df: pd.DataFrame, keys: list[str], margins: list[Margin], offset: int,
+                    additive: np.ndarray) -> None:
+        """A table's margins; `additive` is the count the parts add up in (for the remainders' values)."""
+        for margin in margins:
+            others = [k for k in keys if k != margin.part]
+            is_total = (df[margin.part] == margin.total).to_numpy()
+            for rows in df.groupby(others, sort=False, dropna=False).indices.values():
+                totals = [int(r) for r in rows if is_total[r]]
+                parts = [int(r) for r in rows if not is_total[r]]
+                if len(totals) != 1 or not parts:
+                    continue
+                remainder = None
+                if margin.hidden_remainder:
+                    remainder = self.add_remainder(additive[totals[0]] - np.nansum(additive[parts]))
+                self.add(totals[0] + offset, [p + offset for p in parts], remainder)
+
+    def protect(self, threshold: int, forced: np.ndarray | None = None) -> np.ndarray:
+        """The hidden mask over every row (the unpublished remainders are always hidden)."""
+        return protect_cells(np.array(self.counts), self.equations, threshold, forced, self.unpublished)
 
 
-def _apply_rules(counts: np.ndarray, hidden: np.ndarray, equations: list[Equation]) -> bool:
-    changed = False
-    for eq in equations:
-        parts = np.fromiter(eq.parts, dtype=np.int64)
-        hidden_parts = int(hidden[parts].sum())
-        lone_part = not hidden[eq.total] and hidden_parts == 1
-        summed_total = hidden[eq.total] and counts[eq.total] > 0 and hidden_parts == 0 and not eq.remainder
-        if not (lone_part or summed_total):
+def _hide_smallest(counts: np.ndarray, hidden: np.ndarray, rows, unpublished: np.ndarray) -> int | None:
+    """Hide the smallest shown positive count among `rows` (the first, so it is deterministic)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    candidates = rows[~hidden[rows] & (counts[rows] > 0) & ~unpublished[rows]]
+    if not len(candidates):
+        return None
+    row = int(candidates[np.argmin(counts[candidates])])
+    hidden[row] = True
+    return row
+
+
+def _violated(eq: Equation, counts: np.ndarray, hidden: np.ndarray, threshold: int) -> bool:
+    """Rule 2 for one equation."""
+    parts = np.fromiter(eq.parts, dtype=np.int64)
+    hidden_parts = parts[hidden[parts]]
+    if hidden[eq.total]:  # a hidden total over shown parts would be their sum
+        return counts[eq.total] > 0 and not len(hidden_parts) and eq.remainder is None
+    # From a shown total a reader derives the sum of its hidden parts and its remainder.
+    derived = counts[hidden_parts].sum() + (0.0 if eq.remainder is None else counts[eq.remainder])
+    return (len(hidden_parts) == 1 and eq.remainder is None) or 1 <= derived < threshold
+
+
+def _enforce_rules(equations: list[Equation], by_row: dict[int, list[int]], counts: np.ndarray,
+                   hidden: np.ndarray, threshold: int, never_shown: np.ndarray, todo) -> None:
+    """Rule 2 until it holds everywhere, checking again only the equations a new hidden cell is in."""
+    queue = deque(todo)
+    queued = set(queue)
+    while queue:
+        i = queue.popleft()
+        queued.discard(i)
+        eq = equations[i]
+        if not _violated(eq, counts, hidden, threshold):
             continue
-        candidates = parts[~hidden[parts] & (counts[parts] > 0)]
-        if len(candidates):
-            hidden[candidates[np.argmin(counts[candidates])]] = True  # first smallest: deterministic
-        elif not hidden[eq.total]:
-            hidden[eq.total] = True
-        else:
-            continue
-        changed = True
-    return changed
+        row = _hide_smallest(counts, hidden, eq.parts, never_shown)
+        if row is None and not hidden[eq.total] and not never_shown[eq.total]:
+            hidden[row := eq.total] = True
+        if row is not None:
+            for j in by_row[row]:
+                if j not in queued:
+                    queue.append(j)
+                    queued.add(j)
 
 
-def _components(n_rows: int, equations: list[Equation]) -> list[list[int]]:
-    """Groups of equations that share rows (union-find on rows)."""
-    parent = list(range(n_rows))
+class _Incidence:
+    """The equations as sparse matrices: which rows each is over, with the sign it gives them."""
 
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    def __init__(self, equations: list[Equation], n_rows: int):
+        data, eq_index, row_index = [], [], []
+        for i, eq in enumerate(equations):
+            for r in eq.rows:
+                data.append(-1.0 if r == eq.total else 1.0)
+                eq_index.append(i)
+                row_index.append(r)
+        self.signed = csr_matrix((data, (eq_index, row_index)), shape=(len(equations), n_rows))
+        self.members = abs(self.signed).tocsc()
 
-    for eq in equations:
-        root = find(eq.total)
-        for p in eq.parts:
-            parent[find(p)] = root
-    groups: dict[int, list[int]] = {}
-    for i, eq in enumerate(equations):
-        groups.setdefault(find(eq.total), []).append(i)
-    return list(groups.values())
+    def blocks(self, hidden: np.ndarray) -> dict[int, np.ndarray]:
+        """Equations grouped by the hidden rows they share (shown rows are known constants)."""
+        among_hidden = self.members[:, hidden].tocsr()
+        graph = bmat([[None, among_hidden], [among_hidden.T, None]])
+        _, labels = connected_components(graph, directed=False)
+        touching = np.flatnonzero(among_hidden.getnnz(axis=1) > 0)
+        order = np.argsort(labels[touching], kind="stable")
+        grouped = touching[order]
+        _, starts = np.unique(labels[grouped], return_index=True)
+        return dict(enumerate(np.split(grouped, starts[1:])))
 
 
-def _determined(counts, hidden, equations, components, threshold) -> list[int]:
-    """Small hidden counts that the equations still pin down (zero across the null space)."""
+def _null_space_zero(matrix, tolerance: float = 1e-9) -> np.ndarray:
+    """Columns that are zero across the null space of `matrix` (a sparse CSR): the determined unknowns.
+
+    Small blocks by SVD; large ones by projecting random vectors onto the null space (LSQR's
+    residual), which is zero at a determined unknown and almost surely not elsewhere.
+    """
+    _, width = matrix.shape
+    if width <= DENSE_LIMIT:
+        _, singular, vt = np.linalg.svd(matrix.toarray())
+        null_space = vt[int((singular > tolerance).sum()):]
+        return np.all(np.abs(null_space) <= tolerance, axis=0) if len(null_space) else np.ones(width, bool)
+    generator = np.random.default_rng(width)
+    zero = np.ones(width, dtype=bool)
+    for _ in range(2):
+        w = generator.standard_normal(width)
+        y = lsqr(matrix.T, w, atol=1e-14, btol=1e-14, iter_lim=20 * width)[0]
+        zero &= np.abs(w - matrix.T @ y) <= 1e-6
+    return zero
+
+
+DENSE_LIMIT = 400
+
+
+def _determined(incidence: _Incidence, counts, hidden, blocks, threshold, checked) -> list[list[int]]:
+    """Per connected block of hidden rows, the small hidden counts the equations pin down.
+
+    `checked` remembers blocks found clean (by their hidden rows), so a block is solved again
+    only after it changed.
+    """
     pinned = []
-    for component in components:
-        eqs = [equations[i] for i in component]
-        rows = sorted({r for eq in eqs for r in (eq.total, *eq.parts) if hidden[r]})
-        sensitive = [r for r in rows if 1 <= counts[r] < threshold]
-        if not sensitive:
+    for eqs in blocks.values():
+        sub = incidence.signed[eqs]
+        rows = np.unique(sub.indices)
+        rows = rows[hidden[rows]]
+        key = rows.tobytes()
+        if key in checked:
             continue
-        column = {r: j for j, r in enumerate(rows)}
-        width = len(rows) + sum(eq.remainder for eq in eqs)
-        matrix = np.zeros((len(eqs), width))
-        extra = len(rows)
-        for i, eq in enumerate(eqs):
-            if eq.total in column:
-                matrix[i, column[eq.total]] -= 1.0
-            for p in eq.parts:
-                if p in column:
-                    matrix[i, column[p]] += 1.0
-            if eq.remainder:
-                matrix[i, extra] = 1.0
-                extra += 1
-        _, singular, vt = np.linalg.svd(matrix)
-        rank = int((singular > 1e-9).sum())
-        null_space = vt[rank:]
-        for r in sensitive:
-            if null_space.shape[0] == 0 or np.allclose(null_space[:, column[r]], 0.0, atol=1e-9):
-                pinned.append(r)
+        sensitive = (counts[rows] >= 1) & (counts[rows] < threshold)
+        if sensitive.any():
+            zero = _null_space_zero(sub[:, rows])
+            if (found := rows[sensitive & zero]).size:
+                pinned.append([int(r) for r in found])
+                continue
+        checked.add(key)
     return pinned
 
 
-def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int) -> np.ndarray:
-    """The suppression mask for cells with `counts`, tied together by `equations`."""
+def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
+                  forced: np.ndarray | None = None, unpublished=()) -> np.ndarray:
+    """The suppression mask for cells with `counts`, tied together by `equations`.
+
+    `forced` cells are hidden from the start (found by the attacker's check, publication.attack);
+    `unpublished` rows (remainders) are hidden by nature and never chosen to be hidden.
+    """
     counts = np.nan_to_num(np.asarray(counts, dtype=float))
-    hidden = (counts >= 1) & (counts < threshold)
-    components = _components(len(counts), equations)
-    by_row: dict[int, list[Equation]] = {}
-    for eq in equations:
-        for r in (eq.total, *eq.parts):
-            by_row.setdefault(r, []).append(eq)
-    component_rows: dict[int, np.ndarray] = {}
-    for component in components:
-        rows = np.array(sorted({r for i in component for r in (equations[i].total, *equations[i].parts)}))
-        for r in rows:
-            component_rows[int(r)] = rows
+    never_shown = np.zeros(len(counts), dtype=bool)
+    never_shown[list(unpublished)] = True
+    hidden = (counts >= 1) & (counts < threshold) | never_shown
+    if forced is not None:
+        hidden[: len(forced)] |= forced
+    by_row: dict[int, list[int]] = {r: [] for r in range(len(counts))}
+    for i, eq in enumerate(equations):
+        for r in eq.rows:
+            by_row[r].append(i)
+    incidence = _Incidence(equations, len(counts))
+    checked: set[bytes] = set()
+    todo = range(len(equations))
     while True:
-        while _apply_rules(counts, hidden, equations):
-            pass
-        pinned = _determined(counts, hidden, equations, components, threshold)
+        _enforce_rules(equations, by_row, counts, hidden, threshold, never_shown, todo)
+        blocks = incidence.blocks(hidden)
+        pinned = _determined(incidence, counts, hidden, blocks, threshold, checked)
         if not pinned:
             return hidden
-        # Hide the smallest shown part of an equation the first pinned cell is in.
-        for eq in by_row.get(pinned[0], []):
-            parts = np.fromiter(eq.parts, dtype=np.int64)
-            candidates = parts[~hidden[parts] & (counts[parts] > 0)]
-            if len(candidates):
-                hidden[candidates[np.argmin(counts[candidates])]] = True
-                break
-            if not hidden[eq.total] and counts[eq.total] > 0:
-                hidden[eq.total] = True
-                break
-        else:
-            # Its own equations have nothing left to hide: the values pinning it are elsewhere in the block.
-            rows = component_rows[pinned[0]]
-            candidates = rows[~hidden[rows] & (counts[rows] > 0)]
-            if not len(candidates):
-                raise RuntimeError("disclosure control could not protect a cell; refusing to publish")
-            hidden[candidates[np.argmin(counts[candidates])]] = True
+        before = hidden.copy()
+        for found in pinned:  # one more hidden cell per block, then the rules and the check again
+            _hide_near(found[0], counts, hidden, by_row, equations, blocks, never_shown)
+        todo = sorted({i for r in np.flatnonzero(hidden & ~before) for i in by_row[int(r)]})
 
 
-def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int) -> np.ndarray:
+def _hide_near(row: int, counts, hidden, by_row, equations, blocks, never_shown) -> None:
+    """Hide the smallest shown cell of an equation `row` is in, else of its block."""
+    for i in by_row[row]:
+        if _hide_smallest(counts, hidden, (*equations[i].parts, equations[i].total), never_shown) is not None:
+            return
+    block = next(eqs for eqs in blocks.values() if set(by_row[row]) & set(eqs.tolist()))
+    if _hide_smallest(counts, hidden, sorted({r for i in block for r in equations[i].rows}), never_shown) is None:
+        raise RuntimeError("disclosure control could not protect a cell; refusing to publish")
+
+
+def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int,
+            forced: np.ndarray | None = None) -> np.ndarray:
     """Protect one table on its own margins (row positions of `df`)."""
     df = df.reset_index(drop=True)
-    return protect_cells(df[count].to_numpy(), margin_equations(df, keys, margins), threshold)
+    system = LinkedSystem()
+    system.add_margins(df, keys, margins, system.add_table(df[count]), df[count].to_numpy(dtype=float))
+    return system.protect(threshold, forced)[: len(df)]
 
 
 def apply(df: pd.DataFrame, hidden: np.ndarray, nulled: list[str]) -> pd.DataFrame:

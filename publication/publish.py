@@ -1,8 +1,16 @@
-"""Publishing the analyst database, publish/marts.duckdb.
+"""Publishing the analyst database, publish/marts.duckdb: stage, gate, promote.
 
-Each build writes a new file beside the old one, protects every table through
-publication.disclosure, audits the result, and only then renames it over the old file.
-A reader always sees the last complete build; a failed audit publishes nothing.
+1. Stage: `stage_candidate` protects every table (publication.disclosure) and writes
+   them once, as `publish/.candidate-<id>.duckdb` (never read by analysts).
+2. Gate: the quality gate validates that exact file (including the attacker's audit,
+   publication.attack) and, if it passes, `record_gated` writes the gate's record
+   (`quality/candidate.json`): the file, its publication.checksum, the threshold, and the
+   identity of the warehouse it was built from.
+3. Promote: `publish` renames the candidate over publish/marts.duckdb, only if the
+   record exists, the file's checksum still matches, and the warehouse has not been
+   rebuilt since the gate (same identity). It protects nothing again.
+
+A reader always sees the last complete build; a failed gate publishes nothing.
 Only aggregated, protected tables are written; person-level data stays in the
 warehouse.
 """
@@ -21,10 +29,13 @@ import pandas as pd
 
 from core.catalogue import NATION
 from core.crash_points import checkpoint
-from core.files import replace_durably
+from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
-from publication.audit import audit
-from publication.disclosure import SHOWN, SUPPRESSED, Equation, apply, margin_equations, protect, protect_cells
+from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
+from publication.checksum import published_checksum
+from publication.ckm import perturb, perturbed_tables
+from publication.disclosure import SHOWN, SUPPRESSED, apply
+from publication.linked import linked_system, split
 from publication.specs import COUNT_COLUMNS, PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -59,58 +70,88 @@ def _results_extras(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def shared_cell_equations(results: pd.DataFrame, trends: pd.DataFrame, reporting: dict[str, str],
-                          offset: int) -> list[Equation]:
-    """Equations tying the two tables together, so neither helps undo the other.
-
-    Where an indicator has one question in a questionnaire, a trend cell counts the
-    same people as the result cells of the federations that report as its
-    federation: the same cell, or (before a merger) the sum of the predecessors.
-    """
-    cell = ["period", "respondent_group", "indicator_id"]
-    questions = trends.groupby(cell)["comparability_key"].transform("nunique")
-    single = trends[questions == 1]
-    keyed = results.assign(position=np.arange(len(results)),
-                           reporting=results.federation_code.map(lambda f: reporting.get(f, f)))
-    parts = keyed.groupby(cell + ["reporting", "gender"])["position"].apply(tuple)
-    equations = []
-    for position, row in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False),
-                             strict=True):
-        members = parts.get(tuple(row))
-        if members:
-            equations.append(Equation(offset + int(position), tuple(int(m) for m in members)))
-    return equations
+MAX_ROUNDS = 30
 
 
-def build_tables(warehouse: Path, threshold: int) -> dict[str, pd.DataFrame]:
-    with duckdb.connect(str(warehouse), read_only=True) as source:
-        frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True)
-                  .sort_values(t.keys or t.columns[:1]).reset_index(drop=True) for t in PUBLISHED}
-        reporting = dict(source.execute(
-            "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
-    spec = {t.name: t for t in PUBLISHED}
-    hidden = {}
-    # Results and trends share cells, so they are protected as one system.
-    results, trends = frames["indicator_results"], frames["indicator_trends"]
-    offset = len(results)
-    equations = (margin_equations(results, spec["indicator_results"].keys, spec["indicator_results"].margins)
-                 + margin_equations(trends, spec["indicator_trends"].keys, spec["indicator_trends"].margins, offset)
-                 + shared_cell_equations(results, trends, reporting, offset))
-    joint = protect_cells(np.concatenate([results.n.to_numpy(float), trends.n.to_numpy(float)]), equations,
-                          threshold)
-    hidden["indicator_results"], hidden["indicator_trends"] = joint[:offset], joint[offset:]
+def _protect_all(frames: dict[str, pd.DataFrame], reporting: dict[str, str], threshold: int,
+                 forced: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    system, offsets = linked_system(frames, reporting)
+    forced_rows = np.zeros(len(system.counts), dtype=bool)
+    for name, offset in offsets.items():
+        forced_rows[offset: offset + len(frames[name])] = forced[name]
+    return split(system.protect(threshold, forced_rows), frames, offsets)
+
+
+def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
     tables = {}
     for table in PUBLISHED:
+        if table.name not in frames:
+            continue
         df = frames[table.name]
         if table.protected:
-            mask = hidden.get(table.name)
-            if mask is None:
-                mask = protect(df, count=table.count, keys=table.keys, margins=table.margins, threshold=threshold)
-            df = apply(df, mask, table.nulled)
+            df = apply(df, hidden[table.name], table.nulled)
         if table.name == "indicator_results":
             df = _results_extras(df)
         tables[table.name] = df[table.columns + (["status"] if table.protected else [])]
     return tables
+
+
+def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -> dict[str, pd.DataFrame]:
+    """The protected tables: margins and shared cells first, then until the attacker recovers nothing.
+
+    Under NNS_DISCLOSURE_METHOD=ckm the register tables are perturbed instead (publication.ckm)
+    and the rest is protected without them.
+
+    Each round protects every table (publication.disclosure), then runs the attacker's
+    audit (publication.attack) over the tables as they would be published; for each
+    finding the smallest shown count in the relations that pin it is hidden too, and
+    the margins are protected again around it.
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as source:
+        frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True) for t in PUBLISHED}
+        reporting = dict(source.execute(
+            "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
+    perturbed = perturb({t: frames.pop(t) for t in perturbed_tables(method)}, threshold)
+    return protect_frames(frames, reporting, threshold) | perturbed
+
+
+def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
+                   threshold: int) -> dict[str, pd.DataFrame]:
+    """`build_tables` on frames in memory (any subset of the published tables)."""
+    spec = {t.name: t for t in PUBLISHED}
+    frames = {name: df.sort_values(spec[name].keys or spec[name].columns[:1]).reset_index(drop=True)
+              for name, df in frames.items()}
+    forced = {name: np.zeros(len(df), dtype=bool) for name, df in frames.items() if spec[name].protected}
+    for _ in range(MAX_ROUNDS):
+        hidden = _protect_all(frames, reporting, threshold, forced)
+        tables = _assemble(frames, hidden)
+        try:
+            findings = attack_tables(tables, threshold).findings
+        except InconsistentPublication as exc:
+            # The marts break a documented relation (a faulty build): the gate's checks say where,
+            # and its attacker's audit blocks this candidate for the same reason.
+            log.warning("Attacker's check skipped: %s", exc)
+            return tables
+        if not findings:
+            return tables
+        added = 0
+        for finding in findings:
+            shown = ([(t, r) for t, r in finding.shown if not hidden[t][r]]
+                     or [(t, r) for t, r in finding.nearby if not hidden[t][r]])
+            if not shown:
+                continue
+            values = [float(np.nan_to_num(frames[t][ATTACKED_COUNT[t]].iat[r])) for t, r in shown]
+            order = sorted(range(len(shown)), key=lambda i: (values[i] <= 0, values[i]))
+            table, row = shown[order[0]]
+            if not forced[table][row]:
+                forced[table][row] = True
+                added += 1
+        if not added:
+            break
+        for name, mask in hidden.items():  # the next round starts from this one's protection
+            forced[name] |= mask
+    raise PublicationRefused(f"disclosure control could not protect {len(findings)} cell(s) against the "
+                             f"attacker's audit, e.g. {findings[0].label}; refusing to publish")
 
 
 def _descriptions(settings: Settings) -> dict[str, dict]:
@@ -148,47 +189,114 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
             if "federations_mean_share" in df.columns:
                 target.execute(f"comment on column {table.name}.federations_mean_share is 'On national rows: "
                                f"the unweighted mean of the positive shares of the federations shown'")
-            if table.protected:
+            if table.name in meta["perturbed_tables"]:
+                target.execute(f"comment on column {table.name}.status is 'ok: every count is perturbed "
+                               f"(the Cell Key Method), none is suppressed'")
+            elif table.protected:
                 target.execute(f"comment on column {table.name}.status is "
                                f"'ok, or .. when the cell is suppressed (fewer than {settings.disclosure_threshold} "
                                f"people, or hidden so that such a cell cannot be recovered)'")
-        target.execute("create table publication as select * from (values (?, ?, ?, ?)) "
-                       "as t(published_at, disclosure_threshold, warehouse_built_at, tables)",
-                       [meta["published_at"], meta["threshold"], meta["warehouse_built_at"], meta["tables"]])
+        target.execute("create table publication as select * from (values (?, ?, ?, ?, ?, ?)) as t(published_at, "
+                       "disclosure_threshold, warehouse_built_at, tables, disclosure_method, perturbed_tables)",
+                       [meta["published_at"], meta["threshold"], meta["warehouse_built_at"], meta["tables"],
+                        meta["method"], ", ".join(meta["perturbed_tables"])])
         target.execute("checkpoint")
 
 
 def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]:
     """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
-    tables = build_tables(settings.warehouse, settings.disclosure_threshold)
+    tables = build_tables(settings.warehouse, settings.disclosure_threshold, settings.disclosure_method)
     meta = {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "threshold": settings.disclosure_threshold,
         "warehouse_built_at": datetime.fromtimestamp(settings.warehouse.stat().st_mtime, UTC)
         .isoformat(timespec="seconds"),
         "tables": ", ".join(t.name for t in PUBLISHED),
+        "method": settings.disclosure_method,
+        "perturbed_tables": perturbed_tables(settings.disclosure_method),
     }
     write_database(path, tables, settings, meta)
     return tables
 
 
-def publish(settings: Settings) -> Path:
-    """Build, audit and atomically swap in publish/marts.duckdb."""
+CANDIDATE_PREFIX = ".candidate-"
+
+
+def gate_record_path(settings: Settings) -> Path:
+    return settings.home / "quality" / "candidate.json"
+
+
+def warehouse_identity(settings: Settings) -> dict:
+    """What the warehouse file is now: any dbt build changes it (size, modification time, WAL)."""
+    stat = settings.warehouse.stat()
+    wal = Path(f"{settings.warehouse}.wal")
+    return {"mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "inode": stat.st_ino,
+            "wal_size": wal.stat().st_size if wal.exists() else 0}
+
+
+def candidate_path(settings: Settings) -> Path:
+    """A new candidate's path, beside the published file (same file system, so promotion is a rename).
+
+    Forgets any earlier candidate and its gate record: the caller (the gate) holds the writer lock.
+    """
     settings.publish.mkdir(parents=True, exist_ok=True)
+    gate_record_path(settings).unlink(missing_ok=True)
+    for old in settings.publish.glob(f"{CANDIDATE_PREFIX}*"):
+        old.unlink(missing_ok=True)
+    return settings.publish / f"{CANDIDATE_PREFIX}{uuid.uuid4().hex}.duckdb"
+
+
+def discard_candidate(settings: Settings, candidate: Path) -> None:
+    candidate.unlink(missing_ok=True)
+    Path(f"{candidate}.wal").unlink(missing_ok=True)
+
+
+def record_gated(settings: Settings, candidate: Path, warehouse: dict) -> dict:
+    """The gate passed `candidate`, built from the warehouse as it was (`warehouse`): record it."""
+    record = {"candidate": candidate.name, "checksum": published_checksum(candidate),
+              "threshold": settings.disclosure_threshold, "method": settings.disclosure_method, "warehouse": warehouse,
+              "gated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    atomic_write_json(gate_record_path(settings), record)
+    return record
+
+
+def read_gated(settings: Settings) -> dict | None:
+    path = gate_record_path(settings)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def publish(settings: Settings) -> Path:
+    """Promote the gated candidate to publish/marts.duckdb by an atomic rename, or refuse."""
     target = settings.publish / "marts.duckdb"
-    staging = settings.publish / f".marts-{uuid.uuid4().hex}.duckdb"
-    try:
-        tables = write_publication(settings, staging)
-        checkpoint("publish.written")
-        violations = audit(staging, settings.disclosure_threshold)
-        if violations:
-            raise PublicationRefused("Disclosure audit failed; nothing published:\n" + "\n".join(violations))
-        checkpoint("publish.before_replace")
-        replace_durably(staging, target)  # readers see the old file or the new, never half
-        checkpoint("publish.after_replace")
-    finally:
-        staging.unlink(missing_ok=True)
-        Path(f"{staging}.wal").unlink(missing_ok=True)
-    suppressed = sum(int((df.get("status") == SUPPRESSED).sum()) for df in tables.values() if "status" in df)
+    record = read_gated(settings)
+    if record is None:
+        raise PublicationRefused("No candidate has passed the quality gate since the last publication: "
+                                 "run the gate (nns build); nothing published")
+    candidate = settings.publish / record["candidate"]
+    if not candidate.exists():
+        if target.exists() and published_checksum(target) == record["checksum"]:
+            gate_record_path(settings).unlink(missing_ok=True)  # promoted already; stopped before tidying
+            return target
+        raise PublicationRefused(f"The gated candidate {candidate.name} is gone; nothing published")
+    if record["threshold"] != settings.disclosure_threshold:
+        raise PublicationRefused(f"The candidate was gated at threshold {record['threshold']}, not "
+                                 f"{settings.disclosure_threshold}; run the gate again; nothing published")
+    if record.get("method", "suppression") != settings.disclosure_method:
+        raise PublicationRefused(f"The candidate was gated with NNS_DISCLOSURE_METHOD={record.get('method')}, not "
+                                 f"{settings.disclosure_method}; run the gate again; nothing published")
+    if warehouse_identity(settings) != record["warehouse"]:
+        raise PublicationRefused("The warehouse has been rebuilt since the quality gate passed; the candidate "
+                                 "is not what it holds now. Run the gate again; nothing published")
+    if published_checksum(candidate) != record["checksum"]:
+        raise PublicationRefused(f"{candidate.name} has changed since the quality gate passed it; "
+                                 "nothing published")
+    checkpoint("publish.before_replace")
+    replace_durably(candidate, target)  # readers see the old file or the new, never half
+    checkpoint("publish.after_replace")
+    gate_record_path(settings).unlink(missing_ok=True)
+    with duckdb.connect(str(target), read_only=True) as con:
+        existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        suppressed = sum(con.execute(f"select count(*) filter (where status = '{SUPPRESSED}') from {t.name}"
+                                     ).fetchone()[0] for t in PUBLISHED if t.protected and t.name in existing)
     log.info("Published %s (%d suppressed cells)", target, suppressed)
     return target

@@ -32,6 +32,11 @@ class PublishedTable:
     count: str | None = None  # the count of people that decides suppression
     margins: list[Margin] = field(default_factory=list)
     nulled: list[str] = field(default_factory=list)  # values hidden with a suppressed cell
+    additive: str | None = None  # the published count the margins add up in, if not `count`
+
+    @property
+    def margin_count(self) -> str | None:
+        return self.additive or self.count
 
     @property
     def protected(self) -> bool:
@@ -61,7 +66,7 @@ PUBLISHED = [
         ["period", "federation_code", "federation_name", "respondent_group", "asked", "answered",
          "rows_received", "response_rate", "last_submission_at", "versions_received"],
         keys=["period", "respondent_group", "federation_code"],
-        count="disclosure_n", margins=[FEDERATIONS],
+        count="disclosure_n", additive="rows_received", margins=[FEDERATIONS],
         nulled=["asked", "answered", "rows_received", "response_rate"],
     ),
     PublishedTable(
@@ -77,7 +82,8 @@ PUBLISHED = [
          "followup_months", "is_complete", "cohort_size", "n_observed", "n_self_supporting",
          "share_self_supporting", "n_sustainable", "share_sustainable"],
         keys=["cohort_year", "followup_months", "federation_code", "gender", "insats", "support_at_start"],
-        count="disclosure_n", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER, SUPPORT_AT_START],
+        count="disclosure_n", additive="n_observed",
+        margins=[Margin("gender", "T"), FEDERATIONS, INSATSER, SUPPORT_AT_START],
         nulled=["cohort_size", "n_observed", "n_self_supporting", "share_self_supporting", "n_sustainable",
                 "share_sustainable"],
     ),
@@ -86,7 +92,7 @@ PUBLISHED = [
         ["cohort_year", "federation_code", "federation_name", "insats", "gender", "participants",
          "mean_insats_months", "n_work_or_studies", "share_work_or_studies", "mean_years_public_support_before"],
         keys=["cohort_year", "federation_code", "insats", "gender"],
-        count="disclosure_n", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER],
+        count="disclosure_n", additive="participants", margins=[Margin("gender", "T"), FEDERATIONS, INSATSER],
         nulled=["participants", "mean_insats_months", "n_work_or_studies", "share_work_or_studies",
                 "mean_years_public_support_before"],
     ),

@@ -7,7 +7,10 @@ while it lands a register extract, during dbt, and at three points of
 publication. Each kill is a real SIGKILL of a real `nns` process, at a named
 point (core.crash_points.checkpoint, switched on by NNS_FAULT_KILL_AT) or, for dbt, when
 dbt's log shows it is building the marts. Each rerun just runs the same command
-again. Afterwards:
+again. The publication points (stage → gate → promote): `gate.candidate_written`
+(the gate has written its protected candidate, not yet validated it),
+`publish.before_replace` and `publish.after_replace` (the rename is the commit
+point). Afterwards:
 
 - the published database has the same row-level checksum as the clean run
   (the session's `small_build`), and the lake has the same submissions;
@@ -39,16 +42,19 @@ from core.settings import get_settings
 from ingest import lake
 from ingest.submission import ingest_submission, waiting_extracts, waiting_surveys
 from operations.build_log import read_build_status
-from operations.steps import build_warehouse, publish_marts
+from operations.steps import build_warehouse, publish_marts, quality_gate
 from publication.checksum import published_checksum
 from synthetic import generate
 from tests.conftest import environment
 from tests.readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
-# Clearing the publish task: publication alone, on the warehouse dbt built.
+# Clearing the publish task: publication alone, of the candidate the gate passed.
 PUBLISH_ONLY = [sys.executable, "-c", "from operations.steps import publish_marts; "
                 "from core.settings import get_settings; publish_marts(get_settings())"]
+# Clearing the quality_gate task: the gate alone, on the warehouse dbt built.
+GATE_ONLY = [sys.executable, "-c", "from operations.steps import quality_gate; "
+             "from core.settings import get_settings; quality_gate(get_settings())"]
 KEY = "test-key-not-secret"  # the same key as small_build
 
 
@@ -91,6 +97,7 @@ def state_a(tmp_path_factory, small_build):
         for path in waiting_extracts(settings):
             ingest_submission(path, settings)
         build_warehouse(settings)
+        quality_gate(settings)
         publish_marts(settings)
         for path in waiting:
             os.replace(held / path.name, path)
@@ -165,9 +172,10 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         status = run(home, [NNS, "status", "--json"])
         assert status.returncode == 1 and '"interrupted"' in status.stdout
 
-        # A full build, killed once publication has written its new file; meanwhile a second build
+        # A full build, killed once the gate has written its candidate; meanwhile a second build
         # is refused, because one is writing.
-        env = {**os.environ, "NNS_HOME": str(home), "NNS_PSEUDONYM_KEY": KEY, "NNS_FAULT_KILL_AT": "publish.written"}
+        env = {**os.environ, "NNS_HOME": str(home), "NNS_PSEUDONYM_KEY": KEY,
+               "NNS_FAULT_KILL_AT": "gate.candidate_written"}
         first = subprocess.Popen(build_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lock = settings.home / "status" / "writer.lock"
         while first.poll() is None and str(first.pid) not in (lock.read_text() if lock.exists() else ""):
@@ -176,10 +184,15 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         assert second.returncode == 1 and "Another build is writing now" in second.stderr, second.stderr
         _, first_stderr = first.communicate(timeout=600)
         assert first.returncode == -signal.SIGKILL, first_stderr[-3000:]
-        assert list(settings.publish.glob(".marts-*.duckdb")), "the killed publication left its new file"
+        assert list(settings.publish.glob(".candidate-*.duckdb")), "the killed gate left its candidate"
         assert published_checksum(target) == a, "and it was never swapped in"
+        ungated = run(home, PUBLISH_ONLY)
+        assert ungated.returncode != 0 and "No candidate has passed the quality gate" in ungated.stderr
+        assert published_checksum(target) == a, "an ungated warehouse is never published"
 
-        # Clearing publish: killed before the swap, then just after it.
+        # Clearing the gate, then publish: killed before the swap, then just after it.
+        gated = run(home, GATE_ONLY)
+        assert gated.returncode == 0, gated.stderr[-3000:]
         assert killed(run(home, PUBLISH_ONLY, "publish.before_replace"))
         assert published_checksum(target) == a
         assert killed(run(home, PUBLISH_ONLY, "publish.after_replace"))
@@ -200,7 +213,7 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         for source in ("survey", "register"):
             assert ids(settings.raw / source) == ids(clean.raw / source)
     assert leftovers, "temporary leftovers were present during the final build, and were not read"
-    assert not list(settings.publish.glob(".marts-*")), "publication cleans up after a killed one"
+    assert not list(settings.publish.glob(".candidate-*")), "publication cleans up after a killed gate"
     assert {p.name for p in lake.sweep_temporaries(settings, older_than=0)} >= {p.name for p in leftovers}
     assert not hidden(settings.raw / "survey") and not hidden(settings.raw / "register")
     status = run(home, [NNS, "status", "--json"])
@@ -234,9 +247,9 @@ def test_the_writer_lock_is_released_when_its_holder_is_killed(settings):
 
 REPO = Path(__file__).resolve().parents[2]
 SURVEY_POINTS = ("ingest.archived", "ingest.staging", "ingest.landed", "ingest.committed")
-GATE_POINTS = ("gate.started", "gate.candidate", *(f"gate.suite@{n}" for n in range(1, 16)), "gate.docs",
+GATE_POINTS = ("gate.started", "gate.candidate_written", *(f"gate.suite@{n}" for n in range(1, 17)), "gate.docs",
                "gate.page", "gate.swapped")
-PROMOTE_POINTS = ("publish.written", "publish.before_replace", "publish.after_replace")
+PROMOTE_POINTS = ("publish.before_replace", "publish.after_replace")  # the candidate is written by the gate
 DBT_NODES = 131  # seeds, models and tests of one `dbt build` (the log's "N of 131 START")
 SAMPLE_STAGES = 2  # `make test`: one seeded moment in each of two seeded stages; `make faults`: every moment
 

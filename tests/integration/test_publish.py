@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import pytest
 
+from expectations.gate import run_gate
+from operations.build_log import read_build_status
+from operations.steps import build_warehouse, publish_marts, quality_gate
 from publication import publish as publishing
+from publication.attack import AttackReport
 from publication.audit import audit
 from publication.checksum import published_checksum
-from publication.publish import PublicationRefused, publish
+from publication.publish import PublicationRefused, publish, read_gated
 from publication.specs import PUBLISHED
 from tests.readers import ReaderLoop
 
+NNS = str(Path(sys.executable).with_name("nns"))
 KOLADA_COLUMNS = ["period", "federation_code", "federation_name", "respondent_group", "indicator_id", "gender",
                   "n", "mean_score", "positive_share", "ci_low", "ci_high", "national_positive_share", "status"]
 
@@ -110,24 +120,86 @@ def test_no_small_result_is_recoverable_from_a_trend(published_home):
     assert recovered == 0
 
 
-def test_a_failed_audit_publishes_nothing(published_home, monkeypatch):
+def gate_then_publish(settings):
+    """The DAG's two tasks, in order: the gate stages and validates the candidate, publish promotes it."""
+    run_gate(settings)
+    return publish(settings)
+
+
+def test_a_failed_gate_publishes_nothing(published_home, monkeypatch):
     target = published_home.publish / "marts.duckdb"
     before = target.read_bytes()
 
-    def primary_only(df, *, count, threshold, **_):
-        n = df[count].fillna(0).to_numpy()
-        return (n >= 1) & (n < threshold)
+    def primary_only(frames, _reporting, threshold, forced):
+        counts = {t.name: frames[t.name][t.count].fillna(0).to_numpy() for t in PUBLISHED if t.name in forced}
+        return {name: (n >= 1) & (n < threshold) for name, n in counts.items()}
 
-    def primary_only_cells(counts, _equations, threshold):
-        return (counts >= 1) & (counts < threshold)
-
-    monkeypatch.setattr(publishing, "protect", primary_only)
-    monkeypatch.setattr(publishing, "protect_cells", primary_only_cells)
-    with pytest.raises(PublicationRefused, match="margin"):
+    monkeypatch.setattr(publishing, "_protect_all", primary_only)
+    # The protector no longer asks the attacker either; the gate's own audit still does.
+    monkeypatch.setattr(publishing, "attack_tables", lambda *_: AttackReport([], {}, {}, 0, 0))
+    result = run_gate(published_home, raise_on_failure=False)
+    assert not result.passed and result.publication is None
+    assert {"disclosure_recoverable_cells", "disclosure_attack"} <= {f.suite for f in result.failures}
+    with pytest.raises(PublicationRefused, match="No candidate has passed the quality gate"):
         publish(published_home)
     assert target.read_bytes() == before, "the previous publication stays as it was"
     live_quality = published_home.quality_docs.resolve().name  # the gate's page, swapped in by the gate
     assert [p.name for p in published_home.publish.iterdir() if p.name.startswith(".") and p.name != live_quality] == []
+
+
+def test_publish_promotes_exactly_the_gated_file_and_never_a_rebuilt_warehouse(published_home):
+    """Stage → gate → promote through the step functions the DAG runs, each under its own lock."""
+    settings = published_home
+    target = settings.publish / "marts.duckdb"
+    before = published_checksum(target)
+    gate = quality_gate(settings)
+    candidate = settings.publish / gate.publication["candidate"]
+    assert candidate.exists() and published_checksum(candidate) == gate.publication["checksum"]
+    assert read_build_status(settings)["steps"]["quality_gate"]["checksum"] == gate.publication["checksum"]
+    # A build slips in between the DAG's gate task and its publish task: refused.
+    build_warehouse(settings)
+    with pytest.raises(PublicationRefused, match="rebuilt since the quality gate"):
+        publish_marts(settings)
+    assert published_checksum(target) == before
+    # A candidate changed after the gate: refused.
+    quality_gate(settings)
+    record = read_gated(settings)
+    with duckdb.connect(str(settings.publish / record["candidate"])) as con:
+        con.execute("update indicator_results set n = n + 1 where status = 'ok' and federation_code = 'RIKET'")
+    with pytest.raises(PublicationRefused, match="has changed since the quality gate"):
+        publish_marts(settings)
+    # Gated and untouched: promoted by rename, the same file the gate checked.
+    gate = quality_gate(settings)
+    inode = (settings.publish / gate.publication["candidate"]).stat().st_ino
+    assert publish_marts(settings) == target
+    assert target.stat().st_ino == inode, "renamed, not written again"
+    assert published_checksum(target) == gate.publication["checksum"] == before
+    assert read_build_status(settings)["steps"]["publish"]["checksum"] == gate.publication["checksum"]
+    with pytest.raises(PublicationRefused, match="No candidate"):
+        publish_marts(settings)  # one gate, one promotion
+
+
+def test_the_cli_refuses_to_publish_a_warehouse_rebuilt_after_the_gate(published_home):
+    """`nns build`'s steps as separate processes: gate, then a rebuild, then publish is refused."""
+    env = {**os.environ, "NNS_HOME": str(published_home.home)}
+    target = published_home.publish / "marts.duckdb"
+    before = published_checksum(target)
+
+    def step(name):
+        return subprocess.run([sys.executable, "-c", f"from operations.steps import {name}; "
+                               f"from core.settings import get_settings; {name}(get_settings())"],
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    assert step("quality_gate").returncode == 0
+    assert step("build_warehouse").returncode == 0
+    refused = step("publish_marts")
+    assert refused.returncode != 0 and "rebuilt since the quality gate" in refused.stderr
+    assert published_checksum(target) == before
+    status = subprocess.run([NNS, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert '"failed"' in status.stdout
+    built = subprocess.run([NNS, "build"], env=env, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert published_checksum(target) == before
 
 
 def test_national_values_are_respondent_weighted_and_add_up(published_home):
@@ -151,13 +223,13 @@ def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, m
     builds = {}
     for threshold in (5, 8):
         monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
-        publish(get_settings())
+        gate_then_publish(get_settings())
         builds[threshold] = published_checksum(path)
     assert builds[5] != builds[8]
     with ReaderLoop(path) as reader:
-        for threshold in (5, 8, 5, 8):
+        for threshold in (5, 8):
             monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
-            publish(get_settings())
+            gate_then_publish(get_settings())
     assert reader.failures == [], reader.failures
     assert set(reader.seen) <= set(builds.values()), "a reader saw a build that was neither the old nor the new"
     assert len(reader.seen) == 2
@@ -168,7 +240,7 @@ def test_threshold_is_honoured(published_home, monkeypatch):
     from core.settings import get_settings
 
     settings = get_settings()
-    publish(settings)
+    gate_then_publish(settings)
     with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from indicator_results where status = 'ok' and n between 1 and 9"
                            ).fetchone()[0] == 0

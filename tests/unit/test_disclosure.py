@@ -62,8 +62,10 @@ def recoverable(df: pd.DataFrame, hidden: np.ndarray) -> list[int]:
     _, singular, vt = np.linalg.svd(matrix)
     rank = int((singular > 1e-9).sum())
     null_space = vt[rank:]
-    return [i for i in range(len(df)) if hidden[i] and 1 <= n[i] < THRESHOLD
-            and np.allclose(null_space[:, col[i]], 0, atol=1e-9)]
+    annat = {f: n[index[(f, "T")]] - n[index[(f, "K")]] - n[index[(f, "M")]] for f in feds}
+    value = {**{i: n[i] for i in range(len(df))}, **{("A", f): a for f, a in annat.items()}}
+    return [u for u in unknowns if 1 <= value[u] < THRESHOLD
+            and np.allclose(null_space[:, col[u]], 0, atol=1e-9)]
 
 
 count_triples = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 3)),
@@ -95,8 +97,17 @@ def test_primary_secondary_and_derived_values():
 
 
 def test_nothing_hidden_when_every_count_is_large():
-    df = table([(10, 12, 0), (30, 25, 2)])
+    df = table([(10, 12, 0), (30, 25, 6)])
     assert not protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD).any()
+
+
+def test_a_small_annat_is_protected_like_a_cell():
+    """'annat' = T − K − M is never published, but 2 people would be exactly T − K − M."""
+    df = table([(10, 12, 0), (30, 25, 2), (40, 41, 9)])
+    hidden = protect(df, count="n", keys=KEYS, margins=MARGINS, threshold=THRESHOLD)
+    assert hidden.any()
+    assert recoverable(df, hidden) == []
+    assert recoverable(df, np.zeros(len(df), dtype=bool)) == [("A", "SF01")]
 
 
 def test_zero_is_not_a_small_count():

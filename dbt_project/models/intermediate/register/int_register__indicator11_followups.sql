@@ -45,6 +45,7 @@ classified as (
 select
     participation_id,
     person_key,
+    record_key,
     cohort_year,
     federation_code,
     gender,

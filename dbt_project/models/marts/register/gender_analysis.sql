@@ -13,9 +13,9 @@ cells as (
         coalesce(federation_code, '{{ var("nation_code") }}') as federation_code,
         coalesce(insats, 'alla') as insats,
         coalesce(gender, 'T') as gender,
-        count(*) as participants,
+        {{ count_with_cell_key('participants') }},
         round(avg(insats_months), 1) as mean_insats_months,
-        count(*) filter (where went_to_work_or_studies) as n_work_or_studies,
+        {{ count_with_cell_key('n_work_or_studies', 'went_to_work_or_studies') }},
         {{ round_ratio('sum(years_public_support_before)', 'count(years_public_support_before)', 1) }}
             as mean_years_public_support_before
     from participants
@@ -48,6 +48,8 @@ select
     {{ round_ratio('cells.n_work_or_studies', 'cells.participants', 4) }} as share_work_or_studies,
     cells.mean_years_public_support_before,
     {{ smallest_group(['cells.participants', 'cells.n_work_or_studies',
-                       'cells.participants - cells.n_work_or_studies']) }} as disclosure_n
+                       'cells.participants - cells.n_work_or_studies']) }} as disclosure_n,
+    cells.participants_cell_key,
+    cells.n_work_or_studies_cell_key
 from cells
 inner join names using (federation_code)

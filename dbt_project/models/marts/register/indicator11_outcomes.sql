@@ -26,10 +26,10 @@ cells as (
         coalesce(gender, 'T') as gender,
         coalesce(insats, 'alla') as insats,
         coalesce(support_at_start, 'alla') as support_at_start,
-        count(*) as cohort_size,
-        count(*) filter (where is_observed) as n_observed,
-        count(*) filter (where is_observed and is_self_supporting) as n_self_supporting,
-        count(*) filter (where is_observed and is_sustainable) as n_sustainable
+        {{ count_with_cell_key('cohort_size') }},
+        {{ count_with_cell_key('n_observed', 'is_observed') }},
+        {{ count_with_cell_key('n_self_supporting', 'is_observed and is_self_supporting') }},
+        {{ count_with_cell_key('n_sustainable', 'is_observed and is_sustainable') }}
     from followups
     -- sqlfluff's DuckDB dialect cannot parse GROUPING SETS (valid DuckDB): skip the parse error here only
     group by grouping sets (  -- noqa: PRS
@@ -69,7 +69,11 @@ select
     {{ round_ratio('cells.n_sustainable', 'cells.n_observed', 4) }} as share_sustainable,
     {{ smallest_group(['cells.cohort_size', 'cells.cohort_size - cells.n_observed', 'cells.n_observed',
                        'cells.n_self_supporting', 'cells.n_observed - cells.n_self_supporting',
-                       'cells.n_sustainable', 'cells.n_observed - cells.n_sustainable']) }} as disclosure_n
+                       'cells.n_sustainable', 'cells.n_observed - cells.n_sustainable']) }} as disclosure_n,
+    cells.cohort_size_cell_key,
+    cells.n_observed_cell_key,
+    cells.n_self_supporting_cell_key,
+    cells.n_sustainable_cell_key
 from cells
 inner join names using (federation_code)
 inner join completeness using (cohort_year, followup_months)

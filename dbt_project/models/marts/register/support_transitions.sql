@@ -6,7 +6,7 @@ select
     case when grouping(support_at_start) = 1 then 'alla' else support_at_start end as support_at_start,
     -- grouping(), not coalesce: an insats with no recorded end support must not land on the total row
     case when grouping(support_at_end) = 1 then 'alla' else coalesce(support_at_end, 'okänd') end as support_at_end,
-    count(*) as participants
+    {{ count_with_cell_key('participants') }}
 from {{ ref('int_register__participants') }}
 where end_date is not null
 -- sqlfluff's DuckDB dialect cannot parse GROUPING SETS (valid DuckDB): skip the parse error here only

@@ -1,0 +1,424 @@
+"""The attacker's audit: what an outside analyst can derive about each hidden count.
+
+An independent implementation of the attack, written from what docs/analysts.md
+tells a reader, not from the protector's masks or equations (it imports nothing from
+publication.disclosure or publication.publish). It reads only the published tables
+(`attack_file`), takes every count that is hidden (`status = '..'`) as an unknown, and
+writes down every relation a reader knows:
+
+- **margins** (docs: "Status, suppression and what is hidden"): the parts add up to
+  the total along each margin of `publication.specs` (kön to T, federations to RIKET,
+  insatser and supports to `alla`). In the survey tables T also holds the unpublished
+  "annat eller vill ej uppge" group: T − K − M is an unknown of its own, ≥ 0;
+- **shared cells across tables**: where an indicator has one question in a
+  questionnaire, a trend cell counts the same people as the result cells of the
+  federations that report as its federation (`federations.reporting_federation_code`);
+- **n ≤ rows received**: a result's `n` is at most the questionnaires the federation
+  sent in that period (`collection_status.rows_received`);
+- **follow-up points**: in `indicator11_outcomes` every cell's `n_observed` can only
+  fall from 6 to 12 to 24 months, and in a cohort that is complete at a point (its
+  national `n_observed` equals the one at 6 months) it is the same at both points;
+- **unpublished remainders**: `gender_analysis.participants` minus the 6-month
+  `n_observed` of the same cohort, federation, insats and kön (the anonymous records
+  and points not yet observed) is an unknown of its own, ≥ 0;
+- **non-negativity** of every count.
+
+Tables the `publication` table lists as perturbed (`perturbed_tables`, the Cell Key
+Method) hide no count and, by design, hold no exact relation: they are not modelled.
+
+For every unknown it computes the tightest interval [min, max] by linear programming
+(HiGHS through scipy.optimize.linprog), one small LP per connected component of the
+relations. A *finding* is an unknown whose interval holds no integer outside
+[1, threshold − 1]: it is known to be a small positive count (that includes being
+determined exactly at such a value).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+from scipy.sparse import csr_matrix, hstack, vstack
+
+from core.catalogue import NATION
+from publication.specs import PUBLISHED
+
+HIDDEN = ".."
+# The count of people an attacker reasons about, per protected table (published columns).
+ATTACKED_COUNT = {
+    "indicator_results": "n",
+    "indicator_trends": "n",
+    "collection_status": "rows_received",
+    "collection_summary": "questionnaires",
+    "indicator11_outcomes": "n_observed",
+    "gender_analysis": "participants",
+    "support_transitions": "participants",
+}
+FOLLOWUP_BASE = 6
+TOLERANCE = 1e-6
+CAP_FACTOR = 1000
+
+
+@dataclass
+class Unknown:
+    table: str
+    row: int | None  # row position in the table; None for a remainder
+    label: str
+
+
+@dataclass
+class Relation:
+    name: str
+    coefficients: dict[int, float]  # unknown -> coefficient
+    constant: float  # sum(coefficient * x) + constant  (== 0 or <= 0)
+    equality: bool
+    shown: list[tuple[str, int]] = field(default_factory=list)  # published cells it uses
+
+
+@dataclass
+class Finding:
+    table: str
+    row: int | None
+    label: str
+    low: float
+    high: float
+    relations: list[str]
+    shown: list[tuple[str, int]]  # published cells in the relations that pin it
+    nearby: list[tuple[str, int]] = field(default_factory=list)  # published cells anywhere in its component
+
+
+@dataclass
+class AttackReport:
+    findings: list[Finding]
+    checked: dict[str, int]  # table -> unknowns whose interval was computed
+    seconds: dict[str, float]  # table -> seconds of LP spent on its unknowns
+    components: int
+    lps: int
+
+
+class InconsistentPublication(RuntimeError):
+    """A relation the docs promise does not hold among the published values."""
+
+
+class _Model:
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        self.tables = tables
+        self.unknowns: list[Unknown] = []
+        self.relations: list[Relation] = []
+        self.cell: dict[tuple[str, int], int] = {}
+        self.values: dict[str, np.ndarray] = {}
+        for name, column in ATTACKED_COUNT.items():
+            df = tables.get(name)
+            if df is None:
+                continue
+            self.values[name] = np.nan_to_num(df[column].to_numpy(dtype=float, na_value=np.nan))
+            hidden = (df["status"] == HIDDEN).to_numpy()
+            for row in np.flatnonzero(hidden):
+                self.cell[(name, int(row))] = self._unknown(name, int(row), f"{name}[{int(row)}].{column}")
+
+    def _unknown(self, table: str, row: int | None, label: str) -> int:
+        self.unknowns.append(Unknown(table, row, label))
+        return len(self.unknowns) - 1
+
+    def relate(self, name: str, terms: list[tuple[str, int, float]], extra: dict[int, float] | None = None,
+               equality: bool = True) -> None:
+        """sum(coef * count(table, row)) + sum(coef * unknown) (== or <=) 0."""
+        coefficients: dict[int, float] = dict(extra or {})
+        constant, shown = 0.0, []
+        for table, row, coef in terms:
+            unknown = self.cell.get((table, row))
+            if unknown is None:
+                constant += coef * self.values[table][row]
+                shown.append((table, row))
+            else:
+                coefficients[unknown] = coefficients.get(unknown, 0.0) + coef
+        coefficients = {k: v for k, v in coefficients.items() if v != 0.0}
+        if not coefficients:
+            if (abs(constant) > TOLERANCE) if equality else (constant > TOLERANCE):
+                raise InconsistentPublication(f"{name}: the published values break it by {constant:g}")
+            return
+        self.relations.append(Relation(name, coefficients, constant, equality, shown))
+
+
+def _margins(model: _Model) -> None:
+    for spec in PUBLISHED:
+        df = model.tables.get(spec.name)
+        if df is None or spec.name not in ATTACKED_COUNT:
+            continue
+        for margin in spec.margins:
+            others = [k for k in spec.keys if k != margin.part]
+            is_total = (df[margin.part] == margin.total).to_numpy()
+            for key, rows in df.groupby(others, sort=False, dropna=False).indices.items():
+                totals = [int(r) for r in rows if is_total[r]]
+                parts = [int(r) for r in rows if not is_total[r]]
+                if len(totals) != 1 or not parts:
+                    continue
+                terms = [(spec.name, totals[0], 1.0)] + [(spec.name, r, -1.0) for r in parts]
+                extra = None
+                if margin.hidden_remainder:
+                    label = f"{spec.name}{key}: {margin.total} minus its parts (unpublished '{margin.part}')"
+                    extra = {model._unknown(spec.name, None, label): -1.0}
+                model.relate(f"{spec.name}: {margin.part} margin {key}", terms, extra)
+
+
+def _shared_cells(model: _Model) -> None:
+    results, trends, federations = (model.tables.get(t) for t in
+                                    ("indicator_results", "indicator_trends", "federations"))
+    if results is None or trends is None or federations is None:
+        return
+    reporting = dict(zip(federations.federation_code, federations.reporting_federation_code, strict=True))
+    cell = ["period", "respondent_group", "indicator_id"]
+    single = trends[trends.groupby(cell)["comparability_key"].transform("nunique") == 1]
+    keyed = results.assign(position=np.arange(len(results)),
+                           reporting=[reporting.get(f) or f for f in results.federation_code])
+    members = keyed.groupby(cell + ["reporting", "gender"])["position"].apply(list).to_dict()
+    for position, key in zip(single.index, single[cell + ["federation_code", "gender"]].itertuples(index=False),
+                             strict=True):
+        parts = members.get(tuple(key))
+        if parts:
+            model.relate(f"trend = results {tuple(key)}", [("indicator_trends", int(position), 1.0)]
+                         + [("indicator_results", p, -1.0) for p in parts])
+
+
+def _rows_received(model: _Model) -> None:
+    results, status = model.tables.get("indicator_results"), model.tables.get("collection_status")
+    if results is None or status is None:
+        return
+    keys = ["period", "respondent_group", "federation_code"]
+    received = {tuple(k): i for i, k in enumerate(status[keys].itertuples(index=False))}
+    for position, key in enumerate(results[keys].itertuples(index=False)):
+        row = received.get(tuple(key))
+        if row is not None:
+            model.relate(f"n <= rows received {tuple(key)}",
+                         [("indicator_results", position, 1.0), ("collection_status", row, -1.0)], equality=False)
+
+
+def _followups(model: _Model) -> None:
+    df = model.tables.get("indicator11_outcomes")
+    if df is None:
+        return
+    keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
+    national = df[(df.federation_code == NATION) & (df.gender == "T") & (df.insats == "alla")
+                  & (df.support_at_start == "alla") & (df.status != HIDDEN)]
+    observed = {(c, m): v for c, m, v in national[["cohort_year", "followup_months", "n_observed"]].itertuples(
+        index=False)}
+    position = {tuple(k): i for i, k in enumerate(df[keys + ["followup_months"]].itertuples(index=False))}
+    points = sorted(df.followup_months.unique())
+    for key in df[keys].drop_duplicates().itertuples(index=False):
+        rows = [(m, position.get((*key, m))) for m in points]
+        rows = [(m, r) for m, r in rows if r is not None]
+        for (m1, r1), (m2, r2) in zip(rows, rows[1:], strict=False):
+            complete = (observed.get((key[0], m2)) is not None
+                        and observed.get((key[0], m2)) == observed.get((key[0], FOLLOWUP_BASE)))
+            model.relate(f"n_observed {m2} vs {m1} months {tuple(key)}",
+                         [("indicator11_outcomes", r2, 1.0), ("indicator11_outcomes", r1, -1.0)],
+                         equality=complete)
+
+
+def _anonymous(model: _Model) -> None:
+    outcomes, gender = model.tables.get("indicator11_outcomes"), model.tables.get("gender_analysis")
+    if outcomes is None or gender is None:
+        return
+    keys = ["cohort_year", "federation_code", "insats", "gender"]
+    base = outcomes[(outcomes.followup_months == FOLLOWUP_BASE) & (outcomes.support_at_start == "alla")]
+    observed = {tuple(k): int(i) for i, k in zip(base.index, base[keys].itertuples(index=False), strict=True)}
+    for position, key in enumerate(gender[keys].itertuples(index=False)):
+        row = observed.get(tuple(key))
+        if row is None:
+            continue
+        label = f"gender_analysis{tuple(key)}: participants minus n_observed at 6 months (anonymous, unobserved)"
+        remainder = model._unknown("gender_analysis", None, label)
+        model.relate(f"anonymous remainder {tuple(key)}",
+                     [("gender_analysis", position, 1.0), ("indicator11_outcomes", row, -1.0)], {remainder: -1.0})
+
+
+def _components(model: _Model) -> list[tuple[list[int], list[int]]]:
+    parent = list(range(len(model.unknowns)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for relation in model.relations:
+        first, *rest = relation.coefficients
+        for other in rest:
+            parent[find(other)] = find(first)
+    unknowns: dict[int, list[int]] = {}
+    for u in range(len(model.unknowns)):
+        unknowns.setdefault(find(u), []).append(u)
+    relations: dict[int, list[int]] = {}
+    for i, relation in enumerate(model.relations):
+        relations.setdefault(find(next(iter(relation.coefficients))), []).append(i)
+    return [(members, relations.get(root, [])) for root, members in unknowns.items()]
+
+
+def _is_finding(low: float, high: float, threshold: int) -> bool:
+    return math.ceil(low - TOLERANCE) >= 1 and math.floor(high + TOLERANCE) <= threshold - 1
+
+
+def _matrix(relations: list[Relation], local: dict[int, int], size: int):
+    if not relations:
+        return None, None
+    data, rows, cols = [], [], []
+    for i, relation in enumerate(relations):
+        for u, coef in relation.coefficients.items():
+            rows.append(i)
+            cols.append(local[u])
+            data.append(coef)
+    return (csr_matrix((data, (rows, cols)), shape=(len(relations), size)),
+            np.array([-r.constant for r in relations]))
+
+
+def _bounds_problem(relations: list[Relation], local: dict[int, int], size: int, threshold: int) -> dict:
+    a_eq, b_eq = _matrix([r for r in relations if r.equality], local, size)
+    a_ub, b_ub = _matrix([r for r in relations if not r.equality], local, size)
+    cap = CAP_FACTOR * threshold + sum(abs(r.constant) for r in relations)  # above any true count
+    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "cap": cap, "size": size}
+
+
+def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = None, threshold: int = 0):
+    """Minimise objective·x over the relations, 0 ≤ x ≤ cap; with `lifted`, maximise Σ min(x_u, threshold)
+    over those unknowns instead (an auxiliary y_u ≤ x_u, y_u ≤ threshold for each)."""
+    size, a_ub, b_ub, a_eq = problem["size"], problem["A_ub"], problem["b_ub"], problem["A_eq"]
+    if lifted is None:
+        return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=problem["b_eq"],
+                       bounds=(0, problem["cap"]), method="highs")
+    k = len(lifted)
+    link = csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)],
+                                                        np.r_[size + np.arange(k), lifted])), shape=(k, size + k))
+    ub = link if a_ub is None else vstack([hstack([a_ub, csr_matrix((a_ub.shape[0], k))]), link])
+    b = np.zeros(k) if b_ub is None else np.r_[b_ub, np.zeros(k)]
+    eq = None if a_eq is None else hstack([a_eq, csr_matrix((a_eq.shape[0], k))])
+    return linprog(np.r_[np.zeros(size), -np.ones(k)], A_ub=ub, b_ub=b, A_eq=eq, b_eq=problem["b_eq"],
+                   bounds=[(0, problem["cap"])] * size + [(0, threshold)] * k, method="highs")
+
+
+def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
+    """Unknowns settled safe by some feasible point (x_u = 0 or x_u ≥ threshold), and the LPs it took.
+
+    Every relation at once (the components are independent, so one LP serves them all):
+    maximise Σ min(x_u, threshold) over the open unknowns, then minimise Σ x_u over them,
+    while that settles more.
+    """
+    size = len(model.unknowns)
+    settled = np.zeros(size, dtype=bool)
+    if not model.relations:
+        return settled, 0
+    problem = _bounds_problem(model.relations, {u: u for u in range(size)}, size, threshold)
+    lps = 0
+
+    def seen(result) -> None:
+        if result.status == 2:
+            raise InconsistentPublication("no values fit the published relations")
+        if result.status == 0:
+            x = result.x[:size]
+            settled[(x >= threshold - TOLERANCE) | (x <= TOLERANCE)] = True
+
+    while not settled.all():
+        before = int(settled.sum())
+        seen(_solve(problem, np.zeros(size), np.flatnonzero(~settled), threshold))
+        lps += 1
+        if not settled.all():
+            seen(_solve(problem, (~settled).astype(float)))
+            lps += 1
+        if int(settled.sum()) == before:
+            break
+    return settled, lps
+
+
+def _attack_component(model: _Model, members: list[int], relation_ids: list[int], threshold: int,
+                      only: list[int]) -> tuple[list[Finding], int]:
+    """Each unknown in `only`, of one connected set: its exact [min, max] by two LPs; the findings."""
+    size = len(members)
+    local = {u: j for j, u in enumerate(members)}
+    relations = [model.relations[i] for i in relation_ids]
+    problem = _bounds_problem(relations, local, size, threshold)
+    findings, lps = [], 0
+    for u in only:
+        j = local[u]
+        objective = np.zeros(size)
+        objective[j] = -1.0
+        high = _solve(problem, objective)
+        objective[j] = 1.0
+        low = _solve(problem, objective)
+        lps += 2
+        if 2 in (high.status, low.status):
+            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
+        if high.status != 0 or low.status != 0 or not _is_finding(low.fun, -high.fun, threshold):
+            continue
+        touching = [r for r in relations if u in r.coefficients]
+        unknown = model.unknowns[u]
+        findings.append(Finding(unknown.table, unknown.row, unknown.label, round(float(low.fun), 6),
+                                round(float(-high.fun), 6), [r.name for r in touching],
+                                sorted({c for r in touching for c in r.shown}),
+                                sorted({c for r in relations for c in r.shown})))
+    return findings, lps
+
+
+# The relations, by the names docs/analysts.md ("What the audit covers") lists them under
+# (a test keeps the two lists the same). Non-negativity is every unknown's lower bound.
+RELATIONS = {
+    "margins": _margins,
+    "shared cells": _shared_cells,
+    "rows received": _rows_received,
+    "follow-up points": _followups,
+    "unpublished remainders": _anonymous,  # "annat" is part of the margins (hidden_remainder)
+    "non-negativity": None,
+}
+
+
+def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackReport:
+    """Every hidden count's interval from everything published in `tables`; the findings."""
+    model = _Model(tables)
+    for add in RELATIONS.values():
+        if add is not None:
+            add(model)
+    started = time.monotonic()
+    settled, lps = _sweep(model, threshold)
+    swept = time.monotonic() - started
+    findings: list[Finding] = []
+    checked: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    components = _components(model)
+    for unknown in model.unknowns:  # the sweep's time, shared out over the unknowns' tables
+        checked[unknown.table] = checked.get(unknown.table, 0) + 1
+        seconds[unknown.table] = seconds.get(unknown.table, 0.0) + swept / len(model.unknowns)
+    for members, relation_ids in components:
+        open_ = [u for u in members if not settled[u]]
+        if not open_ or not relation_ids:
+            continue
+        started = time.monotonic()
+        found, solved = _attack_component(model, members, relation_ids, threshold, only=open_)
+        findings += found
+        lps += solved
+        elapsed = time.monotonic() - started
+        for u in open_:
+            table = model.unknowns[u].table
+            seconds[table] = seconds.get(table, 0.0) + elapsed / len(open_)
+    return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps)
+
+
+def read_published(path: Path) -> dict[str, pd.DataFrame]:
+    """The published tables the attack reads, as they are in the file (perturbed tables left out)."""
+    wanted = [*ATTACKED_COUNT, "federations"]
+    with duckdb.connect(str(path), read_only=True) as con:
+        existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        columns = {r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where table_name = 'publication'").fetchall()}
+        listed = (con.execute("select perturbed_tables from publication").fetchone()[0] or ""
+                  if "perturbed_tables" in columns else "")
+        perturbed = {name.strip() for name in listed.split(",")}
+        return {name: con.execute(f"select * from {name}").df() for name in wanted
+                if name in existing and name not in perturbed}
+
+
+def attack_file(path: Path, threshold: int) -> AttackReport:
+    return attack_tables(read_published(path), threshold)

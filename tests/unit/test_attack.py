@@ -1,0 +1,168 @@
+"""The attacker's audit (publication.attack) against random linked tables.
+
+Random results, trends, collection status and indicator 11 tables that are linked the
+way the published ones are: kön with an unpublished "annat" remainder, federations to
+RIKET, a single-question trend equal to its result, n ≤ rows received, and a cohort
+complete at 12 months (the same n_observed at 6 and 12 months). After protection
+(publication.publish.protect_frames) the independent LP attacker recovers nothing; the
+old protection (each table greedily on its own margins) is broken on the same cases.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.catalogue import NATION
+from publication.attack import RELATIONS, attack_tables
+from publication.disclosure import Margin, protect
+from publication.publish import _assemble, protect_frames
+from publication.specs import PUBLISHED
+
+THRESHOLD = 5
+SPEC = {t.name: t for t in PUBLISHED}
+SIZES = [0, 1, 2, 3, 4, 6, 9, 15, 25]
+
+
+def linked_tables(seed: int, federations: int = 4, indicators: int = 2) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    codes = [f"SF{i:02d}" for i in range(1, federations + 1)]
+    results, trends, status, outcomes = [], [], [], []
+    rows_received = {}
+    counts = {}
+    for code in codes:
+        for indicator in range(1, indicators + 1):
+            k, m, a = (int(rng.choice(SIZES)), int(rng.choice(SIZES)), int(rng.choice([0, 0, 1, 2, 3])))
+            counts[(code, indicator)] = {"K": k, "M": m, "T": k + m + a}
+        rows_received[code] = max(counts[(code, i)]["T"] for i in range(1, indicators + 1)) + int(
+            rng.choice([0, 0, 1, 3]))
+    for indicator in range(1, indicators + 1):
+        for gender in ("K", "M", "T"):
+            counts[(NATION, indicator)] = counts.get((NATION, indicator), {})
+            counts[(NATION, indicator)][gender] = sum(counts[(c, indicator)][gender] for c in codes)
+    rows_received[NATION] = sum(rows_received[c] for c in codes)
+    for code in [*codes, NATION]:
+        for indicator in range(1, indicators + 1):
+            for gender in ("K", "M", "T"):
+                n = counts[(code, indicator)][gender]
+                common = {"period": "2024/25", "federation_code": code, "federation_name": code,
+                          "respondent_group": "deltagare", "indicator_id": indicator, "gender": gender, "n": n,
+                          "valid_answers": n, "mean_score": 3.0 if n else np.nan,
+                          "positive_share": 0.5 if n else np.nan, "ci_low": np.nan, "ci_high": np.nan}
+                results.append({**common, "national_positive_share": np.nan, "national_mean_score": np.nan})
+                trends.append({**common, "comparability_key": f"Q{indicator}", "question_code": f"Q{indicator}",
+                               "series_first_period": "2024/25", "series_last_period": "2024/25"})
+        status.append({"period": "2024/25", "federation_code": code, "federation_name": code,
+                       "respondent_group": "deltagare", "asked": rows_received[code],
+                       "answered": rows_received[code], "rows_received": rows_received[code],
+                       "response_rate": 1.0, "last_submission_at": None, "versions_received": 1,
+                       "disclosure_n": rows_received[code]})
+    observed = {c: {"K": int(rng.choice(SIZES)), "M": int(rng.choice(SIZES))} for c in codes}
+    observed[NATION] = {g: sum(observed[c][g] for c in codes) for g in ("K", "M")}
+    for code in [*codes, NATION]:
+        observed[code]["T"] = observed[code]["K"] + observed[code]["M"]
+        for months in (6, 12):  # complete at 12 months: the same people at both points
+            for gender in ("K", "M", "T"):
+                n = observed[code][gender]
+                outcomes.append({"cohort_year": 2022, "federation_code": code, "federation_name": code,
+                                 "gender": gender, "insats": "alla", "support_at_start": "alla",
+                                 "followup_months": months, "is_complete": True, "cohort_size": n,
+                                 "n_observed": n, "n_self_supporting": 0,
+                                 "share_self_supporting": 0.0, "n_sustainable": 0, "share_sustainable": 0.0,
+                                 "disclosure_n": n})
+    federations = pd.DataFrame({"federation_code": codes, "federation_name": codes, "lan": None,
+                                "valid_from": None, "valid_to": None, "successor_code": None,
+                                "predecessor_codes": None, "reporting_federation_code": codes, "change_note": None})
+    return {"indicator_results": pd.DataFrame(results), "indicator_trends": pd.DataFrame(trends),
+            "collection_status": pd.DataFrame(status), "indicator11_outcomes": pd.DataFrame(outcomes),
+            "federations": federations}
+
+
+def greedy_within_tables(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The old protection: each table on its own margins, smallest-first, blind to the unpublished
+    remainders and to every relation across tables."""
+    frames = {name: df.sort_values(SPEC[name].keys or SPEC[name].columns[:1]).reset_index(drop=True)
+              for name, df in frames.items()}
+    hidden = {name: protect(df, count=SPEC[name].count, keys=SPEC[name].keys,
+                            margins=[Margin(m.part, m.total) for m in SPEC[name].margins], threshold=THRESHOLD)
+              for name, df in frames.items() if SPEC[name].protected}
+    return _assemble(frames, hidden)
+
+
+def reporting(frames):
+    return dict(zip(frames["federations"].federation_code, frames["federations"].reporting_federation_code,
+                    strict=True))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_after_protection_the_attacker_recovers_nothing(seed):
+    frames = linked_tables(seed)
+    tables = protect_frames(frames, reporting(frames), THRESHOLD)
+    report = attack_tables(tables, THRESHOLD)
+    assert report.findings == []
+    for name in ("indicator_results", "indicator_trends", "indicator11_outcomes"):
+        df, count = tables[name], "n" if "n" in tables[name] else "n_observed"
+        assert not ((df.status == "ok") & df[count].between(1, THRESHOLD - 1)).any(), name
+
+
+def test_the_attacker_breaks_the_old_greedy_protection_on_the_same_cases():
+    broken, kinds = 0, set()
+    for seed in range(12):
+        report = attack_tables(greedy_within_tables(linked_tables(seed)), THRESHOLD)
+        broken += bool(report.findings)
+        kinds |= {f.relations[0].split(" ")[0] for f in report.findings}
+        after = attack_tables(protect_frames(linked_tables(seed), reporting(linked_tables(seed)), THRESHOLD),
+                              THRESHOLD)
+        assert after.findings == [], seed
+    assert broken >= 6, f"the old protection held in {12 - broken} of 12 cases"
+
+
+def test_each_relation_is_used_by_the_attacker():
+    """Cases built so that exactly one published relation pins a small count."""
+    frames = linked_tables(7)
+    results = frames["indicator_results"]
+    # "annat" = T − K − M, all shown: 3 people.
+    one = results[(results.federation_code == "SF01") & (results.indicator_id == 1)].reset_index(drop=True)
+    one["n"] = one.gender.map({"K": 10, "M": 10, "T": 23})
+    [finding] = attack_tables({"indicator_results": one.assign(status="ok")}, THRESHOLD).findings
+    assert (finding.low, finding.high) == (3, 3) and "unpublished 'gender'" in finding.label
+    one["n"] = one.gender.map({"K": 10, "M": 10, "T": 26})  # 6 "annat": not small
+    assert attack_tables({"indicator_results": one.assign(status="ok")}, THRESHOLD).findings == []
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_follow_up_equalities_hold_only_in_complete_cohorts(complete):
+    """SF01 has 3 women at 6 months, hidden with SF02's 20; at 12 months SF01's women are shown.
+
+    In a complete cohort (the national n_observed is the same at 6 and 12 months) the 6-month
+    cell equals the shown 12-month one; in an incomplete cohort it is only at least as large.
+    """
+    at = {6: {"SF01": (3, 20), "SF02": (20, 20)},
+          12: {"SF01": (3, 20), "SF02": (20, 20)} if complete else {"SF01": (2, 20), "SF02": (10, 20)}}
+    rows = []
+    for months, federations in at.items():
+        national = tuple(sum(v[i] for v in federations.values()) for i in (0, 1))
+        for code, (k, m) in [*federations.items(), (NATION, national)]:
+            for gender, n in (("K", k), ("M", m), ("T", k + m)):
+                hidden = months == 6 and code != NATION and gender in ("K", "T")
+                rows.append({"cohort_year": 2022, "federation_code": code, "gender": gender, "insats": "alla",
+                             "support_at_start": "alla", "followup_months": months,
+                             "n_observed": np.nan if hidden else n, "status": ".." if hidden else "ok"})
+    found = attack_tables({"indicator11_outcomes": pd.DataFrame(rows)}, THRESHOLD).findings
+    assert bool(found) == complete, found
+    if complete:
+        assert any("n_observed 12 vs 6 months" in r for f in found for r in f.relations)
+
+
+def test_the_docs_list_exactly_the_relations_the_audit_uses():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text(encoding="utf-8")
+    section = doc.split("#### What the audit covers", 1)[1].split("What you may infer", 1)[0]
+    assert set(re.findall(r"^- `([^`]+)`:", section, flags=re.M)) == set(RELATIONS)
+    assert "between 1 and *t* − 1" in doc.split("#### What the audit covers", 1)[1]
