@@ -1,19 +1,21 @@
 """Disclosure control: the one function every published output goes through.
 
-Published cells carry a count `n` of people, and cells are tied together by
-*equations*: women + men (+ the unpublished "annat") = all; the federations add
-up to the nation; and across tables, a single-question indicator's result is
-the same cell as its trend, and a merged federation's trend before the merger
-is the sum of its predecessors' results. The rules:
+Published cells carry a count of people, and cells are tied together by
+*equations* (publication.linked builds them for every protected table at once):
+women + men + the unpublished "annat" = all; the federations add up to the
+nation; a single-question indicator's trend cell is its result cells; and so on.
+Unpublished remainders ("annat", the anonymous records) are rows of their own:
+always hidden, and sensitive when small. The rules (docs/analysts.md, "Status,
+suppression and what is hidden"):
 
 1. Primary: a count 1 ≤ n < threshold is suppressed.
-2. Secondary, per equation: a shown total never has exactly one hidden part
-   (it would be the total minus the shown parts); a hidden total needs a hidden
-   part (or it would be the sum of the parts).
-3. Exact check: each connected set of equations is solved as linear algebra;
+2. Secondary, per equation with a shown total: the sum of its hidden parts and its
+   remainder (what a reader derives) is never a single hidden part without a
+   remainder, and never 1..threshold − 1; a hidden total over shown parts and no
+   remainder would be their sum, so it needs a hidden part.
+3. Exact check: each connected block of hidden rows is solved as linear algebra;
    if a small hidden count is still determined, one more cell is hidden.
    Repeat until nothing changes.
-
 4. The attacker's check (publication.publish.protect_frames): cells the
    attacker's LP audit (publication.attack) can still bound inside
    [1, threshold − 1] are passed back as `forced` and the rules run again.
