@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from bench.disclosure import markdown as disclosure_markdown
+
 
 def _s(seconds) -> str:
     if seconds is None:
@@ -103,6 +105,13 @@ def write_markdown(r: dict) -> str:
         row(f"{name}: read API under {a['clients']} clients for {a['seconds']} s", "no errors",
             f"{a['requests']:.0f} requests, {a['errors']:.0f} errors, server peak {a['load_peak_rss_gib']:.2f} GiB",
             ("pass", "") if not a["errors"] else ("**miss**", f"{a['errors']:.0f} errors"))
+
+    for name, p in profiles.items():
+        d = p.get("disclosure")
+        if d:
+            row(f"{name}: the attacker's audit on the publication", "0 findings",
+                f"{d['audit']['findings']} findings, {d['audit_seconds_median']:.0f} s",
+                ("pass", "") if not d["audit"]["findings"] else ("**miss**", f"{d['audit']['findings']} findings"))
 
     # 1. End to end
     lines += ["", "## 1. End to end through Airflow (`dag.test()`)", "",
@@ -210,6 +219,14 @@ def write_markdown(r: dict) -> str:
     for q in first["queries_ms"]:
         prow(q, lambda p, q=q: f"{p['queries_ms'][q]:.1f} ms")
     prow("opening the connection", lambda p: f"{p['queries_connect_ms']:.1f} ms")
+
+    # 5b. Disclosure control
+    for name, p in profiles.items():
+        if p.get("disclosure"):
+            lines += ["", f"## Disclosure control on {name}", "",
+                      "Hidden cells per protected table (`status = '..'`): primary where the warehouse's own "
+                      "count is 1 to threshold − 1, secondary hidden to protect them "
+                      "([`bench/disclosure.py`](disclosure.py)).", "", *disclosure_markdown(p["disclosure"])]
 
     # 6. Scale
     lines += ["", "## 6. Scale", "",

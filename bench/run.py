@@ -8,8 +8,10 @@ times (default 3), each in a fresh data home:
    nns_build (dbt, the gate when the DAG has it, publish, reports) in one child
    process, with the peak RSS of its whole process tree and a per-task breakdown
    read from the run's own Airflow metadata DB;
-2. analyst queries (bench/queries.sql) on the published database, and the read
-   API (bench/api.py): /data and /metadata latency, and 20 clients for 30 s;
+2. analyst queries (bench/queries.sql) on the published database, the read
+   API (bench/api.py): /data and /metadata latency, and 20 clients for 30 s, and
+   disclosure control (bench/disclosure.py): hidden-cell shares per table, primary and
+   secondary, and the attacker's audit on the published file;
 3. the dbt models behind the indicator marts and indicator 11 against the
    hand-written floor (bench/floor.sql), checked equal;
 4. the nightly increment: one new submission, then nns_collect and nns_build.
@@ -44,6 +46,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from bench import api as api_bench
+from bench import disclosure as disclosure_bench
 from bench import excel, floor
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -244,6 +247,8 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     result["queries"] = analyst_queries(settings)
     print("    the read API: latency, then 20 clients for 30 s ...", flush=True)
     result["api"] = api_bench.measure(home)
+    print("    disclosure: hidden shares and the attacker's audit ...", flush=True)
+    result["disclosure"] = disclosure_bench.measure(settings)
     result["floor"] = floor.compare(settings, home)
     print(f"    dbt nodes {result['floor']['dbt']['nodes_s']:.1f} s against the floor's "
           f"{result['floor']['floor_s']:.1f} s; nightly increment ...", flush=True)
@@ -312,6 +317,7 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
                 for key in ("data_median_ms", "metadata_median_ms", "requests", "errors", "requests_per_s",
                             "load_peak_rss_gib")} | {"clients": first["api"]["clients"],
                                                      "seconds": first["api"]["seconds"]},
+        "disclosure": first["disclosure"] | {"audit_seconds_median": m(lambda r: r["disclosure"]["audit"]["seconds"])},
         "queries_ms": {q: m(lambda r, q=q: r["queries"]["queries"][q]["median_ms"])
                        for q in first["queries"]["queries"]},
     }

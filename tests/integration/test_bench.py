@@ -42,3 +42,14 @@ def test_the_read_api_is_measured_against_a_real_server(published_home):
     assert measured["data_median_ms"] > 0 and measured["metadata_median_ms"] > 0
     assert measured["requests"] > 3 and measured["errors"] == 0
     assert measured["load_peak_rss_gib"] > 0.02 and measured["load_memory_samples"] > 5
+
+
+def test_disclosure_is_measured_on_the_publication(published_home):
+    from bench import disclosure
+
+    measured = disclosure.measure(published_home)
+    results = measured["shares"]["indicator_results"]
+    assert results["cells"] > 0 and results["primary"] > 0
+    assert results["primary"] + results["secondary"] == results["hidden"]
+    assert measured["audit"]["findings"] == 0 and sum(measured["audit"]["checked"].values()) > 0
+    assert any("indicator_results" in line for line in disclosure.markdown(measured))
