@@ -46,13 +46,15 @@ def run_dbt(settings: Settings, *args: str) -> str:
     result = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=_die_with_parent)
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        failing = [line for line in output.splitlines() if "ERROR" in line or "FAIL" in line]
+        # A line may hold a whole repr'd traceback (dbt's "Encountered an error"): split it, keep what says why.
+        lines = [part.strip(" '\"") for line in output.splitlines() for part in line.split("\\n")]
+        failing = [line for line in lines if "ERROR" in line or "FAIL" in line]
         # The reasons (dbt prints them after the summary): first, so that the build log's first
         # lines say why, e.g. DuckDB's "IO Error: … No space left on device" on a full disk.
-        reasons = list(dict.fromkeys(line.strip() for line in output.splitlines()
+        reasons = list(dict.fromkeys(line for line in lines
                                      if any(k in line for k in ("IO Error", "Out of Memory", "No space left"))))
         raise BuildFailed("dbt " + " ".join(args) + " failed:\n"
-                          + "\n".join(reasons[:3] + (failing[-20:] or output.splitlines()[-20:])))
+                          + "\n".join(reasons[:3] + (failing[-20:] or lines[-20:])))
     log.info(output.strip().splitlines()[-1] if output.strip() else "dbt finished")
     return output
 
