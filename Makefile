@@ -28,7 +28,7 @@ demo: install
 
 # Everything: the linters, then every test (unit and integration). What CI runs (.ci/run).
 test: lint
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest --durations=15
 
 # The fast loop while working: the unit tests only (under a minute).
 test-fast: install
