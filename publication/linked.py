@@ -1,4 +1,4 @@
-"""Every protected table as one linked system (docs/analysts.md, "What is protected").
+"""Every protected table as one linked system (docs/analysts.md, "Status, suppression and what is hidden").
 
 The relations a reader knows from the docs or the data, written as equations over the
 published cells of all tables at once, so that a cell that appears in two tables is
@@ -7,7 +7,7 @@ suppressed the same way in both:
 - each table's margins (`publication.specs`), with "annat eller vill ej uppge"
   (T − K − M in the survey tables) as an unpublished remainder of its own;
 - shared cells: a single-question indicator's trend cell is the result cell of the
-  federations that report as its federation ;
+  federations that report as its federation;
 - follow-up points: in a cohort complete at a follow-up point (its national
   n_observed equals the one at 6 months), every cell's n_observed is the same there as
   at 6 months;
@@ -28,7 +28,6 @@ from core.catalogue import NATION
 from publication.disclosure import LinkedSystem
 from publication.specs import PUBLISHED
 
-SPEC = {t.name: t for t in PUBLISHED}
 FOLLOWUP_BASE = 6
 
 
