@@ -82,8 +82,9 @@ def _followups(system: LinkedSystem, df: pd.DataFrame, offset: int) -> None:
                                        df.loc[df.followup_months == FOLLOWUP_BASE, keys].itertuples(index=False),
                                        strict=True)}
     for i, (*key, months) in enumerate(df[keys + ["followup_months"]].itertuples(index=False)):
-        if months == FOLLOWUP_BASE or observed.get((key[0], months)) != observed.get((key[0], FOLLOWUP_BASE)):
-            continue
+        at_base = observed.get((key[0], FOLLOWUP_BASE))
+        if months == FOLLOWUP_BASE or at_base is None or observed.get((key[0], months)) != at_base:
+            continue  # complete only where the national n_observed is known and unchanged since 6 months
         if (row := base.get(tuple(key))) is not None:
             system.add(offset + i, [offset + row])
 
