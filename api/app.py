@@ -245,7 +245,7 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
             plain = bool(params & {"SeparatorComma", "Plain"})
             return Response(formats.to_csv(frame, cube.spec.nulled, plain=plain), media_type=media, headers=headers)
         if output == "xlsx":
-            about = [*formats.notes(pub, lang), f"Kontakt: {s.contact}",
+            about = [*formats.notes(pub, lang, cube.spec.name), f"Kontakt: {s.contact}",
                      f"Senast uppdaterad: {formats.updated(pub)}"]
             return Response(formats.to_xlsx(frame, cube.spec.nulled, cube.label(lang), about), media_type=media,
                             headers=headers)

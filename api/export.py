@@ -51,7 +51,7 @@ def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: 
             else:
                 cube = pub.cube(table)
                 title = cube.label(lang) if cube else table
-                about = [*formats.notes(pub, lang), f"Kontakt: {contact}",
+                about = [*formats.notes(pub, lang, table), f"Kontakt: {contact}",
                          f"Senast uppdaterad: {formats.updated(pub)}"]
                 payload = formats.to_xlsx(frame, spec.nulled, title, about)
     out_dir.mkdir(parents=True, exist_ok=True)

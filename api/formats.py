@@ -36,6 +36,7 @@ from api.published import (
     Published,
     reference_period,
 )
+from publication.ckm import JS, D
 
 FORMATS = {  # format -> (media type, file suffix)
     "json-stat2": ("application/json; charset=utf-8", "json"),
@@ -60,13 +61,21 @@ def updated(pub: Published) -> str:
     return datetime.fromisoformat(str(raw)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def notes(pub: Published, lang: str) -> list[str]:
+def notes(pub: Published, lang: str, table: str) -> list[str]:
     threshold = pub.publication.get("disclosure_threshold", "")
+    perturbed = table in pub.perturbed
     if lang == "en":
         return [f"Source: {SOURCE}.", f".. = suppressed (fewer than {threshold} people, or hidden so that such a cell "
-                "cannot be worked out). . = no value.", SOURCE_NOTE]
+                "cannot be worked out). . = no value.", SOURCE_NOTE,
+                *([f"The counts are perturbed by the Cell Key Method: each is moved by a few units (at most {D}), "
+                   f"parts need not add up to their totals, no count from 1 to {JS} is published, and a cell "
+                   "perturbed to 0 is left out. Shares are computed from the perturbed counts."] if perturbed else [])]
     return [SOURCE_NOTE, f".. = uppgiften är skyddad (färre än {threshold} personer, eller dold så att en sådan "
-            "uppgift inte kan räknas fram). . = uppgift saknas."]
+            "uppgift inte kan räknas fram). . = uppgift saknas.",
+            *([f"Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras med "
+               f"några enheter (högst {D}), delar summerar därför inte alltid till totalen, inget antal mellan 1 och "
+               f"{JS} publiceras, och en cell som justerats till 0 utelämnas. Andelarna räknas på de justerade "
+               "antalen."] if perturbed else [])]
 
 
 def contact(contact_text: str) -> dict:
@@ -104,7 +113,7 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
         "label": cube.label(lang),
         "source": SOURCE,
         "updated": updated(pub),
-        "note": notes(pub, lang),
+        "note": notes(pub, lang, cube.spec.name),
         "role": role,
         "id": [d.code for d in cube.dimensions],
         "size": [len(selection[d.code]) for d in cube.dimensions],
@@ -187,7 +196,7 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
                   f"LAST-UPDATED({key})={_px_quote(updated(pub).replace('-', '').replace('T', ' ')[:14])};",
                   f"CONTACT({key})={_px_quote(contact_text)};",
                   f"REFPERIOD({key})={_px_quote(_refperiod_text(cube, lang))};"]
-    lines += [f"SOURCE={_px_quote(SOURCE)};", f"NOTE={_px_quote(' '.join(notes(pub, lang)))};",
+    lines += [f"SOURCE={_px_quote(SOURCE)};", f"NOTE={_px_quote(' '.join(notes(pub, lang, cube.spec.name)))};",
               'DATASYMBOL1=".";', 'DATASYMBOL2="..";', "DATA="]
     width = len(data.selection[CONTENTS])
     row: list[str] = []

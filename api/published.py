@@ -280,6 +280,10 @@ class Published:
                                     self.query("select published_at, disclosure_threshold, warehouse_built_at, "
                                                "tables from publication")[0], strict=True)) \
             if "publication" in self.columns else {}
+        listed = self.query("select perturbed_tables from publication")[0][0] \
+            if "perturbed_tables" in self.columns.get("publication", {}) else ""
+        # Tables whose counts the Cell Key Method perturbed (docs/analysts.md): their notes say so.
+        self.perturbed = {t.strip() for t in (listed or "").split(",") if t.strip()}
         self._cubes: dict[str, Cube] = {}
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:

@@ -89,9 +89,9 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
     out += ["", f"Slowest models in the run: {slowest}."]
     if x10:
         fx = x10["floor"]
-        verdict = "within" if fx["ratio_nodes"] <= r["targets"]["dbt_floor_ratio_x10"] else "above"
+        verdict = "within" if fx["ratio_nodes"] <= r["targets"]["dbt_floor_ratio"] else "above"
         out += ["", f"On x10: {_s(fx['dbt_nodes_s'])} against {_s(fx['floor_s'])}, {fx['ratio_nodes']}× "
-                f"({verdict} the {r['targets']['dbt_floor_ratio_x10']}× target)."]
+                f"({verdict} the {r['targets']['dbt_floor_ratio']}× target)."]
         main = next((n["s"] for n in fx["slowest_nodes"]
                      if n["node"].endswith("int_register__monthly_main_support")), None)
         if main is not None:

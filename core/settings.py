@@ -10,8 +10,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # How the register count tables are protected (docs/analysts.md): suppression, or the Cell Key Method.
 DISCLOSURE_METHODS = ("suppression", "ckm")
-# The CKM record keys' secret when NNS_CKM_SECRET is unset: for the demo and the tests only,
-# since anyone who reads this file could then compute the record keys of anonymous records.
+# The CKM record keys' secret when NNS_CKM_SECRET is unset. Under suppression the keys are never
+# used; NNS_DISCLOSURE_METHOD=ckm refuses it, since anyone who reads this file could compute the
+# record keys of anonymous records (Settings.from_env).
 DEV_CKM_SECRET = "nns-ckm-dev-secret-not-for-production"
 
 
@@ -139,6 +140,10 @@ class Settings:
         if settings.disclosure_method not in DISCLOSURE_METHODS:
             raise ValueError(f"NNS_DISCLOSURE_METHOD must be one of {', '.join(DISCLOSURE_METHODS)}, "
                              f"got {settings.disclosure_method!r}")
+        if settings.disclosure_method == "ckm" and settings.ckm_secret == DEV_CKM_SECRET:
+            # The development value is in the source code: noise keyed by it is not secret.
+            raise ValueError("NNS_DISCLOSURE_METHOD=ckm needs a secret of its own: set NNS_CKM_SECRET (or "
+                             "NNS_CKM_SECRET_FILE); the built-in development value is public")
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
         if settings.api_max_cells < 1:

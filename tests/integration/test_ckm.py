@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 
+from api.formats import notes
+from api.published import Published
 from bench.ckm import markdown, measure
 from core.settings import get_settings
 from operations.steps import build_warehouse, publish_marts, quality_gate
@@ -31,7 +33,8 @@ def ckm_home(small_build, tmp_path_factory):
     """A copy of the small build, gated and published again under ckm."""
     home = tmp_path_factory.mktemp("ckm") / "home"
     shutil.copytree(small_build, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
-    with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret"):
+    with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret",
+                     NNS_CKM_SECRET="test-ckm-secret"):
         settings = get_settings()
         assert quality_gate(settings).passed
         publish_marts(settings)
@@ -64,6 +67,13 @@ def test_the_register_tables_are_perturbed_and_marked_and_the_audits_pass(ckm_ho
     assert audit(path, ckm_home.disclosure_threshold) == []
     report = attack_file(path, ckm_home.disclosure_threshold)
     assert report.findings == [] and not set(REGISTER) & set(report.checked)
+
+
+def test_the_read_api_tells_readers_which_tables_are_perturbed(ckm_home):
+    pub = Published(ckm_home.publish / "marts.duckdb", (0, 0))
+    for lang, words in (("sv", "cell key-metoden"), ("en", "Cell Key Method")):
+        assert all(any(words in note for note in notes(pub, lang, name)) for name in REGISTER)
+        assert not any(words in note for note in notes(pub, lang, "indicator_results"))
 
 
 def ons(records: pd.DataFrame, tab_vars: list[str]) -> pd.Series:
@@ -117,7 +127,8 @@ def test_the_same_people_get_the_same_noise_in_every_table(ckm_home):
 def test_a_rebuild_gives_every_cell_the_same_noise(ckm_home, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(ckm_home.home, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
-    with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret"):
+    with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret",
+                     NNS_CKM_SECRET="test-ckm-secret"):
         settings = get_settings()
         build_warehouse(settings)
         assert warehouse(settings, "select count(*) from intermediate.int_register__participants").iloc[0, 0] > 100

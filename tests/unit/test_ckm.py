@@ -262,3 +262,12 @@ def test_the_method_is_a_setting_and_suppression_is_the_default(monkeypatch, tmp
     monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "rounding")
     with pytest.raises(ValueError, match="suppression, ckm"):
         get_settings()
+
+
+def test_ckm_refuses_the_public_development_secret(monkeypatch):
+    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "ckm")
+    monkeypatch.delenv("NNS_CKM_SECRET_FILE", raising=False)
+    for unset_or_public in ("", DEV_CKM_SECRET):
+        monkeypatch.setenv("NNS_CKM_SECRET", unset_or_public)
+        with pytest.raises(ValueError, match="NNS_CKM_SECRET"):
+            get_settings()
