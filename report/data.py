@@ -27,7 +27,10 @@ class Published:
         self.con.close()
 
     def df(self, sql: str, params: dict | None = None) -> pd.DataFrame:
-        return self.con.execute(sql, params or {}).df()
+        params = dict(params or {})
+        if "$nation" in sql:  # the national code has one home, core.catalogue.NATION
+            params["nation"] = NATION
+        return self.con.execute(sql, params).df()
 
     def latest_period(self) -> str:
         return self.con.execute("select max(period) from indicator_results").fetchone()[0]
@@ -59,7 +62,7 @@ class Published:
                    list(distinct r.respondent_group order by r.respondent_group) as respondent_groups
             from indicators i
             join indicator_results r using (indicator_id)
-            where r.period = $period and r.federation_code = 'RIKET'
+            where r.period = $period and r.federation_code = $nation
             group by all
             order by i.indicator_id""", {"period": period})
 
@@ -68,7 +71,7 @@ class Published:
             select respondent_group, gender, n, positive_share, ci_low, ci_high, mean_score, status,
                    federations_mean_share
             from indicator_results
-            where period = $period and indicator_id = $indicator and federation_code = 'RIKET'
+            where period = $period and indicator_id = $indicator and federation_code = $nation
             order by respondent_group, gender""", {"period": period, "indicator": indicator_id})
 
     def trend(self, indicator_id: int, respondent_group: str, federation_code: str = NATION) -> pd.DataFrame:
@@ -87,7 +90,7 @@ class Published:
             select federation_code, federation_name, n, positive_share, status
             from indicator_results
             where period = $period and indicator_id = $indicator and respondent_group = $group
-              and gender = 'T' and federation_code <> 'RIKET'
+              and gender = 'T' and federation_code <> $nation
             order by positive_share desc nulls last, federation_code""",
                        {"period": period, "indicator": indicator_id, "group": respondent_group})
 
@@ -95,7 +98,7 @@ class Published:
         return self.df("""
             select distinct s.federation_code, f.federation_name, f.lan
             from collection_status s join federations f using (federation_code)
-            where s.period = $period and s.federation_code <> 'RIKET'
+            where s.period = $period and s.federation_code <> $nation
             order by 1""", {"period": period})
 
     def federation_results(self, period: str, federation_code: str) -> pd.DataFrame:
@@ -113,7 +116,7 @@ class Published:
                    s.response_rate, s.status, n.response_rate as national_response_rate
             from collection_status s
             join collection_status n on n.period = s.period and n.respondent_group = s.respondent_group
-                                     and n.federation_code = 'RIKET'
+                                     and n.federation_code = $nation
             join (select distinct respondent_group, respondent_group_name from questions) g
                  on g.respondent_group = s.respondent_group
             where s.period = $period and s.federation_code = $federation
@@ -128,8 +131,8 @@ class Published:
         """The latest cohort whose 12-month follow-up is complete (everyone in the cohort observed)."""
         row = self.con.execute("""
             select max(cohort_year) from indicator11_outcomes
-            where federation_code = 'RIKET' and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
-              and followup_months = 12 and is_complete""").fetchone()
+            where federation_code = $nation and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
+              and followup_months = 12 and is_complete""", {"nation": NATION}).fetchone()
         return row[0]
 
     def indicator11_national(self) -> pd.DataFrame:
@@ -137,7 +140,7 @@ class Published:
         return self.df("""
             select cohort_year, followup_months, gender, n_observed, share_self_supporting, share_sustainable, status
             from indicator11_outcomes
-            where federation_code = 'RIKET' and insats = 'alla' and support_at_start = 'alla' and is_complete
+            where federation_code = $nation and insats = 'alla' and support_at_start = 'alla' and is_complete
             order by cohort_year, followup_months, gender""")
 
     def indicator11_breakdown(self, cohort: int, column: str) -> pd.DataFrame:
@@ -146,13 +149,13 @@ class Published:
         return self.df(f"""
             select {column} as label, gender, n_observed, share_sustainable, share_self_supporting, status
             from indicator11_outcomes
-            where federation_code = 'RIKET' and cohort_year = $cohort and followup_months = 12 and is_complete
+            where federation_code = $nation and cohort_year = $cohort and followup_months = 12 and is_complete
               and {column} <> 'alla' and {other} = 'alla'
             order by {column}, gender""", {"cohort": cohort})
 
     def indicator11_federations(self, cohort: int, federation_code: str | None = None) -> pd.DataFrame:
         """Complete follow-up points of cohorts up to `cohort`, per federation."""
-        where = "and federation_code = $federation" if federation_code else "and federation_code <> 'RIKET'"
+        where = "and federation_code = $federation" if federation_code else "and federation_code <> $nation"
         params = {"cohort": cohort} | ({"federation": federation_code} if federation_code else {})
         return self.df(f"""
             select federation_code, federation_name, cohort_year, followup_months, n_observed,
@@ -167,7 +170,7 @@ class Published:
             select insats, gender, participants, mean_insats_months, share_work_or_studies,
                    mean_years_public_support_before, status
             from gender_analysis
-            where federation_code = 'RIKET' and cohort_year = $cohort
+            where federation_code = $nation and cohort_year = $cohort
             order by insats = 'alla' desc, insats, gender""", {"cohort": cohort})
 
     def transitions(self, cohort: int) -> pd.DataFrame:
@@ -200,7 +203,7 @@ class Published:
                            where s.period = $period and s.federation_code = f.federation_code) as participated
             from federations f
             where f.valid_from <= $period and (f.valid_to is null or f.valid_to >= $period)
-              and f.federation_code <> 'RIKET'
+              and f.federation_code <> $nation
             order by f.federation_name""", {"period": period})
 
     def federation_trend(self, federation_code: str, indicator_id: int, respondent_group: str) -> pd.DataFrame:
@@ -208,12 +211,12 @@ class Published:
         return self.df("""
             with latest as (
                 select comparability_key from indicator_trends
-                where indicator_id = $indicator and respondent_group = $group and federation_code = 'RIKET'
+                where indicator_id = $indicator and respondent_group = $group and federation_code = $nation
                 order by period desc limit 1)
-            select t.period, t.federation_code = 'RIKET' as is_nation, t.positive_share, t.series_first_period
+            select t.period, t.federation_code = $nation as is_nation, t.positive_share, t.series_first_period
             from indicator_trends t join latest using (comparability_key)
             where t.indicator_id = $indicator and t.respondent_group = $group and t.gender = 'T'
-              and t.federation_code in ('RIKET', $federation)
+              and t.federation_code in ($nation, $federation)
             order by t.period""",
                        {"indicator": indicator_id, "group": respondent_group, "federation": federation_code})
 
