@@ -125,7 +125,9 @@ def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str],
     ax.set_xlabel("Mätperiod" if periods and "/" in periods[0] else "År")
     ax.set_ylim(0, 1.04)  # a point at 100 % is not cut
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
-    ax.set_ylabel(chart_text(what))
+    # Under the legend and turned period labels a half-width chart's axis is about an inch tall:
+    # "Andel positiva svar" in one line runs past it, so it is set in two.
+    ax.set_ylabel(chart_text(what).replace(" ", "\n", 1) if height < 3.5 else chart_text(what))
     ax.yaxis.set_major_formatter(FuncFormatter(_percent))
     ax.grid(axis="y", color="#e4e4e4")
     _legend(fig, ax, 2)
