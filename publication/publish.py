@@ -33,7 +33,7 @@ from core.files import atomic_write_json, replace_durably
 from core.settings import Settings
 from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
 from publication.checksum import published_checksum
-from publication.ckm import perturb, perturbed_tables
+from publication.ckm import CKM, keys_made_under, perturb, perturbed_tables
 from publication.disclosure import SHOWN, SUPPRESSED, apply
 from publication.linked import linked_system, split
 from publication.specs import COUNT_COLUMNS, PUBLISHED
@@ -205,6 +205,12 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
 
 def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]:
     """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
+    if settings.disclosure_method == CKM:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            if not keys_made_under(con, settings.ckm_secret):
+                raise PublicationRefused("The warehouse's record keys for the Cell Key Method were made under "
+                                         "another NNS_CKM_SECRET: rebuild it with this one (nns build); "
+                                         "nothing published")
     tables = build_tables(settings.warehouse, settings.disclosure_threshold, settings.disclosure_method)
     meta = {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),

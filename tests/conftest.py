@@ -89,6 +89,9 @@ def environment(**values):
                 os.environ[k] = v
 
 
+CKM_TEST_SECRET = "test-ckm-secret"
+
+
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory):
     """The small profile ingested, built, gated and published once per session, without Airflow.
@@ -100,7 +103,8 @@ def small_build(tmp_path_factory):
     from synthetic import generate
 
     home = tmp_path_factory.mktemp("small-build")
-    with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret"):
+    # The CKM secret of the ckm tests (tests/integration/test_ckm.py), so they can publish this warehouse.
+    with environment(NNS_HOME=str(home), NNS_PSEUDONYM_KEY="test-key-not-secret", NNS_CKM_SECRET=CKM_TEST_SECRET):
         s = get_settings()
         generate("small", s.inbox, s, registers=True)
         for path in waiting_surveys(s):

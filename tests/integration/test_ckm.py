@@ -20,9 +20,9 @@ from operations.steps import build_warehouse, publish_marts, quality_gate
 from publication import ckm
 from publication.attack import attack_file
 from publication.audit import audit
-from publication.publish import build_tables
+from publication.publish import PublicationRefused, build_tables, write_publication
 from publication.specs import PUBLISHED
-from tests.conftest import environment
+from tests.conftest import CKM_TEST_SECRET, environment
 from tests.unit.test_ckm import ons_ptable
 
 REGISTER = ckm.perturbed_tables("ckm")
@@ -34,7 +34,7 @@ def ckm_home(small_build, tmp_path_factory):
     home = tmp_path_factory.mktemp("ckm") / "home"
     shutil.copytree(small_build, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
     with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret",
-                     NNS_CKM_SECRET="test-ckm-secret"):
+                     NNS_CKM_SECRET=CKM_TEST_SECRET):
         settings = get_settings()
         assert quality_gate(settings).passed
         publish_marts(settings)
@@ -67,6 +67,13 @@ def test_the_register_tables_are_perturbed_and_marked_and_the_audits_pass(ckm_ho
     assert audit(path, ckm_home.disclosure_threshold) == []
     report = attack_file(path, ckm_home.disclosure_threshold)
     assert report.findings == [] and not set(REGISTER) & set(report.checked)
+
+
+def test_a_warehouse_keyed_under_another_secret_is_not_published(ckm_home, tmp_path):
+    with (environment(NNS_HOME=str(ckm_home.home), NNS_DISCLOSURE_METHOD="ckm", NNS_CKM_SECRET="another-secret"),
+          pytest.raises(PublicationRefused, match="another NNS_CKM_SECRET")):
+        write_publication(get_settings(), tmp_path / "candidate.duckdb")
+    assert not (tmp_path / "candidate.duckdb").exists()
 
 
 def test_the_read_api_tells_readers_which_tables_are_perturbed(ckm_home):
@@ -128,7 +135,7 @@ def test_a_rebuild_gives_every_cell_the_same_noise(ckm_home, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(ckm_home.home, home, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
     with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret",
-                     NNS_CKM_SECRET="test-ckm-secret"):
+                     NNS_CKM_SECRET=CKM_TEST_SECRET):
         settings = get_settings()
         build_warehouse(settings)
         assert warehouse(settings, "select count(*) from intermediate.int_register__participants").iloc[0, 0] > 100

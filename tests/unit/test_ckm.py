@@ -271,3 +271,19 @@ def test_ckm_refuses_the_public_development_secret(monkeypatch):
         monkeypatch.setenv("NNS_CKM_SECRET", unset_or_public)
         with pytest.raises(ValueError, match="NNS_CKM_SECRET"):
             get_settings()
+
+
+def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeypatch):
+    path = REPO_ROOT / "dbt_project" / "models" / "intermediate" / "register" / "int_register__ckm_secret_check.py"
+    spec = importlib.util.spec_from_file_location("secret_check_model", path)
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    assert model.LABEL == ckm.SECRET_LABEL
+
+    class Dbt:
+        def config(self, **_):
+            pass
+
+    monkeypatch.setenv("NNS_CKM_SECRET", "s3cret")
+    built = model.model(Dbt(), None)
+    assert built.fingerprint.tolist() == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]

@@ -1,0 +1,22 @@
+"""Which NNS_CKM_SECRET the record keys of this build were made under, without the secret itself.
+
+One row: an HMAC-SHA256 under the secret of a fixed label (publication/ckm.py,
+`secret_fingerprint`, computes the same; a test keeps the two equal). Publishing
+under NNS_DISCLOSURE_METHOD=ckm compares it with the current secret's, so a
+warehouse built under another secret (say the development value, under
+suppression) is never perturbed with keys the operator did not choose.
+"""
+
+import hashlib
+import hmac
+import os
+
+import pandas as pd
+
+LABEL = b"nns ckm secret check"
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    secret = os.environ["NNS_CKM_SECRET"].encode()
+    return pd.DataFrame({"fingerprint": [hmac.new(secret, LABEL, hashlib.sha256).hexdigest()]})
