@@ -169,14 +169,6 @@ def nns(settings, *args, **env) -> subprocess.CompletedProcess:
                           env={**clean, "NNS_HOME": str(settings.home), **env})
 
 
-def test_nns_rerun_runs_locally_without_a_deployment(settings, write_submission):
-    write_submission("SF07_2025-26.xlsx")
-    first = nns(settings, "rerun", "--file", "SF07_2025-26.xlsx", "--no-build")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "No deployment configured" in first.stdout and "SF07_2025-26.xlsx: success" in first.stdout
-    assert [r.status for r in ledger.all_records(settings)] == ["accepted"]
-
-
 def test_the_rerun_outcome_decides_the_exit_code():
     from operations.rerun import EXIT_OK, EXIT_PROBLEM, _collect_exit, summarise
 
