@@ -6,12 +6,7 @@
     self-supporting at every *observed* point up to and including this one, so a
     left-censored earlier point neither helps nor hurts (docs/register_extracts.md
     §11). -#}
-with participants as (
-    select * from {{ ref('int_register__participants') }}
-    where is_linkable and end_date is not null
-),
-
-coverage as (
+with coverage as (
     select
         min(month) as first_month,
         max(month) as last_month
@@ -19,12 +14,7 @@ coverage as (
 ),
 
 points as (
-    select
-        participants.*,
-        f.followup_months,
-        (date_trunc('month', participants.end_date) + to_months(f.followup_months))::date as followup_month
-    from participants
-    cross join (values (6), (12), (24)) as f (followup_months)
+    {{ followup_points(ref('int_register__participants')) }}
 ),
 
 classified as (
