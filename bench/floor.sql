@@ -56,15 +56,18 @@ from chain
 group by federation_code;
 
 create temp view ledger as
+-- JSON objects typed by json_transform: read_json with `columns` is about 20 times slower on 500 small files.
 select * exclude (received_at), cast(received_at as timestamptz) as received_at
-from read_json('{{HOME}}/lake/ledger/*.json', format = 'newline_delimited', columns = {
-    'submission_id': 'VARCHAR', 'source': 'VARCHAR', 'file_name': 'VARCHAR', 'received_at': 'VARCHAR',
-    'ingested_at': 'VARCHAR', 'federation_code': 'VARCHAR', 'period': 'VARCHAR', 'format': 'VARCHAR',
-    'encoding': 'VARCHAR', 'respondent_groups': 'VARCHAR[]', 'collection_groups': 'VARCHAR[]',
-    'rows_ok': 'BIGINT', 'rows_total': 'BIGINT', 'errors': 'BIGINT', 'warnings': 'BIGINT',
-    'first_problem': 'VARCHAR', 'status': 'VARCHAR', 'archive_path': 'VARCHAR', 'raw_path': 'VARCHAR',
-    'quarantine_path': 'VARCHAR', 'contract_version': 'VARCHAR', 'extract_month': 'VARCHAR',
-    'first_month': 'VARCHAR'});
+from (
+    select unnest(json_transform(json, '{"submission_id": "VARCHAR", "source": "VARCHAR", "file_name": "VARCHAR",
+        "received_at": "VARCHAR", "ingested_at": "VARCHAR", "federation_code": "VARCHAR", "period": "VARCHAR",
+        "format": "VARCHAR", "encoding": "VARCHAR", "respondent_groups": "VARCHAR[]", "collection_groups": "VARCHAR[]",
+        "rows_ok": "BIGINT", "rows_total": "BIGINT", "errors": "BIGINT", "warnings": "BIGINT",
+        "first_problem": "VARCHAR", "status": "VARCHAR", "archive_path": "VARCHAR", "raw_path": "VARCHAR",
+        "quarantine_path": "VARCHAR", "contract_version": "VARCHAR", "extract_month": "VARCHAR",
+        "first_month": "VARCHAR"}'))
+    from read_json_objects('{{HOME}}/lake/ledger/*.json', format = 'newline_delimited')
+);
 
 -- Survey: the latest received accepted file wins per federation × period × questionnaire.
 create temp view current_rows as
