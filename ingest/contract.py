@@ -103,8 +103,17 @@ def col_letter(index: int) -> str:
 
 
 def _text(cell) -> str | None:
+    """A cell as trimmed NFC text, inner whitespace collapsed; None for a blank cell."""
     if cell is None:
         return None
+    # Fast paths for what readers mostly return; each gives exactly what the general path below gives.
+    kind = type(cell)
+    if kind is float:  # str() of a float is ASCII without whitespace: nothing to normalise or trim
+        return str(int(cell)) if cell.is_integer() else str(cell)
+    if kind is int or kind is bool or kind is date or kind is datetime:  # ASCII, no whitespace to collapse
+        return str(cell)
+    if kind is str and cell.isascii():  # NFC leaves ASCII as it is
+        return " ".join(cell.split()) or None
     if isinstance(cell, float) and cell.is_integer():
         cell = int(cell)
     text = " ".join(unicodedata.normalize("NFC", str(cell)).split())
@@ -181,9 +190,17 @@ class _Answers:
         self.low, self.high = min(values), max(values)
         self.by_label = {s.label.casefold(): s.value for s in steps}
         self.missing_labels = {s.label.casefold() for s in steps if s.is_missing}
+        # Every valid number, keyed by itself: a number cell in range is one lookup (1.0 and 1 hash alike).
+        self.in_range = {number: number for number in range(int(self.low), int(self.high) + 1)
+                         if self.low <= number <= self.high}
 
     def parse(self, cell) -> tuple[int | None, str | None]:
         """(value, error code): value None with no error means a missing answer."""
+        kind = type(cell)
+        if kind is float or kind is int:  # not bool, whose True would look up as 1
+            value = self.in_range.get(cell)
+            if value is not None:
+                return value, None
         if cell is None:
             return None, None
         if isinstance(cell, bool):
@@ -229,12 +246,14 @@ def _parse_date(cell, date1904: bool = False) -> date | None:
         return None
 
 
-def _match_code(cell, codes_and_labels: list[tuple[str, str]]) -> str | None:
-    text = (_text(cell) or "").casefold()
+def _code_lookup(codes_and_labels: list[tuple[str, str]]) -> dict[str, str]:
+    """A cell's text, casefolded -> the code it names: the code itself or its label, in any case.
+    Where two options would match, the first one listed wins."""
+    lookup: dict[str, str] = {}
     for code, label in codes_and_labels:
-        if text in (code.casefold(), label.casefold()):
-            return code
-    return None
+        lookup.setdefault(code.casefold(), code)
+        lookup.setdefault(label.casefold(), code)
+    return lookup
 
 
 def _examples(items) -> str:
@@ -325,19 +344,26 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
     start, end = period_bounds(name.period)
     genders = list(catalogue.background["kon"])
     ages = list(catalogue.background["aldersgrupp"])
-    scales = {q.code: _Answers(catalogue, q.scale_id) for q in questions}
+    by_scale = {scale_id: _Answers(catalogue, scale_id) for scale_id in {q.scale_id for q in questions}}
+    scales = {q.code: by_scale[q.scale_id] for q in questions}
     seen_serials: dict[str, int] = {}
+    asked = [(q.code, columns[q.code], scales[q.code]) for q in questions if q.code in columns]
+    answers = out.answers
+    coded_columns = [(col, options, _code_lookup(options))
+                     for col, options in ((GENDER, genders), (AGE_GROUP, ages)) if col in columns]
 
     def cell(r: list, col: str):
         idx = columns.get(col)
         return r[idx] if idx is not None and idx < len(r) else None
 
+    serial_idx = columns.get(SERIAL)
+
     def where(col: str) -> str:
         return f"{col_letter(columns[col])} ({col})"
 
     for row_no, r in data:
-        serial = _text(cell(r, SERIAL)) if SERIAL in columns else None
-        if SERIAL in columns:
+        serial = _text(r[serial_idx] if serial_idx < len(r) else None) if serial_idx is not None else None
+        if serial_idx is not None:
             if serial is None:
                 out.add(problem("SERIAL_MISSING", sheet=sheet, row=row_no, column=where(SERIAL)))
             elif serial in seen_serials:
@@ -361,12 +387,11 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
                                 start=start.isoformat(), end=end.isoformat()))
 
         coded = {}
-        for col, options in ((GENDER, genders), (AGE_GROUP, ages)):
-            if col not in columns:
-                continue
+        for col, options, lookup in coded_columns:
             raw = cell(r, col)
-            coded[col] = _match_code(raw, options) if _text(raw) is not None else None
-            if _text(raw) is not None and coded[col] is None:
+            text = _text(raw)
+            coded[col] = lookup.get(text.casefold()) if text is not None else None
+            if text is not None and coded[col] is None:
                 allowed = ", ".join(code if code == label else f"{code} ({label})" for code, label in options)
                 out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=where(col),
                                 value=_display(raw), allowed=allowed))
@@ -377,16 +402,18 @@ def _validate_group_sheet(sheet: str, rows: list[list], group: Group, name: Subm
                 out.add(problem("CODE_INVALID", sheet=sheet, row=row_no, column=where(INSATS),
                                 value=_display(insats), allowed="insatsens kod, högst 40 tecken"))
 
-        for q in questions:
-            if q.code not in columns:
+        width = len(r)
+        for code, idx, scale in asked:
+            raw = r[idx] if idx < width else None
+            kind = type(raw)
+            if (kind is float or kind is int) and (value := scale.in_range.get(raw)) is not None:
+                answers.append((group.code, serial, code, value))  # scale.parse's first case, inline
                 continue
-            raw = cell(r, q.code)
-            value, error = scales[q.code].parse(raw)
+            value, error = scale.parse(raw)
             if error:
-                scale = scales[q.code]
-                out.add(problem(error, sheet=sheet, row=row_no, column=where(q.code),
+                out.add(problem(error, sheet=sheet, row=row_no, column=where(code),
                                 value=_display(raw), low=scale.low, high=scale.high))
-            out.answers.append((group.code, serial, q.code, value))
+            answers.append((group.code, serial, code, value))
         out.respondents.append((group.code, serial, row_no, answered_on, coded.get(GENDER),
                                 coded.get(AGE_GROUP), insats))
 
@@ -496,6 +523,17 @@ def _report_personal_numbers(sheets: Sheets, name: SubmissionName, file_name: st
         header = rows[0] if rows else []
         for row_index, row in enumerate(rows):
             for col_index, cell in enumerate(row):
+                # Too short for a personnummer as text (ten characters at least), decided without making the
+                # text: a whole number of at most nine characters, an ASCII text of fewer than ten.
+                kind = type(cell)
+                if kind is float:
+                    if cell.is_integer() and -100_000_000 < cell < 1_000_000_000:
+                        continue
+                elif kind is str:
+                    if len(cell) < 10 and cell.isascii():
+                        continue
+                elif cell is None or kind is int and -100_000_000 < cell < 1_000_000_000:
+                    continue
                 if isinstance(cell, (bool, date)):  # datetime is a date: neither can hold a number
                     continue
                 text = _text(cell)

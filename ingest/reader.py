@@ -24,6 +24,7 @@ can never crash the batch.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import logging
@@ -44,6 +45,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 MiB = 1024 * 1024
 MAX_FILE_BYTES = 64 * MiB  # on disk, CSV or xlsx (a full 20,000-row workbook is about 3 MiB)
 MAX_UNCOMPRESSED_BYTES = 100 * MiB  # all parts of a workbook, decompressed (measured: peak RSS 0.5 GiB)
+KEEP_BYTES = 32 * MiB  # sheet XML kept from the size check for the look at hidden rows and formulas
 MAX_RATIO = 200  # uncompressed / compressed for a part larger than 1 MiB: beyond it, a bomb
 MAX_COLUMNS = 1_000  # a questionnaire sheet has about 40
 MAX_DECLARED_ROWS = 1_048_576  # Excel's own limit
@@ -159,10 +161,12 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def check_package(path: Path) -> bool:
+def check_package(path: Path, keep: dict[str, bytes] | None = None) -> bool:
     """Refuse a workbook too large to read in bounded memory; return whether it uses the 1904 date system.
 
     Every part is decompressed once as a stream and counted (a zip's declared sizes can lie).
+    With `keep`, the parts _inspect_xml reads (the sheets and the workbook's index of them) are
+    kept there as they pass, up to KEEP_BYTES in all, so that it need not decompress them again.
     Raises UnreadableFile (FILE_TOO_LARGE, FILE_MACRO or FILE_UNREADABLE).
     """
     expected = "Excel-arbetsbok"
@@ -173,7 +177,7 @@ def check_package(path: Path) -> bool:
         with open(path, "rb") as handle:
             if handle.read(4) != ZIP_MAGIC:
                 return False  # calamine and _unreadable_xlsx_detail say what it is
-        total = 0
+        total = kept_bytes = 0
         date1904 = False
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
@@ -190,6 +194,7 @@ def check_package(path: Path) -> bool:
                     raise too_large(expected, f"delen {info.filename[:60]} blir {declared // MiB} MiB uppackad")
                 head = b""
                 read = 0
+                kept: list[bytes] | None = [] if keep is not None and _inspected(info.filename) else None
                 with z.open(info) as part:
                     while chunk := part.read(MiB):
                         read += len(chunk)
@@ -199,6 +204,11 @@ def check_package(path: Path) -> bool:
                         if total > MAX_UNCOMPRESSED_BYTES:
                             raise too_large(expected, f"arbetsboken blir mer än {MAX_UNCOMPRESSED_BYTES // MiB} MiB "
                                                       "uppackad")
+                        if kept is not None:  # given up once past KEEP_BYTES: the memory stays bounded
+                            kept = kept + [chunk] if kept_bytes + read <= KEEP_BYTES else None
+                if kept is not None:
+                    keep[info.filename] = b"".join(kept)
+                    kept_bytes += read
                 ratio = read // max(info.compress_size, 1)
                 if read > MiB and ratio > MAX_RATIO:
                     raise too_large(expected, f"delen {info.filename[:60]} packas upp {ratio} gånger "
@@ -220,7 +230,8 @@ def check_package(path: Path) -> bool:
 
 
 def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
-    date1904 = check_package(path)
+    parts: dict[str, bytes] = {}
+    date1904 = check_package(path, keep=parts)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
@@ -249,7 +260,7 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:
     finally:
         workbook.close()
     try:
-        findings = _inspect_xml(path)
+        findings = _inspect_xml(path, parts)
     except Exception as exc:  # noqa: BLE001 - calamine read the values; the extra look must not crash ingest
         log.warning("Could not inspect %s for formulas and hidden rows (%s)", path.name, type(exc).__name__)
         findings = {}
@@ -288,15 +299,20 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+def _inspected(member: str) -> bool:
+    """The parts _inspect_xml reads."""
+    return member.startswith("xl/worksheets/") or member in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+
+
+def _sheet_parts(read) -> dict[str, str]:
     """Sheet name -> the zip member holding its XML."""
     rels = {}
-    for rel in ET.fromstring(z.read("xl/_rels/workbook.xml.rels")):
+    for rel in ET.fromstring(read("xl/_rels/workbook.xml.rels")):
         target = rel.get("Target", "")
         target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         rels[rel.get("Id")] = target
     parts = {}
-    for element in ET.fromstring(z.read("xl/workbook.xml")).iter():
+    for element in ET.fromstring(read("xl/workbook.xml")).iter():
         if _local(element.tag) == "sheet":
             rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
             if rid in rels:
@@ -304,11 +320,22 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def _inspect_xml(path: Path) -> dict[str, SheetFindings]:
+def _inspect_xml(path: Path, parts: dict[str, bytes] | None = None) -> dict[str, SheetFindings]:
+    """Hidden rows, formulas without a value and error values per sheet. The parts check_package kept
+    are read from `parts`; any other part from the zip, opened only then."""
     findings = {}
-    with zipfile.ZipFile(path) as z:
-        for name, part in _sheet_parts(z).items():
-            xml = z.read(part)
+    with contextlib.ExitStack() as stack:
+        opened: list[zipfile.ZipFile] = []
+
+        def read(member: str) -> bytes:
+            if parts and member in parts:
+                return parts[member]
+            if not opened:
+                opened.append(stack.enter_context(zipfile.ZipFile(path)))
+            return opened[0].read(member)
+
+        for name, part in _sheet_parts(read).items():
+            xml = read(part)
             hidden: list[int] = []
             if b'hidden="1"' in xml or b'hidden="true"' in xml:
                 for m in _ROW.finditer(xml):
@@ -316,7 +343,8 @@ def _inspect_xml(path: Path) -> dict[str, SheetFindings]:
                         hidden.append(int(number[1]))
             no_value: list[str] = []
             errors: list[tuple[str, str]] = []
-            if _FORMULA.search(xml) or b't="e"' in xml:
+            # (no "<f" and no ":f" anywhere: _FORMULA cannot match, and the byte search is far quicker)
+            if ((b"<f" in xml or b":f" in xml) and _FORMULA.search(xml)) or b't="e"' in xml:
                 for m in _CELL.finditer(xml):
                     attrs, content = m[1], m[2] or b""
                     ref = _CELL_REF.search(attrs)

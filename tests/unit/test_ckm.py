@@ -104,6 +104,27 @@ def test_an_anonymous_record_is_keyed_by_what_no_later_extract_changes():
     assert MODEL.record_hash(b"s", MODEL.identity(None, *record)) < 2 ** 56  # a BIGINT
 
 
+def test_the_model_hashes_in_duckdb_exactly_as_record_hash_defines():
+    """The model computes the HMAC in SQL (pads as parameters): the same keys as record_hash, for
+    pseudonyms, anonymous records with missing fields and non-ASCII text, and any secret length."""
+    from datetime import date
+
+    records = [("a" * 64, "K", 1980, "SF07", "STEG1", date(2023, 1, 1)),
+               ("", "M", 1990, "SF08", "IPS", date(2024, 5, 1)),
+               (None, "K", 1980, "SF07", "STEG1", date(2023, 1, 1)),
+               (None, None, None, "SF07", None, None),
+               (None, "M", 1955, "SF12", "Åtgärd ö", date(999, 12, 31))]
+    records += [(f"{i:064x}", "K", 1970 + i % 30, "SF01", "STEG1", date(2020, 1, 1)) for i in range(200)]
+    with duckdb.connect() as con:
+        con.execute("create table records (person_key varchar, gender varchar, birth_year integer, "
+                    "federation_code varchar, insats varchar, start_date date)")
+        con.executemany("insert into records values (?, ?, ?, ?, ?, ?)", records)
+        for secret in (b"", b"test-secret", DEV_CKM_SECRET.encode(), b"x" * 64, b"y" * 65, "hemlig nyckel ä".encode()):
+            in_sql = [r[0] for r in con.sql(f"select {MODEL.HASH_SQL} from records order by rowid",
+                                            params=MODEL.pads(secret)).fetchall()]
+            assert in_sql == [MODEL.record_hash(secret, MODEL.identity(*r)) for r in records], secret
+
+
 # -- against the ONS reference implementation ------------------------------------------------
 
 TRANSITION = ["cohort_year", "gender", "support_at_start", "support_at_end"]

@@ -6,12 +6,7 @@
     self-supporting at every *observed* point up to and including this one, so a
     left-censored earlier point neither helps nor hurts (docs/register_extracts.md
     §11). -#}
-with participants as (
-    select * from {{ ref('int_register__participants') }}
-    where is_linkable and end_date is not null
-),
-
-coverage as (
+with coverage as (
     select
         min(month) as first_month,
         max(month) as last_month
@@ -19,12 +14,7 @@ coverage as (
 ),
 
 points as (
-    select
-        participants.*,
-        f.followup_months,
-        (date_trunc('month', participants.end_date) + to_months(f.followup_months))::date as followup_month
-    from participants
-    cross join (values (6), (12), (24)) as f (followup_months)
+    {{ followup_points(ref('int_register__participants')) }}
 ),
 
 classified as (
@@ -40,27 +30,38 @@ classified as (
     left join {{ ref('int_register__monthly_main_support') }} as main_support
         on points.person_key = main_support.person_key
             and points.followup_month = main_support.month
+),
+
+first_not_self_supporting as (
+    -- Each insats's first observed point without self-support (none: no row). Unobserved points
+    -- do not take part. (A group and a join: a window over the wide rows took several times longer.)
+    select
+        participation_id,
+        min(followup_months) as followup_months
+    from classified
+    where is_observed and support_class != 'egen'
+    group by participation_id
 )
 
 select
-    participation_id,
-    person_key,
-    record_key,
-    cohort_year,
-    federation_code,
-    gender,
-    insats,
-    support_at_start,
-    followup_months,
-    followup_month,
-    is_observed,
-    is_left_censored,
-    is_right_censored,
-    support_class,
-    is_observed and support_class = 'egen' as is_self_supporting,
-    -- bool_and ignores nulls: unobserved points do not take part
-    is_observed and bool_and(case when is_observed then support_class = 'egen' end) over (
-        partition by participation_id order by followup_months
-        rows between unbounded preceding and current row
-    ) as is_sustainable
+    classified.participation_id,
+    classified.person_key,
+    classified.record_key,
+    classified.cohort_year,
+    classified.federation_code,
+    classified.gender,
+    classified.insats,
+    classified.support_at_start,
+    classified.followup_months,
+    classified.followup_month,
+    classified.is_observed,
+    classified.is_left_censored,
+    classified.is_right_censored,
+    classified.support_class,
+    classified.is_observed and classified.support_class = 'egen' as is_self_supporting,
+    -- self-supporting here and at every earlier observed point: no observed point up to this one without
+    classified.is_observed and classified.support_class = 'egen'
+    and coalesce(classified.followup_months < first_not_self_supporting.followup_months, true) as is_sustainable
 from classified
+left join first_not_self_supporting
+    on classified.participation_id = first_not_self_supporting.participation_id
