@@ -306,5 +306,6 @@ def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeyp
             pass
 
     monkeypatch.setenv("NNS_CKM_SECRET", "s3cret")
-    built = model.model(Dbt(), None)
-    assert built.fingerprint.tolist() == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]
+    with duckdb.connect() as session:
+        built = model.model(Dbt(), session)
+    assert built.column("fingerprint").to_pylist() == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]
