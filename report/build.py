@@ -452,16 +452,28 @@ MANIFEST = "manifest.json"
 FEDERATION_TABLES = ("indicator_results", "indicator_trends", "collection_status", "indicator11_outcomes",
                      "federations")
 CATALOGUE_TABLES = ("indicators", "questions", "insatser", "support_categories")
-# The national report and its popular version: every row of these (it ranks the federations).
-NATIONAL_TABLES = (*FEDERATION_TABLES, *CATALOGUE_TABLES, "collection_summary", "gender_analysis",
-                   "support_transitions")
+# The national report and its popular version: these rows ($period: the latest period).
+# It ranks the federations in the latest period and draws the nation's trends.
+NATIONAL_ROWS = {
+    "indicator_results": "period = $period or federation_code = $nation",
+    "indicator_trends": "federation_code = $nation",
+    "collection_status": "period = $period",
+    "collection_summary": None,
+    "federations": None,
+    "indicator11_outcomes": None,
+    "gender_analysis": "federation_code = $nation",
+    "support_transitions": None,
+}
 
 
-def _digest(con, table: str, by_federation: bool = False):
+def _digest(con, table: str, where: str | None = None, period: str | None = None, by_federation: bool = False):
+    """md5 of the rows (each as text, in order) of `table`, all or `where`; per federation if asked."""
     rows = "md5(string_agg(t::varchar, chr(10) order by t::varchar))"
     if by_federation:
         return dict(con.execute(f"select federation_code, {rows} from {table} t group by all").fetchall())
-    return con.execute(f"select {rows} from {table} t").fetchone()[0]
+    sql = f"select {rows} from {table} t" + (f" where {where}" if where else "")
+    parameters = {k: v for k, v in (("period", period), ("nation", NATION)) if f"${k}" in sql}
+    return con.execute(sql, parameters).fetchone()[0]
 
 
 def code_fingerprint() -> str:
@@ -477,16 +489,16 @@ def code_fingerprint() -> str:
 def report_keys(published: Path, period: str | None, codes: list[str], pdf: bool) -> dict[str, str]:
     """{report name: key} for the national report (with its popular version) and each federation's.
 
-    A key hashes the rows the report reads from the published database (the tables above;
-    whole tables for the national report, the federation's and the nation's rows for a
-    federation's), the threshold, the periods, the report code and whether PDFs are
-    written. The date printed in a report is not part of it."""
+    A key hashes the rows the report reads from the published database (NATIONAL_ROWS for
+    the national report; the federation's and the nation's rows of FEDERATION_TABLES for a
+    federation's), the catalogue tables, the threshold, the periods, the report code and
+    whether PDFs are written. The date printed in a report is not part of it."""
     con = duckdb.connect(str(published), read_only=True)
     try:
         common = repr((code_fingerprint(), pdf, period, con.execute(
             "select disclosure_threshold, (select list(distinct period order by period) from indicator_results) "
             "from publication").fetchone(), [_digest(con, t) for t in CATALOGUE_TABLES]))
-        national = [_digest(con, t) for t in NATIONAL_TABLES]
+        national = [_digest(con, t, where, period) for t, where in NATIONAL_ROWS.items()]
         by_federation = {t: _digest(con, t, by_federation=True) for t in FEDERATION_TABLES}
     finally:
         con.close()
