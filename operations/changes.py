@@ -152,7 +152,8 @@ def as_of_day(settings: Settings, today: date | None = None) -> date:
         return today
     if settings.as_of:
         return date.fromisoformat(settings.as_of)
-    from operations.steps import local_date  # the one rule for the operator's local date
+    # Lazy: operations.steps imports this module; local_date is the one rule for the local date.
+    from operations.steps import local_date
 
     return local_date(None, settings)
 
