@@ -117,13 +117,16 @@ def _settings_for(home: Path) -> Settings:
 
 
 def _nights(profile: str, settings: Settings) -> tuple[datetime, datetime]:
-    """The e2e night (inside the latest period's main window) and the next night (the increment)."""
+    """The e2e night (inside the latest period's main window) and the next night (the increment).
+
+    Neither is the night the window closes, when everything is built fresh by rule
+    (operations.changes): the increment is an ordinary night of the window."""
     from core.catalogue import load_catalogue
     from synthetic import PROFILES
 
     latest = PROFILES[profile].periods[-1]
     window = [w for w in load_catalogue(settings.catalogue_dir).windows if w.period == latest][-1]
-    night = datetime.combine(window.closes_on - timedelta(days=1), clock(1, 30), ZoneInfo(settings.timezone))
+    night = datetime.combine(window.closes_on - timedelta(days=2), clock(1, 30), ZoneInfo(settings.timezone))
     return night, night + timedelta(days=1)
 
 

@@ -3,9 +3,19 @@
 `run_gate(settings)` runs between the dbt build and publication. It copies the
 committed file data context (expectations/gx) to the data home, so a read-only
 checkout works and each run's results stay with the data; runs one checkpoint
-per suite on that suite's DataFrame; builds the Data Docs into a fresh folder
-and swaps `publish/quality` to it (a symlink, so the swap is atomic); and writes
-`publish/quality/gate.json`, the summary `nns status` and the operator read.
+per suite on that suite's DataFrame; writes its own page (gate.html) and
+`gate.json` (the summary `nns status` and the operator read) into a fresh folder
+and swaps `publish/quality` to it (a symlink, so the swap is atomic).
+
+Only what changed: with `sources` (operations.changes.gate_scope decides), the
+suites of a source that did not change since the last publication are not run
+again; their findings are carried over from the last gate (marked so), unless it
+has none for them or one of them failed, and then they run. The disclosure
+audits always run: they validate the whole candidate.
+
+GX's own Data Docs are built only when a blocking expectation failed, or when
+asked (`data_docs`: `nns build --data-docs`, and the night a collection window
+closes): building them costs seconds and nobody reads them on a good night.
 
 A failed `critical` expectation fails the gate: `GateFailed` names each failing
 expectation and the federations concerned, and nothing is published. `warning`
@@ -19,7 +29,7 @@ import logging
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,7 +44,7 @@ from core.catalogue import load_catalogue
 from core.files import atomic_symlink
 from core.settings import Settings
 from expectations.frames import FRAMES, Sources
-from expectations.suites import GX_DIR, SUITE_DEFINITIONS
+from expectations.suites import GX_DIR, SUITE_DEFINITIONS, SUITE_SOURCES
 from ingest.contract import INSATS_RE
 from publication.publish import candidate_path, discard_candidate, record_gated, warehouse_identity, write_publication
 
@@ -60,6 +70,8 @@ class Finding:
     # The submissions whose rows failed, where the frame has them (the landed_* suites): what
     # `nns quarantine SUBMISSION --why …` can set aside so the nation is built without them.
     submissions: list[str] = field(default_factory=list)
+    # Not run this time: its source is unchanged since the last publication; the last gate's finding.
+    carried: bool = False
 
     def line(self) -> str:
         where = f" — federations: {', '.join(self.federations)}" if self.federations else ""
@@ -78,6 +90,13 @@ class GateResult:
     docs: str  # the gate's own page; GX's Data Docs are linked from it
     # The candidate it passed: {"candidate", "checksum" (publication.checksum), "warehouse", ...}; None if failed.
     publication: dict | None = None
+    suites_run: list[str] = field(default_factory=list)
+    scope: str = "every suite"  # why these suites ran (operations.changes.gate_scope)
+    data_docs: bool = False  # whether GX's Data Docs were built this time
+
+    @property
+    def carried(self) -> int:
+        return sum(1 for c in self.checks if c.carried)
 
     @property
     def expectations(self) -> int:
@@ -92,9 +111,10 @@ class GateResult:
         return [c for c in self.checks if not c.passed and c.severity == "warning"]
 
     def summary(self) -> str:
+        carried = f" ({self.carried} carried over unchanged: {self.scope})" if self.carried else ""
         head = (f"Quality gate {'passed' if self.passed else 'FAILED: nothing published'}: "
-                f"{self.expectations} expectations, {len(self.failures)} blocking failure(s), "
-                f"{len(self.warnings)} warning(s). Data Docs: {self.docs}")
+                f"{self.expectations} expectations{carried}, {len(self.failures)} blocking failure(s), "
+                f"{len(self.warnings)} warning(s). Page: {self.docs}")
         lines = [head]
         lines += ["  FAIL " + f.line() for f in self.failures]
         lines += ["  WARN " + f.line() for f in self.warnings]
@@ -187,12 +207,41 @@ def _swap_docs(settings: Settings, docs_dir: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult:
+def carried_findings(settings: Settings, sources: list[str] | None) -> dict[str, list[Finding]]:
+    """The last gate's findings of the suites that need not run (their source is not in `sources`).
+
+    A suite is carried only if the last gate has findings for it and none of them is a
+    blocking failure; any other suite runs.
+    """
+    if sources is None:
+        return {}
+    previous = last_result(settings) or {}
+    known = {f.name for f in fields(Finding)}
+    by_suite: dict[str, list[Finding]] = {}
+    for check in previous.get("checks", []):
+        by_suite.setdefault(check.get("suite"), []).append(
+            Finding(**{**{k: v for k, v in check.items() if k in known}, "carried": True}))
+    return {suite: found for suite, found in by_suite.items()
+            if suite in SUITE_DEFINITIONS and SUITE_SOURCES[suite] is not None
+            and SUITE_SOURCES[suite] not in sources
+            and all(f.passed or f.severity == "warning" for f in found)}
+
+
+def run_gate(settings: Settings, *, raise_on_failure: bool = True, sources: list[str] | None = None,
+             scope: str = "every suite", data_docs: bool = False) -> GateResult:
+    """Validate the warehouse and the candidate publication it writes.
+
+    `sources`: run only the suites of these sources (and the disclosure audits); None runs all.
+    `data_docs`: build GX's Data Docs even if nothing fails.
+    """
     started = time.monotonic()
     settings.publish.mkdir(parents=True, exist_ok=True)
     docs_dir = settings.publish / f".quality-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    docs_dir.mkdir()
     warehouse = warehouse_identity(settings)  # under the writer lock: nothing rebuilds it meanwhile
     candidate = candidate_path(settings)
+    carried = carried_findings(settings, sources)
+    to_run = [name for name in SUITE_DEFINITIONS if name not in carried]
     context = _prepare_context(settings, docs_dir)
     parameters = suite_parameters(settings)
     checks: list[Finding] = []
@@ -202,10 +251,13 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
         crash_points.checkpoint("gate.candidate_written")
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse_db:
-            sources = Sources(warehouse_db, candidate, settings)
+            tables = Sources(warehouse_db, candidate, settings)
             for name in SUITE_DEFINITIONS:
+                if name in carried:
+                    checks += carried[name]
+                    continue
                 frame = FRAMES[name]
-                df = frame.query(sources)
+                df = frame.query(tables)
                 id_columns = [c for c in frame.id_columns if c in df.columns]
                 batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
                 definition = context.validation_definitions.add(
@@ -218,12 +270,14 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
                 checks += [_finding(name, result)
                            for validation in run.run_results.values() for result in validation.results]
                 crash_points.checkpoint("gate.suite")  # gate.suite@n: after the n-th suite
-        context.build_data_docs()
+        passed = all(c.passed or c.severity == "warning" for c in checks)
+        if data_docs or not passed:
+            context.build_data_docs()
         crash_points.checkpoint("gate.docs")
     except BaseException:
         discard_candidate(settings, candidate)
+        shutil.rmtree(docs_dir, ignore_errors=True)
         raise
-    passed = all(c.passed or c.severity == "warning" for c in checks)
     publication = None
     if passed:
         publication = record_gated(settings, candidate, warehouse)
@@ -231,7 +285,9 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True) -> GateResult
         discard_candidate(settings, candidate)
     result = GateResult(passed=passed, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
                         seconds=round(time.monotonic() - started, 1), checks=checks,
-                        docs=str(settings.quality_docs / "gate.html"), publication=publication)
+                        docs=str(settings.quality_docs / "gate.html"), publication=publication,
+                        suites_run=to_run, scope=scope if carried else "every suite",
+                        data_docs=data_docs or not passed)
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
     (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")

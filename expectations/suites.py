@@ -148,6 +148,32 @@ SUITE_DEFINITIONS: dict[str, tuple[str, list[gxe.Expectation]]] = {
 }
 
 
+# The source each suite's frame is built from: the gate runs a source's suites only when that
+# source changed since the last publication (operations.changes.gate_scope). None: always, for
+# the disclosure audits validate the whole candidate publication every time.
+SURVEY, REGISTER = "survey", "register"
+SUITE_SOURCES: dict[str, str | None] = {
+    "landed_survey_respondents": SURVEY,
+    "landed_survey_answers": SURVEY,
+    "landed_survey_collection": SURVEY,
+    "landed_register_participants": REGISTER,
+    "landed_register_income": REGISTER,
+    "mart_indicator_results": SURVEY,
+    "mart_indicator_trends": SURVEY,
+    "mart_indicator11_outcomes": REGISTER,
+    "check_respondents_reconcile": SURVEY,
+    "check_federation_coverage": SURVEY,
+    "check_national_totals": SURVEY,
+    "check_volume_change": SURVEY,
+    "check_indicator11_cohort": REGISTER,
+    "disclosure_visible_counts": None,
+    "disclosure_recoverable_cells": None,
+    "disclosure_attack": None,
+}
+if SUITE_SOURCES.keys() != SUITE_DEFINITIONS.keys():
+    raise RuntimeError("every suite needs its source in SUITE_SOURCES (None: it always runs)")
+
+
 def build_suites() -> list[gx.ExpectationSuite]:
     return [gx.ExpectationSuite(name=name, expectations=expectations, meta={"description": description})
             for name, (description, expectations) in SUITE_DEFINITIONS.items()]

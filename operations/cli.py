@@ -37,7 +37,7 @@ from ingest.personnummer import redact
 from ingest.register import MissingPseudonymKey
 from ingest.submission import refused_in_inbox
 from ingest.template import SubmissionContent, write_workbook
-from operations import steps
+from operations import changes, steps
 from operations.rerun import rerun
 from operations.status import render_text, status_report
 from publication.publish import PublicationRefused
@@ -177,11 +177,13 @@ def cmd_build(args) -> int:
     try:
         # One lock over every step, so no other writer slips in between them.
         with spinner or contextlib.nullcontext(), writer_lock(settings, "nns build"):
-            steps.build_warehouse(settings)
-            print(f"Warehouse built: {settings.warehouse}")
+            steps.build_warehouse(settings, full=args.full)
+            built = changes.read_state(settings).get("built") or {}
+            print(f"Warehouse built: {settings.warehouse} ({built.get('selector') or 'everything'}: "
+                  f"{'; '.join(built.get('reasons') or [])})")
             if spinner:
                 spinner.update("quality gate (Great Expectations)")
-            print(steps.quality_gate(settings).summary())
+            print(steps.quality_gate(settings, data_docs=args.data_docs).summary())
             if spinner:
                 spinner.update("publishing (promoting the gated candidate)")
             print(f"Published: {steps.publish_marts(settings)}")
@@ -221,7 +223,7 @@ def cmd_report(args) -> int:
     bar = progress_display()
     with bar or contextlib.nullcontext():
         task = bar.add_task("reports", total=None) if bar else None
-        out = steps.write_reports(settings, pdf=not args.html_only,
+        out = steps.write_reports(settings, pdf=not args.html_only, rewrite_all=args.all,
                             progress=(lambda done, total: bar.update(task, completed=done, total=total))
                             if bar else None)
     print(out)
@@ -412,9 +414,19 @@ quality gate (Great Expectations and the disclosure audits, on the protected
 candidate it writes; report in publish/quality/gate.html), then promote exactly
 that candidate to publish/marts.duckdb by an atomic rename. One writer at a time:
 a second build while one runs stops at once. Idempotent: the same lake gives
-the same published database.""", epilog="""\
+the same published database.
+
+Only what changed: with new survey files and no new extract the register models
+are not rebuilt, and the reverse (dbt_project/selectors.yml); the gate runs the
+suites of what changed since the last publication, and the disclosure audits.
+Everything is built with --full, on the night a collection window closes, and
+when the dbt project or its settings changed (docs/operations.md, "What a night
+rebuilds").""", epilog="""\
 exit codes: 0 built and published; 1 dbt, the gate, the audit or publication failed, or
 another build is running (the last published database stays); 2 configuration.""")
+    p.add_argument("--full", action="store_true", help="build every model, whatever changed")
+    p.add_argument("--data-docs", action="store_true",
+                   help="also build Great Expectations' Data Docs (otherwise only when the gate blocks)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("quarantine", help="set a submission aside so the nation is built without it (reversible)",
@@ -435,9 +447,12 @@ no --why, or --release of a submission that is not set aside.""")
     p = sub.add_parser("report", help="write the national, popular and federation reports",
                        formatter_class=formatter, description="""\
 Reports from the published database into publish/report/: the national report,
-the popular version and one feedback report per federation (HTML and PDF).""",
+the popular version and one feedback report per federation (HTML and PDF).
+A report whose rows in the published database are the same as when it was
+written is left as it is (publish/report/manifest.json keeps each report's key).""",
                        epilog="exit codes: 0 written; 2 nothing published yet (run `nns build`).")
     p.add_argument("--html-only", action="store_true", help="skip the PDFs")
+    p.add_argument("--all", action="store_true", help="rewrite every report, changed or not")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sql", help="query the published database read-only",

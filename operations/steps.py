@@ -19,9 +19,8 @@ from ingest import lake
 from ingest.outcome import Outcome
 from ingest.personnummer import redact
 from ingest.submission import finish_interrupted, ingest_submission, is_new, waiting_extracts, waiting_surveys
+from operations import changes
 from operations.build_log import track
-from publication.checksum import published_checksum
-from publication.publish import publish, read_gated
 from warehouse.dbt import inject_fault, run_dbt
 from warehouse.lock import writer_lock
 
@@ -127,18 +126,29 @@ def submission_label(path: Path, settings: Settings) -> str:
     return redact(path.name)  # a task label is shown and stored by Airflow
 
 
-def build_warehouse(settings: Settings) -> str:
-    """Seeds, models and data tests, in dependency order: one writer."""
-    with writer_lock(settings, "dbt_build"), track(settings, "dbt_build"):
-        output = run_dbt(settings, "build")
-        if settings.seeded_fault:
+def build_warehouse(settings: Settings, *, full: bool = False, today: date | None = None) -> str:
+    """Seeds, models and data tests, in dependency order: one writer.
+
+    Only what changed since the last build (operations.changes.plan_build): everything with
+    `full`, on the night a collection window closes, or when the project changed.
+    """
+    with writer_lock(settings, "dbt_build"), track(settings, "dbt_build") as result:
+        plan = changes.plan_build(settings, full=full, today=today)
+        log.info("dbt build, %s", plan.describe())
+        result.update(selector=plan.selector or "everything", reasons=plan.reasons)
+        output = run_dbt(settings, *plan.dbt_args())
+        changes.record_built(settings, plan, changes.warehouse_identity(settings))
+        if settings.seeded_fault:  # changes the warehouse after the record: the next build builds everything
             inject_fault(settings, settings.seeded_fault)
         return output
 
 
-def quality_gate(settings: Settings):
+def quality_gate(settings: Settings, *, data_docs: bool = False, today: date | None = None):
     """Run the GX suites on the landed data, the marts and the candidate publication.
 
+    Only the suites of what changed since the last publication, and the disclosure audits
+    always (operations.changes.gate_scope). GX's Data Docs are built when something blocks,
+    on `data_docs`, and on the night a collection window closes.
     Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure.
     """
     # Lazy: importing Great Expectations takes 3.5 s, which every other step would pay.
@@ -146,9 +156,14 @@ def quality_gate(settings: Settings):
 
     # It reads the warehouse and swaps publish/quality: a writer like the others.
     with writer_lock(settings, "quality_gate"), track(settings, "quality_gate") as result:
-        gate = run_gate(settings, raise_on_failure=False)
+        scope = changes.gate_scope(settings)
+        closing = changes.closing_window(settings, changes.as_of_day(settings, today)) is not None
+        gate = run_gate(settings, raise_on_failure=False, sources=scope.sources, scope=scope.reason,
+                        data_docs=data_docs or closing)
         result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
-                      warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)))
+                      warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)),
+                      suites_run=len(gate.suites_run), carried=gate.carried, scope=scope.reason,
+                      data_docs=gate.data_docs)
         if gate.publication:
             result.update(candidate=gate.publication["candidate"], checksum=gate.publication["checksum"])
         if not gate.passed:
@@ -161,6 +176,10 @@ def publish_marts(settings: Settings) -> Path:
 
     Raises publication.publish.PublicationRefused when no gated candidate matches the warehouse.
     """
+    # Lazy: publication.publish imports the attacker's audit (scipy), which no other task needs.
+    from publication.checksum import published_checksum
+    from publication.publish import publish, read_gated
+
     with writer_lock(settings, "publish"), track(settings, "publish") as result:
         # Files of a killed gate or an older layout (never read by anyone); safe to drop under the lock.
         gated = read_gated(settings)
@@ -168,12 +187,16 @@ def publish_marts(settings: Settings) -> Path:
             if not gated or not leftover.name.startswith(gated["candidate"]):
                 leftover.unlink(missing_ok=True)
         path = publish(settings)
+        changes.record_published(settings)
         result.update(path=str(path.relative_to(settings.home)), checksum=published_checksum(path))
         return path
 
 
-def write_reports(settings: Settings, *, pdf: bool = True, progress=None) -> Path:
-    """National report, popular version and federation reports from the published database."""
+def write_reports(settings: Settings, *, pdf: bool = True, progress=None, rewrite_all: bool = False) -> Path:
+    """National report, popular version and federation reports from the published database.
+
+    Only the reports whose rows changed since they were written (report.build), unless `rewrite_all`.
+    """
     from report.build import build_reports  # lazy for the same reason as write_feedback above
 
-    return build_reports(settings, pdf=pdf, progress=progress)
+    return build_reports(settings, pdf=pdf, progress=progress, rewrite_all=rewrite_all)

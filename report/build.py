@@ -10,17 +10,21 @@ alternative and their data (report.charts).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from core.files import atomic_write_text, staged_file
+from core.catalogue import NATION
+from core.files import atomic_write_json, atomic_write_text, staged_file
 from core.settings import Settings
 
 from . import charts
@@ -440,11 +444,103 @@ def _common(db: Published) -> dict:
 
 
 FEDERATIONS_PER_JOB = 4
+MANIFEST = "manifest.json"
+
+# What each report reads from the published database (report.data's queries), for its key.
+# A federation's report: its own rows and the nation's in these tables (every period: the
+# trends), the catalogue tables, the threshold and the list of periods.
+FEDERATION_TABLES = ("indicator_results", "indicator_trends", "collection_status", "indicator11_outcomes",
+                     "federations")
+CATALOGUE_TABLES = ("indicators", "questions", "insatser", "support_categories")
+# The national report and its popular version: these rows ($period: the latest period).
+# It ranks the federations in the latest period and draws the nation's trends.
+NATIONAL_ROWS = {
+    "indicator_results": "period = $period or federation_code = $nation",
+    "indicator_trends": "federation_code = $nation",
+    "collection_status": "period = $period",
+    "collection_summary": None,
+    "federations": None,
+    "indicator11_outcomes": None,
+    "gender_analysis": "federation_code = $nation",
+    "support_transitions": None,
+}
+
+
+def _digest(con, table: str, where: str | None = None, period: str | None = None, by_federation: bool = False):
+    """md5 of the rows (each as text, in order) of `table`, all or `where`; per federation if asked."""
+    rows = "md5(string_agg(t::varchar, chr(10) order by t::varchar))"
+    if by_federation:
+        return dict(con.execute(f"select federation_code, {rows} from {table} t group by all").fetchall())
+    sql = f"select {rows} from {table} t" + (f" where {where}" if where else "")
+    parameters = {k: v for k, v in (("period", period), ("nation", NATION)) if f"${k}" in sql}
+    return con.execute(sql, parameters).fetchone()[0]
+
+
+def code_fingerprint() -> str:
+    """The report code and templates: a change rewrites every report."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), *TEMPLATES.rglob("*")]):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def report_keys(published: Path, period: str | None, codes: list[str], pdf: bool) -> dict[str, str]:
+    """{report name: key} for the national report (with its popular version) and each federation's.
+
+    A key hashes the rows the report reads from the published database (NATIONAL_ROWS for
+    the national report; the federation's and the nation's rows of FEDERATION_TABLES for a
+    federation's), the catalogue tables, the threshold, the periods, the report code and
+    whether PDFs are written. The date printed in a report is not part of it."""
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        common = repr((code_fingerprint(), pdf, period, con.execute(
+            "select disclosure_threshold, (select list(distinct period order by period) from indicator_results) "
+            "from publication").fetchone(), [_digest(con, t) for t in CATALOGUE_TABLES]))
+        national = [_digest(con, t, where, period) for t, where in NATIONAL_ROWS.items()]
+        by_federation = {t: _digest(con, t, by_federation=True) for t in FEDERATION_TABLES}
+    finally:
+        con.close()
+
+    def key(*parts) -> str:
+        return hashlib.sha256(repr((common, *parts)).encode()).hexdigest()
+
+    keys = {_national_name(period): key(national)}
+    for code in codes:
+        keys[_federation_name(code, period)] = key(code, [(rows.get(code), rows.get(NATION))
+                                                          for rows in by_federation.values()])
+    return keys
+
+
+def _national_name(period: str | None) -> str:
+    return f"nationell-rapport-{period.replace('/', '-') if period else 'register'}"
+
+
+def _federation_name(code: str, period: str) -> str:
+    return f"forbund/{code}-{period.replace('/', '-')}"
+
+
+def _files(name: str, pdf: bool) -> list[str]:
+    names = [name] + ([name.replace("nationell-rapport-", "kortversion-")] if name.startswith("nationell-") else [])
+    return [f"{n}.{suffix}" for n in names for suffix in (("html", "pdf") if pdf else ("html",))]
+
+
+def read_manifest(out: Path) -> dict:
+    try:
+        return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def build_reports(settings: Settings, *, federations: list[str] | None = None, pdf: bool = True,
-                  workers: int = 2, progress: Callable[[int, int], None] | None = None) -> Path:
+                  workers: int = 2, progress: Callable[[int, int], None] | None = None,
+                  rewrite_all: bool = False) -> Path:
     """Write publish/report/: national report, popular version, one report per federation.
+
+    Only the reports whose key (`report_keys`: a hash of the rows each reads) changed since
+    they were written, or whose files are missing; every one with `rewrite_all`. The keys
+    are kept in publish/report/manifest.json, with what the last run wrote and kept.
 
     The national report (the largest job) and small batches of federation reports
     are jobs for a pool of `workers` processes, national first, so both cores
@@ -463,8 +559,20 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
     finally:
         db.close()  # before the pool forks
     rows = list(zip(chosen.federation_code, chosen.federation_name, strict=True))
-    total = 2 + len(rows)
-    jobs = [(_national_reports, (published, out, period, pdf))]
+    keys = report_keys(published, period, [code for code, _ in rows], pdf)
+    manifest = read_manifest(out)
+    reports = manifest.get("reports", {})
+
+    def stale(name: str) -> bool:
+        return (rewrite_all or reports.get(name, {}).get("key") != keys[name]
+                or not all((out / f).exists() for f in _files(name, pdf)))
+
+    national = _national_name(period)
+    rewrite = [national] if stale(national) else []
+    rows = [(code, name) for code, name in rows if stale(_federation_name(code, period))]
+    rewrite += [_federation_name(code, period) for code, _ in rows]
+    total = 2 * (national in rewrite) + len(rows)
+    jobs = [(_national_reports, (published, out, period, pdf))] if national in rewrite else []
     jobs += [(_federation_reports, (published, out, period, rows[i:i + FEDERATIONS_PER_JOB], common, pdf))
              for i in range(0, len(rows), FEDERATIONS_PER_JOB)]
     documents = 0
@@ -478,5 +586,13 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
         for job, args in jobs:
             documents += job(*args)
             report_progress(documents, total)
-    log.info("Reports for %s written to %s (%d federations)", period, out, len(rows))
+    # Written only when every job finished: a report whose job failed is written again next time.
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for name in rewrite:
+        reports[name] = {"key": keys[name], "written_at": now}
+    kept = sorted(set(keys) - set(rewrite))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / MANIFEST, {"reports": reports, "last_run": {
+        "at": now, "period": period, "written": rewrite, "kept": kept}})
+    log.info("Reports for %s in %s: %d rewritten, %d unchanged and kept", period, out, len(rewrite), len(kept))
     return out

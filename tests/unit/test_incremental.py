@@ -1,0 +1,148 @@
+"""What a night builds (operations.changes), and what parsing the DAG files costs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from core.catalogue import load_catalogue
+from core.settings import REPO_ROOT, get_settings
+from operations import changes
+
+DAY = date(2025, 11, 20)  # inside the 2025/26 autumn window, not its last day
+
+
+def _record(settings, submission_id: str, source: str, **extra) -> None:
+    settings.ledger.mkdir(parents=True, exist_ok=True)
+    record = {"submission_id": submission_id, "source": source, "status": "accepted", **extra}
+    (settings.ledger / f"{submission_id}.json").write_text(json.dumps(record) + "\n")
+
+
+@pytest.fixture
+def built(settings):
+    """A data home with one survey and one register record, recorded as built (a fake warehouse)."""
+    _record(settings, "a" * 64, "survey")
+    _record(settings, "b" * 64, "register_sus")
+    settings.warehouse.write_bytes(b"warehouse")
+    plan = changes.plan_build(settings, today=DAY)
+    assert plan.full and "no earlier build is recorded" in plan.reasons
+    changes.record_built(settings, plan, changes.warehouse_identity(settings))
+    return settings
+
+
+def test_nothing_changed_uses_the_smallest_selector(built):
+    plan = changes.plan_build(built, today=DAY)
+    assert plan.selector == "inputs_unchanged" and plan.changed == []
+    assert plan.dbt_args() == ["build", "--selector", "inputs_unchanged"]
+
+
+def test_a_new_survey_file_selects_the_survey_models(built):
+    _record(built, "c" * 64, "survey")
+    plan = changes.plan_build(built, today=DAY)
+    assert (plan.selector, plan.changed) == ("surveys_changed", ["survey"])
+
+
+def test_a_new_extract_selects_the_register_models(built):
+    _record(built, "c" * 64, "register_income")
+    assert changes.plan_build(built, today=DAY).selector == "registers_changed"
+
+
+def test_a_rejected_or_rewritten_record_counts_too(built):
+    _record(built, "a" * 64, "survey", status="rejected")
+    assert changes.plan_build(built, today=DAY).selector == "surveys_changed"
+
+
+def test_setting_a_submission_aside_changes_its_source(built):
+    folder = built.lake / "set_aside"
+    folder.mkdir(parents=True)
+    (folder / f"{'b' * 64}.json").write_text(json.dumps({"submission_id": "b" * 64, "state": "set_aside"}))
+    assert changes.plan_build(built, today=DAY).selector == "registers_changed"
+
+
+def test_both_sources_changed_builds_everything(built):
+    _record(built, "c" * 64, "survey")
+    _record(built, "d" * 64, "register_sus")
+    plan = changes.plan_build(built, today=DAY)
+    assert plan.full and plan.reasons == ["surveys and registers both changed"]
+    assert plan.dbt_args() == ["build"]
+
+
+def test_full_and_the_closing_night_build_everything(built):
+    assert changes.plan_build(built, today=DAY, full=True).full
+    window = next(w for w in load_catalogue(built.catalogue_dir).windows if w.period == "2025/26")
+    plan = changes.plan_build(built, today=window.closes_on)
+    assert plan.full and "closes today" in plan.reasons[0]
+
+
+def test_a_changed_warehouse_or_setting_builds_everything(built, monkeypatch):
+    built.warehouse.write_bytes(b"changed by hand")
+    assert "warehouse" in changes.plan_build(built, today=DAY).reasons[0]
+    changes.record_built(built, changes.plan_build(built, today=DAY), changes.warehouse_identity(built))
+    assert not changes.plan_build(built, today=DAY).full
+    monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", "7")
+    assert "dbt project" in changes.plan_build(get_settings(), today=DAY).reasons[0]
+
+
+def test_a_changed_model_builds_everything(built, tmp_path, monkeypatch):
+    import dataclasses
+    import shutil
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    moved = dataclasses.replace(built, dbt_project_dir=project)
+    changes.record_built(moved, changes.plan_build(moved, today=DAY), changes.warehouse_identity(moved))
+    assert not changes.plan_build(moved, today=DAY).full
+    model = project / "models" / "marts" / "survey" / "indicator_results.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert changes.plan_build(moved, today=DAY).full
+
+
+def test_the_gate_scope_follows_what_was_published(built):
+    assert changes.gate_scope(built).sources == ["survey", "register"]  # nothing published yet
+    changes.record_published(built)
+    assert changes.gate_scope(built).sources == ["survey", "register"]  # the last build was a full one
+    _record(built, "c" * 64, "survey")
+    changes.record_built(built, changes.plan_build(built, today=DAY), changes.warehouse_identity(built))
+    assert changes.gate_scope(built).sources == ["survey"]
+    built.warehouse.write_bytes(b"rebuilt outside a recorded build")
+    assert changes.gate_scope(built).sources == ["survey", "register"]
+
+
+def test_publish_records_the_build_only_if_the_warehouse_is_that_build(built):
+    changes.record_published(built)
+    assert changes.read_state(built)["published"]["fingerprints"] == changes.read_state(built)["built"]["fingerprints"]
+    built.warehouse.write_bytes(b"another warehouse")
+    changes.record_published(built)
+    assert "published" not in changes.read_state(built)
+
+
+HEAVY = ("great_expectations", "report", "scipy")
+
+
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in (REPO_ROOT / "dags").glob("*.py")))
+def test_parsing_a_dag_file_imports_no_gx_report_or_scipy(dag_file):
+    """The DAG processor parses every file often, and every task process imports it first."""
+    code = (f"import runpy, sys, json; runpy.run_path({str(REPO_ROOT / 'dags' / dag_file)!r}); "
+            f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_task_functions_import_no_gx_report_or_scipy():
+    code = ("import sys, json, operations.tasks; "
+            f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_suite_has_a_source():
+    from expectations.suites import SUITE_DEFINITIONS, SUITE_SOURCES
+
+    assert SUITE_SOURCES.keys() == SUITE_DEFINITIONS.keys()
+    assert set(SUITE_SOURCES.values()) == {"survey", "register", None}
