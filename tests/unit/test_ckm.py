@@ -308,4 +308,5 @@ def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeyp
     monkeypatch.setenv("NNS_CKM_SECRET", "s3cret")
     with duckdb.connect() as session:
         built = model.model(Dbt(), session)
-    assert built.column("fingerprint").to_pylist() == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]
+    fingerprints = built.column("fingerprint").to_pylist()
+    assert fingerprints == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]
