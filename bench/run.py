@@ -161,14 +161,14 @@ def _child_env(home: Path) -> dict:
     return {**os.environ, "NNS_HOME": str(home)}
 
 
-def pipeline(home: Path, night: datetime, dags: str, label: str) -> dict:
+def pipeline(home: Path, night: datetime, dags: str, label: str, env: dict | None = None) -> dict:
     """One measured child process running the given DAGs; with the per-task breakdown."""
     airflow_db = home / "airflow" / "airflow.db"
     before = run_ids(airflow_db)
     result_file = home / f"{label}.json"
     measured = run_measured(_child(home, "--run-after", night.isoformat(), "--dags", dags,
                                    "--out", str(result_file), "--log", str(home / "logs" / f"{label}-airflow.log")),
-                            env=_child_env(home), cwd=REPO_ROOT)
+                            env={**_child_env(home), **(env or {})}, cwd=REPO_ROOT)
     if measured["returncode"] != 0 or not result_file.exists():
         raise RuntimeError(f"{label} in {home} failed (exit {measured['returncode']}); see "
                            f"{home / 'logs' / f'{label}-airflow.log'}\n{measured['output_tail']}")
@@ -221,6 +221,7 @@ def analyst_queries(settings: Settings, repeats: int = QUERY_REPEATS) -> dict:
 
 def increment(profile: str, home: Path, night: datetime) -> dict:
     """One new submission among everything loaded, then the nightly DAGs end to end."""
+    from core import ledger
     from core.catalogue import load_catalogue
     from synthetic import PROFILES
     from synthetic.surveys import write_resubmission
@@ -231,8 +232,12 @@ def increment(profile: str, home: Path, night: datetime) -> dict:
     federation = next(f.code for f in catalogue.federations_in(period)
                       if PROFILES[profile].federation_codes is None or f.code in PROFILES[profile].federation_codes)
     path = write_resubmission(settings.inbox, PROFILES[profile], catalogue, federation, period, seed=7)
-    measured = pipeline(home, night, "nns_collect,nns_build", "increment")
+    # The file arrived during the day: taken at once (NNS_STABLE_SECONDS=0). With the default 60 s the
+    # collection, seconds after the file was written, waits for it to settle and ingests nothing.
+    measured = pipeline(home, night, "nns_collect,nns_build", "increment", env={"NNS_STABLE_SECONDS": "0"})
     measured["submission"] = path.name
+    if not any(r.file_name == path.name and r.accepted for r in ledger.all_records(settings)):
+        raise RuntimeError(f"the increment's file {path.name} was not ingested")
     return measured
 
 
