@@ -29,8 +29,6 @@ def main() -> int:
     parser.add_argument("--prepare", action="store_true")
     args = parser.parse_args()
     os.environ["NNS_HOME"] = str(Path(args.home).resolve())
-    if args.run_after:  # the night replayed is "today" for every DAG (freshness, the closing-night rule)
-        os.environ["NNS_AS_OF"] = datetime.fromisoformat(args.run_after).date().isoformat()
 
     from core.settings import get_settings
     from operations import airflow_local
