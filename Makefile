@@ -30,7 +30,7 @@ demo: install
 test: lint
 	.venv/bin/python -m pytest --durations=15
 
-# The fast loop while working: the unit tests only (under a minute).
+# The fast loop while working: the unit tests only (about 2 minutes on 2 cores).
 test-fast: install
 	.venv/bin/python -m pytest tests/unit -q
 
