@@ -3,6 +3,8 @@ reports) reads its configuration from here, and only from the environment."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ DISCLOSURE_METHODS = ("suppression", "ckm")
 # used; NNS_DISCLOSURE_METHOD=ckm refuses it, since anyone who reads this file could compute the
 # record keys of anonymous records (Settings.from_env).
 DEV_CKM_SECRET = "nns-ckm-dev-secret-not-for-production"
+CKM_SECRET_LABEL = b"nns ckm secret check"  # the secret check model's LABEL (a test keeps the two equal)
 
 
 def _secret(name: str) -> str | None:
@@ -96,6 +99,12 @@ class Settings:
     # the survey tables are always suppressed. The secret keys each person's record key (HMAC); never published.
     disclosure_method: str = "suppression"
     ckm_secret: str = DEV_CKM_SECRET
+
+    @property
+    def ckm_secret_fingerprint(self) -> str:
+        """An HMAC-SHA256 under the CKM secret of a fixed label: names the secret without revealing it.
+        The warehouse's int_register__ckm_secret_check model holds the same (a test keeps them equal)."""
+        return hmac.new(self.ckm_secret.encode(), CKM_SECRET_LABEL, hashlib.sha256).hexdigest()
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -3,11 +3,14 @@
 The quality gate (Great Expectations) runs between dbt and publication: a blocking
 failure fails the run, publishes nothing, and leaves the Data Docs in publish/quality/.
 dbt, the gate and publishing share the one-slot pool: one DuckDB writer at a time.
+
+A night builds only what changed (docs/operations.md, "What a night rebuilds"). Triggered
+by hand, the params do what `nns build --full --data-docs` and `nns report --all` do.
 """
 
 from datetime import datetime
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from operations import tasks
@@ -22,16 +25,22 @@ from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WA
     default_args=DEFAULT_ARGS,
     tags=["nns", "build"],
     doc_md=__doc__,
+    params={
+        "full": Param(False, type="boolean", description="Build every model, whatever changed"),
+        "data_docs": Param(False, type="boolean",
+                           description="Also build the Data Docs (otherwise only when the gate blocks)"),
+        "all_reports": Param(False, type="boolean", description="Rewrite every report, changed or not"),
+    },
 )
 def nns_build():
     @task(pool=WAREHOUSE_POOL)
-    def dbt_build() -> None:
-        tasks.build_warehouse()
+    def dbt_build(params=None) -> None:
+        tasks.build_warehouse(params)
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate() -> str:
+    def quality_gate(params=None) -> str:
         try:
-            return tasks.quality_gate()
+            return tasks.quality_gate(params)
         except tasks.NotRetryable as refused:
             raise AirflowFailException(str(refused)) from None
 
@@ -40,8 +49,8 @@ def nns_build():
         return tasks.publish()
 
     @task
-    def reports() -> str:
-        return tasks.reports()
+    def reports(params=None) -> str:
+        return tasks.reports(params)
 
     dbt_build() >> quality_gate() >> publish() >> reports()
 

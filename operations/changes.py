@@ -120,7 +120,7 @@ def project_fingerprint(settings: Settings) -> str:
         "disclosure_method": settings.disclosure_method,
         "volume_drop_tolerance": settings.volume_drop_tolerance,
         # The record keys' model reads the secret; its digest, never the secret, is kept.
-        "ckm_secret": hashlib.sha256(b"nns-ckm-secret\0" + settings.ckm_secret.encode()).hexdigest(),
+        "ckm_secret": settings.ckm_secret_fingerprint,
     }, sort_keys=True).encode())
     return digest.hexdigest()
 

@@ -61,16 +61,16 @@ def any_accepted(outcomes: list[dict | None]) -> int:
     return sum(1 for o in outcomes if o and o["status"] == "accepted")
 
 
-def build_warehouse() -> None:
-    steps.build_warehouse(get_settings())
+def build_warehouse(params: dict) -> None:
+    steps.build_warehouse(get_settings(), full=bool(params.get("full")))
 
 
-def quality_gate() -> str:
+def quality_gate(params: dict) -> str:
     # Lazy: importing Great Expectations takes 3.5 s (see steps.quality_gate).
     from expectations.gate import GateFailed
 
     try:
-        return steps.quality_gate(get_settings()).summary()
+        return steps.quality_gate(get_settings(), data_docs=bool(params.get("data_docs"))).summary()
     except GateFailed as failed:
         raise NotRetryable(str(failed)) from None  # retrying cannot fix the data
 
@@ -79,5 +79,5 @@ def publish() -> str:
     return str(steps.publish_marts(get_settings()))
 
 
-def reports() -> str:
-    return str(steps.write_reports(get_settings()))
+def reports(params: dict) -> str:
+    return str(steps.write_reports(get_settings(), rewrite_all=bool(params.get("all_reports"))))

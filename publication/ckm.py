@@ -29,7 +29,6 @@ publication.publish.build_tables.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -163,18 +162,12 @@ def share_half_up(part: pd.Series, whole: pd.Series) -> pd.Series:
 
 
 SECRET_CHECK = "intermediate.int_register__ckm_secret_check"
-SECRET_LABEL = b"nns ckm secret check"  # the dbt model's LABEL (a test keeps the two equal)
 
 
-def secret_fingerprint(secret: str) -> str:
-    """What the warehouse's SECRET_CHECK holds when its record keys were made under `secret`."""
-    return hmac.new(secret.encode(), SECRET_LABEL, hashlib.sha256).hexdigest()
-
-
-def keys_made_under(con, secret: str) -> bool:
-    """Whether the warehouse (an open DuckDB connection) made its record keys under `secret`."""
+def keys_made_under(con, settings) -> bool:
+    """Whether the warehouse (an open DuckDB connection) made its record keys under the settings' secret."""
     row = con.execute(f"select any_value(fingerprint) from {SECRET_CHECK}").fetchone()
-    return bool(row) and row[0] == secret_fingerprint(secret)
+    return bool(row) and row[0] == settings.ckm_secret_fingerprint
 
 
 def perturb(frames: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:

@@ -207,7 +207,7 @@ def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]
     """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
     if settings.disclosure_method == CKM:
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            if not keys_made_under(con, settings.ckm_secret):
+            if not keys_made_under(con, settings):
                 raise PublicationRefused("The warehouse's record keys for the Cell Key Method were made under "
                                          "another NNS_CKM_SECRET: rebuild it with this one (nns build); "
                                          "nothing published")

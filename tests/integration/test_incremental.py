@@ -95,23 +95,25 @@ def test_a_moved_data_home_builds_everything(nights):
     assert {"indicator_results", "indicator11_outcomes", "dim_federations"} <= built["moved"]["models"]
 
 
+def _models_of_a_one_source_night(built, source: str, selector: str) -> set[str]:
+    night = built[source]
+    assert night["plan"]["selector"] == selector and night["plan"]["changed"] == [source]
+    return night["models"]
+
+
 def test_a_new_survey_file_rebuilds_no_register_model(nights):
-    _, built = nights
-    night = built["survey"]
-    assert night["plan"]["selector"] == "surveys_changed" and night["plan"]["changed"] == ["survey"]
-    assert {"indicator_results", "indicator_trends", "int_survey__responses"} <= night["models"]
-    assert not {m for m in night["models"] if "register" in m or m in {"indicator11_outcomes", "gender_analysis",
-                                                                         "support_transitions"}}
-    assert not {m for m in night["models"] if "catalogue" in m or m.startswith("dim_")}
+    models = _models_of_a_one_source_night(nights[1], "survey", "surveys_changed")
+    assert {"indicator_results", "indicator_trends", "int_survey__responses"} <= models
+    assert not {m for m in models if "register" in m or m in {"indicator11_outcomes", "gender_analysis",
+                                                             "support_transitions"}}
+    assert not {m for m in models if "catalogue" in m or m.startswith("dim_")}
 
 
 def test_a_new_register_extract_rebuilds_no_survey_model(nights):
-    _, built = nights
-    night = built["register"]
-    assert night["plan"]["selector"] == "registers_changed" and night["plan"]["changed"] == ["register"]
-    assert {"int_register__participants", "indicator11_outcomes", "gender_analysis"} <= night["models"]
-    assert not {m for m in night["models"] if "survey" in m or m in {"indicator_results", "indicator_trends",
-                                                                       "collection_status", "collection_summary"}}
+    models = _models_of_a_one_source_night(nights[1], "register", "registers_changed")
+    assert {"int_register__participants", "indicator11_outcomes", "gender_analysis"} <= models
+    assert not {m for m in models if "survey" in m or m in {"indicator_results", "indicator_trends",
+                                                           "collection_status", "collection_summary"}}
 
 
 def test_the_closing_night_builds_everything(nights):

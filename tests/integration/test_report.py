@@ -209,3 +209,36 @@ def test_a_federation_without_data_gets_a_report_saying_so(reports):
             order by 1 limit 1""", {"p": period}).fetchone()[0]
     html = next((out / "forbund").glob(f"{absent}-*.html")).read_text(encoding="utf-8")
     assert "har inga enkätresultat" in html
+
+
+class _Recording:
+    """A read-only connection that notes every table a query reads (its `from` and `join`)."""
+
+    def __init__(self, con):
+        self.con, self.tables = con, set()
+
+    def execute(self, sql, *args):
+        ctes = set(re.findall(r"\b(\w+)\s+as\s*\(", sql, flags=re.IGNORECASE))
+        self.tables |= {t.lower() for t in re.findall(r"\b(?:from|join)\s+(\w+)", sql, flags=re.IGNORECASE)} - ctes
+        return self.con.execute(sql, *args)
+
+
+def test_a_reports_key_covers_every_table_it_reads(small_build):
+    """report_keys hashes the tables named in report.build; a report reading any other table could
+    be left stale by an incremental night. Each report's context is built on a recording connection."""
+    from report.build import (CATALOGUE_TABLES, FEDERATION_TABLES, NATIONAL_ROWS, _common, federation_context,
+                              national_context, popular_context)
+    from report.data import Published
+
+    keyed = {"publication", *CATALOGUE_TABLES}  # the threshold and the periods are part of every key
+    with duckdb.connect(str(small_build / "publish" / "marts.duckdb"), read_only=True) as con:
+        national = _Recording(con)
+        db = Published(national)
+        popular_context(national_context(db, db.latest_period()))
+        assert national.tables and national.tables <= keyed | set(NATIONAL_ROWS)
+
+        federation = _Recording(con)
+        db = Published(federation)
+        code, name = con.execute("select federation_code, federation_name from federations limit 1").fetchone()
+        federation_context(db, db.latest_period(), code, name, _common(db))
+        assert federation.tables and federation.tables <= keyed | set(FEDERATION_TABLES)

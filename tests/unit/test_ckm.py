@@ -4,6 +4,7 @@ perturbed register tables, cross-checked against the ONS reference implementatio
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import duckdb
@@ -13,7 +14,7 @@ import pytest
 import yaml
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 
-from core.settings import DEV_CKM_SECRET, REPO_ROOT, get_settings
+from core.settings import CKM_SECRET_LABEL, DEV_CKM_SECRET, REPO_ROOT, get_settings
 from publication import ckm
 from publication.attack import InconsistentPublication, attack_file
 
@@ -299,7 +300,7 @@ def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeyp
     spec = importlib.util.spec_from_file_location("secret_check_model", path)
     model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(model)
-    assert model.LABEL == ckm.SECRET_LABEL
+    assert model.LABEL == CKM_SECRET_LABEL
 
     class Dbt:
         def config(self, **_):
@@ -309,4 +310,7 @@ def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeyp
     with duckdb.connect() as session:
         built = model.model(Dbt(), session)
     fingerprints = built.column("fingerprint").to_pylist()
-    assert fingerprints == [ckm.secret_fingerprint("s3cret")] != [ckm.secret_fingerprint("other")]
+    def fingerprint(secret):
+        return dataclasses.replace(get_settings(), ckm_secret=secret).ckm_secret_fingerprint
+
+    assert fingerprints == [fingerprint("s3cret")] != [fingerprint("other")]

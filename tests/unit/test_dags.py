@@ -61,6 +61,20 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     assert dag.get_task("reports").upstream_task_ids == {"publish"}
 
 
+def test_build_takes_the_cli_options_as_params_off_by_default(dagbag, monkeypatch):
+    """A night triggered by an asset builds only what changed; an operator can ask for more."""
+    from operations import steps, tasks
+
+    params = dagbag.dags["nns_build"].params
+    assert {name: params[name] for name in params} == {"full": False, "data_docs": False, "all_reports": False}
+    called = {}
+    monkeypatch.setattr(steps, "build_warehouse", lambda settings, full: called.update(full=full))
+    monkeypatch.setattr(steps, "write_reports", lambda settings, rewrite_all: called.update(rewrite_all=rewrite_all))
+    tasks.build_warehouse({"full": True})
+    tasks.reports({"all_reports": True})
+    assert called == {"full": True, "rewrite_all": True}
+
+
 @pytest.mark.parametrize("moment, expected", [
     (datetime(2026, 11, 22, 0, 30, tzinfo=UTC), True),  # inside the autumn window
     (datetime(2026, 7, 1, 0, 30, tzinfo=UTC), False),  # summer: no window

@@ -1,7 +1,7 @@
 """Which NNS_CKM_SECRET the record keys of this build were made under, without the secret itself.
 
-One row: an HMAC-SHA256 under the secret of a fixed label (publication/ckm.py,
-`secret_fingerprint`, computes the same; a test keeps the two equal). Publishing
+One row: an HMAC-SHA256 under the secret of a fixed label (core/settings.py,
+`Settings.ckm_secret_fingerprint`, computes the same; a test keeps the two equal). Publishing
 under NNS_DISCLOSURE_METHOD=ckm compares it with the current secret's, so a
 warehouse built under another secret (say the development value, under
 suppression) is never perturbed with keys the operator did not choose.
