@@ -28,7 +28,6 @@ publication.publish.build_tables.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path

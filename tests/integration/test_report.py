@@ -226,8 +226,15 @@ class _Recording:
 def test_a_reports_key_covers_every_table_it_reads(small_build):
     """report_keys hashes the tables named in report.build; a report reading any other table could
     be left stale by an incremental night. Each report's context is built on a recording connection."""
-    from report.build import (CATALOGUE_TABLES, FEDERATION_TABLES, NATIONAL_ROWS, _common, federation_context,
-                              national_context, popular_context)
+    from report.build import (
+        CATALOGUE_TABLES,
+        FEDERATION_TABLES,
+        NATIONAL_ROWS,
+        _common,
+        federation_context,
+        national_context,
+        popular_context,
+    )
     from report.data import Published
 
     keyed = {"publication", *CATALOGUE_TABLES}  # the threshold and the periods are part of every key
