@@ -90,7 +90,9 @@ class Finding:
     high: float
     relations: list[str]
     shown: list[tuple[str, int]]  # published cells in the relations that pin it
-    nearby: list[tuple[str, int]] = field(default_factory=list)  # published cells anywhere in its component
+    # Where its own relations use no published cell: the published cells of the nearest relations
+    # (one hidden cell further out, then two, ...) that pin hardest (_tightest).
+    rings: list[list[tuple[str, int]]] = field(default_factory=list)
 
 
 @dataclass
@@ -354,13 +356,44 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
             raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
         if high.status != 0 or low.status != 0 or not _is_finding(low.fun, -high.fun, threshold):
             continue
-        touching = [r for r in relations if u in r.coefficients]
+        touching, *further = _rings(relations, u)
         unknown = model.unknowns[u]
         findings.append(Finding(unknown.table, unknown.row, unknown.label, round(float(low.fun), 6),
                                 round(float(-high.fun), 6), [r.name for r in touching],
                                 sorted({c for r in touching for c in r.shown}),
-                                sorted({c for r in relations for c in r.shown})))
+                                [_tightest(ring) for ring in further]))
     return findings, lps
+
+
+def _tightest(ring: list[Relation]) -> list[tuple[str, int]]:
+    """The published cells of the ring's relations that pin hardest: equalities before inequalities,
+    then those over the fewest hidden unknowns."""
+    using = [r for r in ring if r.shown]
+    if not using:
+        return []
+    tightness = min((not r.equality, len(r.coefficients)) for r in using)
+    return sorted({c for r in using if (not r.equality, len(r.coefficients)) == tightness for c in r.shown})
+
+
+def _rings(relations: list[Relation], u: int) -> list[list[Relation]]:
+    """The relations around unknown `u` by distance: those it is in, then those one hidden unknown
+    further, and so on, up to the first ring that uses a published cell."""
+    by_unknown: dict[int, list[int]] = {}
+    for i, relation in enumerate(relations):
+        for x in relation.coefficients:
+            by_unknown.setdefault(x, []).append(i)
+    rings, reached, done, frontier = [], {u}, set(), {u}
+    while frontier:
+        ring = sorted({i for x in frontier for i in by_unknown.get(x, ())} - done)
+        if not ring:
+            break
+        done.update(ring)
+        rings.append([relations[i] for i in ring])
+        if any(relations[i].shown for i in ring):
+            break
+        frontier = {x for i in ring for x in relations[i].coefficients} - reached
+        reached |= frontier
+    return rings
 
 
 # The relations, by the names docs/analysts.md ("What the audit covers") lists them under

@@ -104,7 +104,8 @@ def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -
 
     Each round protects every table (publication.disclosure), then runs the attacker's
     audit (publication.attack) over the tables as they would be published; for each
-    finding the smallest shown count in the relations that pin it is hidden too, and
+    finding the smallest shown count in the relations that pin it is hidden too (or,
+    where those have none, in the hardest-pinning relations of the next ring out), and
     the margins are protected again around it.
     """
     with duckdb.connect(str(warehouse), read_only=True) as source:
@@ -136,8 +137,9 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
             return tables
         added = 0
         for finding in findings:
-            shown = ([(t, r) for t, r in finding.shown if not hidden[t][r]]
-                     or [(t, r) for t, r in finding.nearby if not hidden[t][r]])
+            # The nearest published cells that pin it: its own relations', else the next ring out.
+            shown = next((cells for ring in (finding.shown, *finding.rings)
+                          if (cells := [(t, r) for t, r in ring if not hidden[t][r]])), [])
             if not shown:
                 continue
             values = [float(np.nan_to_num(frames[t][ATTACKED_COUNT[t]].iat[r])) for t, r in shown]
