@@ -32,8 +32,8 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "### End to end",
         "",
         f"On `{name}` the largest stages are the mapped ingest tasks ({p['ingest_tasks']} tasks, {_s(collect)} "
-        f"summed, {p['ingest_per_task_s']:.2f} s each), the reports ({_s(reports)}) and the dbt build "
-        f"({_s(dbt)}).",
+        f"summed, {p['ingest_per_task_s']:.2f} s each), the reports ({_s(reports)}), the quality gate "
+        f"({_s(_stage(p, 'nns_build.quality_gate'))}) and the dbt build ({_s(dbt)}).",
         "",
         "- **Per mapped task in `nns_collect`.** Under `dag.test()` every task instance goes through Airflow's "
         "in-process Execution API: a FastAPI app (Cadwyn-versioned routes) behind a WSGI bridge, on the SQLite "
@@ -51,15 +51,16 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
-        f"- **Publication** ({_s(_stage(p, 'nns_build.publish'))}). "
-        "Disclosure control (`publication.disclosure`) checks "
-        "every connected block of margin equations for recoverable cells with a dense SVD (numpy, OpenBLAS). "
-        "On national, `indicator11_outcomes` has 14 blocks of about 1,400 equations × 1,700 cells and the joint "
-        "results/trends system 151 blocks of up to 226 × 266; almost all of publication is these SVDs. With "
-        "OpenBLAS's default of one thread per core, its threads spin against the other processes on a busy "
-        "machine: one 1,406 × 1,678 SVD took 4.9 s with two threads and 2.3 s with one while other work ran. "
-        "(Changed: one BLAS thread, see below.) A structural fix, if publication must get faster: solve the "
-        "blocks by exact elimination over the integers (the equations are 0/±1 sums), or split the blocks.",
+        f"- **Quality gate** ({_s(_stage(p, 'nns_build.quality_gate'))}). It writes the one candidate, "
+        "protected: disclosure control (`publication.linked`, `publication.disclosure`) protects every published "
+        "table as one linked system, checking each connected block of equations for recoverable cells (a dense "
+        "SVD for small blocks, LSQR projections for large ones, OpenBLAS on one thread), in rounds with the "
+        "attacker's audit (`publication.attack`, HiGHS linear programs) until the audit finds nothing. The "
+        "blocking suite `disclosure_attack` then audits the written file once more, independently "
+        f"({_s((p.get('disclosure') or {}).get('audit_seconds_median'))} on this profile), and the Great "
+        "Expectations suites of what changed run. Publishing is then a checksum check and a rename "
+        f"({_s(_stage(p, 'nns_build.publish'))}). A structural fix, if the gate must get faster: protect only "
+        "the connected blocks whose cells changed since the last gated candidate, and keep the audit whole.",
         "- **Process start.** `PYTHONDONTWRITEBYTECODE=1` is set on these machines, so every Python process "
         "compiled about a thousand modules of Airflow, dbt and their dependencies from source again "
         "(importing Airflow took 5.3 s). (Changed: bytecode compiled at install, see below.)",
@@ -139,7 +140,7 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "are jobs for the two worker processes, national first; before, the national and popular reports were "
         "rendered alone in the parent and the workers started after them, so one core idled meanwhile. "
         "The HTML written is byte-identical (checked on the small profile).",
-        "5. `OPENBLAS_NUM_THREADS=1` unless set (see publication above), by the `nns` entry point "
+        "5. `OPENBLAS_NUM_THREADS=1` unless set (see the quality gate above), by the `nns` entry point "
         "(`operations/entry.py`) and in the compose workers' environment; the masks computed for national's "
         "six protected tables are identical with one thread and with two.",
         "6. `int_register__monthly_main_support` on the follow-up months only (national 12 s → 2 s for this "
