@@ -57,7 +57,7 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "SVD for small blocks, LSQR projections for large ones, OpenBLAS on one thread), in rounds with the "
         "attacker's audit (`publication.attack`, HiGHS linear programs) until the audit finds nothing. The "
         "blocking suite `disclosure_attack` then audits the written file once more, independently "
-        f"({_s((p.get('disclosure') or {}).get('audit_seconds_median'))} on this profile), and the Great "
+        f"({_s(p['disclosure']['audit_seconds_median'])} on this profile), and the Great "
         "Expectations suites of what changed run. Publishing is then a checksum check and a rename "
         f"({_s(_stage(p, 'nns_build.publish'))}). A structural fix, if the gate must get faster: protect only "
         "the connected blocks whose cells changed since the last gated candidate, and keep the audit whole.",

@@ -90,9 +90,9 @@ class Finding:
     high: float
     relations: list[str]
     shown: list[tuple[str, int]]  # published cells in the relations that pin it
-    # Where its own relations use no published cell: the published cells of the nearest relations
-    # (one hidden cell further out, then two, ...) that pin hardest (_tightest).
-    rings: list[list[tuple[str, int]]] = field(default_factory=list)
+    # Where its own relations use no published cell: those of the nearest relations that use one
+    # (one hidden cell further out, then two, ...) and pin hardest (_further).
+    further: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -343,7 +343,7 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
     local = {u: j for j, u in enumerate(members)}
     relations = [model.relations[i] for i in relation_ids]
     problem = _bounds_problem(relations, local, size, threshold)
-    findings, lps = [], 0
+    found, lps = [], 0
     for u in only:
         j = local[u]
         objective = np.zeros(size)
@@ -354,46 +354,41 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
         lps += 2
         if 2 in (high.status, low.status):
             raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
-        if high.status != 0 or low.status != 0 or not _is_finding(low.fun, -high.fun, threshold):
-            continue
-        touching, *further = _rings(relations, u)
-        unknown = model.unknowns[u]
-        findings.append(Finding(unknown.table, unknown.row, unknown.label, round(float(low.fun), 6),
-                                round(float(-high.fun), 6), [r.name for r in touching],
-                                sorted({c for r in touching for c in r.shown}),
-                                [_tightest(ring) for ring in further]))
-    return findings, lps
-
-
-def _tightest(ring: list[Relation]) -> list[tuple[str, int]]:
-    """The published cells of the ring's relations that pin hardest: equalities before inequalities,
-    then those over the fewest hidden unknowns."""
-    using = [r for r in ring if r.shown]
-    if not using:
-        return []
-    tightness = min((not r.equality, len(r.coefficients)) for r in using)
-    return sorted({c for r in using if (not r.equality, len(r.coefficients)) == tightness for c in r.shown})
-
-
-def _rings(relations: list[Relation], u: int) -> list[list[Relation]]:
-    """The relations around unknown `u` by distance: those it is in, then those one hidden unknown
-    further, and so on, up to the first ring that uses a published cell."""
-    by_unknown: dict[int, list[int]] = {}
+        if high.status == 0 and low.status == 0 and _is_finding(low.fun, -high.fun, threshold):
+            found.append((u, round(float(low.fun), 6), round(float(-high.fun), 6)))
+    if not found:
+        return [], lps
+    by_unknown: dict[int, list[int]] = {}  # relation indices per unknown
     for i, relation in enumerate(relations):
         for x in relation.coefficients:
             by_unknown.setdefault(x, []).append(i)
-    rings, reached, done, frontier = [], {u}, set(), {u}
+    findings = []
+    for u, low, high in found:
+        touching = [relations[i] for i in by_unknown[u]]
+        shown = sorted({c for r in touching for c in r.shown})
+        unknown = model.unknowns[u]
+        findings.append(Finding(unknown.table, unknown.row, unknown.label, low, high, [r.name for r in touching],
+                                shown, [] if shown else _further(relations, by_unknown, u)))
+    return findings, lps
+
+
+def _further(relations: list[Relation], by_unknown: dict[int, list[int]], u: int) -> list[tuple[str, int]]:
+    """The published cells that pin `u` from further out: ring by ring (the relations one hidden
+    unknown further, then two, ...), those of the first ring that uses any, and of its relations
+    the ones that pin hardest: equalities before inequalities, then the fewest hidden unknowns."""
+    reached, done = {u}, set(by_unknown[u])
+    frontier = {x for i in done for x in relations[i].coefficients} - reached
     while frontier:
-        ring = sorted({i for x in frontier for i in by_unknown.get(x, ())} - done)
-        if not ring:
-            break
-        done.update(ring)
-        rings.append([relations[i] for i in ring])
-        if any(relations[i].shown for i in ring):
-            break
-        frontier = {x for i in ring for x in relations[i].coefficients} - reached
         reached |= frontier
-    return rings
+        ring = {i for x in frontier for i in by_unknown[x]} - done
+        done |= ring
+        using = [relations[i] for i in ring if relations[i].shown]
+        if using:
+            tightness = min((not r.equality, len(r.coefficients)) for r in using)
+            return sorted({c for r in using if (not r.equality, len(r.coefficients)) == tightness
+                           for c in r.shown})
+        frontier = {x for i in ring for x in relations[i].coefficients} - reached
+    return []
 
 
 # The relations, by the names docs/analysts.md ("What the audit covers") lists them under

@@ -137,9 +137,9 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
             return tables
         added = 0
         for finding in findings:
-            # The nearest published cells that pin it: its own relations', else the next ring out.
-            shown = next((cells for ring in (finding.shown, *finding.rings)
-                          if (cells := [(t, r) for t, r in ring if not hidden[t][r]])), [])
+            # The published cells that pin it: its own relations', else the nearest ones further out.
+            shown = ([(t, r) for t, r in finding.shown if not hidden[t][r]]
+                     or [(t, r) for t, r in finding.further if not hidden[t][r]])
             if not shown:
                 continue
             values = [float(np.nan_to_num(frames[t][ATTACKED_COUNT[t]].iat[r])) for t, r in shown]
