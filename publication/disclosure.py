@@ -12,10 +12,12 @@ suppression and what is hidden"):
 2. Secondary, per equation with a shown total: the sum of its hidden parts and its
    remainder (what a reader derives) is never a single hidden part without a
    remainder, and never 1..threshold − 1; a hidden total over shown parts and no
-   remainder would be their sum, so it needs a hidden part.
+   remainder would be their sum, so it needs a hidden part. The cells are chosen
+   together at minimum loss (publication.secondary); whatever the program leaves,
+   greedy repair settles (the smallest shown cell of each violated equation).
 3. Exact check: each connected block of hidden rows is solved as linear algebra;
-   if a small hidden count is still determined, one more cell is hidden.
-   Repeat until nothing changes.
+   if a small hidden count is still determined, one more cell of its equations is
+   hidden (chosen by the next minimum-loss solve). Repeat until nothing changes.
 4. The attacker's check (publication.publish.protect_frames): cells the
    attacker's LP audit (publication.attack) can still bound inside
    [1, threshold − 1] are passed back as `forced` and the rules run again.
@@ -35,6 +37,8 @@ import pandas as pd
 from scipy.sparse import bmat, csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import lsqr
+
+from publication.secondary import MinimumLoss, loss_weights
 
 SUPPRESSED = ".."
 SHOWN = "ok"
@@ -72,17 +76,21 @@ class LinkedSystem:
 
     def __init__(self):
         self.counts: list[float] = []
+        self.weights: list[float] = []  # the loss of hiding a row (publication.secondary.loss_weights)
         self.unpublished: list[int] = []
         self.equations: list[Equation] = []
 
     def add_table(self, counts) -> int:
         """Append a table's cells; returns the row of its first cell."""
         offset = len(self.counts)
-        self.counts.extend(np.nan_to_num(np.asarray(counts, dtype=float)))
+        counts = np.nan_to_num(np.asarray(counts, dtype=float))
+        self.counts.extend(counts)
+        self.weights.extend(loss_weights(counts))
         return offset
 
     def add_remainder(self, value: float) -> int:
         self.counts.append(max(0.0, float(np.nan_to_num(value))))
+        self.weights.append(0.0)
         self.unpublished.append(len(self.counts) - 1)
         return self.unpublished[-1]
 
@@ -105,9 +113,12 @@ class LinkedSystem:
                     remainder = self.add_remainder(additive[totals[0]] - np.nansum(additive[parts]))
                 self.add(totals[0] + offset, [p + offset for p in parts], remainder)
 
-    def protect(self, threshold: int, forced: np.ndarray | None = None) -> np.ndarray:
-        """The hidden mask over every row (the unpublished remainders are always hidden)."""
-        return protect_cells(np.array(self.counts), self.equations, threshold, forced, self.unpublished)
+    def protect(self, threshold: int, forced: np.ndarray | None = None, minimum_loss: bool = True) -> np.ndarray:
+        """The hidden mask over every row (the unpublished remainders are always hidden).
+
+        Secondary cells by minimum loss, or with `minimum_loss=False` by greedy repair alone."""
+        return protect_cells(np.array(self.counts), self.equations, threshold, forced, self.unpublished,
+                             np.array(self.weights) if minimum_loss else None)
 
 
 def _hide_smallest(counts: np.ndarray, hidden: np.ndarray, rows, unpublished: np.ndarray) -> int | None:
@@ -122,14 +133,20 @@ def _hide_smallest(counts: np.ndarray, hidden: np.ndarray, rows, unpublished: np
 
 
 def _violated(eq: Equation, counts: np.ndarray, hidden: np.ndarray, threshold: int) -> bool:
-    """Rule 2 for one equation."""
+    """Rule 2 for one equation (the same rule publication.secondary writes as constraints)."""
     parts = np.fromiter(eq.parts, dtype=np.int64)
     hidden_parts = parts[hidden[parts]]
+    remainder = 0.0 if eq.remainder is None else counts[eq.remainder]
+    # From the total a reader derives the sum of its hidden parts and its remainder.
+    small = 1 <= counts[hidden_parts].sum() + remainder < threshold
     if hidden[eq.total]:  # a hidden total over shown parts would be their sum
-        return counts[eq.total] > 0 and not len(hidden_parts) and eq.remainder is None
-    # From a shown total a reader derives the sum of its hidden parts and its remainder.
-    derived = counts[hidden_parts].sum() + (0.0 if eq.remainder is None else counts[eq.remainder])
-    return (len(hidden_parts) == 1 and eq.remainder is None) or 1 <= derived < threshold
+        if counts[eq.total] > 0 and not len(hidden_parts) and eq.remainder is None:
+            return True
+        # It stands in for its parts only in an equality, or where all of them are fewer than t.
+        stands_in = (len(parts) == 1 and eq.remainder is None
+                     or np.minimum(counts[parts], threshold).sum() + remainder < threshold)
+        return small and not stands_in
+    return (len(hidden_parts) == 1 and eq.remainder is None) or small
 
 
 def _enforce_rules(equations: list[Equation], by_row: dict[int, list[int]], counts: np.ndarray,
@@ -226,7 +243,7 @@ def _determined(incidence: _Incidence, counts, hidden, blocks, threshold, checke
 
 
 def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
-                  forced: np.ndarray | None = None, unpublished=()) -> np.ndarray:
+                  forced: np.ndarray | None = None, unpublished=(), weights: np.ndarray | None = None) -> np.ndarray:
     """The suppression mask for cells with `counts`, tied together by `equations`.
 
     `forced` cells are hidden from the start (found by the attacker's check, publication.attack);
@@ -242,19 +259,34 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
     for i, eq in enumerate(equations):
         for r in eq.rows:
             by_row[r].append(i)
+    # Secondary cells by minimum loss (publication.secondary); with no weights, by greedy repair alone.
+    program = None if weights is None else MinimumLoss(counts, equations, never_shown, threshold, weights)
+    fixed = hidden.copy()  # hidden whatever the program chooses: primary, forced, and the greedy repairs
     incidence = _Incidence(equations, len(counts))
     checked: set[bytes] = set()
-    todo = range(len(equations))
+    todo, solves = range(len(equations)), 0
     while True:
-        _enforce_rules(equations, by_row, counts, hidden, threshold, never_shown, todo)
+        if program is not None:
+            solved, solves = program.solve(fixed), solves + 1
+            todo = sorted(set(todo) | {i for r in np.flatnonzero(solved != hidden) for i in by_row[int(r)]})
+            hidden = solved
+        before = hidden.copy()
+        _enforce_rules(equations, by_row, counts, hidden, threshold, never_shown, todo)  # what the program left
         blocks = incidence.blocks(hidden)
         pinned = _determined(incidence, counts, hidden, blocks, threshold, checked)
         if not pinned:
             return hidden
-        before = hidden.copy()
+        if program is not None and solves >= MAX_SOLVES:
+            program = None  # from here on, greedy repair around the last solution
         for found in pinned:  # one more hidden cell per block, then the rules and the check again
-            _hide_near(found[0], counts, hidden, by_row, equations, blocks, never_shown)
+            near = {r for i in by_row[found[0]] for r in (*equations[i].parts, equations[i].total) if not hidden[r]}
+            if program is None or not program.cut(sorted(near)):
+                _hide_near(found[0], counts, hidden, by_row, equations, blocks, never_shown)
+        fixed |= hidden & ~before
         todo = sorted({i for r in np.flatnonzero(hidden & ~before) for i in by_row[int(r)]})
+
+
+MAX_SOLVES = 30
 
 
 def _hide_near(row: int, counts, hidden, by_row, equations, blocks, never_shown) -> None:

@@ -74,12 +74,12 @@ MAX_ROUNDS = 30
 
 
 def _protect_all(frames: dict[str, pd.DataFrame], reporting: dict[str, str], threshold: int,
-                 forced: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                 forced: dict[str, np.ndarray], minimum_loss: bool = True) -> dict[str, np.ndarray]:
     system, offsets = linked_system(frames, reporting)
     forced_rows = np.zeros(len(system.counts), dtype=bool)
     for name, offset in offsets.items():
         forced_rows[offset: offset + len(frames[name])] = forced[name]
-    return split(system.protect(threshold, forced_rows), frames, offsets)
+    return split(system.protect(threshold, forced_rows, minimum_loss), frames, offsets)
 
 
 def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
@@ -96,6 +96,15 @@ def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) ->
     return tables
 
 
+def read_marts(warehouse: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Every published table's source in the warehouse, and which federation each reports as."""
+    with duckdb.connect(str(warehouse), read_only=True) as source:
+        frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True) for t in PUBLISHED}
+        reporting = dict(source.execute(
+            "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
+    return frames, reporting
+
+
 def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -> dict[str, pd.DataFrame]:
     """The protected tables: margins and shared cells first, then until the attacker recovers nothing.
 
@@ -108,23 +117,24 @@ def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -
     where those have none, in the hardest-pinning relations of the next ring out), and
     the margins are protected again around it.
     """
-    with duckdb.connect(str(warehouse), read_only=True) as source:
-        frames = {t.name: source.sql(f"select * from {t.source}").df(date_as_object=True) for t in PUBLISHED}
-        reporting = dict(source.execute(
-            "select federation_code, reporting_federation_code from marts.dim_federations").fetchall())
+    frames, reporting = read_marts(warehouse)
     perturbed = perturb({t: frames.pop(t) for t in perturbed_tables(method)}, threshold)
     return protect_frames(frames, reporting, threshold) | perturbed
 
 
 def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
-                   threshold: int) -> dict[str, pd.DataFrame]:
-    """`build_tables` on frames in memory (any subset of the published tables)."""
+                   threshold: int, minimum_loss: bool = True) -> dict[str, pd.DataFrame]:
+    """`build_tables` on frames in memory (any subset of the published tables).
+
+    `minimum_loss=False` chooses secondary cells greedily instead (smallest first), as before
+    issue #13; only the benchmark's comparison (bench.secondary) and tests use it.
+    """
     spec = {t.name: t for t in PUBLISHED}
     frames = {name: df.sort_values(spec[name].keys or spec[name].columns[:1]).reset_index(drop=True)
               for name, df in frames.items()}
     forced = {name: np.zeros(len(df), dtype=bool) for name, df in frames.items() if spec[name].protected}
     for _ in range(MAX_ROUNDS):
-        hidden = _protect_all(frames, reporting, threshold, forced)
+        hidden = _protect_all(frames, reporting, threshold, forced, minimum_loss)
         tables = _assemble(frames, hidden)
         try:
             findings = attack_tables(tables, threshold).findings
