@@ -300,12 +300,12 @@ def _hide_near(row: int, counts, hidden, by_row, equations, blocks, never_shown)
 
 
 def protect(df: pd.DataFrame, *, count: str, keys: list[str], margins: list[Margin], threshold: int,
-            forced: np.ndarray | None = None) -> np.ndarray:
+            forced: np.ndarray | None = None, minimum_loss: bool = True) -> np.ndarray:
     """Protect one table on its own margins (row positions of `df`)."""
     df = df.reset_index(drop=True)
     system = LinkedSystem()
     system.add_margins(df, keys, margins, system.add_table(df[count]), df[count].to_numpy(dtype=float))
-    return system.protect(threshold, forced)[: len(df)]
+    return system.protect(threshold, forced, minimum_loss)[: len(df)]
 
 
 def apply(df: pd.DataFrame, hidden: np.ndarray, nulled: list[str]) -> pd.DataFrame:

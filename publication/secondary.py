@@ -3,10 +3,11 @@
 Rule 2 of publication.disclosure (docs/analysts.md, "Status, suppression and what is
 hidden") says which hidden patterns are safe along each equation. Greedy repair hides
 the smallest cell of each violated equation in turn, and one choice forces the next.
-Here the rule is written as linear constraints over a 0/1 unknown per shown cell with
-a count above 0 (1 = hide it), and the cells are chosen by an integer program (HiGHS
-through scipy.optimize.milp), one per connected set of constraints, at minimum *loss*
-(`loss_weights`, set per table by LinkedSystem.add_table):
+Here the rule is written as linear constraints over a 0/1 unknown per publishable cell
+(1 = hidden; primary and forced cells are fixed at 1, cells with a count of 0 at 0),
+and the cells are chosen by an integer program (HiGHS through scipy.optimize.milp), one
+per connected set of equations, at minimum *loss* (`loss_weights`, set per table by
+LinkedSystem.add_table):
 
     loss of a cell = (1 + its count / the table's total count) / the table's cells
 
@@ -21,15 +22,19 @@ flags and c = min(count, t):
 
 - a hidden total over parts alone needs a hidden part:   Σ h_p ≥ h_total
 - no remainder, total shown: never one hidden part:      Σ_{q≠p} h_q + h_total ≥ h_p
-- total shown: the derived sum Σ c_p·h_p + c_R is 0 or at least t; it is at least 1
-  once a part with a count ≥ 1 is hidden, or R ≥ 1, so for each such part p
-  (and once for R ≥ 1):                                   Σ c_q·h_q + c_R + t·h_total ≥ t·h_p  (or ≥ t)
+- the derived sum Σ c_p·h_p + c_R is 0 or at least t; it is at least 1 once a part
+  with a count ≥ 1 is hidden, or R ≥ 1, so for each such part p (and once for R ≥ 1):
+                                                          Σ c_q·h_q + c_R + e·t·h_total ≥ t·h_p  (or ≥ t)
+  where e = 1 (the hidden total stands in) only in an equality (one part, no
+  remainder) or where Σ c_p + c_R < t; elsewhere e = 0, because a hidden total can be
+  narrowed through its other margins, and the derived sum with it.
 
-The exact check and the attacker's check (publication.disclosure, steps 3 and 4) still
-run afterwards: they see relations these constraints do not (combinations of equations,
-inequalities) and add cells where needed. A set the solver cannot settle within
-NODE_LIMIT branch-and-bound nodes keeps the best pattern found; one it cannot make
-feasible (a constraint over fixed cells only) is left to the greedy repair.
+The exact check (publication.disclosure, step 3) sees what these constraints do not
+(combinations of equations): a small count it finds determined becomes a cut, "hide one
+more of the shown cells in its equations", and its set is solved again. The attacker's
+check (step 4) runs on the result. A set the solver cannot settle within NODE_LIMIT
+branch-and-bound nodes keeps the best pattern found; one it cannot make feasible is
+left to the greedy repair.
 """
 
 from __future__ import annotations
@@ -87,12 +92,10 @@ def _rule_two(equations, counts: np.ndarray, constraints: _Constraints, threshol
     for eq in equations:
         parts = list(eq.parts)
         remainder = 0.0 if eq.remainder is None else float(capped[eq.remainder])
-        # Hiding the total keeps the derived sum unknown only where the parts cannot: an equality
-        # (one part, no remainder), or parts too few to add up to t even all hidden. Elsewhere a
-        # hidden total is pinned through its other margins, and with it the sum of its hidden parts.
-        escape = [(eq.total, float(threshold))]
-        if len(parts) > 1 or eq.remainder is not None:
-            escape = escape if capped[parts].sum() + remainder < threshold else []
+        # A hidden total stands in for its parts only in an equality, or where all of them are
+        # fewer than t; elsewhere it is narrowed through its other margins, the derived sum with it.
+        stands_in = len(parts) == 1 and eq.remainder is None or capped[parts].sum() + remainder < threshold
+        escape = [(eq.total, float(threshold))] if stands_in else []
         if eq.remainder is None:
             if counts[eq.total] > 0:
                 constraints.add([(p, 1.0) for p in parts] + [(eq.total, -1.0)], 0.0)

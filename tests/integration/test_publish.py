@@ -130,7 +130,7 @@ def test_a_failed_gate_publishes_nothing(published_home, monkeypatch):
     target = published_home.publish / "marts.duckdb"
     before = target.read_bytes()
 
-    def primary_only(frames, _reporting, threshold, forced):
+    def primary_only(frames, _reporting, threshold, forced, _minimum_loss=True):
         counts = {t.name: frames[t.name][t.count].fillna(0).to_numpy() for t in PUBLISHED if t.name in forced}
         return {name: (n >= 1) & (n < threshold) for name, n in counts.items()}
 

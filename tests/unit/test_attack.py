@@ -90,7 +90,8 @@ def greedy_within_tables(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     frames = {name: df.sort_values(SPEC[name].keys or SPEC[name].columns[:1]).reset_index(drop=True)
               for name, df in frames.items()}
     hidden = {name: protect(df, count=SPEC[name].count, keys=SPEC[name].keys,
-                            margins=[Margin(m.part, m.total) for m in SPEC[name].margins], threshold=THRESHOLD)
+                            margins=[Margin(m.part, m.total) for m in SPEC[name].margins], threshold=THRESHOLD,
+                            minimum_loss=False)
               for name, df in frames.items() if SPEC[name].protected}
     return _assemble(frames, hidden)
 
