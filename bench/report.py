@@ -7,6 +7,7 @@ import os
 
 from bench.ckm import markdown as ckm_markdown
 from bench.disclosure import markdown as disclosure_markdown
+from bench.secondary import markdown as secondary_markdown
 
 
 def _s(seconds) -> str:
@@ -235,6 +236,11 @@ def write_markdown(r: dict) -> str:
                       "hidden under suppression, cells published and left out (perturbed to 0) under the Cell Key "
                       "Method, and how far it moves the counts ([`bench/ckm.py`](ckm.py); "
                       f"{p['ckm']['seconds']:.0f} s to build both).", "", ckm_markdown(p["ckm"]["tables"])]
+
+        if p.get("secondary"):
+            lines += ["", f"Secondary cells on {name}, chosen smallest first and by minimum loss (what is "
+                      "published), under the same rules, and the least secondary share any choice could have "
+                      "([`bench/secondary.py`](secondary.py)).", "", *secondary_markdown(p["secondary"])]
 
     # 6. Scale
     lines += ["", "## 6. Scale", "",

@@ -11,8 +11,10 @@ times (default 3), each in a fresh data home:
 2. analyst queries (bench/queries.sql) on the published database, the read
    API (bench/api.py): /data and /metadata latency, and 20 clients for 30 s,
    disclosure control (bench/disclosure.py): hidden-cell shares per table, primary and
-   secondary, and the attacker's audit on the published file, and the Cell Key
-   Method's effect on the register tables (bench/ckm.py);
+   secondary, and the attacker's audit on the published file, the Cell Key
+   Method's effect on the register tables (bench/ckm.py), and secondary cells
+   chosen smallest first against minimum loss, with proven lower bounds
+   (bench/secondary.py);
 3. the dbt models behind the indicator marts and indicator 11 against the
    hand-written floor (bench/floor.sql), checked equal;
 4. the nightly increment: one new submission, then nns_collect and nns_build.
@@ -50,6 +52,7 @@ from bench import api as api_bench
 from bench import ckm as ckm_bench
 from bench import disclosure as disclosure_bench
 from bench import excel, floor
+from bench import secondary as secondary_bench
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
 from core.settings import REPO_ROOT, Settings, get_settings
 
@@ -270,6 +273,8 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     result["disclosure"] = disclosure_bench.measure(settings)
     started = time.monotonic()
     result["ckm"] = {"tables": ckm_bench.measure(settings), "seconds": round(time.monotonic() - started, 1)}
+    print("    secondary cells: smallest first against minimum loss, and the lower bounds ...", flush=True)
+    result["secondary"] = secondary_bench.measure(settings)
     print("    nightly increment ...", flush=True)
     result["increment"] = increment(profile, home, nights[1])
     result["increment"]["stages"] = stages(result["increment"])
@@ -342,6 +347,7 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
                                                      "seconds": first["api"]["seconds"]},
         "disclosure": first["disclosure"] | {"audit_seconds_median": m(lambda r: r["disclosure"]["audit"]["seconds"])},
         "ckm": first.get("ckm"),
+        "secondary": first.get("secondary"),
         "queries_ms": {q: m(lambda r, q=q: r["queries"]["queries"][q]["median_ms"])
                        for q in first["queries"]["queries"]},
     }
