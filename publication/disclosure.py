@@ -9,12 +9,14 @@ always hidden, and sensitive when small. The rules (docs/analysts.md, "Status,
 suppression and what is hidden"):
 
 1. Primary: a count 1 ≤ n < threshold is suppressed.
-2. Secondary, per equation with a shown total: the sum of its hidden parts and its
-   remainder (what a reader derives) is never a single hidden part without a
-   remainder, and never 1..threshold − 1; a hidden total over shown parts and no
-   remainder would be their sum, so it needs a hidden part. The cells are chosen
-   together at minimum loss (publication.secondary); whatever the program leaves,
-   greedy repair settles (the smallest shown cell of each violated equation).
+2. Secondary, per equation: under a shown total, never a single hidden part without
+   a remainder; a hidden total over shown parts and no remainder would be their sum,
+   so it needs a hidden part; and the sum of the hidden parts and the remainder (what
+   a reader derives) is never 1..threshold − 1. A hidden total excuses that sum only
+   in an equality or where all its parts and the remainder together are fewer than
+   the threshold. The cells are chosen together at minimum loss (publication.secondary);
+   whatever the program leaves, greedy repair settles (the smallest shown cell of each
+   violated equation).
 3. Exact check: each connected block of hidden rows is solved as linear algebra;
    if a small hidden count is still determined, one more cell of its equations is
    hidden (chosen by the next minimum-loss solve). Repeat until nothing changes.
@@ -242,6 +244,9 @@ def _determined(incidence: _Incidence, counts, hidden, blocks, threshold, checke
     return pinned
 
 
+MAX_SOLVES = 30  # minimum-loss solves per protection; then greedy repair finishes
+
+
 def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
                   forced: np.ndarray | None = None, unpublished=(), weights: np.ndarray | None = None) -> np.ndarray:
     """The suppression mask for cells with `counts`, tied together by `equations`.
@@ -284,9 +289,6 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
                 _hide_near(found[0], counts, hidden, by_row, equations, blocks, never_shown)
         fixed |= hidden & ~before
         todo = sorted({i for r in np.flatnonzero(hidden & ~before) for i in by_row[int(r)]})
-
-
-MAX_SOLVES = 30
 
 
 def _hide_near(row: int, counts, hidden, by_row, equations, blocks, never_shown) -> None:

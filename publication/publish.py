@@ -126,8 +126,8 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
                    threshold: int, minimum_loss: bool = True) -> dict[str, pd.DataFrame]:
     """`build_tables` on frames in memory (any subset of the published tables).
 
-    `minimum_loss=False` chooses secondary cells greedily instead (smallest first), as before
-    issue #13; only the benchmark's comparison (bench.secondary) and tests use it.
+    `minimum_loss=False` chooses secondary cells greedily instead (smallest first, under the
+    same rules); only the benchmark's comparison (bench.secondary) and tests use it.
     """
     spec = {t.name: t for t in PUBLISHED}
     frames = {name: df.sort_values(spec[name].keys or spec[name].columns[:1]).reset_index(drop=True)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from publication.disclosure import LinkedSystem, Margin, apply, protect
+from publication.disclosure import Equation, LinkedSystem, Margin, apply, protect, protect_cells
 from publication.secondary import loss_weights
 
 THRESHOLD = 5
@@ -151,3 +151,16 @@ def test_the_attacker_breaks_primary_suppression_alone():
     n = df["n"].to_numpy()
     primary_only = (n >= 1) & (n < THRESHOLD)
     assert recoverable(df, primary_only) != []
+
+
+def test_a_hidden_total_does_not_stand_in_for_parts_that_could_protect_each_other():
+    """T = K + M + 2 "annat": hiding T would be the cheapest cell here, but T can be narrowed through its
+    other margins, and "annat" with it; so K or M is hidden. Where K, M and "annat" are all small, T is."""
+    equation = [Equation(total=0, parts=(1, 2), remainder=3)]
+    cheap_total = np.array([0.001, 1.0, 1.0, 0.0])
+    hidden = protect_cells(np.array([24.0, 10.0, 12.0, 2.0]), equation, THRESHOLD, unpublished=[3],
+                           weights=cheap_total)
+    assert not hidden[0] and hidden[1:3].sum() == 1
+    hidden = protect_cells(np.array([3.0, 1.0, 1.0, 1.0]), equation, THRESHOLD, unpublished=[3],
+                           weights=cheap_total)
+    assert hidden.all()
