@@ -22,20 +22,14 @@ import pandas as pd
 
 from core.settings import get_settings
 from publication.attack import attack_tables
-from publication.disclosure import SUPPRESSED
+from publication.disclosure import SUPPRESSED, Incidence, hidden_from_the_start
 from publication.linked import linked_system
-from publication.publish import protect_frames, read_marts
+from publication.publish import in_key_order, protect_frames, read_marts
 from publication.secondary import MinimumLoss
 from publication.specs import PUBLISHED
 
 SPEC = {t.name: t for t in PUBLISHED}
 BOUNDED = ["indicator_results", "indicator11_outcomes", "gender_analysis"]  # the issue's two, and the one they share
-
-
-def _sorted(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """In the order protect_frames puts them, so row positions agree."""
-    return {name: df.sort_values(SPEC[name].keys or SPEC[name].columns[:1]).reset_index(drop=True)
-            for name, df in frames.items()}
 
 
 def primary_cells(frames: dict[str, pd.DataFrame], threshold: int) -> dict[str, int]:
@@ -64,16 +58,15 @@ def compare(frames, reporting, threshold: int) -> dict:
 
 def lower_bound(frames, reporting, threshold: int, table: str) -> float:
     """The least secondary share of `table` any pattern meeting the protection rules can have."""
-    frames = _sorted({name: df for name, df in frames.items() if SPEC[name].protected})
+    frames = in_key_order({name: df for name, df in frames.items() if SPEC[name].protected})
     system, offsets = linked_system(frames, reporting)
     counts = np.array(system.counts)
-    never_shown = np.zeros(len(counts), dtype=bool)
-    never_shown[system.unpublished] = True
-    fixed = (counts >= 1) & (counts < threshold) | never_shown
+    fixed, never_shown = hidden_from_the_start(counts, threshold, system.unpublished)
     first, cells = offsets[table], len(frames[table])
     weights = np.zeros(len(counts))
     weights[first: first + cells] = 1.0
-    program = MinimumLoss(counts, system.equations, never_shown, threshold, weights)
+    members = Incidence(system.equations, len(counts)).members
+    program = MinimumLoss(counts, system.equations, members, never_shown, threshold, weights)
     program.solve(fixed)
     # The sets solved: their proven least loss, less the table's primary cells in them (fixed, loss 1 each).
     in_solved = np.isin(program.labels, list(program.bounds_proven))

@@ -172,7 +172,7 @@ def _enforce_rules(equations: list[Equation], by_row: dict[int, list[int]], coun
                     queued.add(j)
 
 
-class _Incidence:
+class Incidence:
     """The equations as sparse matrices: which rows each is over, with the sign it gives them."""
 
     def __init__(self, equations: list[Equation], n_rows: int):
@@ -220,7 +220,7 @@ def _null_space_zero(matrix, tolerance: float = 1e-9) -> np.ndarray:
 DENSE_LIMIT = 400
 
 
-def _determined(incidence: _Incidence, counts, hidden, blocks, threshold, checked) -> list[list[int]]:
+def _determined(incidence: Incidence, counts, hidden, blocks, threshold, checked) -> list[list[int]]:
     """Per connected block of hidden rows, the small hidden counts the equations pin down.
 
     `checked` remembers blocks found clean (by their hidden rows), so a block is solved again
@@ -247,6 +247,14 @@ def _determined(incidence: _Incidence, counts, hidden, blocks, threshold, checke
 MAX_SOLVES = 30  # minimum-loss solves per protection; then greedy repair finishes
 
 
+def hidden_from_the_start(counts: np.ndarray, threshold: int, unpublished) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 1 and the unpublished remainders: the rows hidden before any secondary cell, and the
+    rows that are never shown (the remainders)."""
+    never_shown = np.zeros(len(counts), dtype=bool)
+    never_shown[list(unpublished)] = True
+    return (counts >= 1) & (counts < threshold) | never_shown, never_shown
+
+
 def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
                   forced: np.ndarray | None = None, unpublished=(), weights: np.ndarray | None = None) -> np.ndarray:
     """The suppression mask for cells with `counts`, tied together by `equations`.
@@ -255,19 +263,18 @@ def protect_cells(counts: np.ndarray, equations: list[Equation], threshold: int,
     `unpublished` rows (remainders) are hidden by nature and never chosen to be hidden.
     """
     counts = np.nan_to_num(np.asarray(counts, dtype=float))
-    never_shown = np.zeros(len(counts), dtype=bool)
-    never_shown[list(unpublished)] = True
-    hidden = (counts >= 1) & (counts < threshold) | never_shown
+    hidden, never_shown = hidden_from_the_start(counts, threshold, unpublished)
     if forced is not None:
         hidden[: len(forced)] |= forced
     by_row: dict[int, list[int]] = {r: [] for r in range(len(counts))}
     for i, eq in enumerate(equations):
         for r in eq.rows:
             by_row[r].append(i)
+    incidence = Incidence(equations, len(counts))
     # Secondary cells by minimum loss (publication.secondary); with no weights, by greedy repair alone.
-    program = None if weights is None else MinimumLoss(counts, equations, never_shown, threshold, weights)
+    program = (None if weights is None
+               else MinimumLoss(counts, equations, incidence.members, never_shown, threshold, weights))
     fixed = hidden.copy()  # hidden whatever the program chooses: primary, forced, and the greedy repairs
-    incidence = _Incidence(equations, len(counts))
     checked: set[bytes] = set()
     todo, solves = range(len(equations)), 0
     while True:

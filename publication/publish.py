@@ -122,6 +122,13 @@ def build_tables(warehouse: Path, threshold: int, method: str = "suppression") -
     return protect_frames(frames, reporting, threshold) | perturbed
 
 
+def in_key_order(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Each table sorted by its keys: the row order protection and publication use."""
+    spec = {t.name: t for t in PUBLISHED}
+    return {name: df.sort_values(spec[name].keys or spec[name].columns[:1]).reset_index(drop=True)
+            for name, df in frames.items()}
+
+
 def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
                    threshold: int, minimum_loss: bool = True) -> dict[str, pd.DataFrame]:
     """`build_tables` on frames in memory (any subset of the published tables).
@@ -130,8 +137,7 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
     same rules); only the benchmark's comparison (bench.secondary) and tests use it.
     """
     spec = {t.name: t for t in PUBLISHED}
-    frames = {name: df.sort_values(spec[name].keys or spec[name].columns[:1]).reset_index(drop=True)
-              for name, df in frames.items()}
+    frames = in_key_order(frames)
     forced = {name: np.zeros(len(df), dtype=bool) for name, df in frames.items() if spec[name].protected}
     for _ in range(MAX_ROUNDS):
         hidden = _protect_all(frames, reporting, threshold, forced, minimum_loss)

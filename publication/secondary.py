@@ -118,8 +118,9 @@ class MinimumLoss:
     when its fixed cells or its cuts changed.
     """
 
-    def __init__(self, counts: np.ndarray, equations, never_shown: np.ndarray, threshold: int,
+    def __init__(self, counts: np.ndarray, equations, members, never_shown: np.ndarray, threshold: int,
                  weights: np.ndarray):
+        """`members`: which rows each equation is over (sparse, equations × rows; disclosure.Incidence)."""
         self.counts = counts
         self.rows = np.flatnonzero(~never_shown)  # column -> row
         self.column = np.full(len(counts), -1, dtype=np.int64)
@@ -130,12 +131,8 @@ class MinimumLoss:
         self.bounds = np.asarray(constraints.bounds)
         self.cost = weights[self.rows]
         # Connected sets: cells in a common equation (so a cut over one equation stays in one set).
-        members = [self.column[r] for eq in equations for r in eq.rows]
-        which = [i for i, eq in enumerate(equations) for _ in eq.rows]
-        keep = np.asarray(members) >= 0
-        incidence = coo_matrix((np.ones(int(keep.sum())), (np.asarray(which)[keep], np.asarray(members)[keep])),
-                               shape=(len(equations), len(self.rows))).tocsr()
-        _, self.labels = connected_components((incidence.T @ incidence).tocsr(), directed=False)
+        over = members[:, self.rows]
+        _, self.labels = connected_components((over.T @ over).tocsr(), directed=False)
         firsts = self.matrix.indices[self.matrix.indptr[:-1]] if len(self.bounds) else np.zeros(0, np.int64)
         self.owner = self.labels[firsts]
         self.cuts: dict[int, list[np.ndarray]] = {}
