@@ -38,7 +38,7 @@ def main() -> int:
     if args.prepare:
         airflow_local.prepare(settings)
         return 0
-    log_file = Path(args.log) if args.log else settings.home / "logs" / "bench-airflow.log"
+    log_file = Path(args.log) if args.log else settings.logs / "bench-airflow.log"
     run_after = datetime.fromisoformat(args.run_after) if args.run_after else None
     result = {"dags": []}
     with _output_to(log_file):

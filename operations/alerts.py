@@ -58,6 +58,10 @@ def next_step(dag_id: str, task_id: str, label: str | None, error: str, home: st
     if task_id == "dbt_build":
         return (f"Nothing was published; analysts keep the last good database. dbt's log: {home}/logs/dbt/dbt.log. "
                 f"After fixing the cause:\n  nns build\n(or clear dbt_build in Airflow)")
+    if task_id == "stage":
+        return ("Disclosure control could not write a protected candidate; nothing was published and analysts keep "
+                "the last good database. After fixing the cause:\n  nns build\n(or clear stage in Airflow: dbt's "
+                "warehouse is already built)")
     if task_id == "quality_gate":
         return (f"The quality gate stopped the publication; analysts keep the last good database. The results are "
                 f"in {home}/publish/quality/. See docs/operations.md, 'When the gate fails'; then:\n  nns build")

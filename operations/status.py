@@ -15,9 +15,9 @@ import duckdb
 
 from core import ledger, set_aside
 from core.catalogue import load_catalogue
-from core.feedback_page import feedback_path
 from core.ledger import LedgerRecord
 from core.settings import Settings
+from feedback.page import feedback_path
 from ingest.personnummer import key_fingerprint, redact
 from ingest.submission import refused_in_inbox
 from operations import airflow_api
@@ -109,7 +109,7 @@ def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> st
     """The feedback page to send to the federation (surveys only; None if it was not written)."""
     if record.is_register or not errors.get("file_name"):
         return None
-    page = feedback_path(settings, errors)  # the rule lives in core: report.feedback takes 2 s to import
+    page = feedback_path(settings, errors)
     return str(page.relative_to(settings.home)) if page.exists() else None
 
 

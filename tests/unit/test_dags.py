@@ -54,9 +54,10 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     assert dag.max_active_runs == 1
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
     assert "nns://lake/register" in str(dag.timetable.asset_condition)
-    assert {dag.get_task(t).pool for t in ("dbt_build", "quality_gate", "publish")} == {"nns_warehouse"}
-    # The gate sits between dbt and publication: a failed gate publishes nothing.
-    assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
+    assert {dag.get_task(t).pool for t in ("dbt_build", "stage", "quality_gate", "publish")} == {"nns_warehouse"}
+    # Stage → gate → promote: the gate judges what staging wrote, and a failed gate publishes nothing.
+    assert dag.get_task("stage").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("quality_gate").upstream_task_ids == {"stage"}
     assert dag.get_task("publish").upstream_task_ids == {"quality_gate"}
     assert dag.get_task("reports").upstream_task_ids == {"publish"}
 
