@@ -14,8 +14,8 @@ from datetime import datetime
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from operations import tasks
-from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
+from operations.orchestration import tasks
+from operations.orchestration.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
 
 
 @dag(

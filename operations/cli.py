@@ -292,14 +292,14 @@ def cmd_sql(args) -> int:
 def cmd_run(args) -> int:
     """Run a DAG in-process with embedded Airflow (what `make demo` and the tests use)."""
     # Lazy: importing Airflow takes 1.5–6 s, which only this command needs.
-    from operations import airflow_local
+    from operations.orchestration import embedded
 
     settings = get_settings()
-    airflow_local.prepare(settings)
+    embedded.prepare(settings)
     run_after = datetime.fromisoformat(args.run_after) if args.run_after else None
     if run_after and run_after.tzinfo is None:
         run_after = run_after.replace(tzinfo=ZoneInfo(settings.timezone))
-    state = airflow_local.run_dag(args.dag_id, run_after=run_after, conf=json.loads(args.conf or "{}"))
+    state = embedded.run_dag(args.dag_id, run_after=run_after, conf=json.loads(args.conf or "{}"))
     print(f"{args.dag_id}: {state}")
     return EXIT_OK if state.endswith("success") else EXIT_PROBLEM
 

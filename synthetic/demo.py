@@ -17,7 +17,7 @@ from core import ledger
 from core.catalogue import load_catalogue
 from core.settings import get_settings
 from expectations.verdict import last_result
-from operations import airflow_local
+from operations.orchestration import embedded
 from synthetic import PROFILES, generate
 
 MARKER = ".nns-demo"
@@ -90,18 +90,18 @@ def run_demo(home: Path, profile: str) -> int:
     print(f"Running nns_collect for the night of {run_after:%Y-%m-%d} (Airflow logs: {log_file}) ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        airflow_local.prepare(settings)
-        collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
+        embedded.prepare(settings)
+        collect_state = embedded.run_dag("nns_collect", run_after=run_after)
     timings["nns_collect"] = time.monotonic() - step
     print(f"  {collect_state} in {timings['nns_collect']:.0f} s. Running nns_registers ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        registers_state = airflow_local.run_dag("nns_registers")
+        registers_state = embedded.run_dag("nns_registers")
     timings["nns_registers"] = time.monotonic() - step
     print(f"  {registers_state} in {timings['nns_registers']:.0f} s. Running nns_build ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        build_state = airflow_local.run_dag("nns_build")
+        build_state = embedded.run_dag("nns_build")
     timings["nns_build"] = time.monotonic() - step
     print(f"  {build_state} in {timings['nns_build']:.0f} s.", flush=True)
 

@@ -64,7 +64,8 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
 
 def test_build_takes_the_cli_options_as_params_off_by_default(dagbag, monkeypatch):
     """A night triggered by an asset builds only what changed; an operator can ask for more."""
-    from operations import steps, tasks
+    from operations import steps
+    from operations.orchestration import tasks
 
     params = dagbag.dags["nns_build"].params
     assert {name: params[name] for name in params} == {"full": False, "data_docs": False, "all_reports": False}
@@ -103,7 +104,7 @@ def test_the_warehouse_pool_has_one_slot_in_every_deployment():
     """Embedded Airflow (the demo and the tests) and docker-compose both make the pool with one slot."""
     import inspect
 
-    from operations import airflow_local
+    from operations.orchestration import embedded
 
-    assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
+    assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(embedded.prepare)
     assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()

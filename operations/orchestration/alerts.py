@@ -1,6 +1,6 @@
 """Failure alerts: one clear summary per failed task, logged and (when configured) e-mailed.
 
-Attached to every task through DEFAULT_ARGS (operations/assets.py). The summary says
+Attached to every task through DEFAULT_ARGS (operations/orchestration/assets.py). The summary says
 what failed (DAG, task, file, run, try), why (the first lines of the error,
 which by design never hold a personnummer), and the next command to run. With
 NNS_SMTP_HOST set it is also sent to NNS_SMTP_TO; a failing mail server is
