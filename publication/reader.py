@@ -230,14 +230,22 @@ _current: PublishedDatabase | None = None
 _current_lock = threading.Lock()
 
 
-def open_published(path: Path) -> PublishedDatabase:
-    """The current build at `path`, reopened when the file's inode or mtime changed (an atomic swap)."""
-    global _current
+def snapshot_key(path: Path) -> tuple[int, int] | None:
+    """Which build is published at `path`: the file's inode and modification time (a new build is swapped in by
+    rename, a new inode), or None while nothing is published. What `open_published` and the API's cache key on."""
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).") from None
-    key = (stat.st_ino, stat.st_mtime_ns)
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def open_published(path: Path) -> PublishedDatabase:
+    """The current build at `path`, reopened when the file's inode or mtime changed (an atomic swap)."""
+    global _current
+    key = snapshot_key(path)
+    if key is None:
+        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).")
     with _current_lock:
         if _current is None or _current.path != Path(path) or _current.key != key:
             # The old snapshot is left to the garbage collector: a request may still be reading it.
