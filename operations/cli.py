@@ -42,7 +42,7 @@ from operations import changes, steps
 from operations.rerun import rerun
 from operations.status import render_text, status_report
 from publication.candidate import PublicationRefused
-from publication.reader import NotPublished
+from publication.reader import ANALYST_SHELL_ARGUMENTS, NotPublished, connect_for_analyst
 from warehouse.lock import BuildFailed, writer_lock
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -276,10 +276,13 @@ def cmd_sql(args) -> int:
     if not args.query:
         duckdb_cli = shutil.which("duckdb")
         if duckdb_cli:
-            os.execv(duckdb_cli, [duckdb_cli, "-readonly", str(database)])
+            shell = ["-readonly"] if args.warehouse else ANALYST_SHELL_ARGUMENTS
+            os.execv(duckdb_cli, [duckdb_cli, *shell, str(database)])
         print("Give a query, e.g. nns sql \"select * from indicator_results limit 5\"", file=sys.stderr)
         return EXIT_USAGE
-    with duckdb.connect(str(database), read_only=True) as con:
+    # Analysts' SQL reaches the published file only (publication.reader); operators read the warehouse read-only.
+    connection = duckdb.connect(str(database), read_only=True) if args.warehouse else connect_for_analyst(database)
+    with connection as con:
         try:
             relation = con.sql(args.query)
             if relation is not None:

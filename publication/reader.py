@@ -9,6 +9,8 @@ module, read-only. It holds:
   on the build it started on. DuckDB's per-path instance cache would hand a new
   connection the old build while any connection to it is open, so each snapshot is an
   in-memory database with the file attached read-only;
+- **the analyst's connection** (`connect_for_analyst`, `nns sql`): read-only, with DuckDB's
+  external access off and the configuration locked, so SQL reaches the published file and nothing else;
 - **the build's facts** (`info`): when it was published, the threshold, the method of
   disclosure control and which tables it perturbed, parsed once from the `publication` table;
 - **the display rules**: labels, units and decimals (publication.spec), the labels of
@@ -217,6 +219,23 @@ class PublishedDatabase:
                    f"med några enheter (högst {CKM_LARGEST_CHANGE}), delar summerar därför inte alltid till "
                    f"totalen, inget antal mellan 1 och {CKM_NEVER_SHOWN_UP_TO} publiceras, och en cell som "
                    "justerats till 0 utelämnas. Andelarna räknas på de justerade antalen."] if perturbed else [])]
+
+
+# How an analyst's own SQL (`nns sql`) opens the published file: read-only, no file or network outside it (no
+# read_csv, COPY … TO, ATTACH or EXPORT), no extensions installed or loaded, and settings that cannot be changed back.
+ANALYST_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
+                  "autoload_known_extensions": False, "allow_community_extensions": False, "lock_configuration": True}
+# The same for the DuckDB shell: -safe turns off its own file commands (.shell, .output, .read, .import), and the
+# settings are locked before the analyst types anything.
+ANALYST_SHELL_ARGUMENTS = ["-readonly", "-safe", "-cmd", "SET enable_external_access = false;",
+                           "-cmd", "SET lock_configuration = true;"]
+
+
+def connect_for_analyst(path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection for SQL an analyst writes: the published file only, read-only, nothing outside it."""
+    if not Path(path).exists():
+        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).")
+    return duckdb.connect(str(path), read_only=True, config=dict(ANALYST_CONFIG))
 
 
 def column_label(column: str, lang: str = "sv") -> str:
