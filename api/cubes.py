@@ -257,7 +257,7 @@ class Cubes:
             present = {r[0] for r in self.db.query(f"select distinct cast({quoted(dim.code)} as varchar) from "
                                                    f"{quoted(cube.id)} where {where}", list(fixed.values()))}
             values = [v for v in dim.values if v in present] or dim.values[:1]
-            if i < len(free) - 1:
+            if i < len(free) - 1 and values:
                 fixed[dim.code] = values[0]
                 chosen[dim.code] = values[:1]
             else:
