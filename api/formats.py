@@ -60,6 +60,7 @@ DEFAULT_SHOW = {"csv": "UseCodes", "xlsx": "UseTexts", "html": "UseTexts"}
 SEPARATORS = {"SeparatorTab": "\t", "SeparatorSpace": " ", "SeparatorSemicolon": ";", "SeparatorComma": ",",
               "Plain": ","}
 PX_LINE = 256  # the longest line a PC-Axis file may have
+PX_KEY_LABEL = 100  # a content's label names it inside keywords (UNITS("label")=…): longer ones are shortened
 EXPLANATION = [
     (SUPPRESSED, "Uppgiften är skyddad: för få personer för att publiceras (röjandekontroll), eller dold så att en "
            "sådan uppgift inte kan räknas fram.", "Suppressed by disclosure control."),
@@ -227,6 +228,13 @@ def _px_keyword(keyword: str, items: list[str], *, quoted: bool = True) -> list[
     return lines
 
 
+def _px_content_label(contents: Dimension, code: str, lang: str) -> str:
+    """A content's label in px: it names the content inside keywords, which cannot continue on a second line, so a
+    long one is shortened and keeps its code to stay unique (the full text is in the metadata and json-stat2)."""
+    label = contents.label_of(code, lang)
+    return label if len(label) <= PX_KEY_LABEL else f"{label[:PX_KEY_LABEL].rstrip()}… [{code}]"
+
+
 def _px_number(value) -> str:
     """Every digit the database holds (DECIMALS and PRECISION say how many to show)."""
     if isinstance(value, float):
@@ -256,7 +264,8 @@ def px(pub: Cubes, data: CubeData, lang: str, contact_text: str, placement: Plac
     ]
     for dim, codes in [*placed.stub, *placed.heading]:
         name = _px_quote(dim_label[dim.code])
-        lines += _px_keyword(f"VALUES({name})", [dim.label_of(c, lang) for c in codes])
+        labels = [_px_content_label(dim, c, lang) if dim.code == CONTENTS else dim.label_of(c, lang) for c in codes]
+        lines += _px_keyword(f"VALUES({name})", labels)
         lines += _px_keyword(f"CODES({name})", codes)
         if dim.elimination_value is not None and dim.elimination_value in codes:
             lines += _px_keyword(f"ELIMINATION({name})", [dim.label_of(dim.elimination_value, lang)])
@@ -268,7 +277,7 @@ def px(pub: Cubes, data: CubeData, lang: str, contact_text: str, placement: Plac
             lines += _px_keyword(f"REFPERIOD({_px_quote(dim_label[cube.time.code])},{_px_quote(code)})",
                                  [reference_period(code, cube.time.code)])
     for code in data.selection[CONTENTS]:
-        key = _px_quote(contents.label_of(code, lang))
+        key = _px_quote(_px_content_label(contents, code, lang))
         unit = contents.units[code]
         lines += [*_px_keyword(f"UNITS({key})", [_unit_text(unit, lang)]),
                   *_px_keyword(f"PRECISION({_px_quote(dim_label[CONTENTS])},{key})", [str(unit.decimals)],
