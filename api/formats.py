@@ -16,7 +16,6 @@ place core.escape.spreadsheet_cell is applied, so that no cell is run as a formu
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import itertools
@@ -74,6 +73,16 @@ def spreadsheet_text(value) -> str:
     if _is_list(value):
         value = ", ".join(map(str, value))
     return spreadsheet_cell(str(value))
+
+
+def csv_line(fields: list[str], separator: str, end: str) -> str:
+    """One csv record: a field is quoted when it holds the separator, a quote, a line feed or a carriage return
+    (Python's csv module leaves a lone carriage return unquoted when records end in LF, which splits the row)."""
+    def field(text: str) -> str:
+        if any(ch in text for ch in (separator, '"', "\n", "\r")) or text != text.strip(" "):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+    return separator.join(field(f) for f in fields) + end
 
 
 def contact(contact_text: str) -> dict:
@@ -353,14 +362,12 @@ def cube_csv(data: CubeData, placement: Placement | None, params: set[str], lang
     separator = next((SEPARATORS[p] for p in SEPARATORS if p in params), ";")
     point = separator == ","
     header, rows = table_rows(data, placement, show, lang)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=separator, lineterminator="\n" if "Plain" in params else "\r\n")
-    if "IncludeTitle" in params:
-        writer.writerow([spreadsheet_text(title)])
-    writer.writerow([spreadsheet_text(h) for h in header])
-    for row in rows:
-        writer.writerow([spreadsheet_text(v) if isinstance(v, str) else _number_text(v, point) for v in row])
-    return (("" if "Plain" in params else "\ufeff") + out.getvalue()).encode("utf-8")
+    end = "\n" if "Plain" in params else "\r\n"
+    lines = [csv_line([spreadsheet_text(title)], separator, end)] if "IncludeTitle" in params else []
+    lines.append(csv_line([spreadsheet_text(h) for h in header], separator, end))
+    lines += [csv_line([spreadsheet_text(v) if isinstance(v, str) else _number_text(v, point) for v in row],
+                       separator, end) for row in rows]
+    return (("" if "Plain" in params else "\ufeff") + "".join(lines)).encode("utf-8")
 
 
 def _number_text(value, point: bool) -> str:
@@ -474,24 +481,29 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv(frame: pd.DataFrame, nulled: list[str], plain: bool = False) -> bytes:
-    out = io.StringIO()
     if plain:
-        _texts_escaped(_lists_joined(frame)).to_csv(out, index=False, sep=",", decimal=".", na_rep="",
-                                                    lineterminator="\n")
-        return out.getvalue().encode("utf-8")
+        lines = [csv_line(list(frame.columns), ",", "\n")]
+        lines += [csv_line([_plain(v) for v in row], ",", "\n")
+                  for row in _lists_joined(frame).astype(object).itertuples(index=False)]
+        return "".join(lines).encode("utf-8")
     shown = displayed(frame, nulled)
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(frame.columns)
-    for row in shown.itertuples(index=False):
-        writer.writerow(["" if v is None else _swedish(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    lines = [csv_line(list(frame.columns), ";", "\r\n")]
+    lines += [csv_line(["" if v is None else _swedish(v) for v in row], ";", "\r\n")
+              for row in shown.itertuples(index=False)]
+    return ("\ufeff" + "".join(lines)).encode("utf-8")
 
 
-def _texts_escaped(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every text cell through core.escape.spreadsheet_cell, so that no spreadsheet runs it as a formula."""
-    texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
-    return frame.assign(**{c: frame[c].map(lambda v: v if v is None or v is pd.NA or v != v
-                                            else spreadsheet_text(v)) for c in texts})
+def _plain(value) -> str:
+    """A value in the plain dialect: empty for null, a decimal point, times in ISO 8601, texts escaped."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        return spreadsheet_text(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
 
 
 def _swedish(value) -> str:

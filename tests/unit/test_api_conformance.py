@@ -199,7 +199,8 @@ def test_placement_reorders_json_stat_and_the_tables(client):
 
 
 def test_csv_parameters(client):
-    selection = DATA + "?valueCodes[period]=2024/25&valueCodes[respondent_group]=*&valueCodes[ContentsCode]=response_rate"
+    selection = (DATA + "?valueCodes[period]=2024/25&valueCodes[respondent_group]=*"
+                 "&valueCodes[ContentsCode]=response_rate")
     default = client.get(selection + "&outputFormat=csv").content
     assert default.startswith(b"\xef\xbb\xbf") and b"0,55" in default and b"\r\n" in default
     plain = client.get(selection + "&outputFormat=csv&outputFormatParams=Plain").content.decode()
@@ -282,7 +283,9 @@ def test_every_text_cell_is_escaped_in_every_spreadsheet_format(home, client, tm
         else:
             sheet = openpyxl.load_workbook(path)["data"]
             assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
-            cells = [c.value for row in sheet.iter_rows(min_row=3) for c in row]
+            # openpyxl leaves xlsx's escape of a carriage return (_x000D_) as it is; Excel reads it as \r
+            cells = [c.value.replace("_x000D_", "\r") if isinstance(c.value, str) else c.value
+                     for row in sheet.iter_rows(min_row=3) for c in row]
         assert escaped(cells) == {"'" + f for f in FORMULAS}, (fmt, plain, cells)
 
 
