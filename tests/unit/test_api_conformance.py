@@ -325,3 +325,20 @@ def test_the_cache_serves_a_build_until_the_next_is_swapped_in(home):
     staged.replace(path)
     assert client.get(url).content != first  # the new build, not the cached answer
     assert client.get("/tables?pastDays=3").status_code == 200 and cache.hits == 1  # pastDays is never cached
+
+
+def test_nns_sql_reads_the_published_file_and_nothing_else(home, tmp_path, capsys):
+    """docs/analysts.md section 1: a select works; reading or writing other files, attaching, extensions and
+    changing the settings back are refused (exit 1)."""
+    from operations.cli import main
+
+    assert main(["sql", "select count(*) as rows from collection_summary"]) == 0
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+    for sql in [f"select * from read_csv('{outside}')", "select * from read_text('/etc/passwd')",
+                f"copy (select 1) to '{tmp_path / 'out.csv'}'", f"attach '{tmp_path / 'x.duckdb'}' as x",
+                f"export database '{tmp_path / 'dump'}'", "set enable_external_access = true", "load httpfs",
+                "create table scratch as select 1"]:
+        assert main(["sql", sql]) == 1, sql
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "dump").exists()
+    assert "disabled" in capsys.readouterr().err
