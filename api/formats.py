@@ -216,17 +216,18 @@ def _px_strings(text: str) -> list[str]:
     return ['"' + inner[i:i + width] + '"' for i in range(0, len(inner), width)]
 
 
-def _px_keyword(keyword: str, items: list[str], *, quoted: bool = True) -> list[str]:
-    """KEYWORD=item,item,…; as lines of at most 256 characters, broken after a comma."""
+def _px_keyword(keyword: str, items: list[str], *, quoted: bool = True, lead: str = "") -> list[str]:
+    """KEYWORD=item,item,…; as lines of at most 256 characters, broken after a comma (`lead` is written first and
+    unquoted, as TIMEVAL's TLIST(A1),)."""
     parts = [p for item in items for p in (_px_strings(item) if quoted else [str(item)])]
     joints = []  # the separator after each part: "," between items, "" inside one long text split over lines
     for item in items:
         n = len(_px_strings(item)) if quoted else 1
         joints += [""] * (n - 1) + [","]
     joints[-1] = ";"
-    lines, line = [], keyword + "="
+    lines, line = [], keyword + "=" + lead
     for part, joint in zip(parts, joints, strict=True):
-        if len(line) + len(part) + len(joint) > PX_LINE and line != keyword + "=":
+        if len(line) + len(part) + len(joint) > PX_LINE and line != keyword + "=" + lead:
             lines.append(line)
             line = ""
         line += part + joint
@@ -279,8 +280,8 @@ def px(pub: Cubes, data: CubeData, lang: str, contact_text: str, placement: Plac
         if dim.elimination_value is not None and dim.elimination_value in codes:
             lines += _px_keyword(f"ELIMINATION({name})", [dim.label_of(dim.elimination_value, lang)])
     if cube.time and cube.time.code == "cohort_year":
-        lines += _px_keyword(f"TIMEVAL({_px_quote(dim_label[cube.time.code])})=TLIST(A1)",
-                             data.selection[cube.time.code])
+        lines += _px_keyword(f"TIMEVAL({_px_quote(dim_label[cube.time.code])})", data.selection[cube.time.code],
+                             lead="TLIST(A1),")
     if cube.time:
         for code in data.selection[cube.time.code]:
             lines += _px_keyword(f"REFPERIOD({_px_quote(dim_label[cube.time.code])},{_px_quote(code)})",

@@ -246,6 +246,20 @@ def test_every_format_is_read_back(client, tmp_path):
     assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
 
 
+def test_px_marks_a_cohort_year_with_timeval(home):
+    with duckdb.connect(str(home.publish / "marts.duckdb")) as con:
+        con.execute("create table support_transitions (cohort_year bigint, gender varchar, support_at_start varchar, "
+                    "support_at_end varchar, participants bigint, status varchar)")
+        con.execute("insert into support_transitions values (2023, 'T', 'alla', 'alla', 40, 'ok'), "
+                    "(2024, 'T', 'alla', 'alla', 30, 'ok')")
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    text = client.get("/tables/support_transitions/data?valueCodes[cohort_year]=*&outputFormat=px").content
+    assert 'TIMEVAL("kohort (år insatsen avslutades)")=TLIST(A1),"2023","2024";' in text.decode("utf-8")
+    path = home.publish.parent / "t.px"
+    path.write_bytes(text)
+    assert list(pyaxis.parse(str(path), encoding="utf-8")["DATA"]["DATA"][:2]) == ["40", "0"]
+
+
 def test_px_keeps_every_line_within_256_characters(home):
     with duckdb.connect(str(home.publish / "marts.duckdb")) as con:
         con.execute("update insatser set description_sv = repeat('lång text ', 60) where sort_order = 0")
