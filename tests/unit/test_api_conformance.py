@@ -21,38 +21,24 @@ from api.app import create_app
 from api.cubes import CONTENTS, SUPPRESSED_CONTENT, open_cubes
 from api.export import export_table
 from api.serving import RateLimit, ResponseCache
-from core.settings import get_settings
+from tests.unit.test_api_selection import PERIODS, tiny  # noqa: F401 - the published file these tests extend
 
-PERIODS = ["2022/23", "2023/24", "2024/25"]
 FORMULAS = ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "\tTAB", "\rCR"]  # OWASP's formula starts
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A published file with a protected table (one row suppressed, one combination missing), the insatser catalogue
-    holding a text for each formula start, and the publication row."""
-    monkeypatch.setenv("NNS_HOME", str(tmp_path))
-    (tmp_path / "publish").mkdir()
-    with duckdb.connect(str(tmp_path / "publish" / "marts.duckdb")) as con:
-        con.execute("create table collection_summary (period varchar, respondent_group varchar, federations bigint, "
-                    "federations_in_period bigint, questionnaires bigint, asked bigint, answered bigint, "
-                    "response_rate double, status varchar)")
-        con.execute("insert into collection_summary values "
-                    "('2022/23', 'deltagare', 3, 4, 40, 100, 40, 0.4, 'ok'), "
-                    "('2023/24', 'deltagare', 3, 4, null, null, null, null, '..'), "
-                    "('2024/25', 'deltagare', 2, 4, 11, 20, 11, 0.55, 'ok'), "
-                    "('2024/25', 'styrelse', 2, 4, 12, 20, 12, 0.6, 'ok')")
+def home(tiny):  # noqa: F811 - the fixture imported above
+    """test_api_selection's published file (one row suppressed, one combination missing) with one row more, the
+    insatser catalogue holding a text for each formula start, and two federations."""
+    with duckdb.connect(str(tiny.publish / "marts.duckdb")) as con:
+        con.execute("insert into collection_summary values ('2024/25', 'deltagare', 2, 4, 11, 20, 11, 0.55, 'ok')")
         con.execute("create table insatser (insats varchar, name_sv varchar, description_sv varchar, "
                     "sort_order integer)")
         for i, text in enumerate(FORMULAS):
             con.execute("insert into insatser values (?, ?, ?, ?)", [text, text, text, i])
         con.execute("create table federations (federation_code varchar, federation_name varchar)")
         con.execute("insert into federations values ('SF01', 'Ett'), ('SF02', 'Två')")
-        con.execute("create table publication (published_at varchar, disclosure_threshold integer, "
-                    "warehouse_built_at varchar, tables varchar)")
-        con.execute("insert into publication values ('2026-11-22T12:49:36+00:00', 5, "
-                    "'2026-11-22T12:49:22+00:00', 'collection_summary')")
-    return get_settings()
+    return tiny
 
 
 @pytest.fixture
