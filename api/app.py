@@ -323,8 +323,7 @@ def create_app(settings: Callable[[], Settings] = get_settings, *, calls_per_win
             for dim in cube.dimensions:
                 chosen.setdefault(dim.code, [dim.elimination_value or dim.values[0]])
         for variable, codelist in codelists.items():
-            in_set = set(value_sets(pub, {variable: codelist})[codelist])
-            chosen[variable] = [v for v in chosen[variable] if v in in_set]
+            chosen[variable] = value_sets(pub, {variable: codelist})[codelist]
         return JSONResponse(formats.jsonstat(pub, None, cube, lang, s.contact, selection=chosen))
 
     @app.get("/tables/{table_id}/defaultselection")

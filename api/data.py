@@ -118,8 +118,8 @@ def resolve(cube: Cube, selection: dict[str, list[str]], codelists: dict[str, st
     """Each dimension's selected codes, in the cube's order; raises BadSelection.
 
     `codelists` applies a value set to a variable (variable -> codelist id, checked by `applied_codelists`); its
-    codes are in `value_sets`. The variable's values are then those of the value set, and it has no total to be
-    eliminated to.
+    codes are in `value_sets`. The variable's values are then those of the value set (a code with no row in the
+    table is a cell without a value, `.`), and it has no total to be eliminated to.
     """
     codelists, value_sets = codelists or {}, value_sets or {}
     chosen_by_code: dict[str, list[str]] = {}
@@ -132,9 +132,8 @@ def resolve(cube: Cube, selection: dict[str, list[str]], codelists: dict[str, st
     resolved = {}
     for dim in cube.dimensions:
         values = dim.values
-        if dim.code in codelists:
-            in_set = set(value_sets[codelists[dim.code]])
-            values = [v for v in dim.values if v in in_set]
+        if dim.code in codelists:  # the value set's codes, those without rows in the table as cells without value
+            values = list(value_sets[codelists[dim.code]])
         if dim.code in chosen_by_code:
             chosen: set[str] = set()
             for expression in chosen_by_code[dim.code]:
@@ -242,7 +241,7 @@ def frame_of(table: pa.Table) -> pd.DataFrame:
 def _where(cube: Cube, resolved: dict[str, list[str]]) -> tuple[str, list]:
     clauses, params = [], []
     for dim in cube.dimensions[:-1]:
-        if len(resolved[dim.code]) < len(dim.values):
+        if not set(dim.values) <= set(resolved[dim.code]):  # some of the table's values are not selected
             clauses.append(f"list_contains(?::varchar[], cast({quoted(dim.code)} as varchar))")
             params.append(resolved[dim.code])
     return (" where " + " and ".join(clauses)) if clauses else "", params

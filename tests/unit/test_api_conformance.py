@@ -145,16 +145,17 @@ def test_codelists_advertised_in_the_metadata_are_applied(home):
     everything = client.get(base + "&valueCodes[federation_code]=*").json()
     assert list(everything["dimension"]["federation_code"]["category"]["index"]) == ["RIKET", "SF01"]
     narrowed = client.get(base + "&valueCodes[federation_code]=*&codelist[federation_code]=vs_federation_code")
-    assert list(narrowed.json()["dimension"]["federation_code"]["category"]["index"]) == ["SF01"]
+    assert list(narrowed.json()["dimension"]["federation_code"]["category"]["index"]) == ["SF01", "SF02"]
+    assert narrowed.json()["value"][-2:] == [None, None]  # SF02 has no row: its cells have no value
     posted = client.post("/tables/collection_status/data", json={"selection": [
         {"variableCode": "period", "valueCodes": ["*"]}, {"variableCode": "respondent_group", "valueCodes": ["*"]},
         {"variableCode": "federation_code", "codelist": "vs_federation_code", "valueCodes": ["*"]}]})  # pxwebpy's key
     assert posted.status_code == 200 and list(posted.json()["dimension"]["federation_code"]["category"]["index"]) \
-        == ["SF01"]
+        == ["SF01", "SF02"]
     # a value set has no total: the variable cannot be eliminated under it
     assert client.get(base + "&codelist[federation_code]=vs_federation_code").status_code == 400
     meta = client.get("/tables/collection_status/metadata?codelist[federation_code]=vs_federation_code").json()
-    assert list(meta["dimension"]["federation_code"]["category"]["index"]) == ["SF01"]
+    assert list(meta["dimension"]["federation_code"]["category"]["index"]) == ["SF01", "SF02"]
 
 
 def _cells(body: dict) -> dict[tuple, object]:
