@@ -203,22 +203,31 @@ class PublishedDatabase:
     def notes(self, lang: str, table: str) -> list[str]:
         """What a table's symbols mean in this build, and how its counts are protected."""
         threshold = self.info.disclosure_threshold
-        perturbed = table in self.info.perturbed
+        if table in self.info.perturbed:
+            if lang == "en":
+                return [f"Source: {SOURCE}.",
+                        f"{SUPPRESSED} = too few to report: fewer than {threshold} people after the perturbation. "
+                        f"{NO_VALUE} = no value.",
+                        "The counts are perturbed by the Cell Key Method (disclosure control): each is moved at "
+                        f"random by a few units (at most {CKM_LARGEST_CHANGE}, on average about 2), so parts need "
+                        f"not add up to their totals, and no count from 1 to {CKM_NEVER_SHOWN_UP_TO} is published. "
+                        "The same people always get the same perturbation. Shares, means and intervals are computed "
+                        "from the perturbed counts."]
+            return [f"Källa: {SOURCE}",
+                    f"{SUPPRESSED} = för få för att redovisas: färre än {threshold} personer efter justeringen. "
+                    f"{NO_VALUE} = uppgift saknas.",
+                    "Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras med "
+                    f"några enheter (högst {CKM_LARGEST_CHANGE}, i genomsnitt omkring 2), så delarna summerar inte "
+                    f"alltid till totalen, och inget antal mellan 1 och {CKM_NEVER_SHOWN_UP_TO} publiceras. Samma "
+                    "personer får alltid samma justering. Andelar, medelvärden och intervall räknas på de "
+                    "justerade antalen."]
         if lang == "en":
             return [f"Source: {SOURCE}.",
                     f"{SUPPRESSED} = suppressed (fewer than {threshold} people, or hidden so that such a cell "
-                    f"cannot be worked out). {NO_VALUE} = no value.",
-                    *([f"The counts are perturbed by the Cell Key Method: each is moved by a few units (at most "
-                       f"{CKM_LARGEST_CHANGE}), parts need not add up to their totals, no count from 1 to "
-                       f"{CKM_NEVER_SHOWN_UP_TO} is published, and a cell perturbed to 0 is left out. Shares are "
-                       "computed from the perturbed counts."] if perturbed else [])]
+                    f"cannot be worked out). {NO_VALUE} = no value."]
         return [f"Källa: {SOURCE}",
                 f"{SUPPRESSED} = uppgiften är skyddad (färre än {threshold} personer, eller dold så att en sådan "
-                f"uppgift inte kan räknas fram). {NO_VALUE} = uppgift saknas.",
-                *([f"Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras "
-                   f"med några enheter (högst {CKM_LARGEST_CHANGE}), delar summerar därför inte alltid till "
-                   f"totalen, inget antal mellan 1 och {CKM_NEVER_SHOWN_UP_TO} publiceras, och en cell som "
-                   "justerats till 0 utelämnas. Andelarna räknas på de justerade antalen."] if perturbed else [])]
+                f"uppgift inte kan räknas fram). {NO_VALUE} = uppgift saknas."]
 
 
 # How an analyst's own SQL (`nns sql`) opens the published file: read-only, no file or network outside it (no
