@@ -200,7 +200,7 @@ def disclosure_attack(s: Sources) -> pd.DataFrame:
     """Per table: the hidden counts and remainders the attacker bounded, its findings, and its seconds."""
     columns = ["table", "unknowns", "findings", "seconds", "example"]
     try:
-        report = attack_file(s.candidate, s.settings.disclosure_threshold)
+        report = attack_file(s.candidate, s.settings.disclosure_threshold, s.settings.warehouse)
     except InconsistentPublication as exc:  # a documented relation does not hold: never publish that
         return pd.DataFrame([{"table": str(exc).split(":")[0], "unknowns": 0, "findings": 1, "seconds": 0.0,
                               "example": str(exc)[:300]}], columns=columns)

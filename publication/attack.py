@@ -41,29 +41,41 @@ determined exactly at such a value).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
+from core.catalogue import NATION
 from core.swedish import SUPPRESSED
 from publication.reader import PublishedDatabase
-from publication.spec import CKM_LARGEST_CHANGE, PUBLISHED
+from publication.spec import CKM_LARGEST_CHANGE, COUNT_COLUMNS, PUBLISHED
 
-# The counts of people an attacker reasons about, per protected table: the one its margins add up in,
-# and in indicator11_outcomes also the cohort's size, which the follow-up points and the anonymous records
-# relate to. ATTACKED_COUNT is the first of each (the protector hides by it).
-ATTACKED = {t.name: [t.margin_count] + (["cohort_size"] if t.name == "indicator11_outcomes" else [])
+# Every count of people a protected table publishes, the one its margins add up in first (ATTACKED_COUNT:
+# the protector hides by it). Each is an unknown wherever a reader does not see it exactly.
+ATTACKED = {t.name: [t.margin_count] + [c for c in t.columns if c in COUNT_COLUMNS and c != t.margin_count]
             for t in PUBLISHED if t.protected}
 ATTACKED_COUNT = {name: columns[0] for name, columns in ATTACKED.items()}
+# Within a row, one count is part of another (docs/analysts.md, "What the audit covers"): (part, whole).
+WITHIN_A_ROW = {
+    "indicator_results": [("n", "valid_answers")],
+    "indicator_trends": [("n", "valid_answers")],
+    "collection_status": [("answered", "asked")],
+    "collection_summary": [("answered", "asked")],
+    "indicator11_outcomes": [("n_sustainable", "n_self_supporting"), ("n_self_supporting", "n_observed")],
+    "gender_analysis": [("n_work_or_studies", "participants")],
+}
 # Register tables have no row for a group with nobody in it; perturbed, a row whose count became 0 is left out too.
 ROWS_MAY_BE_LEFT_OUT = {"indicator11_outcomes", "gender_analysis", "support_transitions"}
 TOLERANCE = 1e-6
+log = logging.getLogger(__name__)
 CAP_FACTOR = 1000
 
 
@@ -120,23 +132,32 @@ class _Model:
         self.relations: list[Relation] = []
         self.cell: dict[tuple[str, int, str], int] = {}  # (table, row, column) -> unknown
         self.values: dict[tuple[str, str], np.ndarray] = {}  # (table, column) -> published values (0 if null)
-        for name, columns in ATTACKED.items():
+        for name in ATTACKED:
             df = tables.get(name)
             if df is None:
                 continue
             hidden = (df["status"] == SUPPRESSED).to_numpy()
-            for column in columns:
+            for column in self.columns_of(name):
                 values = df[column].to_numpy(dtype=float, na_value=np.nan)
                 self.values[(name, column)] = np.nan_to_num(values)
                 if name in perturbed:  # every true count is unknown, within D of what is published
+                    # A withheld row's count of people was perturbed below the threshold; its other counts
+                    # (answers, asked) are unknown but for the relations.
+                    deciding = column == ATTACKED_COUNT[name]
                     for row, value in enumerate(values):
-                        low, high = _perturbed_bounds(value, hidden[row])
+                        low, high = (_perturbed_bounds(value, hidden[row]) if deciding or not hidden[row]
+                                     else (0.0, math.inf))
                         self.cell[(name, row, column)] = self._unknown(name, row, f"{name}[{row}].{column}",
                                                                        low, high)
                 else:
                     for row in np.flatnonzero(hidden | np.isnan(values)):
                         self.cell[(name, int(row), column)] = self._unknown(name, int(row),
                                                                             f"{name}[{int(row)}].{column}")
+
+    def columns_of(self, table: str) -> list[str]:
+        """The table's attacked counts it holds (a table read from an older file may lack one)."""
+        df = self.tables.get(table)
+        return [] if df is None else [c for c in ATTACKED.get(table, []) if c in df.columns]
 
     def _unknown(self, table: str, row: int | None, label: str, low: float = 0.0, high: float = math.inf) -> int:
         self.unknowns.append(Unknown(table, row, label, low, high))
@@ -188,7 +209,7 @@ def _margins(model: _Model) -> None:
                 parts = [int(r) for r in rows if not is_total[r]]
                 if len(totals) != 1 or not parts:
                     continue
-                for column in ATTACKED[spec.name]:
+                for column in model.columns_of(spec.name):
                     terms = [(spec.name, totals[0], 1.0)] + [(spec.name, r, -1.0) for r in parts]
                     extra = None
                     if margin.hidden_remainder:
@@ -234,11 +255,41 @@ def _rows_received(model: _Model) -> None:
                          [("indicator_results", position, 1.0), ("collection_status", row, -1.0)], equality=False)
 
 
+def _within_rows(model: _Model) -> None:
+    """A part of a row's count is at most that count (a respondent has at least one valid answer, and so on)."""
+    for name, pairs in WITHIN_A_ROW.items():
+        df = model.tables.get(name)
+        if df is None:
+            continue
+        for part, whole in pairs:
+            if not {part, whole} <= set(model.columns_of(name)):
+                continue
+            for row in range(len(df)):
+                model.relate(f"{name}: {part} ≤ {whole}", [(name, row, 1.0, part), (name, row, -1.0, whole)],
+                             equality=False)
+
+
+def _collection_summary(model: _Model) -> None:
+    """collection_summary is the nation's rows of collection_status: the same counts."""
+    summary, status = model.tables.get("collection_summary"), model.tables.get("collection_status")
+    if summary is None or status is None:
+        return
+    nation = {p: i for i, p in enumerate(zip(status.period, status.respondent_group, status.federation_code,
+                                             strict=True)) if p[2] == NATION}
+    for position, key in enumerate(zip(summary.period, summary.respondent_group, strict=True)):
+        row = nation.get((*key, NATION))
+        if row is None:
+            continue
+        for mine, theirs in (("questionnaires", "rows_received"), ("asked", "asked"), ("answered", "answered")):
+            model.relate(f"collection_summary = the nation's collection_status {key}",
+                         [("collection_summary", position, 1.0, mine), ("collection_status", row, -1.0, theirs)])
+
+
 def _followups(model: _Model) -> None:
     """A cell's cohort_size is the same at every point; n_observed ≤ cohort_size, = at a complete point."""
     name = "indicator11_outcomes"
     df = model.tables.get(name)
-    if df is None:
+    if df is None or "cohort_size" not in model.columns_of(name):
         return
     keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
     complete = df["is_complete"].fillna(False).astype(bool).to_numpy()
@@ -257,7 +308,7 @@ def _followups(model: _Model) -> None:
 def _anonymous(model: _Model) -> None:
     """participants = cohort_size + the anonymous records, per cohort, federation, insats and kön."""
     outcomes, gender = model.tables.get("indicator11_outcomes"), model.tables.get("gender_analysis")
-    if outcomes is None or gender is None:
+    if outcomes is None or gender is None or "cohort_size" not in model.columns_of("indicator11_outcomes"):
         return
     keys = ["cohort_year", "federation_code", "insats", "gender"]
     everyone = outcomes[outcomes.support_at_start == "alla"]
@@ -317,8 +368,9 @@ def _bounds_problem(model: _Model, relations: list[Relation], local: dict[int, i
     size = len(local)
     a_eq, b_eq = _matrix([r for r in relations if r.equality], local, size)
     a_ub, b_ub = _matrix([r for r in relations if not r.equality], local, size)
-    cap = CAP_FACTOR * threshold + sum(abs(r.constant) for r in relations)  # above any true count
-    cap += sum(u.low for u in model.unknowns if u.low > 0)  # and above every perturbed count's bounds
+    # Above any true count: the relations' constants and the perturbed counts' bounds of this set.
+    cap = CAP_FACTOR * threshold + sum(abs(r.constant) for r in relations)
+    cap += sum(model.unknowns[u].high for u in local if model.unknowns[u].high < math.inf)
     bounds = [(0.0, cap)] * size
     for u, j in local.items():
         unknown = model.unknowns[u]
@@ -343,49 +395,62 @@ def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = Non
                    bounds=problem["bounds"] + [(0, threshold)] * k, method="highs")
 
 
-def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
-    """Unknowns settled safe by some feasible point (x_u = 0 or x_u ≥ threshold), and the LPs it took.
-
-    Every relation at once (the components are independent, so one LP serves them all): first
-    minimise Σ x_u over the open unknowns (the cheapest LP, which settles most at 0), then
-    maximise Σ min(x_u, threshold) over them and minimise again, while that settles more.
-    """
+def _true_point(model: _Model, truth: dict[str, pd.DataFrame]) -> np.ndarray | None:
+    """The true value of every unknown, from the warehouse's marts (`truth`, each with the published table's
+    keys); None where the truth does not fit the model, which would be a relation that does not hold."""
     size = len(model.unknowns)
-    # Safe by its bounds alone: it cannot be small and positive (a perturbed count published as 13 or more).
-    settled = np.array([u.low >= threshold or u.high < 1 for u in model.unknowns], dtype=bool)
-    if not model.relations:
-        return settled | np.array([u.low <= 0 or u.high >= threshold for u in model.unknowns], dtype=bool), 0
-    problem = _bounds_problem(model, model.relations, {u: u for u in range(size)}, threshold)
-    lps = 0
-
-    def seen(result) -> None:
-        if result.status == 2:
-            raise InconsistentPublication("no values fit the published relations")
-        if result.status == 0:
-            x = result.x[:size]
-            settled[(x >= threshold - TOLERANCE) | (x <= TOLERANCE)] = True
-
-    if not settled.all():
-        seen(_solve(problem, (~settled).astype(float)))
-        lps += 1
-    while not settled.all():
-        before = int(settled.sum())
-        seen(_solve(problem, np.zeros(size), np.flatnonzero(~settled), threshold))
-        lps += 1
-        if not settled.all():
-            seen(_solve(problem, (~settled).astype(float)))
-            lps += 1
-        if int(settled.sum()) == before:
-            break
-    return settled, lps
+    x = np.full(size, np.nan)
+    spec = {t.name: t for t in PUBLISHED}
+    for name in ATTACKED:
+        df, true = model.tables.get(name), truth.get(name)
+        if df is None or true is None:
+            continue
+        keys, columns = spec[name].keys, model.columns_of(name)
+        aligned = df[keys].merge(true[keys + columns].drop_duplicates(keys), on=keys, how="left",
+                                 validate="one_to_one")
+        for column in columns:
+            values = aligned[column].to_numpy(dtype=float, na_value=np.nan)
+            for row, value in enumerate(values):
+                u = model.cell.get((name, row, column))
+                if u is not None:
+                    x[u] = value
+    # A remainder ("annat", the anonymous records) is what its relation leaves.
+    for relation in model.relations:
+        missing = [u for u in relation.coefficients if np.isnan(x[u])]
+        if len(missing) == 1 and relation.equality and model.unknowns[missing[0]].row is None:
+            u = missing[0]
+            rest = sum(c * x[v] for v, c in relation.coefficients.items() if v != u)
+            x[u] = -(rest + relation.constant) / relation.coefficients[u]
+    if np.isnan(x).any():
+        log.warning("the attacker's audit: %d unknowns have no true value; proving by linear programming alone",
+                    int(np.isnan(x).sum()))
+        return None
+    lows = np.array([u.low for u in model.unknowns])
+    highs = np.array([u.high for u in model.unknowns])
+    outside = np.flatnonzero((x < lows - TOLERANCE) | (x > highs + TOLERANCE))
+    if len(outside):
+        u = model.unknowns[outside[0]]
+        log.warning("the attacker's audit: %d true counts lie outside their published bounds, e.g. %s = %g not in "
+                    "[%g, %g]; proving by linear programming alone", len(outside), u.label, x[outside[0]], u.low,
+                    u.high)
+        return None
+    for relation in model.relations:
+        value = sum(c * x[u] for u, c in relation.coefficients.items()) + relation.constant
+        if (abs(value) > TOLERANCE) if relation.equality else (value > TOLERANCE):
+            log.warning("the attacker's audit: the true counts break the relation %s by %g; proving by linear "
+                        "programming alone", relation.name, value)
+            return None
+    return x
 
 
 def _attack_component(model: _Model, members: list[int], relation_ids: list[int], threshold: int,
                       only: list[int]) -> tuple[list[Finding], int]:
-    """Each unknown in `only`, of one connected set: its [min, max] by LPs; the findings.
+    """The unknowns in `only`, of one connected set: which are safe, and the findings among the rest.
 
-    Its max first: at the threshold or above it is safe, and so is every other open unknown
-    that point puts at 0 or at the threshold (the point is feasible); else its min, likewise."""
+    An unknown is safe as soon as some feasible point puts it at 0 or at the threshold or above (it can
+    then not be confined inside 1 to t − 1). First points that settle many at once: minimise the sum of the
+    open unknowns (most can be 0), then maximise Σ min(x_u, threshold) over the rest, while that settles
+    more. The few left get their exact [min, max], max first, each LP's point settling others too."""
     size = len(members)
     local = {u: j for j, u in enumerate(members)}
     relations = [model.relations[i] for i in relation_ids]
@@ -397,23 +462,35 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
         for j in [j for j in open_ if x[j] >= threshold - TOLERANCE or x[j] <= TOLERANCE]:
             del open_[j]
 
+    def seen(result) -> None:
+        if result.status == 2:
+            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[members[0]].label}")
+        if result.status == 0:
+            safe_at(result.x[:size])
+
+    while open_:
+        before = len(open_)
+        objective = np.zeros(size)
+        objective[list(open_)] = 1.0
+        seen(_solve(problem, objective))
+        if open_:
+            seen(_solve(problem, np.zeros(size), np.array(list(open_), dtype=np.int64), threshold))
+        lps += 2
+        if len(open_) == before:
+            break
     while open_:
         j, u = next(iter(open_.items()))
         objective = np.zeros(size)
         objective[j] = -1.0
         high = _solve(problem, objective)
         lps += 1
-        if high.status == 2:
-            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
-        if high.status == 0:
-            safe_at(high.x)
-            if j not in open_:
-                continue
+        seen(high)
+        if j not in open_:
+            continue
         objective[j] = 1.0
         low = _solve(problem, objective)
         lps += 1
-        if low.status == 0:
-            safe_at(low.x)
+        seen(low)
         if j in open_:
             del open_[j]
             if high.status == 0 and low.status == 0 and _is_finding(low.fun, -high.fun, threshold):
@@ -463,6 +540,8 @@ def _further(relations: list[Relation], by_unknown: dict[int, list[int]], u: int
 RELATIONS = {
     "margins": _margins,
     "shared cells": _shared_cells,
+    "within a row": _within_rows,
+    "national collection": _collection_summary,
     "rows received": _rows_received,
     "follow-up points": _followups,
     "unpublished remainders": _anonymous,  # "annat" is part of the margins (hidden_remainder)
@@ -471,24 +550,30 @@ RELATIONS = {
 }
 
 
-def attack_tables(tables: dict[str, pd.DataFrame], threshold: int,
-                  perturbed: frozenset[str] = frozenset()) -> AttackReport:
+def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: frozenset[str] = frozenset(),
+                  truth: dict[str, pd.DataFrame] | None = None) -> AttackReport:
     """Every unseen count's interval from everything published in `tables` (`perturbed`: the tables whose
-    counts carry the Cell Key Method's noise); the findings."""
+    counts carry the Cell Key Method's noise); the findings.
+
+    `truth` (the warehouse's marts, for the auditor only) never constrains the attacker: it is a feasible
+    point that proves most unknowns safe at once; without it every proof is by LP."""
     model = _Model(tables, perturbed)
     for add in RELATIONS.values():
         if add is not None:
             add(model)
-    started = time.monotonic()
-    settled, lps = _sweep(model, threshold)
-    swept = time.monotonic() - started
+    # Safe by its bounds alone (a perturbed count published as 13 or more cannot be small), or by the truth,
+    # a feasible point (a true count of 0, or at the threshold or above, is never confined inside 1 to t − 1).
+    settled = np.array([u.low >= threshold or u.high < 1 for u in model.unknowns], dtype=bool)
+    true = _true_point(model, truth) if truth is not None else None
+    if true is not None:
+        settled |= (true <= TOLERANCE) | (true >= threshold - TOLERANCE)
     findings: list[Finding] = []
     checked: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    lps = 0
     components = _components(model)
-    for unknown in model.unknowns:  # the sweep's time, shared out over the unknowns' tables
+    for unknown in model.unknowns:
         checked[unknown.table] = checked.get(unknown.table, 0) + 1
-        seconds[unknown.table] = seconds.get(unknown.table, 0.0) + swept / len(model.unknowns)
     for members, relation_ids in components:
         open_ = [u for u in members if not settled[u]]
         if not open_:
@@ -518,6 +603,15 @@ def read_published(path: Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]
         db.close()
 
 
-def attack_file(path: Path, threshold: int) -> AttackReport:
+def read_truth(warehouse: Path) -> dict[str, pd.DataFrame]:
+    """The warehouse's true counts of every attacked table (publication.spec's sources), for the auditor."""
+    spec = {t.name: t for t in PUBLISHED}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {name: con.execute(f"select {', '.join(spec[name].keys + columns)} from {spec[name].source}").df()
+                for name, columns in ATTACKED.items()}
+
+
+def attack_file(path: Path, threshold: int, warehouse: Path | None = None) -> AttackReport:
+    """The attack on a published file; with the `warehouse` it was built from, proved faster (attack_tables)."""
     tables, perturbed = read_published(path)
-    return attack_tables(tables, threshold, perturbed)
+    return attack_tables(tables, threshold, perturbed, read_truth(warehouse) if warehouse else None)

@@ -132,10 +132,11 @@ def test_each_relation_is_used_by_the_attacker():
     results = frames["indicator_results"]
     # "annat" = T − K − M, all shown: 3 people.
     one = results[(results.federation_code == "SF01") & (results.indicator_id == 1)].reset_index(drop=True)
-    one["n"] = one.gender.map({"K": 10, "M": 10, "T": 23})
-    [finding] = attack_tables({"indicator_results": one.assign(status="ok")}, THRESHOLD).findings
-    assert (finding.low, finding.high) == (3, 3) and "unpublished 'gender'" in finding.label
-    one["n"] = one.gender.map({"K": 10, "M": 10, "T": 26})  # 6 "annat": not small
+    one["n"] = one["valid_answers"] = one.gender.map({"K": 10, "M": 10, "T": 23})
+    found = attack_tables({"indicator_results": one.assign(status="ok")}, THRESHOLD).findings
+    # "annat" of the respondents, and of their answers (one each): both 3.
+    assert len(found) == 2 and all((f.low, f.high) == (3, 3) and "unpublished 'gender'" in f.label for f in found)
+    one["n"] = one["valid_answers"] = one.gender.map({"K": 10, "M": 10, "T": 26})  # 6 "annat": not small
     assert attack_tables({"indicator_results": one.assign(status="ok")}, THRESHOLD).findings == []
 
 
