@@ -43,6 +43,13 @@ def write_sus(folder, rows, name="sus_deltagare_2024-06.csv"):
     return path
 
 
+def ingest_income(settings, folder, *rows: str):
+    """An income extract for 2023 with these data lines (personnummer;manad;kategori;belopp), ingested."""
+    path = folder / "inkomster_2023-01_2023-12.csv"
+    path.write_text("personnummer;manad;kategori;belopp\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return ingest_submission(path, settings)
+
+
 @pytest.fixture
 def register_inbox(settings):
     folder = settings.inbox / "register"
@@ -122,11 +129,8 @@ def test_end_before_start_and_unknown_codes(settings, register_inbox):
 
 
 def test_income_months_outside_the_stated_coverage(settings, register_inbox):
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2023-05;lon;21000\n{WOMAN};2024-02;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
-                    encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;21000", f"{WOMAN};2024-02;lon;21000",
+                            f"{MAN};2023-06;sjukpenning;9000")
     problems = problems_of(settings, outcome)
     assert [p["code"] for p in problems] == ["MONTH_OUTSIDE_COVERAGE"]
     assert "rad 3" in problems[0]["message"]
@@ -152,11 +156,8 @@ def test_a_malformed_line_is_reported_without_its_content(settings, register_inb
 
 
 def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, register_inbox):
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2023-05;lon;100.5\n{WOMAN};2023-6;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
-                    encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;100.5", f"{WOMAN};2023-6;lon;21000",
+                            f"{MAN};2023-06;sjukpenning;9000")
     problems = problems_of(settings, outcome)
     assert sorted(p["message"].split(" ")[0] + p["message"].split("kolumnen ")[1].split(",")[0]
                   for p in problems) == ["1belopp", "1manad"]
@@ -164,11 +165,8 @@ def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, regis
 
 def test_an_amount_too_long_for_any_sum_is_a_value_named_by_row_and_column(settings, register_inbox):
     """Twenty digits used to fail landing (FILE_UNREADABLE, ConversionException); nine digits is the limit."""
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2023-05;lon;{'9' * 20}\n{MAN};2023-06;lon;999999999\n{MAN};2023-07;lon;0000021000\n",
-                    encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;{'9' * 20}", f"{MAN};2023-06;lon;999999999",
+                            f"{MAN};2023-07;lon;0000021000")
     [problem] = problems_of(settings, outcome)
     assert (problem["code"], problem["column"]) == ("VALUE_INVALID", "belopp")
     assert "1 rad(er)" in problem["message"] and "rad 2." in problem["message"]
@@ -177,10 +175,7 @@ def test_an_amount_too_long_for_any_sum_is_a_value_named_by_row_and_column(setti
 
 def test_a_month_that_does_not_exist_is_only_invalid_not_also_outside_the_coverage(settings, register_inbox):
     """docs/register_extracts.md §5: 2014-13 is VALUE_INVALID; only a real month is held against the name."""
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2014-13;lon;100\n{WOMAN};2014-12;lon;100\n", encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2014-13;lon;100", f"{WOMAN};2014-12;lon;100")
     assert [(p["code"], p["column"]) for p in problems_of(settings, outcome)] == [
         ("VALUE_INVALID", "manad"), ("MONTH_OUTSIDE_COVERAGE", None)]
     assert "rad 3." in problems_of(settings, outcome)[1]["message"]
