@@ -24,8 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import data as selection
 from api import formats
-from api.published import CONTENTS, DIMENSION_LABELS, NotPublished, Published, open_published
+from api.cubes import CONTENTS, Cubes, dimension_label, open_cubes
 from core.settings import Settings, get_settings
+from publication.reader import NotPublished
+from publication.spec import SOURCE
 
 log = logging.getLogger(__name__)
 API_VERSION = "2.0.0"
@@ -73,10 +75,10 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
     app = FastAPI(title="NNS PxWebApi 2.0", version=APP_VERSION, docs_url=None, redoc_url=None,
                   openapi_url=None)
 
-    def published() -> tuple[Published, Settings]:
+    def published() -> tuple[Cubes, Settings]:
         s = settings()
         try:
-            return open_published(s.publish / "marts.duckdb"), s
+            return open_cubes(s.published_database), s
         except NotPublished as exc:
             raise Problem(503, str(exc)) from None
 
@@ -127,15 +129,15 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
     def links(request: Request, path: str, lang: str) -> list[dict]:
         return [{"rel": "self", "hreflang": lang, "href": f"{str(request.base_url).rstrip('/')}{path}?lang={lang}"}]
 
-    def table_item(pub: Published, table_id: str, lang: str, request: Request) -> dict:
+    def table_item(pub: Cubes, table_id: str, lang: str, request: Request) -> dict:
         cube = pub.cube(table_id)
         assert cube is not None
         return {
             "type": "Table", "id": cube.id, "label": cube.label(lang), "description": cube.label(lang),
-            "updated": formats.updated(pub), "firstPeriod": cube.first_period,
+            "updated": pub.db.info.updated, "firstPeriod": cube.first_period,
             "lastPeriod": cube.last_period, "category": "public",
             "variableNames": [d.label[1 if lang == "en" else 0] for d in cube.dimensions],
-            "discontinued": False, "source": formats.SOURCE, "subjectCode": "NNS",
+            "discontinued": False, "source": SOURCE, "subjectCode": "NNS",
             "timeUnit": "Annual" if cube.time else "Other",
             "paths": [[{"id": "NNS", "label": "Indikatorarbetet"}]],
             "links": links(request, f"/tables/{cube.id}", lang)
@@ -145,7 +147,7 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
                 "href": f"{str(request.base_url).rstrip('/')}/tables/{cube.id}/data?lang={lang}"}],
         }
 
-    def cube_or_404(pub: Published, table_id: str):
+    def cube_or_404(pub: Cubes, table_id: str):
         cube = pub.cube(table_id) if len(table_id) <= 100 else None
         if cube is None:
             raise Problem(404, f"Table {table_id[:100]!r} does not exist; GET /tables lists the tables.")
@@ -160,8 +162,8 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
             # Advertised so clients pace themselves (the spec wants at least 1); the server does not count calls.
             "maxDataCells": s.api_max_cells, "maxCallsPerTimeWindow": 1000, "timeWindow": 10,
             "license": "CC0-1.0",
-            "sourceReferences": [{"language": "sv", "text": formats.SOURCE_NOTE},
-                                 {"language": "en", "text": f"Source: {formats.SOURCE}"}],
+            "sourceReferences": [{"language": "sv", "text": f"Källa: {SOURCE}"},
+                                 {"language": "en", "text": f"Source: {SOURCE}"}],
             "defaultDataFormat": "json-stat2", "dataFormats": list(formats.FORMATS),
             "features": [{"id": "CORS", "params": [{"key": "enabled", "value": "false"}]}],
         }
@@ -245,8 +247,8 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
             plain = bool(params & {"SeparatorComma", "Plain"})
             return Response(formats.to_csv(frame, cube.spec.nulled, plain=plain), media_type=media, headers=headers)
         if output == "xlsx":
-            about = [*formats.notes(pub, lang, cube.spec.name), f"Kontakt: {s.contact}",
-                     f"Senast uppdaterad: {formats.updated(pub)}"]
+            about = [*pub.db.notes(lang, cube.spec.name), f"Kontakt: {s.contact}",
+                     f"Senast uppdaterad: {pub.db.info.updated}"]
             return Response(formats.to_xlsx(frame, cube.spec.nulled, cube.label(lang), about), media_type=media,
                             headers=headers)
         return Response(formats.to_parquet(result.table), media_type=media,
@@ -286,11 +288,11 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
     def codelist(codelist_id: str, request: Request):
         lang = lang_of(request)
         pub, _ = published()
-        if codelist_id not in CODELISTS or CODELIST_TABLES[codelist_id] not in pub.columns:
+        if codelist_id not in CODELISTS or not pub.db.has(CODELIST_TABLES[codelist_id]):
             raise Problem(404, f"Codelist {codelist_id[:100]!r} does not exist; the codelists are "
                           + ", ".join(CODELISTS) + ".")
         dimension, sql = CODELISTS[codelist_id]
-        rows = pub.query(sql)
+        rows = pub.db.query(sql)
         return {"id": codelist_id, "label": formats_label(dimension, lang), "language": lang,
                 "languages": list(LANGUAGES), "elimination": False, "type": "Valueset",
                 "values": [{"code": code, "label": label or code, "valueMap": [code]} for code, label in rows],
@@ -300,7 +302,7 @@ def create_app(settings: Callable[[], Settings] = get_settings) -> FastAPI:
 
 
 def formats_label(dimension: str, lang: str) -> str:
-    sv, en = DIMENSION_LABELS.get(dimension, (dimension, dimension))
+    sv, en = dimension_label(dimension)
     return en if lang == "en" else sv
 
 

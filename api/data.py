@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from api.published import CONTENTS, NO_VALUE, SUPPRESSED, Cube, Published, ident, text_of
+from api.cubes import CONTENTS, Cube, Cubes, text_of
+from core.swedish import NO_VALUE, SUPPRESSED
+from publication.reader import quoted
 
 TOP = re.compile(r"^(top|bottom)\((\d{1,6})\)$", re.IGNORECASE)
 MAX_CODE_LENGTH = 200
@@ -128,12 +130,12 @@ def _where(cube: Cube, resolved: dict[str, list[str]]) -> tuple[str, list]:
     clauses, params = [], []
     for dim in cube.dimensions[:-1]:
         if len(resolved[dim.code]) < len(dim.values):
-            clauses.append(f"list_contains(?::varchar[], cast({ident(dim.code)} as varchar))")
+            clauses.append(f"list_contains(?::varchar[], cast({quoted(dim.code)} as varchar))")
             params.append(resolved[dim.code])
     return (" where " + " and ".join(clauses)) if clauses else "", params
 
 
-def fetch(pub: Published, cube: Cube, resolved: dict[str, list[str]], max_cells: int) -> CubeData:
+def fetch(pub: Cubes, cube: Cube, resolved: dict[str, list[str]], max_cells: int) -> CubeData:
     cells = cell_count(resolved)
     if cells > max_cells:
         raise TooManyCells(f"The selection has {cells} data cells; at most {max_cells} are allowed in one request "
@@ -142,11 +144,11 @@ def fetch(pub: Published, cube: Cube, resolved: dict[str, list[str]], max_cells:
     contents = resolved[CONTENTS]
     protected = cube.spec.protected and "status" in cube.column_types
     left_out = set(cube.contents.values) - set(contents)
-    columns = [c for c in pub.published_columns(cube.spec) if c not in left_out]
+    columns = [c for c in pub.db.published_columns(cube.spec) if c not in left_out]
     where, params = _where(cube, resolved)
-    order = ", ".join(ident(k) for k in keys)
-    table = pub.arrow(f"select {', '.join(ident(c) for c in columns)} from {ident(cube.id)}{where} order by {order}",
-                      params)
+    order = ", ".join(quoted(k) for k in keys)
+    table = pub.db.arrow(f"select {', '.join(quoted(c) for c in columns)} from {quoted(cube.id)}{where} "
+                         f"order by {order}", params)
     index = [{code: i for i, code in enumerate(resolved[k])} for k in keys]
     strides, stride = [], len(contents)
     for k in reversed(keys):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from api import data as selection
 from api import formats
-from api.published import Published
+from api.cubes import Cubes
 from core.files import atomic_write_bytes
 
 EXPORT_FORMATS = ("csv", "xlsx", "parquet", "px")
@@ -21,9 +21,9 @@ class ExportRefused(ValueError):
     """The table does not exist, or cannot be written in this format (px needs the table's row key)."""
 
 
-def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: bool = False,
+def export_table(pub: Cubes, table: str, fmt: str, out_dir: Path, *, plain: bool = False,
                  contact: str = "", lang: str = "sv") -> Path:
-    spec = pub.spec(table)
+    spec = pub.db.spec(table)
     if spec is None:
         names = ", ".join(s.name for s in pub.tables)
         raise ExportRefused(f"{table!r} is not a published table; the tables are: {names}.")
@@ -40,8 +40,8 @@ def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: 
         result = selection.fetch(pub, cube, everything, max_cells=10**9)
         payload = formats.px(pub, result, lang, contact)
     else:
-        columns = ", ".join(f'"{c}"' for c in pub.published_columns(spec))
-        table_rows = pub.arrow(f'select {columns} from "{spec.name}"')
+        columns = ", ".join(f'"{c}"' for c in pub.db.published_columns(spec))
+        table_rows = pub.db.arrow(f'select {columns} from "{spec.name}"')
         if fmt == "parquet":
             payload = formats.to_parquet(table_rows)
         else:
@@ -51,8 +51,8 @@ def export_table(pub: Published, table: str, fmt: str, out_dir: Path, *, plain: 
             else:
                 cube = pub.cube(table)
                 title = cube.label(lang) if cube else table
-                about = [*formats.notes(pub, lang, table), f"Kontakt: {contact}",
-                         f"Senast uppdaterad: {formats.updated(pub)}"]
+                about = [*pub.db.notes(lang, table), f"Kontakt: {contact}",
+                         f"Senast uppdaterad: {pub.db.info.updated}"]
                 payload = formats.to_xlsx(frame, spec.nulled, title, about)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, payload, mode=0o644)

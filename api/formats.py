@@ -22,21 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
+from api.cubes import CONTENTS, GEO_DIMENSIONS, TIME_DIMENSIONS, Cube, Cubes, reference_period
 from api.data import CubeData
-from api.published import (
-    CONTENT_LABELS,
-    CONTENTS,
-    GEO_DIMENSIONS,
-    NO_VALUE,
-    SOURCE,
-    SOURCE_NOTE,
-    SUPPRESSED,
-    TIME_DIMENSIONS,
-    Cube,
-    Published,
-    reference_period,
-)
-from publication.ckm import JS, D
+from core.escape import spreadsheet_cell
+from core.swedish import NO_VALUE, SUPPRESSED
+from publication.spec import COLUMNS, SOURCE, TEXT
 
 FORMATS = {  # format -> (media type, file suffix)
     "json-stat2": ("application/json; charset=utf-8", "json"),
@@ -46,43 +36,18 @@ FORMATS = {  # format -> (media type, file suffix)
     "px": ("application/octet-stream", "px"),
 }
 EXPLANATION = [
-    ("..", "Uppgiften är skyddad: för få personer för att publiceras (röjandekontroll), eller dold så att en "
+    (SUPPRESSED, "Uppgiften är skyddad: för få personer för att publiceras (röjandekontroll), eller dold så att en "
            "sådan uppgift inte kan räknas fram.", "Suppressed by disclosure control."),
-    (".", "Uppgift saknas: ingen i gruppen, eller kombinationen finns inte i tabellen.",
+    (NO_VALUE, "Uppgift saknas: ingen i gruppen, eller kombinationen finns inte i tabellen.",
      "No value: nobody in the group, or no such combination."),
 ]
-
-
-def updated(pub: Published) -> str:
-    """The build's publication time as PxWeb's `updated` (ISO 8601, UTC, with Z)."""
-    raw = pub.publication.get("published_at")
-    if not raw:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return datetime.fromisoformat(str(raw)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def notes(pub: Published, lang: str, table: str) -> list[str]:
-    threshold = pub.publication.get("disclosure_threshold", "")
-    perturbed = table in pub.perturbed
-    if lang == "en":
-        return [f"Source: {SOURCE}.", f".. = suppressed (fewer than {threshold} people, or hidden so that such a cell "
-                "cannot be worked out). . = no value.", SOURCE_NOTE,
-                *([f"The counts are perturbed by the Cell Key Method: each is moved by a few units (at most {D}), "
-                   f"parts need not add up to their totals, no count from 1 to {JS} is published, and a cell "
-                   "perturbed to 0 is left out. Shares are computed from the perturbed counts."] if perturbed else [])]
-    return [SOURCE_NOTE, f".. = uppgiften är skyddad (färre än {threshold} personer, eller dold så att en sådan "
-            "uppgift inte kan räknas fram). . = uppgift saknas.",
-            *([f"Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras med "
-               f"några enheter (högst {D}), delar summerar därför inte alltid till totalen, inget antal mellan 1 och "
-               f"{JS} publiceras, och en cell som justerats till 0 utelämnas. Andelarna räknas på de justerade "
-               "antalen."] if perturbed else [])]
 
 
 def contact(contact_text: str) -> dict:
     return {"name": contact_text, "organization": "NNS", "raw": contact_text}
 
 
-def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, contact_text: str) -> dict:
+def jsonstat(pub: Cubes, data: CubeData | None, cube: Cube, lang: str, contact_text: str) -> dict:
     """A JSON-stat 2.0 dataset: the whole cube's metadata when `data` is None, else the selection."""
     selection = data.selection if data else {d.code: d.values for d in cube.dimensions}
     dims = {}
@@ -94,8 +59,8 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
         if dim.elimination_value is not None:
             extension["eliminationValueCode"] = dim.elimination_value
         if dim.code == CONTENTS:
-            category["unit"] = {c: {"base": dim.units[c][1 if lang == "en" else 0], "decimals": dim.units[c][2]}
-                                for c in codes}
+            category["unit"] = {c: {"base": dim.units[c].en if lang == "en" else dim.units[c].sv,
+                                    "decimals": dim.units[c].decimals} for c in codes}
             extension["refperiod"] = {c: _refperiod_text(cube, lang) for c in codes}
         if dim.code in TIME_DIMENSIONS:
             extension["refperiod"] = {c: reference_period(c, dim.code) for c in codes}
@@ -112,8 +77,8 @@ def jsonstat(pub: Published, data: CubeData | None, cube: Cube, lang: str, conta
         "class": "dataset",
         "label": cube.label(lang),
         "source": SOURCE,
-        "updated": updated(pub),
-        "note": notes(pub, lang, cube.spec.name),
+        "updated": pub.db.info.updated,
+        "note": pub.db.notes(lang, cube.spec.name),
         "role": role,
         "id": [d.code for d in cube.dimensions],
         "size": [len(selection[d.code]) for d in cube.dimensions],
@@ -161,7 +126,7 @@ def _px_number(value) -> str:
     return str(value)
 
 
-def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
+def px(pub: Cubes, data: CubeData, lang: str, contact_text: str) -> bytes:
     """PC-Axis with the contents variable as the heading; suppressed cells are `".."`."""
     cube = data.cube
     stub = cube.dimensions[:-1]
@@ -170,10 +135,10 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
     lines = [
         'CHARSET="ANSI";', 'AXIS-VERSION="2013";', 'CODEPAGE="utf-8";', f'LANGUAGE="{lang}";',
         'CREATION-DATE=' + _px_quote(datetime.now(UTC).strftime("%Y%m%d %H:%M")) + ";",
-        f"DECIMALS={max(u[2] for u in contents.units.values())};", "SHOWDECIMALS=4;",
+        f"DECIMALS={max(u.decimals for u in contents.units.values())};", "SHOWDECIMALS=4;",
         f"MATRIX={_px_quote(cube.id)};", 'SUBJECT-CODE="NNS";', 'SUBJECT-AREA="Indikatorarbetet";',
         f"TITLE={_px_quote(cube.label(lang))};", f"CONTENTS={_px_quote(cube.label(lang))};",
-        f"UNITS={_px_quote(contents.units[data.selection[CONTENTS][0]][1 if lang == 'en' else 0])};",
+        f"UNITS={_px_quote(_unit_text(contents.units[data.selection[CONTENTS][0]], lang))};",
         f"STUB={_px_list([dim_label[d.code] for d in stub])};",
         f"HEADING={_px_quote(dim_label[CONTENTS])};",
         f"CONTVARIABLE={_px_quote(dim_label[CONTENTS])};",
@@ -191,13 +156,13 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
     for code in data.selection[CONTENTS]:
         key = _px_quote(contents.label_of(code, lang))
         unit = contents.units[code]
-        lines += [f"UNITS({key})={_px_quote(unit[1 if lang == 'en' else 0])};",
-                  f"PRECISION({_px_quote(dim_label[CONTENTS])},{key})={unit[2]};",
-                  f"LAST-UPDATED({key})={_px_quote(updated(pub).replace('-', '').replace('T', ' ')[:14])};",
+        lines += [f"UNITS({key})={_px_quote(_unit_text(unit, lang))};",
+                  f"PRECISION({_px_quote(dim_label[CONTENTS])},{key})={unit.decimals};",
+                  f"LAST-UPDATED({key})={_px_quote(pub.db.info.updated.replace('-', '').replace('T', ' ')[:14])};",
                   f"CONTACT({key})={_px_quote(contact_text)};",
                   f"REFPERIOD({key})={_px_quote(_refperiod_text(cube, lang))};"]
-    lines += [f"SOURCE={_px_quote(SOURCE)};", f"NOTE={_px_quote(' '.join(notes(pub, lang, cube.spec.name)))};",
-              'DATASYMBOL1=".";', 'DATASYMBOL2="..";', "DATA="]
+    lines += [f"SOURCE={_px_quote(SOURCE)};", f"NOTE={_px_quote(' '.join(pub.db.notes(lang, cube.spec.name)))};",
+              f'DATASYMBOL1="{NO_VALUE}";', f'DATASYMBOL2="{SUPPRESSED}";', "DATA="]
     width = len(data.selection[CONTENTS])
     row: list[str] = []
     for i, value in enumerate(data.values):
@@ -214,8 +179,12 @@ def px(pub: Published, data: CubeData, lang: str, contact_text: str) -> bytes:
 
 # ---- rows: csv, xlsx, parquet ----
 
+def _unit_text(unit, lang: str) -> str:
+    return unit.en if lang == "en" else unit.sv
+
+
 def units_of(columns: list[str], lang: str = "sv") -> dict[str, str]:
-    return {c: CONTENT_LABELS[c][2][1 if lang == "en" else 0] for c in columns if c in CONTENT_LABELS}
+    return {c: _unit_text(COLUMNS[c].unit, lang) for c in columns if c in COLUMNS and COLUMNS[c].unit is not TEXT}
 
 
 def displayed(frame: pd.DataFrame, nulled: list[str]) -> pd.DataFrame:
@@ -246,7 +215,8 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
 def to_csv(frame: pd.DataFrame, nulled: list[str], plain: bool = False) -> bytes:
     out = io.StringIO()
     if plain:
-        _lists_joined(frame).to_csv(out, index=False, sep=",", decimal=".", na_rep="", lineterminator="\n")
+        _texts_escaped(_lists_joined(frame)).to_csv(out, index=False, sep=",", decimal=".", na_rep="",
+                                                    lineterminator="\n")
         return out.getvalue().encode("utf-8")
     shown = displayed(frame, nulled)
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
@@ -256,7 +226,15 @@ def to_csv(frame: pd.DataFrame, nulled: list[str], plain: bool = False) -> bytes
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def _texts_escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell through core.escape.spreadsheet_cell, so that no spreadsheet runs it as a formula."""
+    texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].map(spreadsheet_cell) for c in texts})
+
+
 def _swedish(value) -> str:
+    if isinstance(value, str):
+        return spreadsheet_cell(value)
     if isinstance(value, bool):
         return "sant" if value else "falskt"
     if isinstance(value, float):
@@ -290,6 +268,8 @@ def to_xlsx(frame: pd.DataFrame, nulled: list[str], title: str, source_lines: li
                 sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
             elif isinstance(value, float) and value != value:
                 continue
+            elif isinstance(value, str):
+                sheet.write_string(r, c, spreadsheet_cell(value))  # never a formula, even when edited
             else:
                 sheet.write(r, c, value)
     sheet.freeze_panes(2, 0)

@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 
 from core.settings import Settings, get_settings
+from core.swedish import SUPPRESSED
 from publication.ckm import CELL_KEY, CKM, PERTURBED, noise
-from publication.disclosure import SUPPRESSED
-from publication.publish import build_tables
-from publication.specs import PUBLISHED
+from publication.protect import protect_publication
+from publication.spec import PUBLISHED
 
 
 def measure(settings: Settings) -> list[dict]:
     """One row per register table: cells, shown and hidden under each method, and the perturbation."""
-    suppressed = build_tables(settings.warehouse, settings.disclosure_threshold, "suppression")
-    perturbed = build_tables(settings.warehouse, settings.disclosure_threshold, CKM)
+    suppressed = protect_publication(settings.warehouse, settings.disclosure_threshold, "suppression")
+    perturbed = protect_publication(settings.warehouse, settings.disclosure_threshold, CKM)
     rows = []
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         for name, rule in PERTURBED.items():

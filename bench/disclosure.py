@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 
 from core.settings import Settings, get_settings
+from core.swedish import SUPPRESSED
 from publication.attack import attack_file
-from publication.disclosure import SUPPRESSED
-from publication.specs import PUBLISHED
+from publication.spec import PUBLISHED
 
 
 def hidden_shares(settings: Settings, published: Path) -> dict[str, dict]:
@@ -50,7 +50,7 @@ def hidden_shares(settings: Settings, published: Path) -> dict[str, dict]:
 
 
 def measure(settings: Settings) -> dict:
-    published = settings.publish / "marts.duckdb"
+    published = settings.published_database
     started = time.monotonic()
     report = attack_file(published, settings.disclosure_threshold)
     return {

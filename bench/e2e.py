@@ -31,18 +31,18 @@ def main() -> int:
     os.environ["NNS_HOME"] = str(Path(args.home).resolve())
 
     from core.settings import get_settings
-    from operations import airflow_local
+    from operations.orchestration import embedded
     from synthetic.demo import _output_to
 
     settings = get_settings()
     if args.prepare:
-        airflow_local.prepare(settings)
+        embedded.prepare(settings)
         return 0
-    log_file = Path(args.log) if args.log else settings.home / "logs" / "bench-airflow.log"
+    log_file = Path(args.log) if args.log else settings.logs / "bench-airflow.log"
     run_after = datetime.fromisoformat(args.run_after) if args.run_after else None
     result = {"dags": []}
     with _output_to(log_file):
-        airflow_local.prepare(settings)  # a no-op when --prepare ran first
+        embedded.prepare(settings)  # a no-op when --prepare ran first
         imported = time.monotonic()
         import airflow  # noqa: F401  (import cost reported on its own)
 
@@ -50,7 +50,7 @@ def main() -> int:
         for dag_id in args.dags.split(","):
             step = time.monotonic()
             # nns_collect is the only DAG whose schedule reads the date (the calendar).
-            state = airflow_local.run_dag(dag_id, run_after=run_after if dag_id == "nns_collect" else None)
+            state = embedded.run_dag(dag_id, run_after=run_after if dag_id == "nns_collect" else None)
             result["dags"].append({"dag_id": dag_id, "state": state, "wall_s": round(time.monotonic() - step, 2)})
     result["in_process_s"] = round(time.monotonic() - started, 2)
     if args.out:

@@ -32,8 +32,9 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "### End to end",
         "",
         f"On `{name}` the largest stages are the mapped ingest tasks ({p['ingest_tasks']} tasks, {_s(collect)} "
-        f"summed, {p['ingest_per_task_s']:.2f} s each), the reports ({_s(reports)}), the quality gate "
-        f"({_s(_stage(p, 'nns_build.quality_gate'))}) and the dbt build ({_s(dbt)}).",
+        f"summed, {p['ingest_per_task_s']:.2f} s each), the reports ({_s(reports)}), staging "
+        f"({_s(_stage(p, 'nns_build.stage'))}) and the quality gate ({_s(_stage(p, 'nns_build.quality_gate'))}), "
+        f"and the dbt build ({_s(dbt)}).",
         "",
         "- **Per mapped task in `nns_collect`.** Under `dag.test()` every task instance goes through Airflow's "
         "in-process Execution API: a FastAPI app (Cadwyn-versioned routes) behind a WSGI bridge, on the SQLite "
@@ -51,12 +52,13 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
-        f"- **Quality gate** ({_s(_stage(p, 'nns_build.quality_gate'))}). It writes the one candidate, "
+        f"- **Staging and the quality gate** ({_s(_stage(p, 'nns_build.stage'))} and "
+        f"{_s(_stage(p, 'nns_build.quality_gate'))}). Staging writes the one candidate, "
         "protected: disclosure control (`publication.linked`, `publication.disclosure`) protects every published "
         "table as one linked system, checking each connected block of equations for recoverable cells (a dense "
         "SVD for small blocks, LSQR projections for large ones, OpenBLAS on one thread), in rounds with the "
         "attacker's audit (`publication.attack`, HiGHS linear programs) until the audit finds nothing. The "
-        "blocking suite `disclosure_attack` then audits the written file once more, independently "
+        "gate's blocking suite `disclosure_attack` then audits the written file once more, independently "
         f"({_s(p['disclosure']['audit_seconds_median'])} on this profile), and the Great "
         "Expectations suites of what changed run. Publishing is then a checksum check and a rename "
         f"({_s(_stage(p, 'nns_build.publish'))}). A structural fix, if the gate must get faster: protect only "

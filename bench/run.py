@@ -203,7 +203,7 @@ def analyst_queries(settings: Settings, repeats: int = QUERY_REPEATS) -> dict:
     for block in re.split(r"^-- query: ", text, flags=re.MULTILINE)[1:]:
         name, _, sql = block.partition("\n")
         queries[name.split()[0]] = sql.strip().rstrip(";")
-    path = settings.publish / "marts.duckdb"
+    path = settings.published_database
     started = time.perf_counter()
     con = duckdb.connect(str(path), read_only=True)
     connect_ms = (time.perf_counter() - started) * 1000
@@ -262,7 +262,7 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     left = sorted(p.name for p in settings.inbox.rglob("*") if p.is_file())
     if left:
         raise RuntimeError(f"the end-to-end night left {len(left)} file(s) in the inbox: {left[:5]}")
-    result["e2e"]["dbt_build"] = floor.run_results_summary(settings.home / "dbt_target")
+    result["e2e"]["dbt_build"] = floor.run_results_summary(settings.dbt_target)
     result["e2e"]["stages"] = stages(result["e2e"])
     print(f"    {result['e2e']['wall_s']:.0f} s, peak {result['e2e']['peak_tree_rss_gib']:.2f} GiB; "
           "analyst queries ...", flush=True)

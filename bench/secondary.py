@@ -24,9 +24,9 @@ from core.settings import get_settings
 from publication.attack import attack_tables
 from publication.disclosure import SUPPRESSED, Incidence, hidden_from_the_start
 from publication.linked import linked_system
-from publication.publish import in_key_order, protect_frames, read_marts
+from publication.protect import in_key_order, protect_frames, read_marts
 from publication.secondary import MinimumLoss
-from publication.specs import PUBLISHED
+from publication.spec import PUBLISHED
 
 SPEC = {t.name: t for t in PUBLISHED}
 BOUNDED = ["indicator_results", "indicator11_outcomes", "gender_analysis"]  # the two, and the one they share

@@ -51,7 +51,7 @@ class SetAside:
 
 
 def folder(settings: Settings) -> Path:
-    return settings.lake / "set_aside"
+    return settings.set_aside
 
 
 def record_path(settings: Settings, submission_id: str) -> Path:

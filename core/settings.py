@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # How the register count tables are protected (docs/analysts.md): suppression, or the Cell Key Method.
@@ -159,10 +161,34 @@ class Settings:
             raise ValueError("NNS_API_MAX_CELLS must be at least 1")
         return settings
 
-    # The data home's layout, derived from `home` so there is one place to move it.
+    def local_date(self, moment: datetime | None = None) -> date:
+        """The operator's calendar day (NNS_TIMEZONE) at `moment` (UTC if naive), now if None."""
+        moment = moment or datetime.now(ZoneInfo("UTC"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def as_of_day(self, today: date | None = None) -> date:
+        """A build's day: `today` if given, else NNS_AS_OF (the demo and the benchmark replay a night), else today."""
+        if today is not None:
+            return today
+        return date.fromisoformat(self.as_of) if self.as_of else self.local_date()
+
+    # The data home's layout, derived from `home`: every path the product reads or writes comes
+    # from here (docs/operations.md, "The data home"), so there is one place to move it.
     @property
     def inbox(self) -> Path:
         return self.home / "inbox"
+
+    @property
+    def register_inbox(self) -> Path:
+        """Where agencies drop register extracts (a folder of the inbox)."""
+        return self.inbox / "register"
+
+    @property
+    def arrivals(self) -> Path:
+        """When each inbox file was first seen unchanged (ingest/inbox.py)."""
+        return self.home / "arrivals"
 
     @property
     def lake(self) -> Path:
@@ -171,6 +197,10 @@ class Settings:
     @property
     def raw(self) -> Path:
         return self.lake / "raw"
+
+    def raw_source(self, source: str) -> Path:
+        """Landed Parquet of one source (`survey` or `register`), a folder per submission."""
+        return self.raw / source
 
     @property
     def archive(self) -> Path:
@@ -185,22 +215,81 @@ class Settings:
         return self.lake / "ledger"
 
     @property
+    def set_aside(self) -> Path:
+        """Submissions an operator set aside (`nns quarantine`), one record each."""
+        return self.lake / "set_aside"
+
+    @property
     def warehouse(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder: the manifest, run results, compiled SQL."""
+        return self.home / "dbt_target"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def status(self) -> Path:
+        """The operator's state files: the writer lock, the last build, what changed."""
+        return self.home / "status"
+
+    @property
+    def writer_lock(self) -> Path:
+        return self.status / "writer.lock"
+
+    @property
+    def build_log(self) -> Path:
+        return self.status / "last_build.json"
+
+    @property
+    def space_reserve(self) -> Path:
+        return self.status / ".space-reserve"
+
+    @property
+    def fingerprints(self) -> Path:
+        return self.status / "fingerprints.json"
+
+    @property
+    def quality(self) -> Path:
+        """The gate's working folder: its GX file data context, and the staged candidate's record."""
+        return self.home / "quality"
+
+    @property
+    def candidate_record(self) -> Path:
+        """What the staging step wrote for the gate to judge (publication/stage.py)."""
+        return self.quality / "candidate.json"
 
     @property
     def publish(self) -> Path:
         return self.home / "publish"
 
     @property
+    def published_database(self) -> Path:
+        """The analyst database: written only by publication/, read by api/ and report/ through one reader."""
+        return self.publish / "marts.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.publish / "report"
+
+    @property
     def quality_docs(self) -> Path:
-        """The gate's Data Docs and result: a symlink swapped to each run's folder."""
+        """The gate's page, its verdict (gate.json) and Data Docs: a symlink swapped to each run's folder."""
         return self.publish / "quality"
 
     @property
     def feedback(self) -> Path:
-        """Swedish feedback documents for rejected submissions, one per file."""
+        """Swedish feedback pages for rejected submissions, one per file."""
         return self.home / "feedback"
+
+    @property
+    def airflow_home(self) -> Path:
+        """The embedded Airflow of `nns demo` and `nns airflow` (SQLite metadata)."""
+        return self.home / "airflow"
 
     def dbt_env(self) -> dict[str, str]:
         """The environment a dbt subprocess needs to find this data home."""

@@ -1,8 +1,9 @@
-"""nns_build: when new data has landed, build the warehouse (dbt), gate it, publish, and write reports.
+"""nns_build: when new data has landed, build the warehouse (dbt), stage, gate, publish, and write reports.
 
-The quality gate (Great Expectations) runs between dbt and publication: a blocking
-failure fails the run, publishes nothing, and leaves the Data Docs in publish/quality/.
-dbt, the gate and publishing share the one-slot pool: one DuckDB writer at a time.
+Staging writes the one protected candidate (disclosure control); the quality gate (Great
+Expectations and the disclosure audits) judges it; publishing renames exactly that file. A
+blocking failure fails the run, publishes nothing, and leaves the Data Docs in publish/quality/.
+dbt, staging, the gate and publishing share the one-slot pool: one DuckDB writer at a time.
 
 A night builds only what changed (docs/operations.md, "What a night rebuilds"). Triggered
 by hand, the params do what `nns build --full --data-docs` and `nns report --all` do.
@@ -13,8 +14,8 @@ from datetime import datetime
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from operations import tasks
-from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
+from operations.orchestration import tasks
+from operations.orchestration.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURVEYS_LANDED, WAREHOUSE_POOL
 
 
 @dag(
@@ -38,6 +39,13 @@ def nns_build():
         tasks.build_warehouse(params)
 
     @task(pool=WAREHOUSE_POOL)
+    def stage() -> str:
+        try:
+            return tasks.stage()
+        except tasks.NotRetryable as refused:
+            raise AirflowFailException(str(refused)) from None
+
+    @task(pool=WAREHOUSE_POOL)
     def quality_gate(params=None) -> str:
         try:
             return tasks.quality_gate(params)
@@ -52,7 +60,7 @@ def nns_build():
     def reports(params=None) -> str:
         return tasks.reports(params)
 
-    dbt_build() >> quality_gate() >> publish() >> reports()
+    dbt_build() >> stage() >> quality_gate() >> publish() >> reports()
 
 
 nns_build()

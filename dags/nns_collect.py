@@ -5,8 +5,8 @@ from datetime import datetime
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from operations import tasks
-from operations.assets import DEFAULT_ARGS, SURVEYS_LANDED
+from operations.orchestration import tasks
+from operations.orchestration.assets import DEFAULT_ARGS, SURVEYS_LANDED
 
 
 @dag(

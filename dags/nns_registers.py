@@ -9,8 +9,8 @@ from datetime import datetime
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from operations import tasks
-from operations.assets import DEFAULT_ARGS, REGISTERS_LANDED
+from operations.orchestration import tasks
+from operations.orchestration.assets import DEFAULT_ARGS, REGISTERS_LANDED
 
 
 @dag(

@@ -18,10 +18,10 @@ import pandas as pd
 
 from core.catalogue import NATION, load_catalogue, parse_period, period_bounds
 from core.settings import Settings
+from core.swedish import SUPPRESSED
 from publication.attack import InconsistentPublication, attack_file
 from publication.audit import audit_findings
-from publication.disclosure import SUPPRESSED
-from publication.specs import COUNT_COLUMNS, PUBLISHED
+from publication.spec import COUNT_COLUMNS, PUBLISHED
 
 LANDED_VIEWS = {"collection": "collection_counts"}  # table -> staging entity, where the names differ
 

@@ -1,6 +1,9 @@
-"""The quality gate: run every suite on its frame, write Data Docs, decide.
+"""The quality gate: judge the staged candidate and the warehouse it came from, and decide.
 
-`run_gate(settings)` runs between the dbt build and publication. It copies the
+`run_gate(settings, candidate)` runs between staging (publication.stage, which wrote the
+protected candidate) and promotion (publication.promote, which renames it). It writes nothing
+the analysts read: it judges the file it is given, and records its verdict with the checksum
+of that file (gate.json; expectations.verdict reads it). It copies the
 committed file data context (expectations/gx) to the data home, so a read-only
 checkout works and each run's results stay with the data; runs one checkpoint
 per suite on that suite's DataFrame; writes its own page (gate.html) and
@@ -45,8 +48,10 @@ from core.files import atomic_symlink
 from core.settings import Settings
 from expectations.frames import FRAMES, Sources
 from expectations.suites import GX_DIR, SUITE_DEFINITIONS, SUITE_SOURCES
+from expectations.verdict import last_result
 from ingest.contract import INSATS_RE
-from publication.publish import candidate_path, discard_candidate, record_gated, warehouse_identity, write_publication
+from publication.candidate import Candidate
+from publication.checksum import published_checksum
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ class GateResult:
     seconds: float
     checks: list[Finding]
     docs: str  # the gate's own page; GX's Data Docs are linked from it
-    # The candidate it passed: {"candidate", "checksum" (publication.checksum), "warehouse", ...}; None if failed.
+    # The candidate it judged: {"candidate", "checksum" (publication.checksum) of the file it judged}.
     publication: dict | None = None
     suites_run: list[str] = field(default_factory=list)
     scope: str = "every suite"  # why these suites ran (operations.changes.gate_scope)
@@ -185,7 +190,7 @@ def _finding(suite: str, result) -> Finding:
 
 def _prepare_context(settings: Settings, docs_dir: Path):
     """A fresh copy of the committed context under the data home, its Data Docs aimed at docs_dir."""
-    root = settings.home / "quality"
+    root = settings.quality
     context_dir = root / "gx"
     shutil.rmtree(context_dir, ignore_errors=True)
     shutil.copytree(GX_DIR, context_dir, ignore=shutil.ignore_patterns("uncommitted"))
@@ -227,9 +232,9 @@ def carried_findings(settings: Settings, sources: list[str] | None) -> dict[str,
             and all(f.passed or f.severity == "warning" for f in found)}
 
 
-def run_gate(settings: Settings, *, raise_on_failure: bool = True, sources: list[str] | None = None,
-             scope: str = "every suite", data_docs: bool = False) -> GateResult:
-    """Validate the warehouse and the candidate publication it writes.
+def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool = True,
+             sources: list[str] | None = None, scope: str = "every suite", data_docs: bool = False) -> GateResult:
+    """Validate the warehouse and `candidate`, the protected publication staged from it.
 
     `sources`: run only the suites of these sources (and the disclosure audits); None runs all.
     `data_docs`: build GX's Data Docs even if nothing fails.
@@ -238,8 +243,8 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True, sources: list
     settings.publish.mkdir(parents=True, exist_ok=True)
     docs_dir = settings.publish / f".quality-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     docs_dir.mkdir()
-    warehouse = warehouse_identity(settings)  # under the writer lock: nothing rebuilds it meanwhile
-    candidate = candidate_path(settings)
+    path = candidate.path(settings)
+    judged = {"candidate": candidate.name, "checksum": published_checksum(path)}  # the file as judged
     carried = carried_findings(settings, sources)
     to_run = [name for name in SUITE_DEFINITIONS if name not in carried]
     context = _prepare_context(settings, docs_dir)
@@ -247,11 +252,9 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True, sources: list
     checks: list[Finding] = []
     crash_points.checkpoint("gate.started")
     try:
-        write_publication(settings, candidate)  # the one protected file; publish promotes it as it is
-        crash_points.checkpoint("gate.candidate_written")
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse_db:
-            tables = Sources(warehouse_db, candidate, settings)
+            tables = Sources(warehouse_db, path, settings)
             for name in SUITE_DEFINITIONS:
                 if name in carried:
                     checks += carried[name]
@@ -275,17 +278,11 @@ def run_gate(settings: Settings, *, raise_on_failure: bool = True, sources: list
             context.build_data_docs()
         crash_points.checkpoint("gate.docs")
     except BaseException:
-        discard_candidate(settings, candidate)
         shutil.rmtree(docs_dir, ignore_errors=True)
         raise
-    publication = None
-    if passed:
-        publication = record_gated(settings, candidate, warehouse)
-    else:
-        discard_candidate(settings, candidate)
     result = GateResult(passed=passed, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
                         seconds=round(time.monotonic() - started, 1), checks=checks,
-                        docs=str(settings.quality_docs / "gate.html"), publication=publication,
+                        docs=str(settings.quality_docs / "gate.html"), publication=judged,
                         suites_run=to_run, scope=scope if carried else "every suite",
                         data_docs=data_docs or not passed)
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
@@ -319,10 +316,3 @@ def render_page(result: GateResult, docs_dir: Path, zone: str = "Europe/Stockhol
     return env.get_template("gate.html.j2").render(
         result=result, checks=checks, details=details, ran_at=local_time(result.ran_at, zone),
         descriptions={name: description for name, (description, _) in SUITE_DEFINITIONS.items()})
-
-
-def last_result(settings: Settings) -> dict | None:
-    """The last gate's summary (publish/quality/gate.json), for `nns status`."""
-    path = settings.quality_docs / "gate.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-

@@ -122,7 +122,7 @@ def check(path: Path) -> None:
 
 def _state_path(settings: Settings, path: Path) -> Path:
     key = hashlib.sha256(f"{path.parent.name}/{path.name}".encode("utf-8", "surrogateescape")).hexdigest()
-    return settings.home / "arrivals" / f"{key}.json"
+    return settings.arrivals / f"{key}.json"
 
 
 def observe(path: Path, settings: Settings, now: float | None = None) -> Observation:

@@ -65,11 +65,11 @@ def write_parquet(path: Path, schema: pa.Schema, rows: list[tuple]) -> None:
 
 def ensure_lake(settings: Settings) -> None:
     """Create the data home's folders and the zero-row schema files dbt reads."""
-    for folder in (settings.inbox, settings.inbox / "register", settings.archive, settings.quarantine,
+    for folder in (settings.inbox, settings.register_inbox, settings.archive, settings.quarantine,
                    settings.ledger, settings.publish):
         folder.mkdir(parents=True, exist_ok=True)
     for source, tables in SCHEMAS.items():
-        schema_dir = settings.raw / source / "_schema"
+        schema_dir = settings.raw_source(source) / "_schema"
         if all((schema_dir / f"{t}.parquet").exists() for t in tables):
             continue
         staged = StagedDir(schema_dir)
@@ -90,7 +90,7 @@ def sweep_temporaries(settings: Settings, *, older_than: float = 3600.0) -> list
     """
     cutoff = time.time() - older_than
     removed = []
-    folders = [settings.raw / "survey", settings.raw / "register", settings.archive, settings.ledger,
+    folders = [settings.raw_source("survey"), settings.raw_source("register"), settings.archive, settings.ledger,
                settings.quarantine, *settings.quarantine.glob("*/")]
     for folder in folders:
         for path in folder.glob(".*"):
@@ -115,6 +115,6 @@ def drop_stale_outcome(settings: Settings, source: str, submission_id: str, stat
     a folder that nothing reads (dbt takes the status from the ledger). The lake then holds
     what one fresh ingest of these bytes would have written: raw or quarantine, not both.
     """
-    stale = settings.quarantine / submission_id if status == "accepted" else settings.raw / source / submission_id
+    stale = settings.quarantine / submission_id if status == "accepted" else settings.raw_source(source) / submission_id
     if stale.exists():
         shutil.rmtree(stale)

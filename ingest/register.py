@@ -58,7 +58,7 @@ class Extract:
 
 
 def register_inbox(settings: Settings) -> Path:
-    return settings.inbox / "register"
+    return settings.register_inbox
 
 
 def parse_name(name: str) -> Extract | None:
@@ -434,7 +434,7 @@ def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, r
 def _land(con, settings: Settings, extract: Extract, record: LedgerRecord, warnings: list[Problem]) -> None:
     submission_id = record.submission_id
     table = "participants" if extract.kind == "sus" else "income"
-    target = settings.raw / "register" / submission_id
+    target = settings.raw_source("register") / submission_id
     staged = files.StagedDir(target)
     try:
         writer = _write_sus if extract.kind == "sus" else _write_income

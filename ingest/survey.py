@@ -181,7 +181,7 @@ def _land(settings: Settings, name: SubmissionName, parsed: Parsed, record: Ledg
           warnings: list[Problem]) -> None:
     submission_id = record.submission_id
     schemas = lake.SCHEMAS["survey"]
-    target = settings.raw / "survey" / submission_id
+    target = settings.raw_source("survey") / submission_id
     staged = files.StagedDir(target)
     keys = (submission_id, name.federation_code, name.period)
     try:

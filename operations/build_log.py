@@ -6,6 +6,7 @@ step itself (through `track`), whichever way it was started (Airflow or the CLI)
     {"updated_at": "...",
      "steps": {"dbt_build":    {"status": "success", "started_at": "...", "finished_at": "...",
                                 "seconds": 41.2, "pid": 123, "host": "worker-1"},
+               "stage":        {"status": "success", ..., "candidate": ".candidate-<id>.duckdb", ...},
                "quality_gate": {"status": "failed", ..., "error": "first lines of the reason"},
                "publish":      {"status": "success", ..., "path": "publish/marts.duckdb",
                                 "checksum": "<publication.checksum of the published file>"}}}
@@ -34,13 +35,13 @@ from core.files import atomic_write_json
 from core.ledger import now_utc
 from core.settings import Settings
 
-STEPS = ("dbt_build", "quality_gate", "publish")
+STEPS = ("dbt_build", "stage", "quality_gate", "publish")
 ERROR_LINES = 8
 RESERVE_BYTES = 256 * 1024  # kept free for the failure record of a step that filled the disk
 
 
 def status_path(settings: Settings) -> Path:
-    return settings.home / "status" / "last_build.json"
+    return settings.build_log
 
 
 def read_build_status(settings: Settings) -> dict:
@@ -51,7 +52,7 @@ def read_build_status(settings: Settings) -> dict:
 
 
 def reserve_path(settings: Settings) -> Path:
-    return settings.home / "status" / ".space-reserve"
+    return settings.space_reserve
 
 
 def keep_reserve(settings: Settings) -> None:

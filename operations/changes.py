@@ -41,6 +41,7 @@ from core.catalogue import load_catalogue
 from core.files import atomic_write_json
 from core.ledger import now_utc
 from core.settings import REPO_ROOT, Settings
+from warehouse.identity import warehouse_identity
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ GATE_FILES = ("expectations/gx/expectations/*.json", "expectations/frames.py", "
 
 
 def state_path(settings: Settings) -> Path:
-    return settings.home / "status" / "fingerprints.json"
+    return settings.fingerprints
 
 
 def read_state(settings: Settings) -> dict:
@@ -134,30 +135,6 @@ def fingerprints(settings: Settings) -> dict[str, str]:
     return {**input_fingerprints(settings), "project": project_fingerprint(settings), "gate": gate_fingerprint()}
 
 
-def warehouse_identity(settings: Settings) -> dict | None:
-    """Size and modification time of the warehouse file and its WAL: any write changes them.
-
-    Not the inode: a copied data home (a backup restored, a test's copy) is the same warehouse.
-    """
-    if not settings.warehouse.exists():
-        return None
-    stat = settings.warehouse.stat()
-    wal = Path(f"{settings.warehouse}.wal")
-    return {"mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "wal_size": wal.stat().st_size if wal.exists() else 0}
-
-
-def as_of_day(settings: Settings, today: date | None = None) -> date:
-    """The build's day: NNS_AS_OF when set (the demo and the benchmark replay a night), else today."""
-    if today is not None:
-        return today
-    if settings.as_of:
-        return date.fromisoformat(settings.as_of)
-    # Lazy: operations.steps imports this module; local_date is the one rule for the local date.
-    from operations.steps import local_date
-
-    return local_date(None, settings)
-
-
 def closing_window(settings: Settings, day: date):
     """The collection window that closes on `day`, if any."""
     return next((w for w in load_catalogue(settings.catalogue_dir).windows if w.closes_on == day), None)
@@ -191,7 +168,7 @@ class BuildPlan:
 def plan_build(settings: Settings, *, full: bool = False, today: date | None = None) -> BuildPlan:
     """Decide what tonight's dbt build builds (see the module's docstring for the rules)."""
     current = fingerprints(settings)
-    day = as_of_day(settings, today)
+    day = settings.as_of_day(today)
     built = read_state(settings).get("built") or {}
     previous = built.get("fingerprints") or {}
     changed = [s for s in SOURCES if current[s] != previous.get(s)]
@@ -223,13 +200,6 @@ def record_built(settings: Settings, plan: BuildPlan, warehouse: dict | None) ->
     state["built"] = {"fingerprints": plan.fingerprints, "warehouse": warehouse, "at": now_utc(),
                       **plan.to_dict()}
     _write_state(settings, state)
-
-
-def forget_built(settings: Settings) -> None:
-    """The warehouse may no longer be what the record says (a failed build): the next one builds everything."""
-    state = read_state(settings)
-    if state.pop("built", None) is not None:
-        _write_state(settings, state)
 
 
 def record_published(settings: Settings) -> None:

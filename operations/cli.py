@@ -27,12 +27,12 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from api.cubes import open_cubes
 from api.export import EXPORT_FORMATS, ExportRefused, export_table
-from api.published import NotPublished, open_published
 from core import set_aside
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
-from ingest.inbox import RefusedFile
+from ingest.inbox import RefusedFile, is_temporary
 from ingest.personnummer import redact
 from ingest.register import MissingPseudonymKey
 from ingest.submission import refused_in_inbox
@@ -40,7 +40,8 @@ from ingest.template import SubmissionContent, write_workbook
 from operations import changes, steps
 from operations.rerun import rerun
 from operations.status import render_text, status_report
-from publication.publish import PublicationRefused
+from publication.candidate import PublicationRefused
+from publication.reader import NotPublished
 from warehouse.lock import BuildFailed, writer_lock
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -111,13 +112,14 @@ def cmd_template(args) -> int:
 
 
 def files_in(given: Path) -> list[Path]:
-    """A path as given, or for a folder every entry in it and below but folders (sorted; hidden and
-    temporary names, e.g. `.part` uploads and Excel's `~$` lock files, left alone). A symlink or a
-    FIFO among them is offered too, so that ingest refuses it with its reason instead of skipping it."""
+    """A path as given, or for a folder every entry in it and below but folders (sorted), leaving out
+    what ingest.inbox.is_temporary calls temporary (hidden names, Excel's `~$` lock files, `.part`
+    uploads and the like) in any part of the path. A symlink or a FIFO among them is offered too, so
+    that ingest refuses it with its reason instead of skipping it."""
     if not given.is_dir():
         return [given]
     return sorted(p for p in given.rglob("*") if (p.is_symlink() or not p.is_dir())
-                  and not any(part.startswith((".", "~$")) for part in p.relative_to(given).parts))
+                  and not any(is_temporary(part) for part in p.relative_to(given).parts))
 
 
 def cmd_ingest(args) -> int:
@@ -182,6 +184,10 @@ def cmd_build(args) -> int:
             print(f"Warehouse built: {settings.warehouse} ({built.get('selector') or 'everything'}: "
                   f"{'; '.join(built.get('reasons') or [])})")
             if spinner:
+                spinner.update("staging the protected candidate (disclosure control)")
+            candidate = steps.stage_publication(settings)
+            print(f"Staged: {candidate.name} (disclosure control: {candidate.method})")
+            if spinner:
                 spinner.update("quality gate (Great Expectations)")
             print(steps.quality_gate(settings, data_docs=args.data_docs).summary())
             if spinner:
@@ -217,7 +223,7 @@ def cmd_quarantine(args) -> int:
 
 def cmd_report(args) -> int:
     settings = get_settings()
-    if not (settings.publish / "marts.duckdb").exists():
+    if not settings.published_database.exists():
         print("Nothing published yet: run `nns build` first", file=sys.stderr)
         return EXIT_USAGE
     bar = progress_display()
@@ -236,7 +242,7 @@ def cmd_status(args) -> int:
         print(f"No data home at {settings.home}: set NNS_HOME", file=sys.stderr)
         return EXIT_USAGE
     try:
-        day = date.fromisoformat(args.date) if args.date else steps.local_date(None, settings)
+        day = date.fromisoformat(args.date) if args.date else settings.local_date()
     except ValueError:
         print(f"Not a date: {args.date!r} (use e.g. 2026-11-20)", file=sys.stderr)
         return EXIT_USAGE
@@ -257,7 +263,7 @@ def cmd_status(args) -> int:
 def cmd_sql(args) -> int:
     settings = get_settings()
     # Analysts read the published database; operators may look inside the warehouse.
-    database = settings.warehouse if args.warehouse else settings.publish / "marts.duckdb"
+    database = settings.warehouse if args.warehouse else settings.published_database
     if not settings.home.is_dir():
         print(f"No data home at {settings.home}: set NNS_HOME to the data home, e.g. "
               "`export NNS_HOME=/srv/nns` (see .env.example)", file=sys.stderr)
@@ -286,14 +292,14 @@ def cmd_sql(args) -> int:
 def cmd_run(args) -> int:
     """Run a DAG in-process with embedded Airflow (what `make demo` and the tests use)."""
     # Lazy: importing Airflow takes 1.5–6 s, which only this command needs.
-    from operations import airflow_local
+    from operations.orchestration import embedded
 
     settings = get_settings()
-    airflow_local.prepare(settings)
+    embedded.prepare(settings)
     run_after = datetime.fromisoformat(args.run_after) if args.run_after else None
     if run_after and run_after.tzinfo is None:
         run_after = run_after.replace(tzinfo=ZoneInfo(settings.timezone))
-    state = airflow_local.run_dag(args.dag_id, run_after=run_after, conf=json.loads(args.conf or "{}"))
+    state = embedded.run_dag(args.dag_id, run_after=run_after, conf=json.loads(args.conf or "{}"))
     print(f"{args.dag_id}: {state}")
     return EXIT_OK if state.endswith("success") else EXIT_PROBLEM
 
@@ -306,7 +312,7 @@ def cmd_serve(args) -> int:
     from api.app import create_app
 
     settings = get_settings()
-    database = settings.publish / "marts.duckdb"
+    database = settings.published_database
     if not database.exists():
         print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
         return EXIT_USAGE
@@ -321,7 +327,7 @@ def cmd_serve(args) -> int:
 def cmd_export(args) -> int:
     settings = get_settings()
     try:
-        pub = open_published(settings.publish / "marts.duckdb")
+        pub = open_cubes(settings.published_database)
     except NotPublished as exc:
         print(f"nns export: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 
-from operations import airflow_api
+from operations.orchestration import rest_api
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -62,15 +62,15 @@ def print_collect(result: CollectResult, run_label: str, out=print) -> None:
 def rerun(settings, *, federation: str | None, file_name: str | None, force: bool = False,
           build: bool = True, timeout: float = 1800, out=print) -> int:
     conf = conf_for(federation, file_name, force)
-    api = airflow_api.from_settings(settings)  # ValueError (usage) when half-configured
+    api = rest_api.from_settings(settings)  # ValueError (usage) when half-configured
     if api is None:
         return rerun_locally(settings, conf, build=build, out=out)
     try:
         return rerun_through_api(api, conf, build=build, timeout=timeout, out=out)
-    except airflow_api.WaitTimeout as exc:
+    except rest_api.WaitTimeout as exc:
         out(f"nns rerun: {exc}")
         return EXIT_PROBLEM
-    except airflow_api.AirflowAPIError as exc:
+    except rest_api.AirflowAPIError as exc:
         out(f"nns rerun: the deployment's API at {api.url} refused or failed: {exc}")
         return EXIT_USAGE if exc.status in (None, 401, 403, 404) else EXIT_PROBLEM
 
@@ -97,17 +97,17 @@ def rerun_through_api(api, conf: dict, *, build: bool, timeout: float, out=print
 
 
 def rerun_locally(settings, conf: dict, *, build: bool, out=print) -> int:
-    # Lazy: embedded Airflow costs 1.5–6 s to import and must be configured first (airflow_local).
-    from operations import airflow_local
+    # Lazy: embedded Airflow costs 1.5–6 s to import and must be configured first (orchestration.embedded).
+    from operations.orchestration import embedded
 
     out(f"No deployment configured (NNS_AIRFLOW_API_URL): running nns_collect here with {conf}")
-    airflow_local.prepare(settings)
-    state, tis = airflow_local.run_dag_with_tasks("nns_collect", conf=conf)
+    embedded.prepare(settings)
+    state, tis = embedded.run_dag_with_tasks("nns_collect", conf=conf)
     result = summarise(state, tis)
     print_collect(result, "(embedded Airflow)", out)
     code = _collect_exit(result, conf, out)
     if build and result.announced:
-        build_state = airflow_local.run_dag("nns_build")
+        build_state = embedded.run_dag("nns_build")
         out(f"nns_build (embedded Airflow): {build_state}")
         if not build_state.endswith("success"):
             return EXIT_PROBLEM

@@ -15,13 +15,13 @@ import duckdb
 
 from core import ledger, set_aside
 from core.catalogue import load_catalogue
-from core.feedback_page import feedback_path
 from core.ledger import LedgerRecord
 from core.settings import Settings
+from feedback.page import feedback_path
 from ingest.personnummer import key_fingerprint, redact
 from ingest.submission import refused_in_inbox
-from operations import airflow_api
 from operations.build_log import STEPS, build_summary
+from operations.orchestration import rest_api
 
 
 @dataclass
@@ -109,7 +109,7 @@ def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> st
     """The feedback page to send to the federation (surveys only; None if it was not written)."""
     if record.is_register or not errors.get("file_name"):
         return None
-    page = feedback_path(settings, errors)  # the rule lives in core: report.feedback takes 2 s to import
+    page = feedback_path(settings, errors)
     return str(page.relative_to(settings.home)) if page.exists() else None
 
 
@@ -192,19 +192,19 @@ def _set_aside_actions(settings: Settings) -> list[dict]:
 
 def operator_actions(settings: Settings, limit: int = 10) -> dict | None:
     """Who triggered, cleared, marked, paused or set aside what, newest first: the deployment's event
-    log (/api/v2/eventLogs, operations.airflow_api.OPERATOR_EVENTS) and the set-aside records in the
+    log (/api/v2/eventLogs, operations.orchestration.rest_api.OPERATOR_EVENTS) and the set-aside records in the
     lake. None when there is no deployment and nothing was ever set aside."""
     local = _set_aside_actions(settings)
     error, remote = None, []
     try:
-        api = airflow_api.from_settings(settings)
+        api = rest_api.from_settings(settings)
         entries = api.event_logs(limit=limit) if api is not None else []
     except ValueError as exc:
         api, entries, error = None, [], str(exc)
-    except airflow_api.AirflowAPIError as exc:
+    except rest_api.AirflowAPIError as exc:
         refusals = {401: f"HTTP 401, the API does not accept {settings.airflow_user}'s password",
                     403: f"HTTP 403, {settings.airflow_user}'s role may not read the event log (operator or "
-                         "viewer may, operations.access)"}
+                         "viewer may, operations.orchestration.access)"}
         api, entries, error = True, [], refusals.get(exc.status) or str(exc)[-300:]
     if api is None and error is None and not local:
         return None

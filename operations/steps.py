@@ -10,28 +10,25 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from core import files, ledger
 from core.catalogue import load_catalogue
 from core.settings import Settings
+from expectations.verdict import passed_candidate
+from feedback.page import write_feedback
 from ingest import lake
 from ingest.outcome import Outcome
 from ingest.personnummer import redact
 from ingest.submission import finish_interrupted, ingest_submission, is_new, waiting_extracts, waiting_surveys
 from operations import changes
 from operations.build_log import track
+from publication.candidate import PublicationRefused, read_staged
+from publication.checksum import published_checksum
+from publication.promote import promote
 from warehouse.dbt import inject_fault, run_dbt
 from warehouse.lock import writer_lock
 
 log = logging.getLogger(__name__)
-
-
-def local_date(moment: datetime | None, settings: Settings) -> date:
-    moment = moment or datetime.now(ZoneInfo("UTC"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(ZoneInfo(settings.timezone)).date()
 
 
 def should_collect(settings: Settings, run_after: datetime | None, *, ignore_calendar: bool = False) -> bool:
@@ -39,7 +36,7 @@ def should_collect(settings: Settings, run_after: datetime | None, *, ignore_cal
     if ignore_calendar:
         log.info("Collection calendar ignored on request")
         return True
-    day = local_date(run_after, settings)
+    day = settings.local_date(run_after)
     window = load_catalogue(settings.catalogue_dir).open_window(day)
     if window is None:
         log.info("No collection window is open on %s: nothing to collect", day)
@@ -107,10 +104,6 @@ def ingest_with_feedback(path: Path, settings: Settings, *, force: bool = False)
     """One mapped ingest task: ingest the file; a rejected survey file gets its Swedish feedback page."""
     outcome = ingest_submission(Path(path), settings, force=force)
     if outcome.status == "rejected" and not outcome.record.is_register and not outcome.known:
-        # Lazy: the report package (matplotlib, WeasyPrint) costs 0.8 s to import, which every
-        # mapped ingest task would pay; only a rejected file needs it.
-        from report.feedback import write_feedback
-
         log.info("Feedback for the sender: %s", write_feedback(settings, outcome.submission_id))
     return outcome
 
@@ -142,29 +135,46 @@ def build_warehouse(settings: Settings, *, full: bool = False, today: date | Non
         return output
 
 
+def stage_publication(settings: Settings):
+    """Protect every published table and write them once, as the candidate the gate judges.
+
+    Raises publication.candidate.PublicationRefused when disclosure control cannot protect the marts.
+    """
+    # Lazy: disclosure control imports scipy and the attacker's audit (1 s), which no other step needs.
+    from publication.stage import stage_candidate
+
+    with writer_lock(settings, "stage"), track(settings, "stage") as result:
+        candidate = stage_candidate(settings)
+        result.update(candidate=candidate.name, checksum=candidate.checksum, method=candidate.method)
+        return candidate
+
+
 def quality_gate(settings: Settings, *, data_docs: bool = False, today: date | None = None):
-    """Run the GX suites on the landed data, the marts and the candidate publication.
+    """Judge the staged candidate: the GX suites on the landed data and the marts, the disclosure
+    audits on the candidate.
 
     Only the suites of what changed since the last publication, and the disclosure audits
     always (operations.changes.gate_scope). GX's Data Docs are built when something blocks,
     on `data_docs`, and on the night a collection window closes.
-    Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure.
+    Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure, and
+    publication.candidate.PublicationRefused when nothing is staged.
     """
     # Lazy: importing Great Expectations takes 3.5 s, which every other step would pay.
     from expectations.gate import GateFailed, run_gate
 
     # It reads the warehouse and swaps publish/quality: a writer like the others.
     with writer_lock(settings, "quality_gate"), track(settings, "quality_gate") as result:
+        candidate = read_staged(settings)
+        if candidate is None or not candidate.path(settings).exists():
+            raise PublicationRefused("Nothing is staged for the gate to judge: run the stage step (nns build)")
         scope = changes.gate_scope(settings)
-        closing = changes.closing_window(settings, changes.as_of_day(settings, today)) is not None
-        gate = run_gate(settings, raise_on_failure=False, sources=scope.sources, scope=scope.reason,
+        closing = changes.closing_window(settings, settings.as_of_day(today)) is not None
+        gate = run_gate(settings, candidate, raise_on_failure=False, sources=scope.sources, scope=scope.reason,
                         data_docs=data_docs or closing)
         result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
                       warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)),
                       suites_run=len(gate.suites_run), carried=gate.carried, scope=scope.reason,
-                      data_docs=gate.data_docs)
-        if gate.publication:
-            result.update(candidate=gate.publication["candidate"], checksum=gate.publication["checksum"])
+                      data_docs=gate.data_docs, candidate=candidate.name, checksum=gate.publication["checksum"])
         if not gate.passed:
             raise GateFailed(gate.summary())
         return gate
@@ -173,19 +183,10 @@ def quality_gate(settings: Settings, *, data_docs: bool = False, today: date | N
 def publish_marts(settings: Settings) -> Path:
     """Promote the candidate the quality gate passed to publish/marts.duckdb (a rename), or refuse.
 
-    Raises publication.publish.PublicationRefused when no gated candidate matches the warehouse.
+    Raises publication.candidate.PublicationRefused when no gated candidate matches the warehouse.
     """
-    # Lazy: publication.publish imports the attacker's audit (scipy), which no other task needs.
-    from publication.checksum import published_checksum
-    from publication.publish import publish, read_gated
-
     with writer_lock(settings, "publish"), track(settings, "publish") as result:
-        # Files of a killed gate or an older layout (never read by anyone); safe to drop under the lock.
-        gated = read_gated(settings)
-        for leftover in [*settings.publish.glob(".marts-*.duckdb*"), *settings.publish.glob(".candidate-*")]:
-            if not gated or not leftover.name.startswith(gated["candidate"]):
-                leftover.unlink(missing_ok=True)
-        path = publish(settings)
+        path = promote(settings, passed_candidate(settings))
         changes.record_published(settings)
         result.update(path=str(path.relative_to(settings.home)), checksum=published_checksum(path))
         return path
@@ -196,6 +197,7 @@ def write_reports(settings: Settings, *, pdf: bool = True, progress=None, rewrit
 
     Only the reports whose rows changed since they were written (report.build), unless `rewrite_all`.
     """
-    from report.build import build_reports  # lazy for the same reason as write_feedback above
+    # Lazy: the report package (matplotlib, WeasyPrint) takes seconds to import, which no other step needs.
+    from report.build import build_reports
 
     return build_reports(settings, pdf=pdf, progress=progress, rewrite_all=rewrite_all)

@@ -7,7 +7,7 @@ publication.disclosure or publication.publish). It reads only the published tabl
 writes down every relation a reader knows:
 
 - **margins** (docs: "Status, suppression and what is hidden"): the parts add up to
-  the total along each margin of `publication.specs` (kön to T, federations to RIKET,
+  the total along each margin of `publication.spec` (kön to T, federations to RIKET,
   insatser and supports to `alla`). In the survey tables T also holds the unpublished
   "annat eller vill ej uppge" group: T − K − M is an unknown of its own, ≥ 0;
 - **shared cells across tables**: where an indicator has one question in a
@@ -40,27 +40,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from core.catalogue import NATION
-from publication.specs import PUBLISHED
+from core.swedish import SUPPRESSED
+from publication.reader import PublishedDatabase
+from publication.spec import PUBLISHED
 
-HIDDEN = ".."
-# The count of people an attacker reasons about, per protected table (published columns).
-ATTACKED_COUNT = {
-    "indicator_results": "n",
-    "indicator_trends": "n",
-    "collection_status": "rows_received",
-    "collection_summary": "questionnaires",
-    "indicator11_outcomes": "n_observed",
-    "gender_analysis": "participants",
-    "support_transitions": "participants",
-}
-FOLLOWUP_BASE = 6
+# The count of people an attacker reasons about, per protected table: the one its margins add up in.
+ATTACKED_COUNT = {t.name: t.margin_count for t in PUBLISHED if t.protected}
 TOLERANCE = 1e-6
 CAP_FACTOR = 1000
 
@@ -120,7 +111,7 @@ class _Model:
             if df is None:
                 continue
             self.values[name] = np.nan_to_num(df[column].to_numpy(dtype=float, na_value=np.nan))
-            hidden = (df["status"] == HIDDEN).to_numpy()
+            hidden = (df["status"] == SUPPRESSED).to_numpy()
             for row in np.flatnonzero(hidden):
                 self.cell[(name, int(row))] = self._unknown(name, int(row), f"{name}[{int(row)}].{column}")
 
@@ -207,17 +198,17 @@ def _followups(model: _Model) -> None:
         return
     keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
     national = df[(df.federation_code == NATION) & (df.gender == "T") & (df.insats == "alla")
-                  & (df.support_at_start == "alla") & (df.status != HIDDEN)]
+                  & (df.support_at_start == "alla") & (df.status != SUPPRESSED)]
     observed = {(c, m): v for c, m, v in national[["cohort_year", "followup_months", "n_observed"]].itertuples(
         index=False)}
     position = {tuple(k): i for i, k in enumerate(df[keys + ["followup_months"]].itertuples(index=False))}
-    points = sorted(df.followup_months.unique())
+    points = sorted(df.followup_months.unique())  # the first is the base every later point is compared with
     for key in df[keys].drop_duplicates().itertuples(index=False):
         rows = [(m, position.get((*key, m))) for m in points]
         rows = [(m, r) for m, r in rows if r is not None]
         for (m1, r1), (m2, r2) in zip(rows, rows[1:], strict=False):
             complete = (observed.get((key[0], m2)) is not None
-                        and observed.get((key[0], m2)) == observed.get((key[0], FOLLOWUP_BASE)))
+                        and observed.get((key[0], m2)) == observed.get((key[0], points[0])))
             model.relate(f"n_observed {m2} vs {m1} months {tuple(key)}",
                          [("indicator11_outcomes", r2, 1.0), ("indicator11_outcomes", r1, -1.0)],
                          equality=complete)
@@ -228,13 +219,15 @@ def _anonymous(model: _Model) -> None:
     if outcomes is None or gender is None:
         return
     keys = ["cohort_year", "federation_code", "insats", "gender"]
-    base = outcomes[(outcomes.followup_months == FOLLOWUP_BASE) & (outcomes.support_at_start == "alla")]
+    first = outcomes.followup_months.min()  # the first follow-up point
+    base = outcomes[(outcomes.followup_months == first) & (outcomes.support_at_start == "alla")]
     observed = {tuple(k): int(i) for i, k in zip(base.index, base[keys].itertuples(index=False), strict=True)}
     for position, key in enumerate(gender[keys].itertuples(index=False)):
         row = observed.get(tuple(key))
         if row is None:
             continue
-        label = f"gender_analysis{tuple(key)}: participants minus n_observed at 6 months (anonymous, unobserved)"
+        label = (f"gender_analysis{tuple(key)}: participants minus n_observed at {first} months "
+                 "(anonymous, unobserved)")
         remainder = model._unknown("gender_analysis", None, label)
         model.relate(f"anonymous remainder {tuple(key)}",
                      [("gender_analysis", position, 1.0), ("indicator11_outcomes", row, -1.0)], {remainder: -1.0})
@@ -436,16 +429,12 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackRepo
 
 def read_published(path: Path) -> dict[str, pd.DataFrame]:
     """The published tables the attack reads, as they are in the file (perturbed tables left out)."""
-    wanted = [*ATTACKED_COUNT, "federations"]
-    with duckdb.connect(str(path), read_only=True) as con:
-        existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
-        columns = {r[0] for r in con.execute(
-            "select column_name from duckdb_columns() where table_name = 'publication'").fetchall()}
-        listed = (con.execute("select perturbed_tables from publication").fetchone()[0] or ""
-                  if "perturbed_tables" in columns else "")
-        perturbed = {name.strip() for name in listed.split(",")}
-        return {name: con.execute(f"select * from {name}").df() for name in wanted
-                if name in existing and name not in perturbed}
+    db = PublishedDatabase(path)
+    try:
+        return {name: db.table_frame(name) for name in [*ATTACKED_COUNT, "federations"]
+                if db.has(name) and name not in db.info.perturbed}
+    finally:
+        db.close()
 
 
 def attack_file(path: Path, threshold: int) -> AttackReport:

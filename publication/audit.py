@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from publication.disclosure import SHOWN, SUPPRESSED, Margin
-from publication.specs import COUNT_COLUMNS, PUBLISHED, PublishedTable
+from core.swedish import SUPPRESSED
+from publication.spec import COUNT_COLUMNS, PUBLISHED, SHOWN, Margin, PublishedTable
 
 
 def audit_findings(path: Path, threshold: int) -> list[dict]:

@@ -23,7 +23,7 @@ Key Method", is what a reader is told; this module is the one place it is done.
   `python -m publication.ckm` writes the table again; a test checks it is unchanged.
 
 Shares are computed from the perturbed counts. `perturb` is called from one place,
-publication.publish.build_tables.
+publication.protect.protect_publication.
 """
 
 from __future__ import annotations
@@ -37,18 +37,17 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp, minimize
 from scipy.special import logsumexp
 
-from publication.disclosure import SHOWN
-from publication.specs import PUBLISHED
+from publication.rounding import share_half_up
+from publication.spec import CKM_LARGEST_CHANGE, CKM_NEVER_SHOWN_UP_TO, PUBLISHED, SHOWN
 
 CKM = "ckm"
 KEY_RANGE = 256  # dbt var ckm_key_range (a test keeps the two equal)
-D = 8  # the largest absolute perturbation
+D = CKM_LARGEST_CHANGE  # the largest absolute perturbation
 V = 7  # the variance of the perturbation, in every row of the table
-JS = 4  # counts 1..JS are never published as such
+JS = CKM_NEVER_SHOWN_UP_TO  # counts 1..JS are never published as such
 FLAT = JS + D + 1  # from this count up every perturbation in [-D, D] is allowed: one row serves them all
 PTABLE = Path(__file__).with_name("ptable.csv")
 CELL_KEY = "_cell_key"  # the mart column of a count's cell key: <count>_cell_key
-SHARE_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -148,16 +147,6 @@ def noise(counts, cell_keys) -> np.ndarray:
 
 
 # -- publishing --------------------------------------------------------------------------------
-
-
-def share_half_up(part: pd.Series, whole: pd.Series) -> pd.Series:
-    """part / whole rounded half up to SHARE_DECIMALS exactly (as the marts' round_ratio), at most 1
-    (a perturbed part can exceed its perturbed whole); null where whole is 0."""
-    whole = whole.astype("int64")
-    part = np.minimum(part.astype("int64"), whole)
-    scale = 10 ** SHARE_DECIMALS
-    units = (2 * scale * part + whole) // (2 * whole.where(whole > 0, 1))
-    return (units / scale).where(whole > 0)
 
 
 SECRET_CHECK = "intermediate.int_register__ckm_secret_check"

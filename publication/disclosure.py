@@ -20,7 +20,7 @@ suppression and what is hidden"):
 3. Exact check: each connected block of hidden rows is solved as linear algebra;
    if a small hidden count is still determined, one more cell of its equations is
    hidden (chosen by the next minimum-loss solve). Repeat until nothing changes.
-4. The attacker's check (publication.publish.protect_frames): cells the
+4. The attacker's check (publication.protect.protect_frames): cells the
    attacker's LP audit (publication.attack) can still bound inside
    [1, threshold − 1] are passed back as `forced` and the rules run again.
 
@@ -40,19 +40,9 @@ from scipy.sparse import bmat, csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import lsqr
 
+from core.swedish import SUPPRESSED
 from publication.secondary import MinimumLoss, loss_weights
-
-SUPPRESSED = ".."
-SHOWN = "ok"
-
-
-@dataclass(frozen=True)
-class Margin:
-    """Within one table: the rows whose `part` column differs add up to the row where it is `total`."""
-
-    part: str  # e.g. "gender"
-    total: str  # e.g. "T"
-    hidden_remainder: bool = False  # the total also includes a part never published ("annat")
+from publication.spec import SHOWN, Margin
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The relations a reader knows from the docs or the data, written as equations ove
 published cells of all tables at once, so that a cell that appears in two tables is
 suppressed the same way in both:
 
-- each table's margins (`publication.specs`), with "annat eller vill ej uppge"
+- each table's margins (`publication.spec`), with "annat eller vill ej uppge"
   (T − K − M in the survey tables) as an unpublished remainder of its own;
 - shared cells: a single-question indicator's trend cell is the result cell of the
   federations that report as its federation;
@@ -26,9 +26,7 @@ import pandas as pd
 
 from core.catalogue import NATION
 from publication.disclosure import LinkedSystem
-from publication.specs import PUBLISHED
-
-FOLLOWUP_BASE = 6
+from publication.spec import PUBLISHED
 
 
 def linked_system(frames: dict[str, pd.DataFrame], reporting: dict[str, str]) -> tuple[LinkedSystem,
@@ -78,12 +76,13 @@ def _followups(system: LinkedSystem, df: pd.DataFrame, offset: int) -> None:
     observed = dict(zip(zip(national.cohort_year, national.followup_months, strict=True), national.n_observed,
                         strict=True))
     keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
-    base = {tuple(k): i for i, k in zip(df.index[df.followup_months == FOLLOWUP_BASE],
-                                       df.loc[df.followup_months == FOLLOWUP_BASE, keys].itertuples(index=False),
+    first = df.followup_months.min()  # the first follow-up point: every later one is compared with it
+    base = {tuple(k): i for i, k in zip(df.index[df.followup_months == first],
+                                       df.loc[df.followup_months == first, keys].itertuples(index=False),
                                        strict=True)}
     for i, (*key, months) in enumerate(df[keys + ["followup_months"]].itertuples(index=False)):
-        at_base = observed.get((key[0], FOLLOWUP_BASE))
-        if months == FOLLOWUP_BASE or at_base is None or observed.get((key[0], months)) != at_base:
+        at_base = observed.get((key[0], first))
+        if months == first or at_base is None or observed.get((key[0], months)) != at_base:
             continue  # complete only where the national n_observed is known and unchanged since 6 months
         if (row := base.get(tuple(key))) is not None:
             system.add(offset + i, [offset + row])
@@ -92,7 +91,7 @@ def _followups(system: LinkedSystem, df: pd.DataFrame, offset: int) -> None:
 def _anonymous(system: LinkedSystem, frames, offsets) -> None:
     outcomes, gender = frames["indicator11_outcomes"], frames["gender_analysis"]
     keys = ["cohort_year", "federation_code", "insats", "gender"]
-    at_base = (outcomes.followup_months == FOLLOWUP_BASE) & (outcomes.support_at_start == "alla")
+    at_base = (outcomes.followup_months == outcomes.followup_months.min()) & (outcomes.support_at_start == "alla")
     base = {tuple(k): int(i) for i, k in zip(outcomes.index[at_base], outcomes.loc[at_base, keys].itertuples(
         index=False), strict=True)}
     observed = outcomes.n_observed.to_numpy(dtype=float)

@@ -19,32 +19,31 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.catalogue import NATION
 from core.files import atomic_write_json, atomic_write_text, staged_file
 from core.settings import Settings
+from core.swedish import GENDER_NAMES, GENDERS, SUPPRESSED, decimal, missing, num, pct, pp, sort_key, swedish_date
+from publication.reader import PublishedDatabase
 
 from . import charts
-from .data import Published
+from .data import ReportData
 from .pdf import write_pdf
-from .swedish import GENDERS, decimal, missing, num, pct, pp, sort_key, swedish_date
 
 __all__ = ["FEDERATIONS_PER_JOB", "build_reports", "pct", "num", "pp", "swedish_date"]
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 GROUP_ORDER = ["deltagare", "personal", "styrelse", "chefsgrupp", "medremittent"]
-FOLLOWUPS = (6, 12, 24)
 
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters.update(pct=pct, num=num, pp=pp, decimal=decimal)
     env.globals["css"] = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    env.globals["GENDERS"] = GENDERS
+    env.globals.update(GENDERS=GENDERS, GENDER_NAMES=GENDER_NAMES, SUPPRESSED=SUPPRESSED)
     return env
 
 
@@ -63,8 +62,8 @@ def _share(cell, column: str = "positive_share"):
     return _none(cell[column]) if cell and cell.get("status", "ok") == "ok" else None
 
 
-def _group_names(db: Published) -> dict[str, str]:
-    return dict(db.con.execute("select distinct respondent_group, respondent_group_name from questions").fetchall())
+def _group_names(db: ReportData) -> dict[str, str]:
+    return dict(db.db.query("select distinct respondent_group, respondent_group_name from questions"))
 
 
 def _ordered(groups) -> list[str]:
@@ -86,7 +85,7 @@ NO_REGISTERS = ("Publiceringen innehåller ingen fullständig registeruppföljni
                 "Kön spelar roll saknas.")
 
 
-def national_context(db: Published, period: str | None) -> dict:
+def national_context(db: ReportData, period: str | None) -> dict:
     """`period` is None when the publication holds no survey results (registers only)."""
     names = _group_names(db)
     registers = registers_context(db) if db.has_registers() else None
@@ -219,7 +218,7 @@ def summary_sentences(context: dict) -> list[str]:
     return sentences[:8]
 
 
-def registers_context(db: Published) -> dict | None:
+def registers_context(db: ReportData) -> dict | None:
     """Indicator 11 and the gender analysis, from the published register marts (db.indicator11)."""
     data = db.indicator11()
     if data is None:
@@ -233,12 +232,12 @@ def registers_context(db: Published) -> dict | None:
     table = []
     for year in cohorts:
         row = {"cohort": int(year)}
-        for months in FOLLOWUPS:
+        for months in data["followups"]:
             for gender in GENDERS:
                 row[f"{months}{gender}"] = _value(national, cohort_year=year, followup_months=months, gender=gender)
         table.append(row)
     series = {f"{m} månader": [(str(y), _share(_value(national, cohort_year=y, followup_months=m, gender="T"),
-                                              "share_sustainable")) for y in cohorts] for m in FOLLOWUPS}
+                                              "share_sustainable")) for y in cohorts] for m in data["followups"]}
     spread = data["federations"]
     spread = spread[(spread.cohort_year == cohort) & (spread.followup_months == 12)]
     nation12 = _value(national, cohort_year=cohort, followup_months=12, gender="T")
@@ -283,6 +282,7 @@ def registers_context(db: Published) -> dict | None:
     return {
         "cohort": int(cohort),
         "cohorts": [int(c) for c in cohorts],
+        "followups": data["followups"],
         "table": table,
         "nation12": nation12,
         "trend": charts.trend(series, [str(c) for c in cohorts], "Hållbart självförsörjande per avslutsår, riket",
@@ -331,7 +331,7 @@ def popular_context(national: dict) -> dict:
     }
 
 
-def federation_context(db: Published, period: str, federation_code: str, name: str, common: dict) -> dict:
+def federation_context(db: ReportData, period: str, federation_code: str, name: str, common: dict) -> dict:
     """`common`: group_names, threshold, today and the national indicator 11 values."""
     results = db.federation_results(period, federation_code)
     names = common["group_names"]
@@ -403,7 +403,7 @@ def _write(path: Path, html: str, pdf: bool) -> None:
 def _federation_reports(published: Path, out: Path, period: str, rows: list[tuple[str, str]], common: dict,
                         pdf: bool) -> int:
     """One job's federation reports (it opens its own read-only connection)."""
-    db = Published.open(published)
+    db = ReportData.open(published)
     template = _environment().get_template("federation.html.j2")
     try:
         for code, name in rows:
@@ -416,7 +416,7 @@ def _federation_reports(published: Path, out: Path, period: str, rows: list[tupl
 
 def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int:
     """The national report and its popular version, as one job; returns the documents written."""
-    db = Published.open(published)
+    db = ReportData.open(published)
     try:
         env = _environment()
         slug = period.replace("/", "-") if period else "register"
@@ -429,7 +429,7 @@ def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int
     return 2  # documents written
 
 
-def _common(db: Published) -> dict:
+def _common(db: ReportData) -> dict:
     """What the federation reports share with the national one, read without drawing
     anything, so that every report can start at once."""
     common = {"group_names": _group_names(db), "threshold": db.threshold(), "today": swedish_date(date.today())}
@@ -438,7 +438,7 @@ def _common(db: Published) -> dict:
         national = db.indicator11_national()
         common["cohort"] = int(cohort)
         common["nation_i11"] = {(int(year), months): _none(row["share_sustainable"])
-                                for year in sorted(national.cohort_year.unique()) for months in FOLLOWUPS
+                                for year in sorted(national.cohort_year.unique()) for months in db.followups()
                                 if (row := _value(national, cohort_year=year, followup_months=months, gender="T"))}
     return common
 
@@ -466,14 +466,15 @@ NATIONAL_ROWS = {
 }
 
 
-def _digest(con, table: str, where: str | None = None, period: str | None = None, by_federation: bool = False):
+def _digest(db: PublishedDatabase, table: str, where: str | None = None, period: str | None = None,
+            by_federation: bool = False):
     """md5 of the rows (each as text, in order) of `table`, all or `where`; per federation if asked."""
     rows = "md5(string_agg(t::varchar, chr(10) order by t::varchar))"
     if by_federation:
-        return dict(con.execute(f"select federation_code, {rows} from {table} t group by all").fetchall())
+        return dict(db.query(f"select federation_code, {rows} from {table} t group by all"))
     sql = f"select {rows} from {table} t" + (f" where {where}" if where else "")
     parameters = {k: v for k, v in (("period", period), ("nation", NATION)) if f"${k}" in sql}
-    return con.execute(sql, parameters).fetchone()[0]
+    return db.query(sql, parameters)[0][0]
 
 
 def code_fingerprint() -> str:
@@ -493,15 +494,15 @@ def report_keys(published: Path, period: str | None, codes: list[str], pdf: bool
     the national report; the federation's and the nation's rows of FEDERATION_TABLES for a
     federation's), the catalogue tables, the threshold, the periods, the report code and
     whether PDFs are written. The date printed in a report is not part of it."""
-    con = duckdb.connect(str(published), read_only=True)
+    db = PublishedDatabase.open(published)
     try:
-        common = repr((code_fingerprint(), pdf, period, con.execute(
+        common = repr((code_fingerprint(), pdf, period, db.query(
             "select disclosure_threshold, (select list(distinct period order by period) from indicator_results) "
-            "from publication").fetchone(), [_digest(con, t) for t in CATALOGUE_TABLES]))
-        national = [_digest(con, t, where, period) for t, where in NATIONAL_ROWS.items()]
-        by_federation = {t: _digest(con, t, by_federation=True) for t in FEDERATION_TABLES}
+            "from publication")[0], [_digest(db, t) for t in CATALOGUE_TABLES]))
+        national = [_digest(db, t, where, period) for t, where in NATIONAL_ROWS.items()]
+        by_federation = {t: _digest(db, t, by_federation=True) for t in FEDERATION_TABLES}
     finally:
-        con.close()
+        db.close()
 
     def key(*parts) -> str:
         return hashlib.sha256(repr((common, *parts)).encode()).hexdigest()
@@ -546,10 +547,10 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
     are jobs for a pool of `workers` processes, national first, so both cores
     stay busy until the last report. `progress(done, total)` is called as
     documents are finished (the CLI draws a bar with it)."""
-    published = settings.publish / "marts.duckdb"
-    out = settings.publish / "report"
+    published = settings.published_database
+    out = settings.reports
     report_progress = progress or (lambda done, total: None)
-    db = Published.open(published)
+    db = ReportData.open(published)
     try:
         period = db.latest_period()
         chosen = db.participation(period)

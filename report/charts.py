@@ -24,8 +24,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .escape import chart_text  # noqa: E402
-from .swedish import num, pct  # noqa: E402
+from core.escape import chart_text  # noqa: E402
+from core.swedish import SUPPRESSED, num, pct  # noqa: E402
 
 MIN_TEXT_PT = 9
 plt.rcParams.update({
@@ -165,7 +165,7 @@ def ranked(rows: list[tuple[str, str, float | None]], national: float | None, ti
     ax.grid(axis="y", color="#e4e4e4")
     _legend(fig, ax, 2)
     table = [[str(i), code, name, pct(value)] for i, (code, name, value) in enumerate(shown, start=1)]
-    table += [["", code, name, ".."] for code, name, _ in hidden]
+    table += [["", code, name, SUPPRESSED] for code, name, _ in hidden]
     alt = (f"Stapeldiagram, {title.lower()}: {len(shown)} förbund rangordnade"
            + (f" från {pct(shown[0][2])} ({shown[0][0]}) till {pct(shown[-1][2])} ({shown[-1][0]})" if shown else "")
            + (f"; riket {pct(national)}" if national is not None else "")
@@ -180,7 +180,7 @@ def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
     for i, (_label, women, men) in enumerate(rows):
         for offset, value, key, name, hatch in ((-0.19, women, "K", "Kvinnor", None), (0.19, men, "M", "Män", "//")):
             if value is None:
-                ax.text(0.01, i + offset, "..", va="center", color="#444")
+                ax.text(0.01, i + offset, SUPPRESSED, va="center", color="#444")
             else:
                 ax.barh(i + offset, value, height=0.36, color=COLOURS[key], hatch=hatch, edgecolor="white",
                         linewidth=0, label=name if i == 0 else None)
@@ -214,7 +214,7 @@ def comparison(rows: list[tuple[str, float | None, float | None, float | None, f
                         label="95 % konfidensintervall" if i == 0 else None)
             ax.plot(own, i, "o", color=COLOURS["own"], markersize=6, label=chart_text(who) if i == 0 else None)
         else:
-            ax.text(0.01, i, "..", va="center", color="#444")
+            ax.text(0.01, i, SUPPRESSED, va="center", color="#444")
     ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 1.02)
@@ -222,7 +222,7 @@ def comparison(rows: list[tuple[str, float | None, float | None, float | None, f
     ax.xaxis.set_major_formatter(FuncFormatter(_percent))
     ax.grid(axis="x", color="#e4e4e4")
     _legend(fig, ax, 3)
-    table = [[label, pct(own), f"{pct(low)}–{pct(high)}" if own is not None else "..", pct(nation)]
+    table = [[label, pct(own), f"{pct(low)}–{pct(high)}" if own is not None else SUPPRESSED, pct(nation)]
              for label, own, low, high, nation in rows]
     alt = (f"Punktdiagram, {title.lower()}: {who}s andel positiva svar med konfidensintervall mot rikets, "
            f"{len(rows)} rader. Värdena finns i tabellen Alla resultat.")
@@ -234,7 +234,7 @@ def bars(rows: list[tuple[str, float | None]], title: str, what: str = "Andel po
     fig, ax = plt.subplots(figsize=(FULL, 0.9 + 0.28 * len(rows)), layout="constrained")
     for i, (_label, value) in enumerate(rows):
         if value is None:
-            ax.text(0.01, i, "..", va="center", color="#444")
+            ax.text(0.01, i, SUPPRESSED, va="center", color="#444")
         else:
             ax.barh(i, value, height=0.7, color=COLOURS["nation"])
             ax.text(value + 0.01, i, pct(value), va="center")

@@ -6,40 +6,42 @@ what an analyst can query, disclosure control included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from core.catalogue import NATION
+from publication.reader import PublishedDatabase
 
 
-@dataclass
-class Published:
-    con: duckdb.DuckDBPyConnection
+class ReportData:
+    """The queries the reports make, over one build of the published database (publication.reader)."""
+
+    def __init__(self, db: PublishedDatabase):
+        self.db = db
 
     @classmethod
-    def open(cls, path: Path) -> Published:
-        return cls(duckdb.connect(str(path), read_only=True))
+    def open(cls, path: Path) -> ReportData:
+        return cls(PublishedDatabase.open(path))
 
     def close(self) -> None:
-        self.con.close()
+        self.db.close()
 
     def df(self, sql: str, params: dict | None = None) -> pd.DataFrame:
-        params = dict(params or {})
-        if "$nation" in sql:  # the national code has one home, core.catalogue.NATION
-            params["nation"] = NATION
-        return self.con.execute(sql, params).df()
+        return self.db.df(sql, params)
+
+    def one(self, sql: str, params: dict | None = None):
+        """The first value of the first row."""
+        return self.db.query(sql, params)[0][0]
 
     def latest_period(self) -> str:
-        return self.con.execute("select max(period) from indicator_results").fetchone()[0]
+        return self.one("select max(period) from indicator_results")
 
     def periods(self) -> list[str]:
-        return [r[0] for r in self.con.execute("select distinct period from indicator_results order by 1").fetchall()]
+        return [r[0] for r in self.db.query("select distinct period from indicator_results order by 1")]
 
     def threshold(self) -> int:
-        return int(self.con.execute("select disclosure_threshold from publication").fetchone()[0])
+        return self.db.threshold
 
     def collection(self, period: str) -> pd.DataFrame:
         return self.df("""
@@ -125,15 +127,19 @@ class Published:
     # --- registers: indicator 11 and the gender analysis ---
 
     def has_registers(self) -> bool:
-        return bool(self.con.execute("select count(*) from indicator11_outcomes").fetchone()[0])
+        return bool(self.one("select count(*) from indicator11_outcomes"))
 
     def indicator11_cohort(self) -> int | None:
         """The latest cohort whose 12-month follow-up is complete (everyone in the cohort observed)."""
-        row = self.con.execute("""
+        return self.one("""
             select max(cohort_year) from indicator11_outcomes
             where federation_code = $nation and gender = 'T' and insats = 'alla' and support_at_start = 'alla'
-              and followup_months = 12 and is_complete""", {"nation": NATION}).fetchone()
-        return row[0]
+              and followup_months = 12 and is_complete""", {"nation": NATION})
+
+    def followups(self) -> list[int]:
+        """The follow-up points, months after an insats ended (the marts' dbt var followup_months)."""
+        return [int(m) for (m,) in self.db.query(
+            "select distinct followup_months from indicator11_outcomes order by 1")]
 
     def indicator11_national(self) -> pd.DataFrame:
         """Complete follow-up points only: a partial point is never a headline or part of a trend."""
@@ -181,19 +187,18 @@ class Published:
             order by support_at_start, support_at_end, gender""", {"cohort": cohort})
 
     def support_labels(self) -> dict[str, str]:
-        return dict(self.con.execute("select category, label_sv from support_categories").fetchall())
+        return dict(self.db.query("select category, label_sv from support_categories"))
 
     # --- catalogue names and participation ---
 
     def insatser(self) -> dict[str, tuple[str, int]]:
         """{code: (Swedish name, sort order)} from the catalogue's insatser."""
-        return {code: (name, order) for code, name, order in self.con.execute(
-            "select insats, name_sv, sort_order from insatser").fetchall()}
+        return {code: (name, order) for code, name, order in self.db.query(
+            "select insats, name_sv, sort_order from insatser")}
 
     def support_order(self) -> list[str]:
         """Support categories in the documented order: public support, own support, other, none."""
-        return [r[0] for r in self.con.execute("select category from support_categories order by tie_priority")
-                .fetchall()]
+        return [r[0] for r in self.db.query("select category from support_categories order by tie_priority")]
 
     def participation(self, period: str) -> pd.DataFrame:
         """Every federation that existed in the period, and whether it sent questionnaires for it."""
@@ -228,6 +233,7 @@ class Published:
         if cohort is None:
             return None
         return {"cohort": int(cohort),
+                "followups": self.followups(),
                 "national": self.indicator11_national(),
                 "federations": self.indicator11_federations(cohort),
                 "by_insats": self.indicator11_breakdown(cohort, "insats"),

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from core import ledger
 from core.catalogue import load_catalogue
 from core.settings import get_settings
-from expectations.gate import last_result
-from operations import airflow_local
+from expectations.verdict import last_result
+from operations.orchestration import embedded
 from synthetic import PROFILES, generate
 
 MARKER = ".nns-demo"
@@ -86,22 +86,22 @@ def run_demo(home: Path, profile: str) -> int:
         print(f"NNS_SEEDED_FAULT={settings.seeded_fault}: a mart will be corrupted after dbt; "
               f"the quality gate must refuse to publish it.")
 
-    log_file = settings.home / "logs" / "demo-airflow.log"
+    log_file = settings.logs / "demo-airflow.log"
     print(f"Running nns_collect for the night of {run_after:%Y-%m-%d} (Airflow logs: {log_file}) ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        airflow_local.prepare(settings)
-        collect_state = airflow_local.run_dag("nns_collect", run_after=run_after)
+        embedded.prepare(settings)
+        collect_state = embedded.run_dag("nns_collect", run_after=run_after)
     timings["nns_collect"] = time.monotonic() - step
     print(f"  {collect_state} in {timings['nns_collect']:.0f} s. Running nns_registers ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        registers_state = airflow_local.run_dag("nns_registers")
+        registers_state = embedded.run_dag("nns_registers")
     timings["nns_registers"] = time.monotonic() - step
     print(f"  {registers_state} in {timings['nns_registers']:.0f} s. Running nns_build ...", flush=True)
     step = time.monotonic()
     with _output_to(log_file):
-        build_state = airflow_local.run_dag("nns_build")
+        build_state = embedded.run_dag("nns_build")
     timings["nns_build"] = time.monotonic() - step
     print(f"  {build_state} in {timings['nns_build']:.0f} s.", flush=True)
 
@@ -129,10 +129,10 @@ def run_demo(home: Path, profile: str) -> int:
     feedback = sorted(settings.feedback.rglob("*.html")) if settings.feedback.exists() else []
     print(f"Feedback:   {len(feedback)} page(s) for rejected files in {settings.feedback}/")
     print(f"Data home:  {settings.home}")
-    published = settings.publish / "marts.duckdb"
+    published = settings.published_database
     print(f"Published:  {published}  " + ("(analysts: read-only, see docs/analysts.md)" if gate and gate["passed"]
                                           else "(NOT updated by this build)" if published.exists() else "(nothing)"))
-    print(f"Reports:    {settings.publish / 'report'}/")
+    print(f"Reports:    {settings.reports}/")
     print("Timings:    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f", total {time.monotonic() - started:.0f} s")
     print()

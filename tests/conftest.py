@@ -99,7 +99,7 @@ def small_build(tmp_path_factory):
     Returns its data home; tests that change anything copy it first (see `published_home`).
     """
     from ingest.submission import ingest_submission, waiting_extracts, waiting_surveys
-    from operations.steps import build_warehouse, publish_marts, quality_gate
+    from operations.steps import build_warehouse, publish_marts, quality_gate, stage_publication
     from synthetic import generate
 
     home = tmp_path_factory.mktemp("small-build")
@@ -112,6 +112,7 @@ def small_build(tmp_path_factory):
         for path in waiting_extracts(s):
             assert ingest_submission(path, s).status == "accepted"
         build_warehouse(s)
+        stage_publication(s)
         quality_gate(s)
         publish_marts(s)
     return home

@@ -244,7 +244,7 @@ class Deployment:
         self.startup_timeout = startup_timeout
         self.processes = Processes(self.logs)
         self.database: str | None = None
-        # One user per role, as the deployment's users file would list them (operations.access).
+        # One user per role, as the deployment's users file would list them (operations.orchestration.access).
         self.passwords = {role: secrets.token_urlsafe(16) for role in ("admin", "operator", "viewer")}
         self.fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         self.port = free_port()
@@ -356,13 +356,13 @@ class Deployment:
         return self.work / "users.json"
 
     def as_user(self, username: str):
-        from operations.airflow_api import AirflowAPI
+        from operations.orchestration.rest_api import AirflowAPI
 
         return AirflowAPI(self.url, username, self.passwords[username])
 
     def provision_users(self) -> None:
-        """Roles and users from the users file, as airflow-init does (operations.access)."""
-        result = subprocess.run([sys.executable, "-m", "operations.access", str(self.users_file)],
+        """Roles and users from the users file, as airflow-init does (operations.orchestration.access)."""
+        result = subprocess.run([sys.executable, "-m", "operations.orchestration.access", str(self.users_file)],
                                 env=self.env(PYTHONPATH=str(REPO_ROOT)), cwd=REPO_ROOT, capture_output=True,
                                 text=True, timeout=180)
         if result.returncode:

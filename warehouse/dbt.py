@@ -39,8 +39,8 @@ def run_dbt(settings: Settings, *args: str) -> str:
     """Run dbt; logs and target artefacts go under the data home, so a read-only checkout works."""
     lake.ensure_lake(settings)
     env = {**os.environ, **settings.dbt_env(),
-           "DBT_LOG_PATH": str(settings.home / "logs" / "dbt"),
-           "DBT_TARGET_PATH": str(settings.home / "dbt_target")}
+           "DBT_LOG_PATH": str(settings.logs / "dbt"),
+           "DBT_TARGET_PATH": str(settings.dbt_target)}
     command = dbt_command(settings, *args)
     log.info("Running %s", " ".join(command[:2]))
     result = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=_die_with_parent)

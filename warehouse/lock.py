@@ -32,7 +32,7 @@ _held: set[Path] = set()  # writer locks this process holds (so `nns build` can 
 @contextmanager
 def writer_lock(settings: Settings, step: str):
     """Hold the data home's writer lock for `step`; re-entrant within a process."""
-    path = settings.home / "status" / "writer.lock"
+    path = settings.writer_lock
     if path in _held:
         yield
         return

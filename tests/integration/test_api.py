@@ -27,9 +27,9 @@ from pxweb import PxApi
 from pyaxis import pyaxis
 from pyjstat import pyjstat
 
-from api.published import CONTENTS
+from api.cubes import CONTENTS
 from operations.cli import main
-from publication.specs import PUBLISHED
+from publication.spec import PUBLISHED
 
 SPECS = {s.name: s for s in PUBLISHED}
 

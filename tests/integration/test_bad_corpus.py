@@ -60,6 +60,7 @@ def corpus_run(tmp_path_factory) -> Run:
         publish_marts,
         quality_gate,
         register_files_to_ingest,
+        stage_publication,
     )
 
     home = tmp_path_factory.mktemp("bad-corpus")
@@ -78,6 +79,7 @@ def corpus_run(tmp_path_factory) -> Run:
         originals = {p.name: _sha(p) for p in paths}
         outcomes = {p.name: ingest_with_feedback(p, settings) for p in paths}
         build_warehouse(settings)
+        stage_publication(settings)
         gate = quality_gate(settings)
         gate_passed = gate.passed
         published = publish_marts(settings)

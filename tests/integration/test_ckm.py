@@ -12,16 +12,17 @@ import pandas as pd
 import pytest
 from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 
-from api.formats import notes
-from api.published import Published
 from bench.ckm import markdown, measure
 from core.settings import get_settings
-from operations.steps import build_warehouse, publish_marts, quality_gate
+from operations.steps import build_warehouse, publish_marts, quality_gate, stage_publication
 from publication import ckm
 from publication.attack import attack_file
 from publication.audit import audit
-from publication.publish import PublicationRefused, build_tables, write_publication
-from publication.specs import PUBLISHED
+from publication.candidate import PublicationRefused
+from publication.protect import protect_publication
+from publication.reader import PublishedDatabase
+from publication.spec import PUBLISHED
+from publication.stage import write_publication
 from tests.conftest import CKM_TEST_SECRET, environment
 from tests.unit.test_ckm import ons_ptable
 
@@ -36,6 +37,7 @@ def ckm_home(small_build, tmp_path_factory):
     with environment(NNS_HOME=str(home), NNS_DISCLOSURE_METHOD="ckm", NNS_PSEUDONYM_KEY="test-key-not-secret",
                      NNS_CKM_SECRET=CKM_TEST_SECRET):
         settings = get_settings()
+        stage_publication(settings)
         assert quality_gate(settings).passed
         publish_marts(settings)
         yield settings
@@ -77,10 +79,10 @@ def test_a_warehouse_keyed_under_another_secret_is_not_published(ckm_home, tmp_p
 
 
 def test_the_read_api_tells_readers_which_tables_are_perturbed(ckm_home):
-    pub = Published(ckm_home.publish / "marts.duckdb", (0, 0))
+    db = PublishedDatabase(ckm_home.published_database)
     for lang, words in (("sv", "cell key-metoden"), ("en", "Cell Key Method")):
-        assert all(any(words in note for note in notes(pub, lang, name)) for name in REGISTER)
-        assert not any(words in note for note in notes(pub, lang, "indicator_results"))
+        assert all(any(words in note for note in db.notes(lang, name)) for name in REGISTER)
+        assert not any(words in note for note in db.notes(lang, "indicator_results"))
 
 
 def ons(records: pd.DataFrame, tab_vars: list[str]) -> pd.Series:
@@ -139,7 +141,7 @@ def test_a_rebuild_gives_every_cell_the_same_noise(ckm_home, tmp_path):
         settings = get_settings()
         build_warehouse(settings)
         assert warehouse(settings, "select count(*) from intermediate.int_register__participants").iloc[0, 0] > 100
-        rebuilt = build_tables(settings.warehouse, settings.disclosure_threshold, "ckm")
+        rebuilt = protect_publication(settings.warehouse, settings.disclosure_threshold, "ckm")
     spec = {t.name: t for t in PUBLISHED}
     for name in REGISTER:
         before = published(ckm_home, f"select * from {name} order by {', '.join(spec[name].keys)}")

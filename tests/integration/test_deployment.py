@@ -27,7 +27,7 @@ from cryptography.fernet import Fernet
 from core.catalogue import load_catalogue
 from core.settings import REPO_ROOT
 from ingest.template import write_workbook
-from operations.airflow_api import AirflowAPIError
+from operations.orchestration.rest_api import AirflowAPIError
 from tests.conftest import sample_content
 from tests.deployment import Deployment, Unavailable
 

@@ -7,8 +7,8 @@ while it lands a register extract, during dbt, and at three points of
 publication. Each kill is a real SIGKILL of a real `nns` process, at a named
 point (core.crash_points.checkpoint, switched on by NNS_FAULT_KILL_AT) or, for dbt, when
 dbt's log shows it is building the marts. Each rerun just runs the same command
-again. The publication points (stage → gate → promote): `gate.candidate_written`
-(the gate has written its protected candidate, not yet validated it),
+again. The publication points (stage → gate → promote): `stage.written` (the
+protected candidate is written, not yet recorded for the gate),
 `publish.before_replace` and `publish.after_replace` (the rename is the commit
 point). Afterwards:
 
@@ -42,7 +42,7 @@ from core.settings import get_settings
 from ingest import lake
 from ingest.submission import ingest_submission, waiting_extracts, waiting_surveys
 from operations.build_log import read_build_status
-from operations.steps import build_warehouse, publish_marts, quality_gate
+from operations.steps import build_warehouse, publish_marts, quality_gate, stage_publication
 from publication.checksum import published_checksum
 from synthetic import generate
 from tests.conftest import environment
@@ -52,7 +52,10 @@ NNS = str(Path(sys.executable).with_name("nns"))
 # Clearing the publish task: publication alone, of the candidate the gate passed.
 PUBLISH_ONLY = [sys.executable, "-c", "from operations.steps import publish_marts; "
                 "from core.settings import get_settings; publish_marts(get_settings())"]
-# Clearing the quality_gate task: the gate alone, on the warehouse dbt built.
+# Clearing the stage task: disclosure control alone, on the warehouse dbt built.
+STAGE_ONLY = [sys.executable, "-c", "from operations.steps import stage_publication; "
+              "from core.settings import get_settings; stage_publication(get_settings())"]
+# Clearing the quality_gate task: the gate alone, on the staged candidate.
 GATE_ONLY = [sys.executable, "-c", "from operations.steps import quality_gate; "
              "from core.settings import get_settings; quality_gate(get_settings())"]
 KEY = "test-key-not-secret"  # the same key as small_build
@@ -97,6 +100,7 @@ def state_a(tmp_path_factory, small_build):
         for path in waiting_extracts(settings):
             ingest_submission(path, settings)
         build_warehouse(settings)
+        stage_publication(settings)
         quality_gate(settings)
         publish_marts(settings)
         for path in waiting:
@@ -172,10 +176,10 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         status = run(home, [NNS, "status", "--json"])
         assert status.returncode == 1 and '"interrupted"' in status.stdout
 
-        # A full build, killed once the gate has written its candidate; meanwhile a second build
+        # A full build, killed once staging has written its candidate; meanwhile a second build
         # is refused, because one is writing.
         env = {**os.environ, "NNS_HOME": str(home), "NNS_PSEUDONYM_KEY": KEY,
-               "NNS_FAULT_KILL_AT": "gate.candidate_written"}
+               "NNS_FAULT_KILL_AT": "stage.written"}
         first = subprocess.Popen(build_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lock = settings.home / "status" / "writer.lock"
         while first.poll() is None and str(first.pid) not in (lock.read_text() if lock.exists() else ""):
@@ -184,13 +188,15 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         assert second.returncode == 1 and "Another build is writing now" in second.stderr, second.stderr
         _, first_stderr = first.communicate(timeout=600)
         assert first.returncode == -signal.SIGKILL, first_stderr[-3000:]
-        assert list(settings.publish.glob(".candidate-*.duckdb")), "the killed gate left its candidate"
+        assert list(settings.publish.glob(".candidate-*.duckdb")), "the killed stage left its candidate"
         assert published_checksum(target) == a, "and it was never swapped in"
         ungated = run(home, PUBLISH_ONLY)
         assert ungated.returncode != 0 and "No candidate has passed the quality gate" in ungated.stderr
         assert published_checksum(target) == a, "an ungated warehouse is never published"
 
-        # Clearing the gate, then publish: killed before the swap, then just after it.
+        # Clearing the stage and the gate, then publish: killed before the swap, then just after it.
+        staged = run(home, STAGE_ONLY)
+        assert staged.returncode == 0, staged.stderr[-3000:]
         gated = run(home, GATE_ONLY)
         assert gated.returncode == 0, gated.stderr[-3000:]
         assert killed(run(home, PUBLISH_ONLY, "publish.before_replace"))
@@ -213,7 +219,7 @@ def test_killed_at_every_step_then_rerun_equals_a_clean_run(state_a, small_build
         for source in ("survey", "register"):
             assert ids(settings.raw / source) == ids(clean.raw / source)
     assert leftovers, "temporary leftovers were present during the final build, and were not read"
-    assert not list(settings.publish.glob(".candidate-*")), "publication cleans up after a killed gate"
+    assert not list(settings.publish.glob(".candidate-*")), "publication cleans up after a killed stage"
     assert {p.name for p in lake.sweep_temporaries(settings, older_than=0)} >= {p.name for p in leftovers}
     assert not hidden(settings.raw / "survey") and not hidden(settings.raw / "register")
     status = run(home, [NNS, "status", "--json"])
@@ -247,16 +253,17 @@ def test_the_writer_lock_is_released_when_its_holder_is_killed(settings):
 
 REPO = Path(__file__).resolve().parents[2]
 SURVEY_POINTS = ("ingest.archived", "ingest.staging", "ingest.landed", "ingest.committed")
-GATE_POINTS = ("gate.started", "gate.candidate_written", *(f"gate.suite@{n}" for n in range(1, 17)), "gate.docs",
-               "gate.page", "gate.swapped")
-PROMOTE_POINTS = ("publish.before_replace", "publish.after_replace")  # the candidate is written by the gate
+STAGE_POINTS = ("stage.written", "stage.recorded")
+GATE_POINTS = ("gate.started", *(f"gate.suite@{n}" for n in range(1, 17)), "gate.docs", "gate.page", "gate.swapped")
+PROMOTE_POINTS = ("publish.before_replace", "publish.after_replace")
+STAGES = ("ingest", "dbt", "stage", "gate", "promote")
 DBT_NODES = 131  # seeds, models and tests of one `dbt build` (the log's "N of 131 START")
 SAMPLE_STAGES = 2  # `make test`: one seeded moment in each of two seeded stages; `make faults`: every moment
 
 
 @dataclass(frozen=True)
 class Moment:
-    stage: str  # ingest | dbt | gate | promote
+    stage: str  # one of STAGES
     point: str  # a crash point (name@n), or for dbt "start@k": when the k-th dbt node starts
 
     @property
@@ -268,6 +275,7 @@ def sweep_moments(surveys_held: int, registers_held: int) -> list[Moment]:
     moments = [Moment("ingest", f"{point}@{n}") for n in range(1, surveys_held + 1) for point in SURVEY_POINTS]
     moments += [Moment("ingest", f"register.landed@{n}") for n in range(1, registers_held + 1)]
     moments += [Moment("dbt", f"start@{k}") for k in range(1, DBT_NODES, 8)]
+    moments += [Moment("stage", point) for point in STAGE_POINTS]
     moments += [Moment("gate", point) for point in GATE_POINTS]
     moments += [Moment("promote", point) for point in PROMOTE_POINTS]
     return moments
@@ -278,12 +286,12 @@ def chosen_moments(moments: list[Moment]) -> tuple[list[Moment], str]:
     each of SAMPLE_STAGES stages (another seed, other stages and moments)."""
     if os.environ.get("NNS_FAULT_SWEEP") == "all":
         # Round robin over the stages, so a sweep cut short still covers each of them.
-        by_stage = [[m for m in moments if m.stage == stage] for stage in ("ingest", "dbt", "gate", "promote")]
+        by_stage = [[m for m in moments if m.stage == stage] for stage in STAGES]
         interleaved = [m for round_ in zip_longest(*by_stage) for m in round_ if m is not None]
         return interleaved, "all"
     seed = int(os.environ.get("NNS_FAULT_SEED", "20261201"))
     rng = random.Random(seed)
-    stages = rng.sample(["ingest", "dbt", "gate", "promote"], SAMPLE_STAGES)
+    stages = rng.sample(list(STAGES), SAMPLE_STAGES)
     sample = [rng.choice([m for m in moments if m.stage == stage]) for stage in stages]
     return sample, f"seed {seed} (NNS_FAULT_SEED; NNS_FAULT_SWEEP=all for all {len(moments)})"
 
@@ -293,7 +301,8 @@ def test_every_named_crash_point_is_in_the_code():
     sources = "".join(p.read_text(encoding="utf-8") for folder in ("ingest", "warehouse", "expectations",
                                                                    "publication", "operations")
                       for p in (REPO / folder).rglob("*.py"))
-    for point in {p.split("@")[0] for p in (*SURVEY_POINTS, *GATE_POINTS, *PROMOTE_POINTS, "register.landed")}:
+    for point in {p.split("@")[0] for p in (*SURVEY_POINTS, *STAGE_POINTS, *GATE_POINTS, *PROMOTE_POINTS,
+                                            "register.landed")}:
         assert f'checkpoint("{point}")' in sources, point
 
 
@@ -332,7 +341,7 @@ def run_moment(start: Path, home: Path, moment: Moment) -> dict:
 
 
 def test_a_sweep_of_kill_moments_each_rerun_equals_a_clean_run(sweep_start, small_build, tmp_path):
-    """At least 50 kill moments across ingest, dbt, the gate and promotion (`make faults`)."""
+    """At least 50 kill moments across ingest, dbt, staging, the gate and promotion (`make faults`)."""
     pristine, ingested, waiting = sweep_start
     a = published_checksum(pristine / "publish" / "marts.duckdb")
     b = published_checksum(small_build / "publish" / "marts.duckdb")
@@ -355,7 +364,7 @@ def test_a_sweep_of_kill_moments_each_rerun_equals_a_clean_run(sweep_start, smal
     failed_reruns = [(o["moment"], o["rerun"]) for o in outcomes if o["rerun"][1] != 0]
     reader_failures = [f for o in outcomes for f in o["failures"]]
     unknown_reads = [o["moment"] for o in outcomes if not o["seen"] <= {a, b}]
-    per_stage = ", ".join(f"{st} {sum(m.stage == st for m in chosen)}" for st in ("ingest", "dbt", "gate", "promote"))
+    per_stage = ", ".join(f"{st} {sum(m.stage == st for m in chosen)}" for st in STAGES)
     print(f"fault sweep ({how}): {len(chosen)} kill moments of {len(moments)} ({per_stage}); "
           f"not killed {len(not_killed)}; divergences {len(divergent)}; failed reruns {len(failed_reruns)}; "
           f"reads {sum(o['reads'] for o in outcomes)}, reader failures {len(reader_failures)}, "

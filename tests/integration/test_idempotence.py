@@ -21,7 +21,7 @@ import duckdb
 from core import ledger
 from ingest.submission import ingest_submission
 from operations.build_log import read_build_status
-from operations.steps import build_warehouse, ingest_with_feedback, publish_marts, quality_gate
+from operations.steps import build_warehouse, ingest_with_feedback, publish_marts, quality_gate, stage_publication
 from publication.checksum import published_checksum
 from tests.readers import ReaderLoop
 
@@ -59,6 +59,7 @@ def test_rerunning_the_build_publishes_the_same_database_and_a_reader_never_fail
     before = published_at(settings)
     with ReaderLoop(target) as reader:
         build_warehouse(settings)
+        stage_publication(settings)
         quality_gate(settings)
         publish_marts(settings)
     assert published_checksum(target) == clean
@@ -97,6 +98,7 @@ def test_reingesting_everything_in_another_order_publishes_the_same_database(pub
     rewritten = {r.submission_id: r for r in ledger.all_records(settings)}
     assert set(rewritten) == set(ledger_before)
     build_warehouse(settings)
+    stage_publication(settings)
     quality_gate(settings)
     publish_marts(settings)
     assert published_checksum(settings.publish / "marts.duckdb") == clean

@@ -19,6 +19,7 @@ from core.catalogue import load_catalogue
 from core.settings import get_settings
 from ingest.submission import ingest_submission
 from operations import changes, steps
+from publication.stage import stage_candidate
 from synthetic import PROFILES
 from synthetic.registers import write_register_extracts
 from synthetic.surveys import write_resubmission
@@ -135,7 +136,8 @@ def test_the_gate_runs_only_the_suites_of_what_changed(published_home):
     from expectations.gate import run_gate
     from expectations.suites import SUITE_SOURCES
 
-    result = run_gate(published_home, sources=["survey"], scope="changed: survey")
+    result = run_gate(published_home, stage_candidate(published_home), sources=["survey"],
+                      scope="changed: survey")
     register = {s for s, source in SUITE_SOURCES.items() if source == "register"}
     always = {s for s, source in SUITE_SOURCES.items() if source is None}
     assert set(result.suites_run) == set(SUITE_SOURCES) - register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,15 +11,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from expectations.gate import run_gate
+from expectations.gate import GateFailed, run_gate
+from expectations.verdict import passed_candidate
 from operations.build_log import read_build_status
-from operations.steps import build_warehouse, publish_marts, quality_gate
-from publication import publish as publishing
+from operations.steps import build_warehouse, publish_marts, quality_gate, stage_publication
+from publication import protect
 from publication.attack import AttackReport
 from publication.audit import audit
+from publication.candidate import PublicationRefused, read_staged
 from publication.checksum import published_checksum
-from publication.publish import PublicationRefused, publish, read_gated
-from publication.specs import PUBLISHED
+from publication.promote import promote
+from publication.reader import PublishedDatabase
+from publication.spec import PUBLISHED
+from publication.stage import stage_candidate
 from tests.readers import ReaderLoop
 
 NNS = str(Path(sys.executable).with_name("nns"))
@@ -32,7 +37,7 @@ def columns(path, table):
 
 
 def test_tables_analysts_expect(published_home):
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     with duckdb.connect(str(path), read_only=True) as con:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
     assert tables >= {"indicator_results", "indicator_trends", "collection_status", "collection_summary",
@@ -40,15 +45,24 @@ def test_tables_analysts_expect(published_home):
     assert set(KOLADA_COLUMNS) <= set(columns(path, "indicator_results"))
 
 
+def test_every_table_in_the_file_has_a_spec(published_home):
+    """publication.spec describes the file whole: the writer writes no table it does not know."""
+    db = PublishedDatabase(published_home.published_database)
+    try:
+        assert db.unknown == [] and {t.name for t in db.tables} == set(db.columns)
+    finally:
+        db.close()
+
+
 def test_only_aggregates_are_published(published_home):
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     person_level = {"serial", "respondent_id", "submission_id", "answered_on", "answer_value", "source_row"}
     for table in PUBLISHED:
         assert not person_level & set(columns(path, table.name)), table.name
 
 
 def test_the_real_publication_passes_the_audit_and_has_suppressed_cells(published_home):
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     assert audit(path, published_home.disclosure_threshold) == []
     with duckdb.connect(str(path), read_only=True) as con:
         hidden, small_visible = con.execute(
@@ -68,7 +82,7 @@ def test_the_real_publication_passes_the_audit_and_has_suppressed_cells(publishe
      "(select rowid from indicator_results where status = '..' limit 1)", "still show a value"),
 ])
 def test_the_audit_catches_a_broken_publication(published_home, corruption, expected):
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     with duckdb.connect(str(path)) as con:
         con.execute(corruption)
     problems = audit(path, published_home.disclosure_threshold)
@@ -77,7 +91,7 @@ def test_the_audit_catches_a_broken_publication(published_home, corruption, expe
 
 def test_the_audit_catches_a_recoverable_cell(published_home):
     """Reveal one of the two hidden federations in a margin: the other becomes recoverable."""
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     with duckdb.connect(str(path)) as con:
         row = con.execute("""
             with margins as (
@@ -99,7 +113,7 @@ def test_the_audit_catches_a_recoverable_cell(published_home):
 
 def test_no_small_result_is_recoverable_from_a_trend(published_home):
     """The merged federation's 2019/20 trend minus its shown predecessors must not give a small count."""
-    with duckdb.connect(str(published_home.publish / "marts.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(published_home.published_database), read_only=True) as con:
         recovered = con.execute("""
             with single as (
                 select period, respondent_group, indicator_id from indicator_trends
@@ -120,41 +134,45 @@ def test_no_small_result_is_recoverable_from_a_trend(published_home):
     assert recovered == 0
 
 
-def gate_then_publish(settings):
-    """The DAG's two tasks, in order: the gate stages and validates the candidate, publish promotes it."""
-    run_gate(settings)
-    return publish(settings)
+def stage_gate_publish(settings):
+    """The DAG's three tasks, in order: stage the candidate, the gate judges it, publish promotes it."""
+    run_gate(settings, stage_candidate(settings))
+    return promote(settings, passed_candidate(settings))
 
 
 def test_a_failed_gate_publishes_nothing(published_home, monkeypatch):
-    target = published_home.publish / "marts.duckdb"
+    target = published_home.published_database
     before = target.read_bytes()
 
     def primary_only(frames, _reporting, threshold, forced, _minimum_loss=True):
         counts = {t.name: frames[t.name][t.count].fillna(0).to_numpy() for t in PUBLISHED if t.name in forced}
         return {name: (n >= 1) & (n < threshold) for name, n in counts.items()}
 
-    monkeypatch.setattr(publishing, "_protect_all", primary_only)
+    monkeypatch.setattr(protect, "_protect_all", primary_only)
     # The protector no longer asks the attacker either; the gate's own audit still does.
-    monkeypatch.setattr(publishing, "attack_tables", lambda *_: AttackReport([], {}, {}, 0, 0))
-    result = run_gate(published_home, raise_on_failure=False)
-    assert not result.passed and result.publication is None
+    monkeypatch.setattr(protect, "attack_tables", lambda *_: AttackReport([], {}, {}, 0, 0))
+    candidate = stage_candidate(published_home)
+    result = run_gate(published_home, candidate, raise_on_failure=False)
+    assert not result.passed and passed_candidate(published_home) is None
     assert {"disclosure_recoverable_cells", "disclosure_attack"} <= {f.suite for f in result.failures}
     with pytest.raises(PublicationRefused, match="No candidate has passed the quality gate"):
-        publish(published_home)
+        promote(published_home, passed_candidate(published_home))
     assert target.read_bytes() == before, "the previous publication stays as it was"
     live_quality = published_home.quality_docs.resolve().name  # the gate's page, swapped in by the gate
-    assert [p.name for p in published_home.publish.iterdir() if p.name.startswith(".") and p.name != live_quality] == []
+    # The judged candidate waits, never read, until the next stage forgets it.
+    assert [p.name for p in published_home.publish.iterdir()
+            if p.name.startswith(".") and p.name not in (live_quality, candidate.name)] == []
 
 
 def test_publish_promotes_exactly_the_gated_file_and_never_a_rebuilt_warehouse(published_home):
     """Stage → gate → promote through the step functions the DAG runs, each under its own lock."""
     settings = published_home
-    target = settings.publish / "marts.duckdb"
+    target = settings.published_database
     before = published_checksum(target)
+    staged = stage_publication(settings)
     gate = quality_gate(settings)
     candidate = settings.publish / gate.publication["candidate"]
-    assert candidate.exists() and published_checksum(candidate) == gate.publication["checksum"]
+    assert candidate.name == staged.name and published_checksum(candidate) == gate.publication["checksum"]
     assert read_build_status(settings)["steps"]["quality_gate"]["checksum"] == gate.publication["checksum"]
     # A build slips in between the DAG's gate task and its publish task: refused.
     build_warehouse(settings)
@@ -162,13 +180,22 @@ def test_publish_promotes_exactly_the_gated_file_and_never_a_rebuilt_warehouse(p
         publish_marts(settings)
     assert published_checksum(target) == before
     # A candidate changed after the gate: refused.
+    stage_publication(settings)
     quality_gate(settings)
-    record = read_gated(settings)
-    with duckdb.connect(str(settings.publish / record["candidate"])) as con:
+    with duckdb.connect(str(settings.publish / read_staged(settings).name)) as con:
         con.execute("update indicator_results set n = n + 1 where status = 'ok' and federation_code = 'RIKET'")
     with pytest.raises(PublicationRefused, match="has changed since the quality gate"):
         publish_marts(settings)
-    # Gated and untouched: promoted by rename, the same file the gate checked.
+    # A candidate changed between staging and the gate: the gate judged another file, so refused.
+    stage_publication(settings)
+    with duckdb.connect(str(settings.publish / read_staged(settings).name)) as con:
+        con.execute("update indicator_results set n = n + 1 where status = 'ok' and federation_code = 'RIKET'")
+    with contextlib.suppress(GateFailed):  # whether or not its audits notice, it judged another file
+        quality_gate(settings)
+    with pytest.raises(PublicationRefused, match="No candidate has passed the quality gate"):
+        publish_marts(settings)
+    # Staged, gated and untouched: promoted by rename, the same file the gate checked.
+    stage_publication(settings)
     gate = quality_gate(settings)
     inode = (settings.publish / gate.publication["candidate"]).stat().st_ino
     assert publish_marts(settings) == target
@@ -182,7 +209,7 @@ def test_publish_promotes_exactly_the_gated_file_and_never_a_rebuilt_warehouse(p
 def test_the_cli_refuses_to_publish_a_warehouse_rebuilt_after_the_gate(published_home):
     """`nns build`'s steps as separate processes: gate, then a rebuild, then publish is refused."""
     env = {**os.environ, "NNS_HOME": str(published_home.home)}
-    target = published_home.publish / "marts.duckdb"
+    target = published_home.published_database
     before = published_checksum(target)
 
     def step(name):
@@ -190,6 +217,7 @@ def test_the_cli_refuses_to_publish_a_warehouse_rebuilt_after_the_gate(published
                                f"from core.settings import get_settings; {name}(get_settings())"],
                               env=env, capture_output=True, text=True, timeout=600)
 
+    assert step("stage_publication").returncode == 0
     assert step("quality_gate").returncode == 0
     assert step("build_warehouse").returncode == 0
     refused = step("publish_marts")
@@ -217,19 +245,19 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
 
 
 def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, monkeypatch):
-    path = published_home.publish / "marts.duckdb"
+    path = published_home.published_database
     from core.settings import get_settings
 
     builds = {}
     for threshold in (5, 8):
         monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
-        gate_then_publish(get_settings())
+        stage_gate_publish(get_settings())
         builds[threshold] = published_checksum(path)
     assert builds[5] != builds[8]
     with ReaderLoop(path) as reader:
         for threshold in (5, 8):
             monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", str(threshold))
-            gate_then_publish(get_settings())
+            stage_gate_publish(get_settings())
     assert reader.failures == [], reader.failures
     assert set(reader.seen) <= set(builds.values()), "a reader saw a build that was neither the old nor the new"
     assert len(reader.seen) == 2
@@ -240,8 +268,8 @@ def test_threshold_is_honoured(published_home, monkeypatch):
     from core.settings import get_settings
 
     settings = get_settings()
-    gate_then_publish(settings)
-    with duckdb.connect(str(settings.publish / "marts.duckdb"), read_only=True) as con:
+    stage_gate_publish(settings)
+    with duckdb.connect(str(settings.published_database), read_only=True) as con:
         assert con.execute("select count(*) from indicator_results where status = 'ok' and n between 1 and 9"
                            ).fetchone()[0] == 0
-    assert audit(settings.publish / "marts.duckdb", 10) == []
+    assert audit(settings.published_database, 10) == []

@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.swedish import SUPPRESSED
 from expectations.gate import GateFailed, run_gate
 from expectations.suites import SUITES_DIR, export
 from ingest.lake import SCHEMAS
-from publication.disclosure import SUPPRESSED
+from publication.stage import stage_candidate
 from warehouse.dbt import inject_fault, run_dbt
 
 
@@ -47,7 +48,7 @@ def test_a_corrupted_mart_is_refused_and_named(published_home):
         federation = con.execute("select federation_code from marts.indicator_results "
                                  "where positive_share > 1").fetchone()[0]
     with pytest.raises(GateFailed) as failed:
-        run_gate(published_home)
+        run_gate(published_home, stage_candidate(published_home))
     message = str(failed.value)
     assert "FAILED: nothing published" in message
     assert "[mart_indicator_results] expect_column_values_to_be_between(positive_share)" in message
@@ -74,29 +75,21 @@ def test_a_landed_file_that_breaks_the_contract_is_refused(published_home):
         "answer_value": 7}], schema=SCHEMAS["survey"]["answers"]), folder / "answers.parquet")
     # The gate reads the lake through dbt's staging views; in this copy of the home they must point here.
     run_dbt(published_home, "run", "--select", "staging")
-    result = run_gate(published_home, raise_on_failure=False)
+    result = run_gate(published_home, stage_candidate(published_home), raise_on_failure=False)
     assert not result.passed
     [failure] = [f for f in result.failures if f.suite == "landed_survey_answers"]
     assert failure.expectation == "expect_column_values_to_be_between(answer_value)"
     assert failure.federations == ["SF07"] and failure.unexpected == 1
 
 
-def test_a_recoverable_or_small_published_cell_is_refused(published_home, monkeypatch):
+def test_a_recoverable_or_small_published_cell_is_refused(published_home):
     """If protection ever regressed, the disclosure suites would stop the publication."""
-    import expectations.gate
-
-    original = expectations.gate.write_publication
-
-    def leaky(settings, path):
-        tables = original(settings, path)
-        with duckdb.connect(str(path)) as con:  # reveal one suppressed cell with its true count
-            con.execute(f"""update indicator_results set status = 'ok', n = 2
-                            where rowid = (select min(rowid) from indicator_results
-                                           where status = '{SUPPRESSED}' and federation_code <> 'RIKET')""")
-        return tables
-
-    monkeypatch.setattr(expectations.gate, "write_publication", leaky)
-    result = run_gate(published_home, raise_on_failure=False)
+    candidate = stage_candidate(published_home)
+    with duckdb.connect(str(candidate.path(published_home))) as con:  # reveal one suppressed cell with its true count
+        con.execute(f"""update indicator_results set status = 'ok', n = 2
+                        where rowid = (select min(rowid) from indicator_results
+                                       where status = '{SUPPRESSED}' and federation_code <> 'RIKET')""")
+    result = run_gate(published_home, candidate, raise_on_failure=False)
     suites = {f.suite for f in result.failures}
     assert {"disclosure_visible_counts", "disclosure_recoverable_cells"} <= suites
 

@@ -1,4 +1,4 @@
-"""The deployment's roles and its users file (operations.access), without a database.
+"""The deployment's roles and its users file (operations.orchestration.access), without a database.
 
 The real deployment test (tests/integration/test_deployment.py) provisions these users
 into a running Airflow and proves what each role may do through /api/v2.
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from core.settings import REPO_ROOT
-from operations import access
+from operations.orchestration import access
 
 GOOD = [{"username": "platform", "role": "admin", "password": "a-long-admin-password"},
         {"username": "anna", "role": "Operator", "password": "a-long-operator-password", "email": "anna@nns.se",

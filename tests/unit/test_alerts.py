@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.settings import REPO_ROOT, get_settings
-from operations.alerts import on_task_failure, summarise
+from operations.orchestration.alerts import on_task_failure, summarise
 from tests.smtp_sink import SmtpSink
 
 REJECTION = ("REJECTED SF07_2025-26.xlsx (SF07 2025/26), submission 0123456789ab: 2 error(s), first: "
@@ -83,7 +83,7 @@ def test_the_alert_is_emailed_when_smtp_is_configured(settings, monkeypatch):
 
 def test_without_smtp_the_summary_is_only_logged(settings, caplog):
     assert get_settings().smtp_host is None
-    with caplog.at_level(logging.INFO, logger="operations.alerts"):
+    with caplog.at_level(logging.INFO, logger="operations.orchestration.alerts"):
         on_task_failure(airflow_context())
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "ANSWER_INVALID" in errors[0].getMessage()
@@ -97,7 +97,7 @@ def test_a_mail_server_that_is_down_is_logged_not_raised(settings, monkeypatch, 
     monkeypatch.setenv("NNS_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("NNS_SMTP_PORT", str(port))
     monkeypatch.setenv("NNS_SMTP_TO", "drift@example.org")
-    with caplog.at_level(logging.INFO, logger="operations.alerts"):
+    with caplog.at_level(logging.INFO, logger="operations.orchestration.alerts"):
         on_task_failure(airflow_context())
     assert any("could not be e-mailed" in r.getMessage() for r in caplog.records)
 

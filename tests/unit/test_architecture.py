@@ -58,7 +58,7 @@ def test_an_import_inside_a_function_says_why():
 
 def test_importing_the_product_changes_no_environment():
     code = ("import os; before = dict(os.environ); "
-            + "; ".join(f"import {m}" for m in ["core.settings", "ingest.submission", "publication.publish",
+            + "; ".join(f"import {m}" for m in ["core.settings", "ingest.submission", "publication.stage",
                                                  "operations.steps", "operations.cli"])
             + "; assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,

@@ -4,7 +4,7 @@ Random results, trends, collection status and indicator 11 tables that are linke
 way the published ones are: kön with an unpublished "annat" remainder, federations to
 RIKET, a single-question trend equal to its result, n ≤ rows received, and a cohort
 complete at 12 months (the same n_observed at 6 and 12 months). After protection
-(publication.publish.protect_frames) the independent LP attacker recovers nothing; the
+(publication.protect.protect_frames) the independent LP attacker recovers nothing; the
 old protection (each table greedily on its own margins) is broken on the same cases.
 """
 
@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from core.catalogue import NATION
 from publication.attack import RELATIONS, attack_tables
 from publication.disclosure import Margin, protect
-from publication.publish import _assemble, protect_frames
-from publication.specs import PUBLISHED
+from publication.protect import _assemble, protect_frames
+from publication.spec import PUBLISHED
 
 THRESHOLD = 5
 SPEC = {t.name: t for t in PUBLISHED}

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from core.settings import REPO_ROOT
-from operations import airflow_api
+from operations.orchestration import rest_api
 from operations.status import operator_actions, render_text, status_report
 
 ENTRIES = [
@@ -81,7 +81,7 @@ def test_the_event_log_shows_who_did_what_newest_first(settings, api_server):
                                      airflow_password="right")
     actions = operator_actions(configured)
     query = api_server["queries"][0]
-    assert set(query["included_events"]) == set(airflow_api.OPERATOR_EVENTS) and query["order_by"] == ["-when"]
+    assert set(query["included_events"]) == set(rest_api.OPERATOR_EVENTS) and query["order_by"] == ["-when"]
     assert [(a["who"], a["event"]) for a in actions["actions"]] == [("anna", "trigger_dag_run"),
                                                                      ("anna", "post_clear_task_instances")]
     text = render_text(status_report(configured, date(2026, 12, 1)))
@@ -102,7 +102,7 @@ def test_a_refused_event_log_says_so_and_status_still_answers(settings, api_serv
 
 def test_the_audited_events_are_the_documented_ones():
     docs = (REPO_ROOT / "docs" / "deployment.md").read_text()
-    for event in airflow_api.OPERATOR_EVENTS:
+    for event in rest_api.OPERATOR_EVENTS:
         assert f"`{event}`" in docs, f"docs/deployment.md does not list the audited event {event}"
 
 

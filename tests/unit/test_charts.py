@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from core.swedish import decimal, num, pct, pp, sort_key
 from report import charts
-from report.swedish import decimal, num, pct, pp, sort_key
 
 
 def luminance(colour: str) -> float:

@@ -124,6 +124,18 @@ def test_a_symlink_or_fifo_is_refused_in_one_line_and_the_others_go_on(settings,
     assert sorted(r.file_name for r in ledger.all_records(settings)) == ["SF03_2025-26.xlsx", "SF07_2025-26.xlsx"]
 
 
+def test_a_folder_given_to_ingest_leaves_out_what_the_inbox_calls_temporary(tmp_path):
+    """`nns ingest FOLDER` and the inbox skip the same names (ingest.inbox.is_temporary)."""
+    from operations.cli import files_in
+
+    for name in ("SF01_2025-26.xlsx", "SF02_2025-26.xlsx.part", "~$SF03_2025-26.xlsx", ".hidden.xlsx",
+                 "upload.crdownload", ".partial/SF04_2025-26.xlsx", "sub/SF05_2025-26.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in files_in(tmp_path)] == [
+        "SF01_2025-26.xlsx", "sub/SF05_2025-26.csv"]
+
+
 def test_generate_draws_bars_on_a_terminal_only(settings, tmp_path):
     code, out = nns_in(settings, "generate", "--profile", "small", "--surveys-only", "--out", str(tmp_path / "t"),
                        tty=True)

@@ -119,8 +119,9 @@ def test_every_component_sees_the_same_data_home_and_logs(compose):
     assert "postgres-db-volume" in compose["volumes"]
     init = compose["services"]["airflow-init"]["command"][-1]
     assert "airflow db migrate" in init and "pools set nns_warehouse 1" in init
-    assert "python -m operations.access /run/secrets/airflow_users" in init, "users and roles at every start"
-    assert init.index("airflow db migrate") < init.index("operations.access")
+    assert "python -m operations.orchestration.access /run/secrets/airflow_users" in init, \
+        "users and roles at every start"
+    assert init.index("airflow db migrate") < init.index("operations.orchestration.access")
 
 
 def test_the_api_server_listens_on_loopback_unless_told_otherwise(compose):

@@ -54,16 +54,18 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     assert dag.max_active_runs == 1
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
     assert "nns://lake/register" in str(dag.timetable.asset_condition)
-    assert {dag.get_task(t).pool for t in ("dbt_build", "quality_gate", "publish")} == {"nns_warehouse"}
-    # The gate sits between dbt and publication: a failed gate publishes nothing.
-    assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
+    assert {dag.get_task(t).pool for t in ("dbt_build", "stage", "quality_gate", "publish")} == {"nns_warehouse"}
+    # Stage → gate → promote: the gate judges what staging wrote, and a failed gate publishes nothing.
+    assert dag.get_task("stage").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("quality_gate").upstream_task_ids == {"stage"}
     assert dag.get_task("publish").upstream_task_ids == {"quality_gate"}
     assert dag.get_task("reports").upstream_task_ids == {"publish"}
 
 
 def test_build_takes_the_cli_options_as_params_off_by_default(dagbag, monkeypatch):
     """A night triggered by an asset builds only what changed; an operator can ask for more."""
-    from operations import steps, tasks
+    from operations import steps
+    from operations.orchestration import tasks
 
     params = dagbag.dags["nns_build"].params
     assert {name: params[name] for name in params} == {"full": False, "data_docs": False, "all_reports": False}
@@ -102,7 +104,7 @@ def test_the_warehouse_pool_has_one_slot_in_every_deployment():
     """Embedded Airflow (the demo and the tests) and docker-compose both make the pool with one slot."""
     import inspect
 
-    from operations import airflow_local
+    from operations.orchestration import embedded
 
-    assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(airflow_local.prepare)
+    assert '["pools", "set", "nns_warehouse", "1",' in inspect.getsource(embedded.prepare)
     assert "airflow pools set nns_warehouse 1 " in (REPO_ROOT / "docker-compose.yml").read_text()

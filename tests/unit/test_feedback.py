@@ -58,8 +58,8 @@ def test_a_badly_named_file_is_told_to_use_the_pattern(settings, write_submissio
 
 def test_a_revised_question_is_one_message(catalogue):
     """The bad-input corpus's gammal-fragekod-P08 file gives these two problems; the page shows one."""
+    from feedback.page import _revisions
     from ingest.problems import problem
-    from report.feedback import _revisions
 
     found = [problem("COLUMN_UNKNOWN", sheet="Personal", row=1, column="J (P08)", period="2025/26").to_dict(),
              problem("COLUMN_MISSING", sheet="Personal", column="P08R").to_dict(),
@@ -71,7 +71,7 @@ def test_a_revised_question_is_one_message(catalogue):
 
 
 def test_a_csv_file_is_named_by_file_and_line(settings, write_submission):
-    from report.feedback import _where
+    from feedback.page import _where
 
     problem = {"sheet": "Styrelse", "row": 3, "column": "S (S02)"}
     assert _where(problem, "SF41_2025-26_Styrelse.csv", True) == "Filen SF41_2025-26_Styrelse.csv, rad 3, kolumnen S02"
@@ -79,8 +79,7 @@ def test_a_csv_file_is_named_by_file_and_line(settings, write_submission):
 
 
 def test_the_federation_comes_from_a_valid_file_name(catalogue):
-    from core.feedback_page import federation_of
-    from report.feedback import _plain
+    from feedback.page import _plain, federation_of
 
     assert federation_of({"file_name": "SF07_2025-26.ods"}, catalogue) == "SF07"
     assert federation_of({"file_name": "SF98_2025-26.ods"}, catalogue) is None

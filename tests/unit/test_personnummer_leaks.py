@@ -147,7 +147,7 @@ def test_a_file_named_with_a_personnummer_is_refused_while_listing(settings, wri
                                                                    source):
     """Refused before listing, so the name never becomes an Airflow task's argument (XCom); refused
     by hand too; left where it is; and nothing written, logged or shown quotes the number."""
-    from operations import tasks
+    from operations.orchestration import tasks
 
     if source == "survey":
         path = write_submission(f"SF07_2025-26_{format_number(SECRET, '12-')}.xlsx")

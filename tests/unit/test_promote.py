@@ -1,4 +1,5 @@
-"""Stage → gate → promote (publication.publish), without dbt: publish renames exactly what the gate passed."""
+"""Stage → gate → promote (publication.stage, publication.promote), without dbt: promotion renames exactly
+the staged file the gate passed."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ import dataclasses
 import duckdb
 import pytest
 
+from publication.candidate import PublicationRefused, read_staged
 from publication.checksum import published_checksum
-from publication.publish import (
-    PublicationRefused,
-    candidate_path,
-    gate_record_path,
-    publish,
-    read_gated,
-    record_gated,
-    warehouse_identity,
-)
+from publication.promote import promote
+from publication.stage import forget_candidates
+from warehouse.identity import warehouse_identity
 
 
 def write(path, value):
@@ -25,69 +21,86 @@ def write(path, value):
 
 
 @pytest.fixture
-def gated(settings):
-    """A warehouse, and a candidate the gate passed on it."""
+def staged(settings, monkeypatch):
+    """A warehouse, and a candidate staged from it (a stand-in for the protected tables) that the gate passed."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     write(settings.warehouse, 1)
+    from publication import stage
 
-    def gate():
-        candidate = candidate_path(settings)
-        write(candidate, 42)
-        return record_gated(settings, candidate, warehouse_identity(settings))
+    monkeypatch.setattr(stage, "write_publication", lambda s, path: write(path, 42))
 
-    return gate
+    def stage_and_pass():
+        candidate = stage.stage_candidate(settings)
+        return candidate, {"candidate": candidate.name, "checksum": published_checksum(candidate.path(settings))}
+
+    return stage_and_pass
 
 
-def test_publish_renames_the_gated_candidate_once(settings, gated):
-    record = gated()
-    candidate = settings.publish / record["candidate"]
-    inode = candidate.stat().st_ino
-    target = publish(settings)
-    assert target.stat().st_ino == inode and not candidate.exists()
-    assert published_checksum(target) == record["checksum"]
-    assert read_gated(settings) is None
+def test_promote_renames_the_gated_candidate_once(settings, staged):
+    candidate, gated = staged()
+    inode = candidate.path(settings).stat().st_ino
+    target = promote(settings, gated)
+    assert target == settings.published_database
+    assert target.stat().st_ino == inode and not candidate.path(settings).exists()
+    assert published_checksum(target) == candidate.checksum
+    assert read_staged(settings) is None
     with pytest.raises(PublicationRefused, match="No candidate has passed the quality gate"):
-        publish(settings)
+        promote(settings, gated)
 
 
-def test_a_rebuilt_warehouse_is_refused(settings, gated):
-    gated()
+def test_a_candidate_the_gate_did_not_pass_is_refused(settings, staged):
+    candidate, gated = staged()
+    for verdict in (None, {**gated, "checksum": "another file"}, {**gated, "candidate": ".candidate-other"}):
+        with pytest.raises(PublicationRefused, match="No candidate has passed the quality gate"):
+            promote(settings, verdict)
+    assert not settings.published_database.exists() and candidate.path(settings).exists()
+
+
+def test_a_rebuilt_warehouse_is_refused(settings, staged):
+    _, gated = staged()
     write(settings.warehouse, 2)  # a dbt build between the gate and publish
     with pytest.raises(PublicationRefused, match="rebuilt since the quality gate"):
-        publish(settings)
-    assert not (settings.publish / "marts.duckdb").exists()
+        promote(settings, gated)
+    assert not settings.published_database.exists()
 
 
-def test_a_changed_candidate_is_refused(settings, gated):
-    record = gated()
-    write(settings.publish / record["candidate"], 43)
+def test_a_changed_candidate_is_refused(settings, staged):
+    candidate, gated = staged()
+    write(candidate.path(settings), 43)
     with pytest.raises(PublicationRefused, match="has changed since the quality gate"):
-        publish(settings)
+        promote(settings, gated)
 
 
-def test_a_new_gate_forgets_the_old_candidate(settings, gated):
-    first = gated()
-    second = gated()
-    assert not (settings.publish / first["candidate"]).exists()
-    assert read_gated(settings)["candidate"] == second["candidate"]
+def test_a_new_stage_forgets_the_old_candidate(settings, staged):
+    first, _ = staged()
+    second, _ = staged()
+    assert not first.path(settings).exists()
+    assert read_staged(settings).name == second.name
 
 
-def test_a_different_threshold_is_refused(settings, gated):
-    gated()
+def test_a_different_threshold_is_refused(settings, staged):
+    _, gated = staged()
     with pytest.raises(PublicationRefused, match="gated at threshold"):
-        publish(dataclasses.replace(settings, disclosure_threshold=8))
+        promote(dataclasses.replace(settings, disclosure_threshold=8), gated)
 
 
-def test_a_different_disclosure_method_is_refused(settings, gated):
-    gated()
+def test_a_different_disclosure_method_is_refused(settings, staged):
+    _, gated = staged()
     with pytest.raises(PublicationRefused, match="gated with NNS_DISCLOSURE_METHOD=suppression, not ckm"):
-        publish(dataclasses.replace(settings, disclosure_method="ckm"))
+        promote(dataclasses.replace(settings, disclosure_method="ckm"), gated)
 
 
-def test_rerun_after_the_rename_is_a_no_op(settings, gated):
-    """Killed between the rename (the commit point) and forgetting the record: publish again succeeds."""
-    record = gated()
-    (settings.publish / record["candidate"]).replace(settings.publish / "marts.duckdb")
-    assert gate_record_path(settings).exists()
-    assert publish(settings) == settings.publish / "marts.duckdb"
-    assert read_gated(settings) is None
+def test_rerun_after_the_rename_is_a_no_op(settings, staged):
+    """Killed between the rename (the commit point) and forgetting the record: promoting again succeeds."""
+    candidate, gated = staged()
+    candidate.path(settings).replace(settings.published_database)
+    assert settings.candidate_record.exists()
+    assert promote(settings, gated) == settings.published_database
+    assert read_staged(settings) is None
+
+
+def test_the_staged_record_names_the_warehouse_it_came_from(settings, staged):
+    candidate, _ = staged()
+    assert candidate.warehouse == warehouse_identity(settings)
+    forget_candidates(settings)
+    assert not candidate.path(settings).exists()

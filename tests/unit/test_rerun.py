@@ -200,7 +200,7 @@ def test_nns_rerun_exit_codes_for_usage_and_configuration(settings):
 
 
 def test_the_password_may_be_the_auth_managers_own_file(tmp_path):
-    from operations.airflow_api import password_from_secret
+    from operations.orchestration.rest_api import password_from_secret
 
     assert password_from_secret(json.dumps({"operator": "s3cret", "other": "x"}), "operator") == "s3cret"
     assert password_from_secret("plain", "operator") == "plain"

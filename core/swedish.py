@@ -1,38 +1,47 @@
-"""Swedish conventions for everything people read: numbers, dates and orders.
+"""Swedish conventions for everything people read: numbers, dates, symbols and orders.
 
-One home for them, used by the reports, the charts, the feedback pages and the
-status output meant for people:
+One home for them, used by the reports, the charts, the feedback pages, the read API's
+labels and the status output meant for people:
 
 - a decimal comma (8,5), a thin no-break space between thousands (12 345);
 - a no-break space before `%` (72 %), and percentage points written out;
-- suppressed values as `..` (explained once in each document);
-- women, men, everyone in that order (Kvinnor, Män, Alla) in every table;
+- Statistics Sweden's symbols: `..` for a value withheld (disclosure control, or too
+  few to publish) and `.` for no value (nobody in the group, or no such combination);
+- women, men, everyone in that order (Kvinnor, Män, Totalt) in every table;
 - dates as "1 december 2026".
+
+Pure Python: the bottom layer imports no pandas, so a missing value is recognised by
+what it does (NaN and pandas' NA are not equal to themselves) rather than by its type.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
-
-import pandas as pd
 
 THIN = "\u202f"  # narrow no-break space: thousands separator
 NBSP = "\u00a0"  # before % and units
 MINUS = "\u2212"
-SUPPRESSED = ".."
-GENDERS = ("K", "M", "T")  # the column order in every table: Kvinnor, Män, Alla
-GENDER_NAMES = {"K": "Kvinnor", "M": "Män", "T": "Alla"}
+SUPPRESSED = ".."  # withheld: the status of such a cell in the published database, and what every reader sees
+NO_VALUE = "."  # no value: nobody in the group, or no such combination in the table
+GENDERS = ("K", "M", "T")  # the column order in every table: Kvinnor, Män, Totalt
+GENDER_NAMES = {"K": "Kvinnor", "M": "Män", "T": "Totalt"}
+GENDER_NAMES_EN = {"K": "Women", "M": "Men", "T": "Total"}
 MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
           "november", "december"]
 
 
 def missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or pandas' NA (comparing NA raises, NaN is unequal to itself)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA: its comparisons are NA, whose truth value is undefined
+        return True
 
 
 def decimal(value, decimals: int = 1) -> str:
-    """8.5 -> '8,5'; 12345.6 -> '12 345,6'; suppressed -> '..'."""
+    """8.5 -> '8,5'; 12345.6 -> '12 345,6'; withheld -> '..'."""
     if missing(value):
         return SUPPRESSED
     text = f"{abs(float(value)):,.{decimals}f}".replace(",", THIN).replace(".", ",")
@@ -63,14 +72,6 @@ def pp(value) -> str:
 
 def swedish_date(day: date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def join_words(words: list[str]) -> str:
-    """['a', 'b', 'c'] -> 'a, b och c'."""
-    words = [w for w in words if w]
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " och " + words[-1]
 
 
 _SWEDISH_LETTERS = str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "ü": "y"})  # after z

@@ -2,7 +2,7 @@
 
 from airflow.sdk import Asset
 
-from operations.alerts import on_task_failure
+from operations.orchestration.alerts import on_task_failure
 
 SURVEYS_LANDED = Asset("nns://lake/survey", extra={"what": "survey submissions landed in the lake"})
 REGISTERS_LANDED = Asset("nns://lake/register", extra={"what": "pseudonymised register extracts landed"})

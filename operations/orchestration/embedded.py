@@ -26,7 +26,7 @@ TELEMETRY_OFF = {
 
 
 def embedded_airflow_env(settings: Settings) -> dict[str, str]:
-    airflow_home = settings.home / "airflow"
+    airflow_home = settings.airflow_home
     return {
         **TELEMETRY_OFF,
         "NNS_HOME": str(settings.home),
@@ -47,8 +47,8 @@ def prepare(settings: Settings) -> None:
     """
     env = embedded_airflow_env(settings)
     os.environ.update(env)
-    (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
-    if (settings.home / "airflow" / "airflow.db").exists():
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    if (settings.airflow_home / "airflow.db").exists():
         return  # migrated by an earlier run in this data home
     airflow = Path(sys.executable).with_name("airflow")
     for command in (["db", "migrate"], ["pools", "set", "nns_warehouse", "1", "one DuckDB writer"]):

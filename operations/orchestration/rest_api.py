@@ -6,7 +6,7 @@ ones the test proves. Standard library only: it runs from a laptop without Airfl
 Authentication is the auth manager's token endpoint: POST /auth/token with a user name
 and password gives a bearer token (the FAB auth manager's, in the deployment; the
 simple auth manager answers the same). The user's role decides what the API allows
-(operations.access, docs/deployment.md).
+(operations.orchestration.access, docs/deployment.md).
 """
 
 from __future__ import annotations

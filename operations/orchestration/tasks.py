@@ -15,6 +15,7 @@ from core.settings import get_settings
 from ingest.inbox import RefusedFile
 from ingest.register import MissingPseudonymKey
 from operations import steps
+from publication.candidate import PublicationRefused
 
 
 class NotRetryable(RuntimeError):
@@ -63,6 +64,13 @@ def any_accepted(outcomes: list[dict | None]) -> int:
 
 def build_warehouse(params: dict) -> None:
     steps.build_warehouse(get_settings(), full=bool(params.get("full")))
+
+
+def stage() -> str:
+    try:
+        return steps.stage_publication(get_settings()).name
+    except PublicationRefused as refused:
+        raise NotRetryable(str(refused)) from None  # disclosure control refused these marts
 
 
 def quality_gate(params: dict) -> str:

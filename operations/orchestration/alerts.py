@@ -1,6 +1,6 @@
 """Failure alerts: one clear summary per failed task, logged and (when configured) e-mailed.
 
-Attached to every task through DEFAULT_ARGS (operations/assets.py). The summary says
+Attached to every task through DEFAULT_ARGS (operations/orchestration/assets.py). The summary says
 what failed (DAG, task, file, run, try), why (the first lines of the error,
 which by design never hold a personnummer), and the next command to run. With
 NNS_SMTP_HOST set it is also sent to NNS_SMTP_TO; a failing mail server is
@@ -58,6 +58,10 @@ def next_step(dag_id: str, task_id: str, label: str | None, error: str, home: st
     if task_id == "dbt_build":
         return (f"Nothing was published; analysts keep the last good database. dbt's log: {home}/logs/dbt/dbt.log. "
                 f"After fixing the cause:\n  nns build\n(or clear dbt_build in Airflow)")
+    if task_id == "stage":
+        return ("Disclosure control could not write a protected candidate; nothing was published and analysts keep "
+                "the last good database. After fixing the cause:\n  nns build\n(or clear stage in Airflow: dbt's "
+                "warehouse is already built)")
     if task_id == "quality_gate":
         return (f"The quality gate stopped the publication; analysts keep the last good database. The results are "
                 f"in {home}/publish/quality/. See docs/operations.md, 'When the gate fails'; then:\n  nns build")

@@ -3,7 +3,7 @@
 The deployment uses Airflow's FAB auth manager (apache-airflow-providers-fab): users
 and roles live in Airflow's metadata database, passwords only as hashes. This module
 is the one home of the roles, and it makes the database match a users file at every
-deployment start (`python -m operations.access USERS_FILE`, run by airflow-init and by
+deployment start (`python -m operations.orchestration.access USERS_FILE`, run by airflow-init and by
 the deployment test), so access is configuration, not clicks in the UI:
 
 | role in the users file | FAB role | may |
@@ -150,7 +150,8 @@ def provision(users: list[User], out=print) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m operations.access", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m operations.orchestration.access",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("users_file", type=Path, help="the users file (JSON), e.g. /run/secrets/airflow_users")
     parser.add_argument("--check", action="store_true", help="only check the file; touch no database")
     args = parser.parse_args(argv)

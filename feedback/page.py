@@ -20,13 +20,42 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
 from core.catalogue import Catalogue, load_catalogue, parse_period
-from core.feedback_page import federation_of, feedback_path
 from core.files import atomic_write_text
 from core.settings import Settings
+from core.swedish import num, swedish_date
 from ingest.template import SubmissionContent, write_workbook
-from report.build import _environment
-from report.swedish import swedish_date
+
+TEMPLATES = Path(__file__).parent / "templates"
+UNKNOWN_FEDERATION = "okänt-förbund"
+_CODE_IN_NAME = re.compile(r"^(SF\d{2})(?=[_\-. ]|$)", re.I)
+
+def federation_of(errors: dict, catalogue: Catalogue) -> str | None:
+    """The federation: as read from the file, else from the file name, when it is a known code."""
+    match = _CODE_IN_NAME.match(Path(errors.get("file_name", "")).name)
+    for code in (errors.get("federation_code"), match.group(1).upper() if match else None):
+        if code and catalogue.federation(code):
+            return code
+    return None
+
+
+def feedback_path(settings: Settings, errors: dict, catalogue: Catalogue | None = None) -> Path:
+    """`feedback/<FEDERATION>/<file>_återkoppling_<id>.html`, from a quarantine's errors.json: the one rule
+    for where a page is, which `nns status` also reads to point the operator to it."""
+    catalogue = catalogue or load_catalogue(settings.catalogue_dir)
+    federation = federation_of(errors, catalogue) or UNKNOWN_FEDERATION
+    stem = Path(errors["file_name"]).stem
+    return settings.feedback / federation / f"{stem}_återkoppling_{errors['submission_id'][:8]}.html"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters.update(num=num)
+    env.globals["css"] = (TEMPLATES / "feedback.css").read_text(encoding="utf-8")
+    return env
+
 
 # Problems fixed by a new name or format, so "send it again under the same name" would be wrong.
 RENAME_CODES = {"FILE_NAME", "FILE_TYPE", "PERSONAL_NUMBER_IN_NAME"}
