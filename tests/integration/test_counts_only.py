@@ -9,7 +9,7 @@ import pytest
 from core.catalogue import load_catalogue
 from expectations.gate import GateFailed
 from ingest.submission import ingest_submission
-from operations.steps import build_warehouse, publish_marts, quality_gate
+from operations.steps import build_warehouse, publish_marts, quality_gate, stage_publication
 
 PERIOD = "2021/22"  # one of the small profile's federations sent nothing this period
 
@@ -35,6 +35,7 @@ def test_counts_without_rows_are_suppressed_and_cannot_be_worked_out(published_h
     path.write_text(f"Enkät;Antal tillfrågade;Antal besvarade\n{catalogue_groups[group]};8;3\n", encoding="utf-8")
     assert ingest_submission(path, settings).status == "accepted"
     build_warehouse(settings)
+    stage_publication(settings)
     quality_gate(settings)  # the audit passes: nothing small can be worked out
     publish_marts(settings)
 
@@ -70,4 +71,9 @@ def test_counts_alone_in_a_questionnaire_nobody_sent_rows_for_do_not_block_the_n
     write_workbook(path, content, load_catalogue(settings.catalogue_dir), with_guidance=False)
     assert ingest_submission(path, settings).status == "accepted"
     build_warehouse(settings)
-    quality_gate(settings)
+    stage_publication(settings)
+    try:
+        quality_gate(settings)
+    except GateFailed as failed:  # the gap named in the xfail's reason, and no other
+        assert "'table': 'collection_summary', 'column': 'answered'" in str(failed), str(failed)[-2000:]
+        raise
