@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from publication.reader import PublishedDatabase, open_published, quoted
-from publication.spec import COLUMNS, TEXT, PublishedTable, Unit
+from publication.spec import COLUMNS, TEXT, YES_NO, PublishedTable, Unit
 
 CONTENTS = "ContentsCode"  # the contents variable's code, as at Statistics Sweden
 CONTENTS_LABEL = ("tabellinnehåll", "contents")
@@ -33,6 +33,25 @@ TIME_DIMENSIONS = ("period", "cohort_year")
 GEO_DIMENSIONS = ("federation_code",)
 ROWS = Unit("antal rader (0 eller 1)", "rows (0 or 1)", 0)  # a text's content: does the row hold this text?
 UNLABELLED = Unit("", "", 2)
+# The status of a protected table's row as a number, so that clients that read values only (pxwebpy) keep it.
+SUPPRESSED_CONTENT = "suppressed"
+SUPPRESSED_LABEL = ("Skyddad av röjandekontroll (..)", "Suppressed by disclosure control (..)")
+# The catalogue's value sets, PxWeb codelists a request may apply to a variable: id -> (variable, table, query for
+# code and Swedish label). A value set holds the catalogue's codes only, never a total (RIKET, alla).
+VALUE_SETS = {
+    "vs_federation_code": ("federation_code", "federations",
+                           "select federation_code, federation_name from federations order by federation_code"),
+    "vs_indicator_id": ("indicator_id", "indicators",
+                        "select cast(indicator_id as varchar), arg_max(indicator_title, valid_from) from indicators "
+                        "group by indicator_id order by indicator_id"),
+    "vs_question_code": ("question_code", "questions",
+                         "select question_code, arg_max(question_text, valid_from) from questions "
+                         "group by question_code order by question_code"),
+    "vs_support_at_start": ("support_at_start", "support_categories",
+                            "select category, label_sv from support_categories order by tie_priority"),
+    "vs_support_at_end": ("support_at_end", "support_categories",
+                          "select category, label_sv from support_categories order by tie_priority"),
+}
 
 
 def dimension_label(code: str) -> tuple[str, str]:
@@ -50,6 +69,7 @@ class Dimension:
     labels: dict[str, tuple[str, str]]  # code -> (sv, en)
     elimination_value: str | None = None  # the total a request may leave out (gender T, RIKET, alla)
     units: dict[str, Unit] = field(default_factory=dict)  # contents only
+    codelists: list[str] = field(default_factory=list)  # the value sets (VALUE_SETS) a request may apply
 
     def label_of(self, code: str, lang: str) -> str:
         sv, en = self.labels.get(code, (code, code))
@@ -62,6 +82,7 @@ class Cube:
     dimensions: list[Dimension]  # the row key, then ContentsCode
     column_types: dict[str, str]
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # a text's content code -> (column, text)
+    default: dict[str, list[str]] = field(default_factory=dict)  # what /data gives without a selection
 
     @property
     def id(self) -> str:
@@ -72,7 +93,11 @@ class Cube:
         return self.dimensions[-1]
 
     def dimension(self, code: str) -> Dimension | None:
-        return next((d for d in self.dimensions if d.code == code), None)
+        """A variable by its code; as PxWebApi, ignoring case, and `time` names the time variable."""
+        found = next((d for d in self.dimensions if d.code == code), None)
+        if found is None and code.casefold() == "time":
+            return self.time
+        return found or next((d for d in self.dimensions if d.code.casefold() == code.casefold()), None)
 
     @property
     def time(self) -> Dimension | None:
@@ -125,6 +150,7 @@ class Cubes:
         self.db = db
         self._lock = threading.Lock()
         self._cubes: dict[str, Cube] = {}
+        self._value_sets: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 
     @property
     def tables(self) -> list[PublishedTable]:
@@ -132,6 +158,16 @@ class Cubes:
 
     def cube_ids(self) -> list[str]:
         return [t.name for t in self.db.tables if t.dimensions]
+
+    def value_set(self, codelist: str) -> tuple[str, list[tuple[str, str]]] | None:
+        """A codelist's variable and its (code, label) pairs; None when it is unknown or its table is not published."""
+        if codelist not in VALUE_SETS or not self.db.has(VALUE_SETS[codelist][1]):
+            return None
+        with self._lock:
+            if codelist not in self._value_sets:
+                variable, _, sql = VALUE_SETS[codelist]
+                self._value_sets[codelist] = (variable, [(code, label or code) for code, label in self.db.query(sql)])
+            return self._value_sets[codelist]
 
     def cube(self, table: str) -> Cube | None:
         spec = self.db.spec(table)
@@ -170,7 +206,9 @@ class Cubes:
             if key in totals and totals[key] in values:  # the total first, as PxWeb sites do
                 values = [totals[key]] + [v for v in values if v != totals[key]]
             labels = {v: (self.db.label(key, v), self.db.label(key, v, "en")) for v in values}
-            dimensions.append(Dimension(key, dimension_label(key), values, labels, totals.get(key)))
+            codelists = [c for c, (variable, table, _) in VALUE_SETS.items() if variable == key and self.db.has(table)]
+            dimensions.append(Dimension(key, dimension_label(key), values, labels, totals.get(key),
+                                        codelists=codelists))
         codes, labels, units, texts = [], {}, {}, {}
         for column in self._content_columns(spec):
             if self._kind(spec, column) != "text":
@@ -188,8 +226,44 @@ class Cubes:
                 labels[code] = (f"{name[0]}: {text}", f"{name[1]}: {text}")
                 units[code] = ROWS
                 texts[code] = (column, text)
+        if spec.protected and "status" in types:
+            codes.append(SUPPRESSED_CONTENT)
+            labels[SUPPRESSED_CONTENT] = SUPPRESSED_LABEL
+            units[SUPPRESSED_CONTENT] = YES_NO
         dimensions.append(Dimension(CONTENTS, CONTENTS_LABEL, codes, labels, units=units))
-        return Cube(spec, dimensions, dict(types), texts)
+        cube = Cube(spec, dimensions, dict(types), texts)
+        cube.default = self._default_selection(cube)
+        return cube
+
+    def _default_selection(self, cube: Cube) -> dict[str, list[str]]:
+        """What /data gives without a selection: the latest time value, the totals where a variable has one, and for
+        the other variables only combinations that are rows of the table: each but the last fixed at its first value
+        that has rows, the last every value that has rows with those (so never a cube of impossible pairs, such as
+        an indicator in a questionnaire that does not measure it). ContentsCode is every content."""
+        fixed: dict[str, str] = {}
+        if cube.time and cube.time.values:
+            fixed[cube.time.code] = cube.time.values[-1]
+        free = []
+        for dim in cube.dimensions[:-1]:
+            if dim.code in fixed:
+                continue
+            if dim.elimination_value is not None and dim.elimination_value in dim.values:
+                fixed[dim.code] = dim.elimination_value
+            else:
+                free.append(dim)
+        chosen = {code: [value] for code, value in fixed.items()}
+        for i, dim in enumerate(free):
+            where = " and ".join(f"cast({quoted(code)} as varchar) = ?" for code in fixed) or "true"
+            present = {r[0] for r in self.db.query(f"select distinct cast({quoted(dim.code)} as varchar) from "
+                                                   f"{quoted(cube.id)} where {where}", list(fixed.values()))}
+            values = [v for v in dim.values if v in present] or dim.values[:1]
+            if i < len(free) - 1 and values:
+                fixed[dim.code] = values[0]
+                chosen[dim.code] = values[:1]
+            else:
+                chosen[dim.code] = values
+        chosen[CONTENTS] = list(cube.contents.values)
+        return {d.code: chosen[d.code] for d in cube.dimensions if d.code in chosen}
 
 
 _current: Cubes | None = None

@@ -53,16 +53,13 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "documents, see below.)",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
         f"- **Staging and the quality gate** ({_s(_stage(p, 'nns_build.stage'))} and "
-        f"{_s(_stage(p, 'nns_build.quality_gate'))}). Staging writes the one candidate, "
-        "protected: disclosure control (`publication.linked`, `publication.disclosure`) protects every published "
-        "table as one linked system, checking each connected block of equations for recoverable cells (a dense "
-        "SVD for small blocks, LSQR projections for large ones, OpenBLAS on one thread), in rounds with the "
-        "attacker's audit (`publication.attack`, HiGHS linear programs) until the audit finds nothing. The "
-        "gate's blocking suite `disclosure_attack` then audits the written file once more, independently "
-        f"({_s(p['disclosure']['audit_seconds_median'])} on this profile), and the Great "
-        "Expectations suites of what changed run. Publishing is then a checksum check and a rename "
-        f"({_s(_stage(p, 'nns_build.publish'))}). A structural fix, if the gate must get faster: protect only "
-        "the connected blocks whose cells changed since the last gated candidate, and keep the audit whole.",
+        f"{_s(_stage(p, 'nns_build.quality_gate'))}). Staging writes the one candidate, protected by the "
+        "Cell Key Method (the default: every count perturbed, `publication.ckm`). The gate's blocking suite "
+        "`disclosure_attack` then audits the written file (`publication.attack`, HiGHS linear programs over "
+        "every perturbed count and documented relation; "
+        f"{_s(((p.get('methods') or {}).get('ckm') or {}).get('audit_seconds'))} on this profile), and the "
+        "Great Expectations suites of what changed run. Publishing is then a checksum check and a rename "
+        f"({_s(_stage(p, 'nns_build.publish'))}). Both methods side by side are in the disclosure section.",
         "- **Process start.** `PYTHONDONTWRITEBYTECODE=1` is set on these machines, so every Python process "
         "compiled about a thousand modules of Airflow, dbt and their dependencies from source again "
         "(importing Airflow took 5.3 s). (Changed: bytecode compiled at install, see below.)",
@@ -109,10 +106,10 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
     out.append(
         f"One new survey file costs {_s(p['increment_s'])} end to end on `{name}`. The night builds only what "
         "changed (docs/operations.md, \"What a night rebuilds\"): dbt builds the survey models and the marts "
-        f"they feed, not the register models ({_s(inc.get('nns_build.dbt_build'))}); the gate runs the suites "
-        "of the survey source and always the whole disclosure control: the candidate is protected as one linked "
-        "system and the attacker's audit solves its linear programs over every published table "
-        f"({_s(inc.get('nns_build.quality_gate'))}, most of the night). Reports are keyed by the rows they "
+        f"they feed, not the register models ({_s(inc.get('nns_build.dbt_build'))}); staging perturbs every "
+        f"table again ({_s(inc.get('nns_build.stage'))}); the gate runs the suites of the survey source and "
+        "always the attacker's audit over every published table "
+        f"({_s(inc.get('nns_build.quality_gate'))}). Reports are keyed by the rows they "
         f"read ({_s(inc.get('nns_build.reports'))}); every federation report shows national values, and a new "
         "file in the latest period moves them, so all reports of that period are written again. The 20 s "
         "target is out of reach while every night protects and audits the whole publication and rewrites "
@@ -157,7 +154,7 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "",
         "Not changed, and why: the per-task API overhead of `dag.test()` (Airflow's, see above; one task per "
         "file stays, docs/design.md); dbt as one Airflow task rather than one per model (Cosmos measured and "
-        "not adopted, docs/design.md); the whole-publication disclosure control on every night (what is "
-        "published is always protected and audited as one system).",
+        "not adopted, docs/design.md); the whole-publication audit on every night (what is published is "
+        "always audited as one system).",
     ]
     return "\n".join(out) + "\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from bench.ckm import markdown as ckm_markdown
-from bench.disclosure import markdown as disclosure_markdown
+from bench.methods import markdown as methods_markdown
+from bench.methods import verdicts as methods_verdicts
 from bench.secondary import markdown as secondary_markdown
 
 
@@ -111,11 +111,9 @@ def write_markdown(r: dict) -> str:
             ("pass", "") if not a["errors"] else ("**miss**", f"{a['errors']:.0f} errors"))
 
     for name, p in profiles.items():
-        d = p.get("disclosure")
-        if d:
-            row(f"{name}: the attacker's audit on the publication", "0 findings",
-                f"{d['audit']['findings']} findings, {d['audit_seconds_median']:.0f} s",
-                ("pass", "") if not d["audit"]["findings"] else ("**miss**", f"{d['audit']['findings']} findings"))
+        if p.get("methods") and name == "national":
+            for what, target, measured, met in methods_verdicts(p["methods"]):
+                row(f"{name}: {what} (Cell Key Method)", target, measured, ("pass", "") if met else ("**miss**", ""))
 
     # 1. End to end
     lines += ["", "## 1. End to end through Airflow (`dag.test()`)", "",
@@ -226,16 +224,12 @@ def write_markdown(r: dict) -> str:
 
     # 5b. Disclosure control
     for name, p in profiles.items():
-        if p.get("disclosure"):
-            lines += ["", f"## Disclosure control on {name}", "",
-                      "Hidden cells per protected table (`status = '..'`): primary where the warehouse's own "
-                      "count is 1 to threshold − 1, secondary hidden to protect them "
-                      "([`bench/disclosure.py`](disclosure.py)).", "", *disclosure_markdown(p["disclosure"])]
-        if p.get("ckm"):
-            lines += ["", f"The register tables under each `NNS_DISCLOSURE_METHOD` on {name}: cells shown and "
-                      "hidden under suppression, cells published and left out (perturbed to 0) under the Cell Key "
-                      "Method, and how far it moves the counts ([`bench/ckm.py`](ckm.py); "
-                      f"{p['ckm']['seconds']:.0f} s to build both).", "", ckm_markdown(p["ckm"]["tables"])]
+        if p.get("methods"):
+            lines += ["", f"## Disclosure control on {name}: both methods", "",
+                      "The Cell Key Method (the default) and suppression on the same warehouse "
+                      "([`bench/methods.py`](methods.py)): the time to protect every table, the attacker's audit of "
+                      "the result, and what readers can see per table and headline (`publication.usefulness`).",
+                      "", *methods_markdown(p["methods"])]
 
         if p.get("secondary"):
             lines += ["", f"Secondary cells on {name}, chosen smallest first and by minimum loss (what is "

@@ -10,9 +10,9 @@ times (default 3), each in a fresh data home:
    read from the run's own Airflow metadata DB;
 2. analyst queries (bench/queries.sql) on the published database, the read
    API (bench/api.py): /data and /metadata latency, and 20 clients for 30 s,
-   disclosure control (bench/disclosure.py): hidden-cell shares per table, primary and
-   secondary, and the attacker's audit on the published file, the Cell Key
-   Method's effect on the register tables (bench/ckm.py), and secondary cells
+   disclosure control (bench/methods.py): the Cell Key Method and suppression side by side
+   on the run's warehouse (protection time, the attacker's audit, what readers can see,
+   the default method's targets), and under suppression the secondary cells
    chosen smallest first against minimum loss, with proven lower bounds
    (bench/secondary.py);
 3. the dbt models behind the indicator marts and indicator 11 against the
@@ -49,9 +49,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from bench import api as api_bench
-from bench import ckm as ckm_bench
-from bench import disclosure as disclosure_bench
 from bench import excel, floor
+from bench import methods as methods_bench
 from bench import secondary as secondary_bench
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -269,10 +268,8 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     result["queries"] = analyst_queries(settings)
     print("    the read API: latency, then 20 clients for 30 s ...", flush=True)
     result["api"] = api_bench.measure(home)
-    print("    disclosure: hidden shares and the attacker's audit ...", flush=True)
-    result["disclosure"] = disclosure_bench.measure(settings)
-    started = time.monotonic()
-    result["ckm"] = {"tables": ckm_bench.measure(settings), "seconds": round(time.monotonic() - started, 1)}
+    print("    disclosure control: both methods, their audits and what readers can see ...", flush=True)
+    result["methods"] = methods_bench.measure(settings)
     print("    secondary cells: smallest first against minimum loss, and the lower bounds ...", flush=True)
     result["secondary"] = secondary_bench.measure(settings)
     print("    nightly increment ...", flush=True)
@@ -345,8 +342,7 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
                 for key in ("data_median_ms", "metadata_median_ms", "requests", "errors", "requests_per_s",
                             "load_peak_rss_gib")} | {"clients": first["api"]["clients"],
                                                      "seconds": first["api"]["seconds"]},
-        "disclosure": first["disclosure"] | {"audit_seconds_median": m(lambda r: r["disclosure"]["audit"]["seconds"])},
-        "ckm": first.get("ckm"),
+        "methods": first.get("methods"),
         "secondary": first.get("secondary"),
         "queries_ms": {q: m(lambda r, q=q: r["queries"]["queries"][q]["median_ms"])
                        for q in first["queries"]["queries"]},

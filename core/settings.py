@@ -12,11 +12,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# How the register count tables are protected (docs/analysts.md): suppression, or the Cell Key Method.
-DISCLOSURE_METHODS = ("suppression", "ckm")
-# The CKM record keys' secret when NNS_CKM_SECRET is unset. Under suppression the keys are never
-# used; NNS_DISCLOSURE_METHOD=ckm refuses it, since anyone who reads this file could compute the
-# record keys of anonymous records (Settings.from_env).
+# How the published counts are protected (docs/analysts.md): the Cell Key Method (the default), or suppression.
+DISCLOSURE_METHODS = ("ckm", "suppression")
+# The CKM record keys' secret when NNS_CKM_SECRET is unset. dbt may key the records with it, but
+# nothing keyed by it is published: staging under the Cell Key Method refuses it (publication.stage),
+# since anyone who reads this file could compute the record keys and so the noise.
 DEV_CKM_SECRET = "nns-ckm-dev-secret-not-for-production"
 CKM_SECRET_LABEL = b"nns ckm secret check"  # the secret check model's LABEL (a test keeps the two equal)
 
@@ -97,10 +97,15 @@ class Settings:
     api_max_cells: int = 150_000
     # `nns status` flags federations that have sent nothing when the window closes within this many days.
     attention_days: int = 14
-    # suppression (the default) or ckm: the Cell Key Method for the register count tables (publication/ckm.py);
-    # the survey tables are always suppressed. The secret keys each person's record key (HMAC); never published.
-    disclosure_method: str = "suppression"
+    # ckm (the default): the Cell Key Method for every published count (publication/ckm.py); or suppression.
+    # The secret keys each record's key (HMAC, core.record_keys); never published.
+    disclosure_method: str = "ckm"
     ckm_secret: str = DEV_CKM_SECRET
+
+    @property
+    def ckm_secret_is_public(self) -> bool:
+        """No NNS_CKM_SECRET of the operator's own: the development value in this file, which anyone can read."""
+        return self.ckm_secret == DEV_CKM_SECRET
 
     @property
     def ckm_secret_fingerprint(self) -> str:
@@ -145,16 +150,12 @@ class Settings:
             contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
             api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
             attention_days=_int("NNS_ATTENTION_DAYS", 14),
-            disclosure_method=env.get("NNS_DISCLOSURE_METHOD", "").strip().lower() or "suppression",
+            disclosure_method=env.get("NNS_DISCLOSURE_METHOD", "").strip().lower() or "ckm",
             ckm_secret=_secret("NNS_CKM_SECRET") or DEV_CKM_SECRET,
         )
         if settings.disclosure_method not in DISCLOSURE_METHODS:
             raise ValueError(f"NNS_DISCLOSURE_METHOD must be one of {', '.join(DISCLOSURE_METHODS)}, "
                              f"got {settings.disclosure_method!r}")
-        if settings.disclosure_method == "ckm" and settings.ckm_secret == DEV_CKM_SECRET:
-            # The development value is in the source code: noise keyed by it is not secret.
-            raise ValueError("NNS_DISCLOSURE_METHOD=ckm needs a secret of its own: set NNS_CKM_SECRET (or "
-                             "NNS_CKM_SECRET_FILE); the built-in development value is public")
         if settings.disclosure_threshold < 1:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
         if settings.api_max_cells < 1:

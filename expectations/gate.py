@@ -52,6 +52,7 @@ from expectations.verdict import last_result
 from ingest.contract import INSATS_RE
 from publication.candidate import Candidate
 from publication.checksum import published_checksum
+from publication.usefulness import usefulness
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class GateResult:
     suites_run: list[str] = field(default_factory=list)
     scope: str = "every suite"  # why these suites ran (operations.changes.gate_scope)
     data_docs: bool = False  # whether GX's Data Docs were built this time
+    method: str = ""  # the candidate's disclosure control (NNS_DISCLOSURE_METHOD)
+    # What readers can see of the candidate, per table and headline (publication.usefulness)
+    usefulness: list[dict] = field(default_factory=list)
 
     @property
     def carried(self) -> int:
@@ -280,11 +284,12 @@ def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool
     except BaseException:
         shutil.rmtree(docs_dir, ignore_errors=True)
         raise
+    seen = usefulness(settings.warehouse, path, settings.disclosure_threshold)
     result = GateResult(passed=passed, ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
                         seconds=round(time.monotonic() - started, 1), checks=checks,
                         docs=str(settings.quality_docs / "gate.html"), publication=judged,
                         suites_run=to_run, scope=scope if carried else "every suite",
-                        data_docs=data_docs or not passed)
+                        data_docs=data_docs or not passed, method=candidate.method, usefulness=seen)
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
     (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cubes import open_cubes
 from api.export import EXPORT_FORMATS, ExportRefused, export_table
+from api.serving import CALLS_PER_WINDOW, TIME_WINDOW
 from core import set_aside
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
@@ -41,7 +42,7 @@ from operations import changes, steps
 from operations.rerun import rerun
 from operations.status import render_text, status_report
 from publication.candidate import PublicationRefused
-from publication.reader import NotPublished
+from publication.reader import ANALYST_SHELL_ARGUMENTS, NotPublished, connect_for_analyst
 from warehouse.lock import BuildFailed, writer_lock
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -275,10 +276,13 @@ def cmd_sql(args) -> int:
     if not args.query:
         duckdb_cli = shutil.which("duckdb")
         if duckdb_cli:
-            os.execv(duckdb_cli, [duckdb_cli, "-readonly", str(database)])
+            shell = ["-readonly"] if args.warehouse else ANALYST_SHELL_ARGUMENTS
+            os.execv(duckdb_cli, [duckdb_cli, *shell, str(database)])
         print("Give a query, e.g. nns sql \"select * from indicator_results limit 5\"", file=sys.stderr)
         return EXIT_USAGE
-    with duckdb.connect(str(database), read_only=True) as con:
+    # Analysts' SQL reaches the published file only (publication.reader); operators read the warehouse read-only.
+    connection = duckdb.connect(str(database), read_only=True) if args.warehouse else connect_for_analyst(database)
+    with connection as con:
         try:
             relation = con.sql(args.query)
             if relation is not None:
@@ -316,9 +320,11 @@ def cmd_serve(args) -> int:
     if not database.exists():
         print(f"No database at {database}: run `nns build` (or `make demo`) first", file=sys.stderr)
         return EXIT_USAGE
-    print(f"PxWebApi 2.0 on http://{args.host}:{args.port}/ over {database} (read-only)")
+    print(f"PxWebApi 2.0 on http://{args.host}:{args.port}/ over {database} (read-only), at most "
+          f"{args.calls_per_window} calls per {args.time_window} s from one client")
     try:
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(calls_per_window=args.calls_per_window, time_window=args.time_window),
+                    host=args.host, port=args.port, log_level="warning", access_log=False)
     except SystemExit as exc:  # uvicorn exits 3 when it cannot listen (the port is taken)
         return EXIT_OK if not exc.code else EXIT_PROBLEM
     return EXIT_OK
@@ -480,6 +486,11 @@ and sees a new build after the swap without a restart (docs/analysts.md).""",
                        epilog="exit codes: 0 stopped; 1 could not listen (the port is taken); 2 nothing published yet.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    p.add_argument("--calls-per-window", type=int, default=CALLS_PER_WINDOW, metavar="N",
+                   help=f"the rate limit: calls from one client per window (default {CALLS_PER_WINDOW}; /config "
+                        "says maxCallsPerTimeWindow, and a call over it gets 429)")
+    p.add_argument("--time-window", type=int, default=TIME_WINDOW, metavar="SECONDS",
+                   help=f"the rate limit's window in seconds (default {TIME_WINDOW}; /config says timeWindow)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", help="write published tables as csv, xlsx, parquet or px files",

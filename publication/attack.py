@@ -1,30 +1,36 @@
-"""The attacker's audit: what an outside analyst can derive about each hidden count.
+"""The attacker's audit: what an outside analyst can derive about each count a reader cannot see.
 
 An independent implementation of the attack, written from what docs/analysts.md
-tells a reader, not from the protector's masks or equations (it imports nothing from
-publication.disclosure or publication.publish). It reads only the published tables
-(`attack_file`), takes every count that is hidden (`status = '..'`) as an unknown, and
-writes down every relation a reader knows:
+tells a reader, not from the protector's masks, equations or noise (it imports nothing from
+publication.disclosure, publication.protect or publication.ckm). It reads only the published
+tables (`attack_file`) and takes as unknown every true count a reader does not see exactly:
+
+- under **suppression**, every hidden count (`status = '..'`); a shown count is exact;
+- in a table the `publication` table lists as **perturbed** (the Cell Key Method), every
+  count, known only to lie within D of its published value (and to be at least 1 where the
+  published value is not 0, since 0 is never perturbed); a withheld row's (`..`) count was
+  perturbed below the threshold, so it lies in [0, D];
+
+and writes down every relation a reader knows:
 
 - **margins** (docs: "Status, suppression and what is hidden"): the parts add up to
   the total along each margin of `publication.spec` (kön to T, federations to RIKET,
   insatser and supports to `alla`). In the survey tables T also holds the unpublished
-  "annat eller vill ej uppge" group: T − K − M is an unknown of its own, ≥ 0;
+  "annat eller vill ej uppge" group: T − K − M is an unknown of its own, ≥ 0. Where a
+  perturbed register table may leave a part out (its count was perturbed to 0), the
+  parts add up to at most the total;
 - **shared cells across tables**: where an indicator has one question in a
   questionnaire, a trend cell counts the same people as the result cells of the
   federations that report as its federation (`federations.reporting_federation_code`);
 - **n ≤ rows received**: a result's `n` is at most the questionnaires the federation
   sent in that period (`collection_status.rows_received`);
-- **follow-up points**: in `indicator11_outcomes` every cell's `n_observed` can only
-  fall from 6 to 12 to 24 months, and in a cohort that is complete at a point (its
-  national `n_observed` equals the one at 6 months) it is the same at both points;
-- **unpublished remainders**: `gender_analysis.participants` minus the 6-month
-  `n_observed` of the same cohort, federation, insats and kön (the anonymous records
-  and points not yet observed) is an unknown of its own, ≥ 0;
-- **non-negativity** of every count.
-
-Tables the `publication` table lists as perturbed (`perturbed_tables`, the Cell Key
-Method) hide no count and, by design, hold no exact relation: they are not modelled.
+- **follow-up points**: in `indicator11_outcomes` a cell's `cohort_size` is the same at
+  every follow-up point, `n_observed` is at most `cohort_size`, and equals it at a point
+  that is complete (`is_complete`); nothing else orders the points (left censoring lets
+  `n_observed` grow from one point to the next);
+- **unpublished remainders**: `gender_analysis.participants` minus the `cohort_size` of the
+  same cohort, federation, insats and kön (the anonymous records) is an unknown of its own, ≥ 0;
+- **non-negativity** of every count; and **perturbation**: the bounds above.
 
 For every unknown it computes the tightest interval [min, max] by linear programming
 (HiGHS through scipy.optimize.linprog), one small LP per connected component of the
@@ -45,25 +51,32 @@ import pandas as pd
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
-from core.catalogue import NATION
 from core.swedish import SUPPRESSED
 from publication.reader import PublishedDatabase
-from publication.spec import PUBLISHED
+from publication.spec import CKM_LARGEST_CHANGE, PUBLISHED
 
-# The count of people an attacker reasons about, per protected table: the one its margins add up in.
-ATTACKED_COUNT = {t.name: t.margin_count for t in PUBLISHED if t.protected}
+# The counts of people an attacker reasons about, per protected table: the one its margins add up in,
+# and in indicator11_outcomes also the cohort's size, which the follow-up points and the anonymous records
+# relate to. ATTACKED_COUNT is the first of each (the protector hides by it).
+ATTACKED = {t.name: [t.margin_count] + (["cohort_size"] if t.name == "indicator11_outcomes" else [])
+            for t in PUBLISHED if t.protected}
+ATTACKED_COUNT = {name: columns[0] for name, columns in ATTACKED.items()}
+# Register tables have no row for a group with nobody in it; perturbed, a row whose count became 0 is left out too.
+ROWS_MAY_BE_LEFT_OUT = {"indicator11_outcomes", "gender_analysis", "support_transitions"}
 TOLERANCE = 1e-6
 CAP_FACTOR = 1000
 
 
-@dataclass
+@dataclass(slots=True)
 class Unknown:
     table: str
     row: int | None  # row position in the table; None for a remainder
     label: str
+    low: float = 0.0
+    high: float = math.inf  # what the publication alone says: a perturbed count's bounds, else none
 
 
-@dataclass
+@dataclass(slots=True)
 class Relation:
     name: str
     coefficients: dict[int, float]  # unknown -> coefficient
@@ -100,34 +113,46 @@ class InconsistentPublication(RuntimeError):
 
 
 class _Model:
-    def __init__(self, tables: dict[str, pd.DataFrame]):
+    def __init__(self, tables: dict[str, pd.DataFrame], perturbed: frozenset[str] = frozenset()):
         self.tables = tables
+        self.perturbed = perturbed
         self.unknowns: list[Unknown] = []
         self.relations: list[Relation] = []
-        self.cell: dict[tuple[str, int], int] = {}
-        self.values: dict[str, np.ndarray] = {}
-        for name, column in ATTACKED_COUNT.items():
+        self.cell: dict[tuple[str, int, str], int] = {}  # (table, row, column) -> unknown
+        self.values: dict[tuple[str, str], np.ndarray] = {}  # (table, column) -> published values (0 if null)
+        for name, columns in ATTACKED.items():
             df = tables.get(name)
             if df is None:
                 continue
-            self.values[name] = np.nan_to_num(df[column].to_numpy(dtype=float, na_value=np.nan))
             hidden = (df["status"] == SUPPRESSED).to_numpy()
-            for row in np.flatnonzero(hidden):
-                self.cell[(name, int(row))] = self._unknown(name, int(row), f"{name}[{int(row)}].{column}")
+            for column in columns:
+                values = df[column].to_numpy(dtype=float, na_value=np.nan)
+                self.values[(name, column)] = np.nan_to_num(values)
+                if name in perturbed:  # every true count is unknown, within D of what is published
+                    for row, value in enumerate(values):
+                        low, high = _perturbed_bounds(value, hidden[row])
+                        self.cell[(name, row, column)] = self._unknown(name, row, f"{name}[{row}].{column}",
+                                                                       low, high)
+                else:
+                    for row in np.flatnonzero(hidden | np.isnan(values)):
+                        self.cell[(name, int(row), column)] = self._unknown(name, int(row),
+                                                                            f"{name}[{int(row)}].{column}")
 
-    def _unknown(self, table: str, row: int | None, label: str) -> int:
-        self.unknowns.append(Unknown(table, row, label))
+    def _unknown(self, table: str, row: int | None, label: str, low: float = 0.0, high: float = math.inf) -> int:
+        self.unknowns.append(Unknown(table, row, label, low, high))
         return len(self.unknowns) - 1
 
-    def relate(self, name: str, terms: list[tuple[str, int, float]], extra: dict[int, float] | None = None,
-               equality: bool = True) -> None:
-        """sum(coef * count(table, row)) + sum(coef * unknown) (== or <=) 0."""
+    def relate(self, name: str, terms: list[tuple], extra: dict[int, float] | None = None,
+               equality: bool = True, column: str | None = None) -> None:
+        """sum(coef * count(table, row, column)) + sum(coef * unknown) (== or <=) 0. A term is (table, row,
+        coef) or (table, row, coef, column); the column defaults to `column`, else the table's attacked count."""
         coefficients: dict[int, float] = dict(extra or {})
         constant, shown = 0.0, []
-        for table, row, coef in terms:
-            unknown = self.cell.get((table, row))
+        for table, row, coef, *own in terms:
+            col = own[0] if own else column or ATTACKED_COUNT[table]
+            unknown = self.cell.get((table, row, col))
             if unknown is None:
-                constant += coef * self.values[table][row]
+                constant += coef * self.values[(table, col)][row]
                 shown.append((table, row))
             else:
                 coefficients[unknown] = coefficients.get(unknown, 0.0) + coef
@@ -139,11 +164,22 @@ class _Model:
         self.relations.append(Relation(name, coefficients, constant, equality, shown))
 
 
+def _perturbed_bounds(value: float, withheld: bool) -> tuple[float, float]:
+    """A perturbed count's true value as the docs bound it: within D of the published one, at least 1
+    where that is not 0 (a true 0 is never perturbed); a withheld row's count was perturbed to 0."""
+    if withheld or np.isnan(value) or value <= 0:
+        return 0.0, float(CKM_LARGEST_CHANGE)
+    return max(1.0, value - CKM_LARGEST_CHANGE), value + CKM_LARGEST_CHANGE
+
+
 def _margins(model: _Model) -> None:
     for spec in PUBLISHED:
         df = model.tables.get(spec.name)
-        if df is None or spec.name not in ATTACKED_COUNT:
+        if df is None or spec.name not in ATTACKED:
             continue
+        # Parts a perturbed register table left out count too, and a cohort's size counts at points where it
+        # has no row (nobody observed there): the present parts add up to at most the total.
+        left_out = spec.name in model.perturbed and spec.name in ROWS_MAY_BE_LEFT_OUT
         for margin in spec.margins:
             others = [k for k in spec.keys if k != margin.part]
             is_total = (df[margin.part] == margin.total).to_numpy()
@@ -152,12 +188,18 @@ def _margins(model: _Model) -> None:
                 parts = [int(r) for r in rows if not is_total[r]]
                 if len(totals) != 1 or not parts:
                     continue
-                terms = [(spec.name, totals[0], 1.0)] + [(spec.name, r, -1.0) for r in parts]
-                extra = None
-                if margin.hidden_remainder:
-                    label = f"{spec.name}{key}: {margin.total} minus its parts (unpublished '{margin.part}')"
-                    extra = {model._unknown(spec.name, None, label): -1.0}
-                model.relate(f"{spec.name}: {margin.part} margin {key}", terms, extra)
+                for column in ATTACKED[spec.name]:
+                    terms = [(spec.name, totals[0], 1.0)] + [(spec.name, r, -1.0) for r in parts]
+                    extra = None
+                    if margin.hidden_remainder:
+                        label = f"{spec.name}{key}: {margin.total} minus its parts (unpublished '{margin.part}')"
+                        extra = {model._unknown(spec.name, None, label): -1.0}
+                    if left_out or column == "cohort_size":  # Σ parts − total ≤ 0
+                        model.relate(f"{spec.name}: {margin.part} margin of {column} {key}",
+                                     [(t, r, -c) for t, r, c in terms], extra, equality=False, column=column)
+                    else:
+                        model.relate(f"{spec.name}: {margin.part} margin of {column} {key}", terms, extra,
+                                     column=column)
 
 
 def _shared_cells(model: _Model) -> None:
@@ -193,44 +235,43 @@ def _rows_received(model: _Model) -> None:
 
 
 def _followups(model: _Model) -> None:
-    df = model.tables.get("indicator11_outcomes")
+    """A cell's cohort_size is the same at every point; n_observed ≤ cohort_size, = at a complete point."""
+    name = "indicator11_outcomes"
+    df = model.tables.get(name)
     if df is None:
         return
     keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
-    national = df[(df.federation_code == NATION) & (df.gender == "T") & (df.insats == "alla")
-                  & (df.support_at_start == "alla") & (df.status != SUPPRESSED)]
-    observed = {(c, m): v for c, m, v in national[["cohort_year", "followup_months", "n_observed"]].itertuples(
-        index=False)}
-    position = {tuple(k): i for i, k in enumerate(df[keys + ["followup_months"]].itertuples(index=False))}
-    points = sorted(df.followup_months.unique())  # the first is the base every later point is compared with
-    for key in df[keys].drop_duplicates().itertuples(index=False):
-        rows = [(m, position.get((*key, m))) for m in points]
-        rows = [(m, r) for m, r in rows if r is not None]
-        for (m1, r1), (m2, r2) in zip(rows, rows[1:], strict=False):
-            complete = (observed.get((key[0], m2)) is not None
-                        and observed.get((key[0], m2)) == observed.get((key[0], points[0])))
-            model.relate(f"n_observed {m2} vs {m1} months {tuple(key)}",
-                         [("indicator11_outcomes", r2, 1.0), ("indicator11_outcomes", r1, -1.0)],
-                         equality=complete)
+    complete = df["is_complete"].fillna(False).astype(bool).to_numpy()
+    months = df["followup_months"].to_numpy()
+    for key, rows in df.groupby(keys, sort=False, dropna=False).indices.items():
+        first, *later = (int(r) for r in rows)
+        for r in later:
+            model.relate(f"cohort_size the same at every point {key}", [(name, r, 1.0), (name, first, -1.0)],
+                         column="cohort_size")
+        for r in (first, *later):
+            sign = "=" if complete[r] else "≤"
+            model.relate(f"n_observed {sign} cohort_size at {months[r]} months {key}",
+                         [(name, r, 1.0, "n_observed"), (name, r, -1.0, "cohort_size")], equality=bool(complete[r]))
 
 
 def _anonymous(model: _Model) -> None:
+    """participants = cohort_size + the anonymous records, per cohort, federation, insats and kön."""
     outcomes, gender = model.tables.get("indicator11_outcomes"), model.tables.get("gender_analysis")
     if outcomes is None or gender is None:
         return
     keys = ["cohort_year", "federation_code", "insats", "gender"]
-    first = outcomes.followup_months.min()  # the first follow-up point
-    base = outcomes[(outcomes.followup_months == first) & (outcomes.support_at_start == "alla")]
-    observed = {tuple(k): int(i) for i, k in zip(base.index, base[keys].itertuples(index=False), strict=True)}
+    everyone = outcomes[outcomes.support_at_start == "alla"]
+    cohort = {tuple(k): int(i) for i, k in zip(everyone.index, everyone[keys].itertuples(index=False),
+                                               strict=True)}
     for position, key in enumerate(gender[keys].itertuples(index=False)):
-        row = observed.get(tuple(key))
+        row = cohort.get(tuple(key))
         if row is None:
             continue
-        label = (f"gender_analysis{tuple(key)}: participants minus n_observed at {first} months "
-                 "(anonymous, unobserved)")
+        label = f"gender_analysis{tuple(key)}: participants minus cohort_size (the anonymous records)"
         remainder = model._unknown("gender_analysis", None, label)
         model.relate(f"anonymous remainder {tuple(key)}",
-                     [("gender_analysis", position, 1.0), ("indicator11_outcomes", row, -1.0)], {remainder: -1.0})
+                     [("gender_analysis", position, 1.0, "participants"),
+                      ("indicator11_outcomes", row, -1.0, "cohort_size")], {remainder: -1.0})
 
 
 def _components(model: _Model) -> list[tuple[list[int], list[int]]]:
@@ -272,11 +313,17 @@ def _matrix(relations: list[Relation], local: dict[int, int], size: int):
             np.array([-r.constant for r in relations]))
 
 
-def _bounds_problem(relations: list[Relation], local: dict[int, int], size: int, threshold: int) -> dict:
+def _bounds_problem(model: _Model, relations: list[Relation], local: dict[int, int], threshold: int) -> dict:
+    size = len(local)
     a_eq, b_eq = _matrix([r for r in relations if r.equality], local, size)
     a_ub, b_ub = _matrix([r for r in relations if not r.equality], local, size)
     cap = CAP_FACTOR * threshold + sum(abs(r.constant) for r in relations)  # above any true count
-    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "cap": cap, "size": size}
+    cap += sum(u.low for u in model.unknowns if u.low > 0)  # and above every perturbed count's bounds
+    bounds = [(0.0, cap)] * size
+    for u, j in local.items():
+        unknown = model.unknowns[u]
+        bounds[j] = (unknown.low, min(unknown.high, cap))
+    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "bounds": bounds, "size": size}
 
 
 def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = None, threshold: int = 0):
@@ -285,7 +332,7 @@ def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = Non
     size, a_ub, b_ub, a_eq = problem["size"], problem["A_ub"], problem["b_ub"], problem["A_eq"]
     if lifted is None:
         return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=problem["b_eq"],
-                       bounds=(0, problem["cap"]), method="highs")
+                       bounds=problem["bounds"], method="highs")
     k = len(lifted)
     link = csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)],
                                                         np.r_[size + np.arange(k), lifted])), shape=(k, size + k))
@@ -293,21 +340,22 @@ def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = Non
     b = np.zeros(k) if b_ub is None else np.r_[b_ub, np.zeros(k)]
     eq = None if a_eq is None else hstack([a_eq, csr_matrix((a_eq.shape[0], k))])
     return linprog(np.r_[np.zeros(size), -np.ones(k)], A_ub=ub, b_ub=b, A_eq=eq, b_eq=problem["b_eq"],
-                   bounds=[(0, problem["cap"])] * size + [(0, threshold)] * k, method="highs")
+                   bounds=problem["bounds"] + [(0, threshold)] * k, method="highs")
 
 
 def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
     """Unknowns settled safe by some feasible point (x_u = 0 or x_u ≥ threshold), and the LPs it took.
 
-    Every relation at once (the components are independent, so one LP serves them all):
-    maximise Σ min(x_u, threshold) over the open unknowns, then minimise Σ x_u over them,
-    while that settles more.
+    Every relation at once (the components are independent, so one LP serves them all): first
+    minimise Σ x_u over the open unknowns (the cheapest LP, which settles most at 0), then
+    maximise Σ min(x_u, threshold) over them and minimise again, while that settles more.
     """
     size = len(model.unknowns)
-    settled = np.zeros(size, dtype=bool)
+    # Safe by its bounds alone: it cannot be small and positive (a perturbed count published as 13 or more).
+    settled = np.array([u.low >= threshold or u.high < 1 for u in model.unknowns], dtype=bool)
     if not model.relations:
-        return settled, 0
-    problem = _bounds_problem(model.relations, {u: u for u in range(size)}, size, threshold)
+        return settled | np.array([u.low <= 0 or u.high >= threshold for u in model.unknowns], dtype=bool), 0
+    problem = _bounds_problem(model, model.relations, {u: u for u in range(size)}, threshold)
     lps = 0
 
     def seen(result) -> None:
@@ -317,6 +365,9 @@ def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
             x = result.x[:size]
             settled[(x >= threshold - TOLERANCE) | (x <= TOLERANCE)] = True
 
+    if not settled.all():
+        seen(_solve(problem, (~settled).astype(float)))
+        lps += 1
     while not settled.all():
         before = int(settled.sum())
         seen(_solve(problem, np.zeros(size), np.flatnonzero(~settled), threshold))
@@ -331,24 +382,42 @@ def _sweep(model: _Model, threshold: int) -> tuple[np.ndarray, int]:
 
 def _attack_component(model: _Model, members: list[int], relation_ids: list[int], threshold: int,
                       only: list[int]) -> tuple[list[Finding], int]:
-    """Each unknown in `only`, of one connected set: its exact [min, max] by two LPs; the findings."""
+    """Each unknown in `only`, of one connected set: its [min, max] by LPs; the findings.
+
+    Its max first: at the threshold or above it is safe, and so is every other open unknown
+    that point puts at 0 or at the threshold (the point is feasible); else its min, likewise."""
     size = len(members)
     local = {u: j for j, u in enumerate(members)}
     relations = [model.relations[i] for i in relation_ids]
-    problem = _bounds_problem(relations, local, size, threshold)
+    problem = _bounds_problem(model, relations, local, threshold)
     found, lps = [], 0
-    for u in only:
-        j = local[u]
+    open_ = {local[u]: u for u in only}
+
+    def safe_at(x: np.ndarray) -> None:
+        for j in [j for j in open_ if x[j] >= threshold - TOLERANCE or x[j] <= TOLERANCE]:
+            del open_[j]
+
+    while open_:
+        j, u = next(iter(open_.items()))
         objective = np.zeros(size)
         objective[j] = -1.0
         high = _solve(problem, objective)
+        lps += 1
+        if high.status == 2:
+            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
+        if high.status == 0:
+            safe_at(high.x)
+            if j not in open_:
+                continue
         objective[j] = 1.0
         low = _solve(problem, objective)
-        lps += 2
-        if 2 in (high.status, low.status):
-            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[u].label}")
-        if high.status == 0 and low.status == 0 and _is_finding(low.fun, -high.fun, threshold):
-            found.append((u, round(float(low.fun), 6), round(float(-high.fun), 6)))
+        lps += 1
+        if low.status == 0:
+            safe_at(low.x)
+        if j in open_:
+            del open_[j]
+            if high.status == 0 and low.status == 0 and _is_finding(low.fun, -high.fun, threshold):
+                found.append((u, round(float(low.fun), 6), round(float(-high.fun), 6)))
     if not found:
         return [], lps
     by_unknown: dict[int, list[int]] = {}  # relation indices per unknown
@@ -359,10 +428,15 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
     for u, low, high in found:
         touching = [relations[i] for i in by_unknown[u]]
         shown = sorted({c for r in touching for c in r.shown})
-        unknown = model.unknowns[u]
-        findings.append(Finding(unknown.table, unknown.row, unknown.label, low, high, [r.name for r in touching],
-                                shown, [] if shown else _further(relations, by_unknown, u)))
+        findings.append(_finding(model, u, low, high, [r.name for r in touching], shown,
+                                 [] if shown else _further(relations, by_unknown, u)))
     return findings, lps
+
+
+def _finding(model: _Model, u: int, low: float, high: float, relations: list[str], shown: list,
+             further: list | None = None) -> Finding:
+    unknown = model.unknowns[u]
+    return Finding(unknown.table, unknown.row, unknown.label, low, high, relations, shown, further or [])
 
 
 def _further(relations: list[Relation], by_unknown: dict[int, list[int]], u: int) -> list[tuple[str, int]]:
@@ -393,12 +467,15 @@ RELATIONS = {
     "follow-up points": _followups,
     "unpublished remainders": _anonymous,  # "annat" is part of the margins (hidden_remainder)
     "non-negativity": None,
+    "perturbation": None,  # a perturbed count's bounds (_perturbed_bounds)
 }
 
 
-def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackReport:
-    """Every hidden count's interval from everything published in `tables`; the findings."""
-    model = _Model(tables)
+def attack_tables(tables: dict[str, pd.DataFrame], threshold: int,
+                  perturbed: frozenset[str] = frozenset()) -> AttackReport:
+    """Every unseen count's interval from everything published in `tables` (`perturbed`: the tables whose
+    counts carry the Cell Key Method's noise); the findings."""
+    model = _Model(tables, perturbed)
     for add in RELATIONS.values():
         if add is not None:
             add(model)
@@ -414,7 +491,11 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackRepo
         seconds[unknown.table] = seconds.get(unknown.table, 0.0) + swept / len(model.unknowns)
     for members, relation_ids in components:
         open_ = [u for u in members if not settled[u]]
-        if not open_ or not relation_ids:
+        if not open_:
+            continue
+        if not relation_ids:  # its bounds alone
+            findings += [_finding(model, u, model.unknowns[u].low, model.unknowns[u].high, [], [])
+                         for u in open_ if _is_finding(model.unknowns[u].low, model.unknowns[u].high, threshold)]
             continue
         started = time.monotonic()
         found, solved = _attack_component(model, members, relation_ids, threshold, only=open_)
@@ -427,15 +508,16 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int) -> AttackRepo
     return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps)
 
 
-def read_published(path: Path) -> dict[str, pd.DataFrame]:
-    """The published tables the attack reads, as they are in the file (perturbed tables left out)."""
+def read_published(path: Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
+    """The published tables the attack reads, as they are in the file, and which of them are perturbed."""
     db = PublishedDatabase(path)
     try:
-        return {name: db.table_frame(name) for name in [*ATTACKED_COUNT, "federations"]
-                if db.has(name) and name not in db.info.perturbed}
+        return ({name: db.table_frame(name) for name in [*ATTACKED, "federations"] if db.has(name)},
+                db.info.perturbed)
     finally:
         db.close()
 
 
 def attack_file(path: Path, threshold: int) -> AttackReport:
-    return attack_tables(read_published(path), threshold)
+    tables, perturbed = read_published(path)
+    return attack_tables(tables, threshold, perturbed)

@@ -1,6 +1,9 @@
 """The disclosure audit of a written publication: what a reader could recover from it.
 
-It reads only the published file, never the warehouse or the protector's masks.
+It reads only the published file, never the warehouse or the protector's masks. In every
+protected table: no count between 1 and the threshold − 1 is shown, and a withheld row shows
+no value. In a suppressed table also the structural rules of its margins and shared cells; a
+perturbed table's parts need not add up, so its relations are the attacker's (publication.attack).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from core.swedish import SUPPRESSED
+from publication.reader import PublishedDatabase
 from publication.spec import COUNT_COLUMNS, PUBLISHED, SHOWN, Margin, PublishedTable
 
 
@@ -24,6 +28,9 @@ def audit_findings(path: Path, threshold: int) -> list[dict]:
     def finding(table: str, check: str, cells: int, description: str) -> None:
         findings.append({"table": table, "check": check, "cells": int(cells or 0), "description": description})
 
+    reader = PublishedDatabase(path)
+    perturbed = reader.info.perturbed
+    reader.close()
     with duckdb.connect(str(path), read_only=True) as con:
         existing = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         for table in PUBLISHED:
@@ -38,7 +45,8 @@ def audit_findings(path: Path, threshold: int) -> list[dict]:
             finding(table.name, "suppressed_value_shown", con.execute(
                 f"select count(*) from {table.name} where status = '{SUPPRESSED}' and ({leaked})").fetchone()[0],
                 "suppressed cell(s) still show a value")
-            for margin in table.margins:
+            # A perturbed table's parts need not add up: its margins are the attacker's (publication.attack).
+            for margin in [] if table.name in perturbed else table.margins:
                 lone, derived, summed = con.execute(_margin_sql(table, margin, threshold)).fetchone()
                 finding(table.name, f"lone_hidden_{margin.part}", lone,
                         f"{margin.part} margin(s) where the one hidden cell equals the shown total minus "
@@ -48,7 +56,8 @@ def audit_findings(path: Path, threshold: int) -> list[dict]:
                         f"1 to {threshold - 1} people")
                 finding(table.name, f"hidden_total_{margin.part}", 0 if margin.hidden_remainder else summed,
                         f"hidden {margin.part} total(s) equal to the sum of the shown cells")
-        if {"indicator_results", "indicator_trends", "federations"} <= existing:
+        if {"indicator_results", "indicator_trends", "federations"} <= existing and not perturbed & {
+                "indicator_results", "indicator_trends"}:
             lone, summed = _shared_cell_findings(con)
             finding("indicator_trends", "trend_recovers_result", lone,
                     "trend cell(s) that recover a hidden result")

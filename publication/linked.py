@@ -8,15 +8,15 @@ suppressed the same way in both:
   (T − K − M in the survey tables) as an unpublished remainder of its own;
 - shared cells: a single-question indicator's trend cell is the result cell of the
   federations that report as its federation;
-- follow-up points: in a cohort complete at a follow-up point (its national
-  n_observed equals the one at 6 months), every cell's n_observed is the same there as
-  at 6 months;
-- the anonymous records: gender_analysis.participants = the 6-month n_observed of the
-  same cohort, federation, insats and kön + an unpublished remainder.
+- follow-up points: at every point where the cohort is complete (`is_complete`), every
+  cell's n_observed is its cohort's size, so the same at each such point;
+- the anonymous records: gender_analysis.participants = the n_observed of the same
+  cohort, federation, insats and kön at a complete point (else at its first point)
+  + an unpublished remainder.
 
-The inequalities (n ≤ rows received, n_observed falling over follow-ups, non-negativity)
-are not equations; the attacker's audit (publication.attack) bounds them, and what it
-finds is hidden too (publish.protect_frames).
+The inequalities (n ≤ rows received, n_observed ≤ cohort_size, non-negativity) are not
+equations; the attacker's audit (publication.attack) bounds them, and what it finds is
+hidden too (publication.protect.protect_frames).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.catalogue import NATION
 from publication.disclosure import LinkedSystem
 from publication.spec import PUBLISHED
 
@@ -71,29 +70,25 @@ def _shared_cells(system: LinkedSystem, frames, reporting, offsets) -> None:
 
 
 def _followups(system: LinkedSystem, df: pd.DataFrame, offset: int) -> None:
-    national = df[(df.federation_code == NATION) & (df.gender == "T") & (df.insats == "alla")
-                  & (df.support_at_start == "alla")]
-    observed = dict(zip(zip(national.cohort_year, national.followup_months, strict=True), national.n_observed,
-                        strict=True))
+    """At every point where the cohort is complete (`is_complete`), a cell's n_observed is its cohort's
+    size: the same at each such point."""
     keys = ["cohort_year", "federation_code", "gender", "insats", "support_at_start"]
-    first = df.followup_months.min()  # the first follow-up point: every later one is compared with it
-    base = {tuple(k): i for i, k in zip(df.index[df.followup_months == first],
-                                       df.loc[df.followup_months == first, keys].itertuples(index=False),
-                                       strict=True)}
-    for i, (*key, months) in enumerate(df[keys + ["followup_months"]].itertuples(index=False)):
-        at_base = observed.get((key[0], first))
-        if months == first or at_base is None or observed.get((key[0], months)) != at_base:
-            continue  # complete only where the national n_observed is known and unchanged since 6 months
-        if (row := base.get(tuple(key))) is not None:
-            system.add(offset + i, [offset + row])
+    complete = df[df["is_complete"].fillna(False).astype(bool)]
+    for rows in complete.groupby(keys, sort=False, dropna=False).indices.values():
+        first, *later = (int(complete.index[r]) for r in rows)
+        for row in later:
+            system.add(offset + row, [offset + first])
 
 
 def _anonymous(system: LinkedSystem, frames, offsets) -> None:
     outcomes, gender = frames["indicator11_outcomes"], frames["gender_analysis"]
     keys = ["cohort_year", "federation_code", "insats", "gender"]
-    at_base = (outcomes.followup_months == outcomes.followup_months.min()) & (outcomes.support_at_start == "alla")
-    base = {tuple(k): int(i) for i, k in zip(outcomes.index[at_base], outcomes.loc[at_base, keys].itertuples(
-        index=False), strict=True)}
+    # Each cell's count at a complete point (its cohort's size, so the remainder is the anonymous records),
+    # else at its first point (the anonymous records and those not yet observed).
+    everyone = outcomes[outcomes.support_at_start == "alla"].assign(
+        order=lambda d: np.where(d["is_complete"].fillna(False).astype(bool), 0, 1), point=lambda d: d.followup_months)
+    chosen = everyone.sort_values(["order", "point"]).drop_duplicates(keys)
+    base = {tuple(k): int(i) for i, k in zip(chosen.index, chosen[keys].itertuples(index=False), strict=True)}
     observed = outcomes.n_observed.to_numpy(dtype=float)
     participants = gender.participants.to_numpy(dtype=float)
     for i, key in enumerate(gender[keys].itertuples(index=False)):

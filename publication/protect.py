@@ -6,8 +6,9 @@ linked system (publication.linked, publication.disclosure), then the attacker's 
 (publication.attack) runs over the tables as they would be published; for each finding the
 smallest shown count in the relations that pin it is hidden too (or, where those have none, in
 the hardest-pinning relations of the next ring out), and the system is protected again around it,
-until the attacker recovers nothing. Under NNS_DISCLOSURE_METHOD=ckm the register tables are
-perturbed instead (publication.ckm) and the rest is protected without them.
+until the attacker recovers nothing. Under the Cell Key Method (NNS_DISCLOSURE_METHOD=ckm, the
+default) every protected table is perturbed instead (publication.ckm) and nothing is hidden to
+protect another cell; the national comparison columns come from the perturbed national rows.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 from core.catalogue import NATION
 from publication.attack import ATTACKED_COUNT, InconsistentPublication, attack_tables
 from publication.candidate import PublicationRefused
-from publication.ckm import perturb, perturbed_tables
+from publication.ckm import CKM, perturb, perturbed_tables
 from publication.disclosure import apply
 from publication.linked import linked_system, split
 from publication.rounding import mean_half_up
@@ -65,6 +66,10 @@ def _assemble(frames: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) ->
         df = frames[table.name]
         if table.protected:
             df = apply(df, hidden[table.name], table.nulled)
+        if table.name == "indicator11_outcomes":
+            # Under suppression a cohort's size is shown only where it is n_observed (a complete point): at a
+            # partial point a federation with no row there could be worked out from the nation's.
+            df = df.assign(cohort_size=df.cohort_size.where(df.is_complete.fillna(False).astype(bool)))
         if table.name == "indicator_results":
             df = _results_extras(df)
         tables[table.name] = df[table.published_columns]
@@ -80,11 +85,16 @@ def read_marts(warehouse: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
     return frames, reporting
 
 
-def protect_publication(warehouse: Path, threshold: int, method: str = "suppression") -> dict[str, pd.DataFrame]:
+def protect_publication(warehouse: Path, threshold: int, method: str, secret: str) -> dict[str, pd.DataFrame]:
     """Every published table, protected by `method` (see the module's docstring)."""
     frames, reporting = read_marts(warehouse)
-    perturbed = perturb({t: frames.pop(t) for t in perturbed_tables(method)}, threshold)
-    return protect_frames(frames, reporting, threshold) | perturbed
+    if method == CKM:
+        tables = perturb({t: frames.pop(t) for t in perturbed_tables(method)}, threshold, secret)
+        if "indicator_results" in tables:
+            results = _results_extras(tables["indicator_results"])
+            tables["indicator_results"] = results[BY_NAME["indicator_results"].published_columns]
+        return _assemble(in_key_order(frames), {}) | tables
+    return protect_frames(frames, reporting, threshold)
 
 
 def in_key_order(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -9,6 +9,8 @@ module, read-only. It holds:
   on the build it started on. DuckDB's per-path instance cache would hand a new
   connection the old build while any connection to it is open, so each snapshot is an
   in-memory database with the file attached read-only;
+- **the analyst's connection** (`connect_for_analyst`, `nns sql`): read-only, with DuckDB's
+  external access off and the configuration locked, so SQL reaches the published file and nothing else;
 - **the build's facts** (`info`): when it was published, the threshold, the method of
   disclosure control and which tables it perturbed, parsed once from the `publication` table;
 - **the display rules**: labels, units and decimals (publication.spec), the labels of
@@ -201,22 +203,48 @@ class PublishedDatabase:
     def notes(self, lang: str, table: str) -> list[str]:
         """What a table's symbols mean in this build, and how its counts are protected."""
         threshold = self.info.disclosure_threshold
-        perturbed = table in self.info.perturbed
+        if table in self.info.perturbed:
+            if lang == "en":
+                return [f"Source: {SOURCE}.",
+                        f"{SUPPRESSED} = too few to report: fewer than {threshold} people after the perturbation. "
+                        f"{NO_VALUE} = no value.",
+                        "The counts are perturbed by the Cell Key Method (disclosure control): each is moved at "
+                        f"random by a few units (at most {CKM_LARGEST_CHANGE}, on average about 2), so parts need "
+                        f"not add up to their totals, and no count from 1 to {CKM_NEVER_SHOWN_UP_TO} is published. "
+                        "The same people always get the same perturbation. Shares, means and intervals are computed "
+                        "from the perturbed counts."]
+            return [f"Källa: {SOURCE}",
+                    f"{SUPPRESSED} = för få för att redovisas: färre än {threshold} personer efter justeringen. "
+                    f"{NO_VALUE} = uppgift saknas.",
+                    "Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras med "
+                    f"några enheter (högst {CKM_LARGEST_CHANGE}, i genomsnitt omkring 2), så delarna summerar inte "
+                    f"alltid till totalen, och inget antal mellan 1 och {CKM_NEVER_SHOWN_UP_TO} publiceras. Samma "
+                    "personer får alltid samma justering. Andelar, medelvärden och intervall räknas på de "
+                    "justerade antalen."]
         if lang == "en":
             return [f"Source: {SOURCE}.",
                     f"{SUPPRESSED} = suppressed (fewer than {threshold} people, or hidden so that such a cell "
-                    f"cannot be worked out). {NO_VALUE} = no value.",
-                    *([f"The counts are perturbed by the Cell Key Method: each is moved by a few units (at most "
-                       f"{CKM_LARGEST_CHANGE}), parts need not add up to their totals, no count from 1 to "
-                       f"{CKM_NEVER_SHOWN_UP_TO} is published, and a cell perturbed to 0 is left out. Shares are "
-                       "computed from the perturbed counts."] if perturbed else [])]
+                    f"cannot be worked out). {NO_VALUE} = no value."]
         return [f"Källa: {SOURCE}",
                 f"{SUPPRESSED} = uppgiften är skyddad (färre än {threshold} personer, eller dold så att en sådan "
-                f"uppgift inte kan räknas fram). {NO_VALUE} = uppgift saknas.",
-                *([f"Antalen är slumpmässigt justerade med cell key-metoden (röjandekontroll): varje antal ändras "
-                   f"med några enheter (högst {CKM_LARGEST_CHANGE}), delar summerar därför inte alltid till "
-                   f"totalen, inget antal mellan 1 och {CKM_NEVER_SHOWN_UP_TO} publiceras, och en cell som "
-                   "justerats till 0 utelämnas. Andelarna räknas på de justerade antalen."] if perturbed else [])]
+                f"uppgift inte kan räknas fram). {NO_VALUE} = uppgift saknas."]
+
+
+# How an analyst's own SQL (`nns sql`) opens the published file: read-only, no file or network outside it (no
+# read_csv, COPY … TO, ATTACH or EXPORT), no extensions installed or loaded, and settings that cannot be changed back.
+ANALYST_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
+                  "autoload_known_extensions": False, "allow_community_extensions": False, "lock_configuration": True}
+# The same for the DuckDB shell: -safe turns off its own file commands (.shell, .output, .read, .import), and the
+# settings are locked before the analyst types anything.
+ANALYST_SHELL_ARGUMENTS = ["-readonly", "-safe", "-cmd", "SET enable_external_access = false;",
+                           "-cmd", "SET lock_configuration = true;"]
+
+
+def connect_for_analyst(path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection for SQL an analyst writes: the published file only, read-only, nothing outside it."""
+    if not Path(path).exists():
+        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).")
+    return duckdb.connect(str(path), read_only=True, config=dict(ANALYST_CONFIG))
 
 
 def column_label(column: str, lang: str = "sv") -> str:
@@ -230,14 +258,22 @@ _current: PublishedDatabase | None = None
 _current_lock = threading.Lock()
 
 
-def open_published(path: Path) -> PublishedDatabase:
-    """The current build at `path`, reopened when the file's inode or mtime changed (an atomic swap)."""
-    global _current
+def snapshot_key(path: Path) -> tuple[int, int] | None:
+    """Which build is published at `path`: the file's inode and modification time (a new build is swapped in by
+    rename, a new inode), or None while nothing is published. What `open_published` and the API's cache key on."""
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).") from None
-    key = (stat.st_ino, stat.st_mtime_ns)
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def open_published(path: Path) -> PublishedDatabase:
+    """The current build at `path`, reopened when the file's inode or mtime changed (an atomic swap)."""
+    global _current
+    key = snapshot_key(path)
+    if key is None:
+        raise NotPublished(f"Nothing is published yet: {path} does not exist (run `nns build`).")
     with _current_lock:
         if _current is None or _current.path != Path(path) or _current.key != key:
             # The old snapshot is left to the garbage collector: a request may still be reading it.

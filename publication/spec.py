@@ -354,7 +354,8 @@ def column(name: str) -> Column:
 def status_comment(threshold: int, perturbed: bool) -> str:
     """The status column's comment in the file: what `ok` and `..` mean in this build."""
     if perturbed:
-        return "ok: every count is perturbed (the Cell Key Method), none is suppressed"
+        return (f"ok: the counts are perturbed (the Cell Key Method), nothing is hidden to protect another cell; "
+                f".. : fewer than {threshold} people after the perturbation, too few to report (the values are null)")
     return (f"ok, or .. when the cell is suppressed (fewer than {threshold} people, or hidden so that such a cell "
             "cannot be recovered)")
 

@@ -73,12 +73,18 @@ def write_database(path: Path, tables: dict[str, pd.DataFrame], settings: Settin
 def write_publication(settings: Settings, path: Path) -> dict[str, pd.DataFrame]:
     """Protect the warehouse marts and write them as a new database at `path` (not yet published)."""
     if settings.disclosure_method == CKM:
+        if settings.ckm_secret_is_public:
+            # The development value is in the source code: noise keyed by it is not secret.
+            raise PublicationRefused("The Cell Key Method needs a secret of your own: set NNS_CKM_SECRET (or "
+                                     "NNS_CKM_SECRET_FILE) and run nns build; the built-in development value is "
+                                     "public. (Or choose NNS_DISCLOSURE_METHOD=suppression.) Nothing published")
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
             if not keys_made_under(con, settings):
                 raise PublicationRefused("The warehouse's record keys for the Cell Key Method were made under "
                                          "another NNS_CKM_SECRET: rebuild it with this one (nns build); "
                                          "nothing published")
-    tables = protect_publication(settings.warehouse, settings.disclosure_threshold, settings.disclosure_method)
+    tables = protect_publication(settings.warehouse, settings.disclosure_threshold, settings.disclosure_method,
+                                 settings.ckm_secret)
     meta = {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "threshold": settings.disclosure_threshold,

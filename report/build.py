@@ -91,6 +91,7 @@ def national_context(db: ReportData, period: str | None) -> dict:
     registers = registers_context(db) if db.has_registers() else None
     if period is None:
         return {"registers": registers, "period": None, "periods": [], "threshold": db.threshold(),
+                "method": db.method(),
                 "today": swedish_date(date.today()), "collection": [], "federations_in_period": 0,
                 "participating": [], "not_participating": [], "questionnaires": 0, "volumes": None,
                 "sections": [], "breaks": [], "group_names": names, "summary": [],
@@ -151,6 +152,7 @@ def national_context(db: ReportData, period: str | None) -> dict:
         "period": period,
         "periods": periods,
         "threshold": db.threshold(),
+        "method": db.method(),
         "today": swedish_date(date.today()),
         "collection": collection.to_dict("records"),
         "federations_in_period": len(taking_part),
@@ -372,6 +374,7 @@ def federation_context(db: ReportData, period: str, federation_code: str, name: 
         "no_registers": None if registers else NO_REGISTERS,
         "period": period,
         "threshold": common["threshold"],
+        "method": common["method"],
         "today": common["today"],
         "federation_code": federation_code,
         "federation_name": name,
@@ -432,7 +435,8 @@ def _national_reports(published: Path, out: Path, period: str, pdf: bool) -> int
 def _common(db: ReportData) -> dict:
     """What the federation reports share with the national one, read without drawing
     anything, so that every report can start at once."""
-    common = {"group_names": _group_names(db), "threshold": db.threshold(), "today": swedish_date(date.today())}
+    common = {"group_names": _group_names(db), "threshold": db.threshold(), "method": db.method(),
+              "today": swedish_date(date.today())}
     cohort = db.indicator11_cohort() if db.has_registers() else None
     if cohort is not None:
         national = db.indicator11_national()

@@ -43,6 +43,10 @@ class ReportData:
     def threshold(self) -> int:
         return self.db.threshold
 
+    def method(self) -> str:
+        """The build's disclosure control: ckm (perturbed counts) or suppression."""
+        return self.db.info.method
+
     def collection(self, period: str) -> pd.DataFrame:
         return self.df("""
             select s.*, g.respondent_group_name

@@ -65,6 +65,10 @@ def run_demo(home: Path, profile: str) -> int:
         os.environ["NNS_PSEUDONYM_KEY"] = secrets.token_hex(32)
         print("NNS_PSEUDONYM_KEY is not set: using a throw-away key for this demo only "
               "(pseudonyms from this run cannot be linked with any other run).")
+    if not os.environ.get("NNS_CKM_SECRET") and not os.environ.get("NNS_CKM_SECRET_FILE"):
+        os.environ["NNS_CKM_SECRET"] = secrets.token_hex(32)
+        print("NNS_CKM_SECRET is not set: using a throw-away secret for this demo's Cell Key Method "
+              "(its perturbations differ from any other run's).")
 
     settings = get_settings()
     timings = {}

@@ -19,6 +19,9 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # Files written by a test are complete when the test offers them; tests/unit/test_inbox.py sets its own.
 os.environ.setdefault("NNS_STABLE_SECONDS", "0")
+# The Cell Key Method (the default) publishes only under a secret of the operator's own.
+CKM_TEST_SECRET = "test-ckm-secret"
+os.environ.setdefault("NNS_CKM_SECRET", CKM_TEST_SECRET)
 
 
 @pytest.fixture
@@ -88,8 +91,6 @@ def environment(**values):
             else:
                 os.environ[k] = v
 
-
-CKM_TEST_SECRET = "test-ckm-secret"
 
 
 @pytest.fixture(scope="session")

@@ -283,6 +283,7 @@ class Deployment:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "NNS_HOME": str(self.nns_home),
             "NNS_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym_key"),
+            "NNS_CKM_SECRET_FILE": str(self.work / "ckm_secret"),  # as docker-compose.yml reads it
             # The test writes whole files before it triggers: no need to wait for them to settle.
             "NNS_STABLE_SECONDS": "0",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -321,6 +322,7 @@ class Deployment:
                 {"username": role, "role": role, "password": password} for role, password in self.passwords.items()]))
             (self.work / "operator_password").write_text(self.passwords["operator"])
             (self.work / "pseudonym_key").write_text(secrets.token_hex(32))
+            (self.work / "ckm_secret").write_text(secrets.token_hex(32))
             lap("servers and a fresh database")
             self.airflow("db", "migrate")
             lap("airflow db migrate")

@@ -5,6 +5,7 @@ with the published database."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -27,7 +28,7 @@ from pxweb import PxApi
 from pyaxis import pyaxis
 from pyjstat import pyjstat
 
-from api.cubes import CONTENTS
+from api.cubes import CONTENTS, SUPPRESSED_CONTENT
 from operations.cli import main
 from publication.spec import PUBLISHED
 
@@ -99,7 +100,9 @@ def expected_cells(home: Path, table: str, keys: list[str], contents: dict[str, 
     for row in db.to_dict("records"):
         key = tuple(str(row[k]) for k in keys)
         for code, label in contents.items():
-            if code not in row:  # a text: column.digest
+            if code == SUPPRESSED_CONTENT:  # the row's status as a number
+                cells[(*key, code)] = float(row["status"] == "..")
+            elif code not in row:  # a text: column.digest
                 cells[(*key, code)] = float(_same(row[code.rsplit(".", 1)[0]], label.split(": ", 1)[1]))
             elif not pd.isna(row[code]):
                 cells[(*key, code)] = float(row[code])
@@ -141,7 +144,7 @@ def test_pxwebpy_reads_every_table_cell_for_cell(server, api_home):
         # which columns are served: every one in a table that is not a statistic (a column with no value in any
         # row has no text to show); in a protected table, the numbers and yes/no outside its grain
         db = published(api_home, f'select * from "{table}"')
-        served = {c if c in db.columns else c.rsplit(".", 1)[0] for c in contents}
+        served = {c if c in db.columns else c.rsplit(".", 1)[0] for c in contents} - {SUPPRESSED_CONTENT}
         spec = SPECS.get(table)
         if spec is not None and spec.protected:
             assert served == {c for c in db.columns if c not in {*spec.keys, "status"}
@@ -331,7 +334,7 @@ BAD = [
     ("get", "/tables/indicator_results/data?valueCodes[gender';--]=K", None, 400),
     ("get", "/tables/indicator_results/data?valueCodes[period]=top(x)", None, 400),
     ("get", "/tables/indicator_results/data?valueCodes[period]=a*b*c", None, 400),
-    ("get", "/tables/indicator_results/data?valueCodes[period]=*&outputFormat=html", None, 400),
+    ("get", "/tables/indicator_results/data?valueCodes[period]=*&outputFormat=sdmx", None, 400),
     ("get", "/tables/indicator_results/data?valueCodes[period]=*&lang=xx", None, 400),
     ("get", "/tables?pageSize=0", None, 400),
     ("get", "/tables?pageNumber=-1", None, 400),
@@ -466,3 +469,89 @@ def test_no_request_reaches_a_file_outside_publish(api_home, tmp_path):
     assert inside_home, "the trace saw the server open the published database"
     outside_publish = sorted(p for p in inside_home if not p.startswith(home + "/publish/"))
     assert outside_publish == [], outside_publish
+
+
+def test_a_script_written_the_way_statistics_swedens_examples_are(server, api_home):
+    """requests and pandas as SCB's PxWebApi 2.0 examples use them: a POST selection with expressions, a codelist and
+    a placement, csv read by pandas, the same as json-stat2 through pyjstat; then pxwebpy with code_list= and the
+    suppressed content that keeps the status."""
+    url = f"{server}/tables/indicator_results/data"
+    query = {"selection": [
+        {"variableCode": "period", "valueCodes": ["top(2)"]},
+        {"variableCode": "respondent_group", "valueCodes": ["deltagare"]},
+        {"variableCode": "indicator_id", "valueCodes": ["range(1,4)"]},
+        {"variableCode": "federation_code", "codeList": "vs_federation_code", "valueCodes": ["SF0?"]},
+        {"variableCode": "gender", "valueCodes": ["K", "M"]},
+        {"variableCode": "ContentsCode", "valueCodes": ["n", "positive_share", "suppressed"]}],
+        "placement": {"heading": ["ContentsCode"], "stub": ["period", "respondent_group", "indicator_id",
+                                                            "federation_code", "gender"]}}
+    response = requests.post(url, json=query, params={"lang": "sv", "outputFormat": "csv",
+                                                      "outputFormatParams": "UseCodes,SeparatorSemicolon"},
+                             timeout=30)
+    assert response.status_code == 200, response.text
+    frame = pd.read_csv(io.StringIO(response.content.decode("utf-8-sig")), sep=";", decimal=",",
+                        na_values=["..", "."], keep_default_na=False, dtype={"period": str, "indicator_id": str})
+    latest_two = published(api_home, "select distinct period from indicator_results order by period desc limit 2")
+    assert set(frame["period"]) <= set(latest_two["period"]) and "RIKET" not in set(frame["federation_code"])
+    db = published(api_home, "select * from indicator_results where respondent_group = 'deltagare'")
+    rows = {(r.period, str(r.indicator_id), r.federation_code, r.gender): r for r in db.itertuples(index=False)}
+    for r in frame.itertuples(index=False):
+        row = rows.get((r.period, r.indicator_id, r.federation_code, r.gender))
+        if row is None:
+            assert pd.isna(r.n) and pd.isna(r.suppressed)
+        else:
+            assert r.suppressed == float(row.status == "..")
+            assert (pd.isna(r.n) and (row.status == ".." or pd.isna(row.n))) or r.n == row.n
+    stat = requests.post(url, json=query, timeout=30)
+    assert pyjstat.Dataset.read(stat.text).write("dataframe", naming="id").shape[0] == len(frame) * 3
+
+    api = PxApi(server, disable_cache=True)
+    cells = pd.DataFrame(api.get_table_data("indicator_results", value_codes={
+        "period": "*", "respondent_group": "deltagare", "indicator_id": "4", "federation_code": "*",
+        "gender": ["K", "M"], "ContentsCode": ["n", "suppressed"]}, code_list={"federation_code": "vs_federation_code"},
+        show="code"))
+    assert "RIKET" not in set(cells["samordningsförbund"])
+    wide = cells.pivot(index=["mätperiod", "samordningsförbund", "kön"], columns="tabellinnehåll", values="value")
+    hidden = published(api_home, "select count(*) as c from indicator_results where respondent_group = 'deltagare' "
+                                 "and indicator_id = 4 and federation_code <> 'RIKET' and gender in ('K', 'M') "
+                                 "and status = '..'")["c"][0]
+    assert int((wide["suppressed"] == 1).sum()) == hidden > 0
+    assert wide.loc[wide["suppressed"] == 1, "n"].isna().all()
+
+
+def test_metadata_validates_and_loads_with_pyjstat(server):
+    from jsonstat_validator import validate_jsonstat
+
+    for table in ("indicator_results", "federations", "collection_summary"):
+        body = requests.get(f"{server}/tables/{table}/metadata", timeout=30).json()
+        assert body["value"] == {} and validate_jsonstat(body)
+        data = requests.get(f"{server}/tables/{table}/data", timeout=30).json()
+        assert validate_jsonstat(data)
+    small = requests.get(f"{server}/tables/collection_summary/metadata", timeout=30)
+    assert len(pyjstat.Dataset.read(small.text).write("dataframe")) == int(np.prod(small.json()["size"]))
+
+
+def test_the_rate_limit_is_enforced_by_the_real_server(api_home):
+    port = _free_port()
+    process = subprocess.Popen([str(Path(sys.executable).with_name("nns")), "serve", "--port", str(port),
+                                "--calls-per-window", "20", "--time-window", "30"],
+                               env=dict(os.environ, NNS_HOME=str(api_home)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                first = requests.get(url + "/config", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert first.json()["maxCallsPerTimeWindow"] == 20 and first.json()["timeWindow"] == 30
+        statuses = [requests.get(url + "/tables/indicator_results", timeout=10) for _ in range(25)]
+        assert [r.status_code for r in statuses].count(200) == 19  # the /config call counted too
+        refused = statuses[-1]
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["status"] == 429
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -61,7 +61,18 @@ def test_only_aggregates_are_published(published_home):
         assert not person_level & set(columns(path, table.name)), table.name
 
 
-def test_the_real_publication_passes_the_audit_and_has_suppressed_cells(published_home):
+@pytest.fixture
+def suppressed_home(published_home, monkeypatch):
+    """The small build published again under the other method, NNS_DISCLOSURE_METHOD=suppression."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "suppression")
+    settings = get_settings()
+    stage_gate_publish(settings)
+    return settings
+
+
+def test_the_real_publication_passes_the_audit_and_has_withheld_cells(published_home):
     path = published_home.published_database
     assert audit(path, published_home.disclosure_threshold) == []
     with duckdb.connect(str(path), read_only=True) as con:
@@ -89,9 +100,9 @@ def test_the_audit_catches_a_broken_publication(published_home, corruption, expe
     assert any(expected in p for p in problems), problems
 
 
-def test_the_audit_catches_a_recoverable_cell(published_home):
+def test_the_audit_catches_a_recoverable_cell(suppressed_home):
     """Reveal one of the two hidden federations in a margin: the other becomes recoverable."""
-    path = published_home.published_database
+    path = suppressed_home.published_database
     with duckdb.connect(str(path)) as con:
         row = con.execute("""
             with margins as (
@@ -108,12 +119,12 @@ def test_the_audit_catches_a_recoverable_cell(published_home):
         assert row, "the small profile has a margin with exactly two hidden federations"
         con.execute("update indicator_results set status = 'ok', n = 40 where period = ? and respondent_group = ? "
                     "and indicator_id = ? and gender = ? and federation_code = ?", row)
-    assert any("margin" in p for p in audit(path, published_home.disclosure_threshold))
+    assert any("margin" in p for p in audit(path, suppressed_home.disclosure_threshold))
 
 
-def test_no_small_result_is_recoverable_from_a_trend(published_home):
+def test_no_small_result_is_recoverable_from_a_trend(suppressed_home):
     """The merged federation's 2019/20 trend minus its shown predecessors must not give a small count."""
-    with duckdb.connect(str(published_home.published_database), read_only=True) as con:
+    with duckdb.connect(str(suppressed_home.published_database), read_only=True) as con:
         recovered = con.execute("""
             with single as (
                 select period, respondent_group, indicator_id from indicator_trends
@@ -140,7 +151,8 @@ def stage_gate_publish(settings):
     return promote(settings, passed_candidate(settings))
 
 
-def test_a_failed_gate_publishes_nothing(published_home, monkeypatch):
+def test_a_failed_gate_publishes_nothing(suppressed_home, monkeypatch):
+    published_home = suppressed_home
     target = published_home.published_database
     before = target.read_bytes()
 
@@ -245,6 +257,7 @@ def test_national_values_are_respondent_weighted_and_add_up(published_home):
 
 
 def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, monkeypatch):
+    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "suppression")  # two thresholds, 5 and 8
     path = published_home.published_database
     from core.settings import get_settings
 
@@ -264,6 +277,12 @@ def test_a_reader_never_fails_or_sees_a_mix_during_publication(published_home, m
 
 
 def test_threshold_is_honoured(published_home, monkeypatch):
+    monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", "6")
+    from core.settings import get_settings
+
+    with pytest.raises(ValueError, match="at most 5"):  # the Cell Key Method never shows 1 to js = 4
+        stage_candidate(get_settings())
+    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "suppression")
     monkeypatch.setenv("NNS_DISCLOSURE_THRESHOLD", "10")
     from core.settings import get_settings
 

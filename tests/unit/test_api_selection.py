@@ -62,15 +62,16 @@ def test_selection_elimination_and_max_cells(tiny):
     with pytest.raises(data.BadSelection, match="not a variable"):
         data.resolve(cube, {"period; drop table x": ["*"]})
     resolved = data.resolve(cube, {"period": ["*"], "respondent_group": ["*"]})
-    assert data.cell_count(resolved) == 3 * 2 * 6
+    width = 7  # six columns and `suppressed`, the row's status as 1 or 0
+    assert data.cell_count(resolved) == 3 * 2 * width
     with pytest.raises(data.TooManyCells):
-        data.fetch(pub, cube, resolved, max_cells=35)
-    result = data.fetch(pub, cube, resolved, max_cells=36)
-    width = 6
-    # 2023/24 deltagare is suppressed: its nulled values are '..', its federations still shown
+        data.fetch(pub, cube, resolved, max_cells=3 * 2 * width - 1)
+    result = data.fetch(pub, cube, resolved, max_cells=3 * 2 * width)
+    # 2023/24 deltagare is suppressed: its nulled values are '..', its federations still shown, suppressed is 1
     row = (1 * 2 + 0) * width
     assert result.values[row:row + 2] == [3, 4]
     assert [result.status.get(row + j) for j in range(2, 6)] == [".."] * 4
+    assert result.values[row + 6] == 1 and result.values[6] == 0
     # 2022/23 styrelse has no row: '.'
     assert all(result.status[(0 * 2 + 1) * width + j] == "." for j in range(width))
 

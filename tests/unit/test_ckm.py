@@ -17,8 +17,10 @@ from cell_key_perturbation.create_perturbed_table import create_perturbed_table
 from core.settings import CKM_SECRET_LABEL, DEV_CKM_SECRET, REPO_ROOT, get_settings
 from publication import ckm
 from publication.attack import InconsistentPublication, attack_file
+from publication.spec import PUBLISHED
 
 THRESHOLD = 5
+SECRET = "test-secret"  # the Cell Key Method's secret (asked and answered are keyed by their cell with it)
 RECORD_KEYS = REPO_ROOT / "dbt_project" / "models" / "intermediate" / "register" / "int_register__record_keys.py"
 
 
@@ -174,7 +176,7 @@ def test_perturbed_counts_equal_the_ons_reference_on_the_same_keys_and_table(see
     ons = create_perturbed_table(records, ons_ptable(), geog=[], tab_vars=TRANSITION, record_key="record_key",
                                  threshold=0)
     ons = ons[ons["count"] > 0].set_index(TRANSITION)["count"].astype(int).sort_index()
-    ours = ckm.perturb({"support_transitions": cells(records, TRANSITION)}, THRESHOLD)["support_transitions"]
+    ours = ckm.perturb({"support_transitions": cells(records, TRANSITION)}, THRESHOLD, SECRET)["support_transitions"]
     ours = ours.set_index(TRANSITION)["participants"].sort_index()
     assert len(ours) > 100 and (ours > 750).any()
     pd.testing.assert_series_equal(ours, ons, check_names=False)
@@ -189,8 +191,8 @@ def test_the_same_records_get_the_same_noise_in_every_table_and_order():
                                                     mean_years_public_support_before=2.0)
     shuffled = cells(records.sample(frac=1, random_state=7), ["cohort_year"]).assign(
         gender="T", support_at_start="alla", support_at_end="alla")
-    first = ckm.perturb({"support_transitions": transitions, "gender_analysis": gender}, THRESHOLD)
-    again = ckm.perturb({"support_transitions": shuffled}, THRESHOLD)
+    first = ckm.perturb({"support_transitions": transitions, "gender_analysis": gender}, THRESHOLD, SECRET)
+    again = ckm.perturb({"support_transitions": shuffled}, THRESHOLD, SECRET)
     assert first["support_transitions"].participants.tolist() == first["gender_analysis"].participants.tolist()
     pd.testing.assert_frame_equal(first["support_transitions"], again["support_transitions"])
     assert (first["support_transitions"].participants != transitions.participants).any(), "there is noise"
@@ -215,7 +217,7 @@ def test_shares_come_from_the_perturbed_counts_and_rows_perturbed_to_zero_are_le
     gone = int(np.flatnonzero(grid[1] == -1)[0])  # a cell key that takes a count of 1 to 0
     up, down = int(np.argmax(grid[ckm.FLAT])), int(np.argmin(grid[ckm.FLAT]))  # for a count of 20
     df = outcomes([(1, gone, 0, 0, 1), (20, down, 20, up, 2), (30, 0, 0, 0, 3), (40, 5, 10, 9, 4)])
-    published = ckm.perturb({"indicator11_outcomes": df}, THRESHOLD)["indicator11_outcomes"]
+    published = ckm.perturb({"indicator11_outcomes": df}, THRESHOLD, SECRET)["indicator11_outcomes"]
     assert published.federation_code.tolist() == ["SF02", "SF03", "SF04"]
     assert set(published.status) == {"ok"}
     assert "n_observed_cell_key" not in published.columns
@@ -231,7 +233,7 @@ def test_a_mean_is_shown_only_where_the_perturbed_count_proves_more_than_js_peop
              "gender": "T", "participants": n, "participants_cell_key": 0, "n_work_or_studies": 0,
              "n_work_or_studies_cell_key": 0, "mean_insats_months": 7.5, "share_work_or_studies": 0.0,
              "mean_years_public_support_before": 3.0, "disclosure_n": n} for i, n in [("A", 6), ("B", 40)]]
-    published = ckm.perturb({"gender_analysis": pd.DataFrame(rows)}, THRESHOLD)["gender_analysis"]
+    published = ckm.perturb({"gender_analysis": pd.DataFrame(rows)}, THRESHOLD, SECRET)["gender_analysis"]
     shown = published.participants >= ckm.MEAN_SHOWN_FROM
     assert published.mean_insats_months.notna().tolist() == shown.tolist()
     assert (published.participants[shown] - ckm.D > ckm.JS).all()
@@ -239,22 +241,24 @@ def test_a_mean_is_shown_only_where_the_perturbed_count_proves_more_than_js_peop
 
 def test_ckm_refuses_a_threshold_above_js_plus_one():
     frames = {"support_transitions": cells(microdata(5), TRANSITION)}
-    assert ckm.perturb(frames, ckm.JS + 1)["support_transitions"].participants.gt(0).all()
+    assert ckm.perturb(frames, ckm.JS + 1, SECRET)["support_transitions"].participants.gt(0).all()
     with pytest.raises(ValueError, match="at most 5"):
-        ckm.perturb(frames, ckm.JS + 2)
-    assert ckm.perturb({}, ckm.JS + 2) == {}, "under suppression nothing is perturbed, at any threshold"
+        ckm.perturb(frames, ckm.JS + 2, SECRET)
+    assert ckm.perturb({}, ckm.JS + 2, SECRET) == {}, "under suppression nothing is perturbed, at any threshold"
 
 
-def test_only_ckm_perturbs_and_only_the_register_tables():
+def test_ckm_perturbs_every_protected_table_and_suppression_none():
     assert ckm.perturbed_tables("suppression") == []
-    assert ckm.perturbed_tables("ckm") == ["indicator11_outcomes", "gender_analysis", "support_transitions"]
+    assert ckm.perturbed_tables("ckm") == [t.name for t in PUBLISHED if t.protected]
 
 
 # -- the attacker's audit and the settings ---------------------------------------------------
 
 
 @pytest.mark.parametrize("listed", ["gender_analysis", ""])
-def test_the_attacker_leaves_out_the_tables_the_publication_lists_as_perturbed(tmp_path, listed):
+def test_the_attacker_bounds_a_perturbed_table_by_its_noise_not_its_margins(tmp_path, listed):
+    """K + M need not equal T in a perturbed table: the attacker takes each count as within D of what is
+    published, so 6 + 7 against 14 is no contradiction there, but is one in a suppressed table."""
     path = tmp_path / "published.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("""create table gender_analysis as select * from (values
@@ -264,17 +268,20 @@ def test_the_attacker_leaves_out_the_tables_the_publication_lists_as_perturbed(t
         con.execute("create table publication as select 'ckm' as disclosure_method, ? as perturbed_tables", [listed])
     if listed:
         report = attack_file(path, THRESHOLD)
-        assert report.findings == [] and "gender_analysis" not in report.checked
+        assert report.findings == [] and report.checked["gender_analysis"] == 3
     else:
         with pytest.raises(InconsistentPublication, match="gender margin"):
             attack_file(path, THRESHOLD)
 
 
-def test_the_method_is_a_setting_and_suppression_is_the_default(monkeypatch, tmp_path):
+def test_the_method_is_a_setting_and_the_cell_key_method_is_the_default(monkeypatch, tmp_path):
     monkeypatch.delenv("NNS_DISCLOSURE_METHOD", raising=False)
     monkeypatch.delenv("NNS_CKM_SECRET", raising=False)
     settings = get_settings()
-    assert settings.disclosure_method == "suppression" and settings.ckm_secret == DEV_CKM_SECRET
+    assert settings.disclosure_method == "ckm" and settings.ckm_secret == DEV_CKM_SECRET
+    assert settings.ckm_secret_is_public
+    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "SUPPRESSION")
+    assert get_settings().disclosure_method == "suppression"
     monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "CKM")
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")
@@ -282,17 +289,20 @@ def test_the_method_is_a_setting_and_suppression_is_the_default(monkeypatch, tmp
     settings = get_settings()
     assert settings.disclosure_method == "ckm" and settings.dbt_env()["NNS_CKM_SECRET"] == "from-a-file"
     monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "rounding")
-    with pytest.raises(ValueError, match="suppression, ckm"):
+    with pytest.raises(ValueError, match="ckm, suppression"):
         get_settings()
 
 
-def test_ckm_refuses_the_public_development_secret(monkeypatch):
-    monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "ckm")
+def test_ckm_publishes_nothing_under_the_public_development_secret(monkeypatch, settings):
+    """dbt may key the records with it, but staging refuses: anyone who reads core/settings.py knows it."""
+    from publication.candidate import PublicationRefused
+    from publication.stage import write_publication
+
     monkeypatch.delenv("NNS_CKM_SECRET_FILE", raising=False)
     for unset_or_public in ("", DEV_CKM_SECRET):
         monkeypatch.setenv("NNS_CKM_SECRET", unset_or_public)
-        with pytest.raises(ValueError, match="NNS_CKM_SECRET"):
-            get_settings()
+        with pytest.raises(PublicationRefused, match="NNS_CKM_SECRET"):
+            write_publication(get_settings(), settings.home / "candidate.duckdb")
 
 
 def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeypatch):
@@ -314,3 +324,76 @@ def test_the_secret_check_model_and_publication_agree_on_the_fingerprint(monkeyp
         return dataclasses.replace(get_settings(), ckm_secret=secret).ckm_secret_fingerprint
 
     assert fingerprints == [fingerprint("s3cret")] != [fingerprint("other")]
+
+
+# -- the questionnaire tables under the Cell Key Method ----------------------------------------
+
+
+def survey_cells(rows: list[dict]) -> pd.DataFrame:
+    """indicator_results rows as the mart holds them: counts, their cell keys and the answers per value."""
+    base = {"period": "2024/25", "federation_name": "x", "respondent_group": "deltagare", "indicator_id": 4,
+            "mean_score": np.nan, "positive_share": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+            "national_positive_share": np.nan, "national_mean_score": np.nan}
+    out = []
+    for row in rows:
+        values = row.pop("values")  # {answer value: (answers, cell key)}
+        out.append({**base, **row, "answer_counts": [{"answer_value": v, "answers": a, "cell_key": k}
+                                                      for v, (a, k) in sorted(values.items())]})
+    return pd.DataFrame(out)
+
+
+def test_a_survey_result_comes_from_its_perturbed_counts_and_a_small_group_is_withheld():
+    grid = ckm.noise_grid()
+    gone = int(np.flatnonzero(grid[3] == -3)[0])  # a cell key that takes a count of 3 to 0
+    frame = survey_cells([
+        {"federation_code": "RIKET", "gender": "T", "n": 400, "n_cell_key": 11, "valid_answers": 400,
+         "valid_answers_cell_key": 11, "positive_answers": 300, "positive_answers_cell_key": 12,
+         "effective_answers": 400.0, "values": {2: (100, 3), 5: (300, 12)}},
+        {"federation_code": "SF01", "gender": "T", "n": 3, "n_cell_key": gone, "valid_answers": 3,
+         "valid_answers_cell_key": gone, "positive_answers": 3, "positive_answers_cell_key": gone,
+         "effective_answers": 3.0, "values": {6: (3, gone)}},
+        {"federation_code": "SF02", "gender": "T", "n": 40, "n_cell_key": 7, "valid_answers": 40,
+         "valid_answers_cell_key": 7, "positive_answers": 40, "positive_answers_cell_key": 7,
+         "effective_answers": 40.0, "values": {6: (40, 7)}},
+    ])
+    published = ckm.perturb({"indicator_results": frame}, THRESHOLD, SECRET)["indicator_results"]
+    nation, small, unanimous = (published.set_index("federation_code").loc[c] for c in ("RIKET", "SF01", "SF02"))
+    assert small.status == ".." and all(pd.isna(small[c]) for c in ("n", "positive_share", "mean_score", "ci_low"))
+    assert nation.status == "ok" and nation.n == 400 + ckm.noise([400], [11])[0]
+    assert nation.positive_share == round((300 + ckm.noise([300], [12])[0]) / nation.valid_answers, 4)
+    fives, twos = 300 + ckm.noise([300], [12])[0], 100 + ckm.noise([100], [3])[0]
+    assert nation.mean_score == round((5 * fives + 2 * twos) / (fives + twos), 3), "the mean of perturbed counts"
+    assert nation.ci_low < nation.positive_share < nation.ci_high
+    # Everyone positive: the same answers, the same key, the same noise: 100 %, and an interval below it.
+    assert unanimous.positive_share == 1.0 and unanimous.mean_score == 6.0 and unanimous.ci_high == 1.0
+    assert unanimous.ci_low < 1.0
+
+
+def test_the_interval_widens_for_the_noise_and_never_leaves_zero_to_one():
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(200):
+        valid = int(rng.integers(5, 60))
+        positive = int(rng.integers(0, valid + 1))
+        rows.append({"federation_code": f"SF{i:03d}", "gender": "T", "n": valid,
+                     "n_cell_key": int(rng.integers(256)), "valid_answers": valid,
+                     "valid_answers_cell_key": int(rng.integers(256)), "positive_answers": positive,
+                     "positive_answers_cell_key": int(rng.integers(256)), "effective_answers": float(valid),
+                     "values": {5: (positive, int(rng.integers(256))), 2: (valid - positive, int(rng.integers(256)))}})
+    published = ckm.perturb({"indicator_results": survey_cells(rows)}, THRESHOLD, SECRET)["indicator_results"]
+    shown = published[published.status == "ok"].dropna(subset=["positive_share"])
+    assert (shown.ci_low >= 0).all() and (shown.ci_high <= 1).all()
+    assert (shown.ci_low <= shown.positive_share).all() and (shown.positive_share <= shown.ci_high).all()
+    truth = pd.DataFrame(rows).set_index("federation_code")
+    covered = [truth.positive_answers[f] / truth.valid_answers[f] for f in shown.federation_code]
+    inside = np.mean([(lo <= p <= hi) for p, lo, hi in zip(covered, shown.ci_low, shown.ci_high, strict=True)])
+    assert inside >= 0.9, f"the true share lies inside the interval in {inside:.0%} of cells"
+
+
+def test_asked_and_answered_are_keyed_by_their_cell_so_a_rebuild_repeats_their_noise():
+    assert ckm.cell_key(SECRET, "asked", "2024/25", "deltagare", "SF07") == ckm.cell_key(
+        SECRET, "asked", "2024/25", "deltagare", "SF07")
+    keys = [ckm.cell_key(SECRET, "asked", "2024/25", "deltagare", f"SF{i:02d}") for i in range(60)]
+    assert len(set(keys)) > 40, "cells get keys of their own"
+    other = [ckm.cell_key("another secret", "asked", "2024/25", "deltagare", f"SF{i:02d}") for i in range(60)]
+    assert sum(a == b for a, b in zip(keys, other, strict=True)) < 5, "another secret, other keys"

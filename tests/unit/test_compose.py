@@ -21,8 +21,8 @@ AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-proce
                     "airflow-worker"}
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 # Every secret the deployment has, each a file in secrets/ (docs/deployment.md, "Secrets").
-COMMON_SECRETS = {"nns_pseudonym_key", "airflow_jwt_secret", "airflow_fernet_key", "airflow_api_secret_key",
-                  "postgres_password", "redis_password"}
+COMMON_SECRETS = {"nns_pseudonym_key", "nns_ckm_secret", "airflow_jwt_secret", "airflow_fernet_key",
+                  "airflow_api_secret_key", "postgres_password", "redis_password"}
 SECRETS = COMMON_SECRETS | {"airflow_users"}
 # A setting whose value would be a secret: its name says so, or it is a URL that carries a password.
 SECRET_SETTING = re.compile(r"PASSWORD|SECRET|FERNET|_KEY\b|_KEY_|SQL_ALCHEMY_CONN|BROKER_URL|RESULT_BACKEND|USERS")

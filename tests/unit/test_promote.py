@@ -86,8 +86,8 @@ def test_a_different_threshold_is_refused(settings, staged):
 
 def test_a_different_disclosure_method_is_refused(settings, staged):
     _, gated = staged()
-    with pytest.raises(PublicationRefused, match="gated with NNS_DISCLOSURE_METHOD=suppression, not ckm"):
-        promote(dataclasses.replace(settings, disclosure_method="ckm"), gated)
+    with pytest.raises(PublicationRefused, match="gated with NNS_DISCLOSURE_METHOD=ckm, not suppression"):
+        promote(dataclasses.replace(settings, disclosure_method="suppression"), gated)
 
 
 def test_rerun_after_the_rename_is_a_no_op(settings, staged):

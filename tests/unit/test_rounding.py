@@ -43,5 +43,5 @@ def test_half_up_and_the_mean_of_shares():
 def test_only_one_python_home_of_the_rule():
     product = [p for folder in ("publication", "report", "api", "expectations", "operations")
                for p in (REPO_ROOT / folder).rglob("*.py")]
-    homes = [p.relative_to(REPO_ROOT) for p in product if "(2 * " in p.read_text(encoding="utf-8")]
+    homes = [p.relative_to(REPO_ROOT) for p in product if "// (2 *" in p.read_text(encoding="utf-8")]
     assert homes == [Path("publication/rounding.py")], homes

@@ -1,7 +1,12 @@
 {#- Responses in long form: one row per returned questionnaire × question, from
-    current submissions only, joined to the catalogue version valid in the period. -#}
+    current submissions only, joined to the catalogue version valid in the period.
+    Each answer carries its questionnaire's record key for the Cell Key Method. -#}
 with respondents as (
     select * from {{ ref('int_survey__respondents') }}
+),
+
+record_keys as (
+    select * from {{ ref('int_survey__record_keys') }}
 ),
 
 answers as (
@@ -32,8 +37,11 @@ select
     q.comparability_key,
     a.answer_value,
     a.answer_value is not null as is_valid_answer,
-    coalesce(s.is_positive, false) as is_positive
+    coalesce(s.is_positive, false) as is_positive,
+    cast(k.record_hash % {{ var('ckm_key_range') }} as integer) as record_key
 from respondents as r
+inner join record_keys as k
+    on r.respondent_id = k.respondent_id
 inner join answers as a
     on r.submission_id = a.submission_id
         and r.respondent_group = a.respondent_group

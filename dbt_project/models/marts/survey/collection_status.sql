@@ -31,12 +31,16 @@ counts as (
 ),
 
 received as (
+    -- the questionnaires received, and their cell key for the Cell Key Method
     select
-        period,
-        federation_code,
-        respondent_group,
-        count(*) as rows_received
-    from {{ ref('int_survey__respondents') }}
+        r.period,
+        r.federation_code,
+        r.respondent_group,
+        count(*) as rows_received,
+        cast(sum(k.record_hash % {{ var('ckm_key_range') }}) % {{ var('ckm_key_range') }} as integer)
+            as rows_received_cell_key
+    from {{ ref('int_survey__respondents') }} as r
+    inner join {{ ref('int_survey__record_keys') }} as k on r.respondent_id = k.respondent_id
     group by all
 ),
 
@@ -53,6 +57,7 @@ by_federation as (
         counts.asked,
         counts.answered,
         coalesce(received.rows_received, 0) as rows_received,
+        coalesce(received.rows_received_cell_key, 0) as rows_received_cell_key,
         {{ round_ratio('counts.answered', 'counts.asked', 4) }} as response_rate,
         keys.last_submission_at,
         keys.versions_received,
@@ -73,6 +78,7 @@ national as (
         sum(asked) as asked,
         sum(answered) as answered,
         sum(rows_received) as rows_received,
+        cast(sum(rows_received_cell_key) % {{ var('ckm_key_range') }} as integer) as rows_received_cell_key,
         {{ round_ratio('sum(answered)', 'sum(asked)', 4) }} as response_rate,
         max(last_submission_at) as last_submission_at,
         null as versions_received,

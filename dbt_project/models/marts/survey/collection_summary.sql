@@ -29,6 +29,7 @@ select
     federations.federations,
     per_period.federations_in_period,
     status.rows_received as questionnaires,
+    status.rows_received_cell_key as questionnaires_cell_key,
     status.asked,
     status.answered,
     status.response_rate

@@ -38,6 +38,11 @@ select
     cells.positive_share,
     cells.ci_low,
     cells.ci_high,
+    cells.effective_answers,
+    cells.n_cell_key,
+    cells.valid_answers_cell_key,
+    cells.positive_answers_cell_key,
+    cells.answer_counts,
     national.national_positive_share,
     national.national_mean_score
 from cells

@@ -48,7 +48,12 @@ select
     cells.mean_score,
     cells.positive_share,
     cells.ci_low,
-    cells.ci_high
+    cells.ci_high,
+    cells.effective_answers,
+    cells.n_cell_key,
+    cells.valid_answers_cell_key,
+    cells.positive_answers_cell_key,
+    cells.answer_counts
 from cells
 inner join series using (comparability_key)
 inner join names using (federation_code)
