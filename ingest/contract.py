@@ -134,9 +134,16 @@ def _display(cell) -> str:
 
 
 def parse_name(filename: str, catalogue: Catalogue) -> SubmissionName | Problem:
-    unsafe = name_problem(filename, stored_name(Path(filename)))
-    if unsafe:
-        return unsafe
+    """What the name states, or its first problem: an unsafe name (FILE_NAME_UNSAFE) before any other."""
+    return name_problem(filename, stored_name(Path(filename))) or read_name(filename, catalogue)
+
+
+def read_name(filename: str, catalogue: Catalogue) -> SubmissionName | Problem:
+    """The federation, period, format (and a CSV's sheet) the name states, or why it states none.
+
+    Whether the name is safe to keep (length, control characters) is `name_problem`'s question:
+    a name too long can still state everything its file needs to be checked.
+    """
     filename = unicodedata.normalize("NFC", filename)
     m = NAME_RE.fullmatch(filename)
     if not m:

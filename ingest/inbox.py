@@ -202,15 +202,20 @@ def refused(folder: Path) -> list[RefusedFile]:
 MAX_STORED_NAME = 120  # characters; with the feedback page's suffix it stays far below NAME_MAX (255 bytes)
 
 
+def shown_name(path: Path) -> str:
+    """The file name as a line of output shows it: any personnummer masked, control characters (a
+    newline) shown as `?`, and nothing shortened, so that an operator can find the file by it."""
+    name = redact(Path(path).name)
+    return "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in name)
+
+
 def stored_name(path: Path) -> str:
     """The file name as the ledger, quarantine, feedback and logs keep it.
 
-    Any personnummer masked, control characters (a newline) shown as `?`, a slash never
-    (it cannot be in a name), and a long name shortened in the middle with an ellipsis so
-    that every file made from it can be written.
+    The shown name (`shown_name`; a slash never, it cannot be in a name), and a long name
+    shortened in the middle with an ellipsis so that every file made from it can be written.
     """
-    name = redact(Path(path).name)
-    name = "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in name)
+    name = shown_name(path)
     if len(name) > MAX_STORED_NAME or len(name.encode("utf-8")) > 2 * MAX_STORED_NAME:
         stem, suffix = name[:-len(Path(name).suffix) or None], Path(name).suffix[:10]
         name = stem[:MAX_STORED_NAME // 2 - 10] + "…" + stem[-20:] + suffix

@@ -10,7 +10,7 @@ from core.ledger import REJECTED, LedgerRecord
 @dataclass(frozen=True)
 class Outcome:
     record: LedgerRecord
-    file_name: str  # the name the file was offered under this time
+    file_name: str  # the name the file was offered under this time, as output shows it (ingest.inbox.shown_name)
     known: bool = False  # the ledger had these bytes already: nothing was done
 
     @classmethod
@@ -61,14 +61,20 @@ class Outcome:
                 "errors": r.errors, "warnings": r.warnings, "first_problem": r.first_problem}
 
     def summary(self) -> str:
+        """The line `nns ingest` prints and the task logs (submission_format.md §8.2, register_extracts.md §7)."""
         r = self.record
         who = " ".join(x for x in (r.federation_code, self.period) if x) or "?"
         if self.status == "rejected":
             return (f"REJECTED {self.file_name} ({who}), submission {r.submission_id[:12]}: "
-                    f"{r.errors} error(s), first: {r.first_problem} "
+                    + ("already ingested, " if self.known else "")  # the same bytes again: still rejected
+                    + f"{r.errors} error(s), first: {r.first_problem} "
                     f"Details: lake/quarantine/{r.submission_id}/errors.json. "
                     f"After a corrected file arrives: nns ingest <file> (or clear this task).")
         if self.status == "known":
             return f"already ingested {self.file_name} ({who}), submission {r.submission_id[:12]}: nothing to do"
-        return (f"accepted {self.file_name} ({who}), submission {r.submission_id[:12]}: "
-                f"{r.rows_ok} rows, {r.warnings} warning(s)")
+        rows = "rows" if r.is_register else "questionnaire rows"  # a survey's rows are questionnaires
+        line = (f"accepted {self.file_name} ({who}), submission {r.submission_id[:12]}: {r.rows_ok} {rows}, "
+                f"{r.warnings} warning(s)")
+        if r.warnings:  # what to pass on to the sender, as for a rejection
+            line += f", first: {r.first_problem} Details: {r.raw_path}/manifest.json"
+        return line

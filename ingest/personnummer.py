@@ -33,6 +33,7 @@ __all__ = [
     "is_samordningsnummer",
     "luhn_digit",
     "normalise",
+    "plus_sets_century",
     "pseudonymise",
     "redact",
 ]
@@ -117,6 +118,15 @@ def _normalise(text: str, today: date) -> str | None:
     if luhn_digit(ten[:9]) != int(ten[9]):
         return None
     return f"{year:04d}{month:02d}{day:02d}{tail}"
+
+
+def plus_sets_century(text: str) -> bool:
+    """True for a 10-digit number written with '+' (``YYMMDD+NNNC``): the one form whose century
+    the '+' decides. A 12-digit number carries its century whatever the separator."""
+    if not isinstance(text, str):
+        return False
+    m = _TEN.fullmatch(_WHITESPACE.sub("", text))
+    return m is not None and m[2] == "+"
 
 
 def _check_canonical(canonical12: str) -> None:

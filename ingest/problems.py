@@ -148,13 +148,15 @@ CODES: dict[str, tuple[str, str, str]] = {
     "VALUE_INVALID": (ERROR, "{rows} rad(er) har ett ogiltigt värde i kolumnen {column}, "
                              "t.ex. rad {examples}. Tillåtet: {allowed}.",
                       "Rätta värdena i kolumnen {column}."),
-    "PNR_BIRTH_YEAR": (ERROR, "{rows} rad(er) har ett personnummer med + (100 år eller äldre) som inte stämmer "
-                              "med födelseåret i kolumnen fodelsear, t.ex. rad {examples}.",
+    "PNR_BIRTH_YEAR": (ERROR, "{rows} rad(er) har ett tiosiffrigt personnummer med + (100 år eller äldre) som "
+                              "inte stämmer med födelseåret i kolumnen fodelsear, t.ex. rad {examples}.",
                        "Skriv personnumret med - eller med 12 siffror, eller rätta fodelsear, och leverera "
                        "uttaget igen."),
-    "DUPLICATE_ROWS": (ERROR, "{rows} rad(er) är exakta dubbletter av en tidigare rad, t.ex. rad {examples}.",
-                       "Ta bort dubbletterna, så att varje deltagare och insats bara har en rad, och leverera "
-                       "uttaget igen."),
+    # (DUPLICATE_ROWS, the error that rejected such an extract, is retired and never reused.)
+    "DUPLICATE_ROWS_REMOVED": (WARNING, "{rows} rad(er) är exakta dubbletter av en tidigare rad (samma person och "
+                                        "samma värde i varje kolumn) och har inte lästs in, t.ex. rad {examples}.",
+                               "Uttaget är inläst utan dubbletterna; ni behöver inte leverera det igen. Rätta "
+                               "uttaget så att varje deltagare och insats bara har en rad i nästa leverans."),
     "END_BEFORE_START": (ERROR, "{rows} rad(er) har ett slutdatum före startdatum, t.ex. rad {examples}.",
                          "Rätta start- eller slutdatum på de angivna raderna."),
     "MONTH_OUTSIDE_COVERAGE": (ERROR, "{rows} rad(er) gäller månader utanför uttagets angivna period "

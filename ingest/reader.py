@@ -14,11 +14,12 @@ Bounded resources: nothing is parsed before its size is known. A file larger
 than `MAX_FILE_BYTES` on disk is refused; a workbook's parts are decompressed
 once, as a stream, counting (never trusting the sizes the zip declares), and a
 package whose parts would exceed `MAX_UNCOMPRESSED_BYTES`, or whose compression
-ratio is that of a bomb, or whose sheets declare more rows or columns than
-Excel allows, is refused with `FILE_TOO_LARGE` before calamine reads it. With
-these limits one file is read in at most about 512 MiB (docs/submission_format.md
-§3.5). Every other exception while reading becomes `UnreadableFile`, so a file
-can never crash the batch.
+ratio is that of a bomb, or whose sheets' cells reach further than calamine can
+hold (`SheetExtent`: what the cells really span, not what <dimension> declares),
+is refused with `FILE_TOO_LARGE` before calamine reads it. With these limits one
+file is read in at most about 512 MiB (docs/submission_format.md §3.1.1). Every
+other exception while reading becomes `UnreadableFile`, so a file can never
+crash the batch.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from xml.parsers import expat
 
 import python_calamine
 
@@ -48,7 +50,9 @@ MAX_UNCOMPRESSED_BYTES = 100 * MiB  # all parts of a workbook, decompressed (mea
 KEEP_BYTES = 32 * MiB  # sheet XML kept from the size check for the look at hidden rows and formulas
 MAX_RATIO = 200  # uncompressed / compressed for a part larger than 1 MiB: beyond it, a bomb
 MAX_COLUMNS = 1_000  # a questionnaire sheet has about 40
-MAX_DECLARED_ROWS = 1_048_576  # Excel's own limit
+# Rows × columns from A1 to a sheet's farthest cell with a value: calamine allocates every cell of that
+# grid (about 32 bytes each, measured), so a stray value in row 1,048,576 would cost 430 MiB at 13 columns.
+MAX_CELLS = 4_000_000
 
 
 class UnreadableFile(Exception):
@@ -150,7 +154,6 @@ def _unreadable_xlsx_detail(path: Path) -> UnreadableFile:
     return UnreadableFile(expected, "filen är skadad eller inte en .xlsx-fil")
 
 
-_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 _DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904=\"(?:1|true)\"")
 
 
@@ -159,6 +162,87 @@ def _column_number(letters: bytes) -> int:
     for ch in letters:
         number = number * 26 + ch - 64
     return number
+
+
+# Any cell's start tag, and one as every writer we know writes it (Excel, LibreOffice, openpyxl,
+# xlsxwriter): r="A1" first, in double quotes. Group 3 ends in '/' for a cell with no value, which
+# calamine skips.
+_ANY_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")
+_USUAL_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)>')
+_REF_PARTS = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")  # r="AB12" as expat gives it
+LONGEST_TAG = 64 * 1024  # a cell or row tag is a few dozen bytes
+
+
+class SheetExtent:
+    """How far a sheet's cells with a value reach: the grid calamine allocates for it.
+
+    Counted from the sheet's XML as it streams (`feed`), never from the <dimension> it declares
+    (some exporters declare A1:XFD1048576 for three rows). A cell is placed by its own r=, as
+    calamine places it. The usual XML is read with a regular expression per chunk; where any cell
+    tag has another form (no r=, single quotes, a '>' in an attribute), `plain` turns False and
+    the part must be parsed as XML instead (`parsed`), as calamine reads it: positional cells
+    count on from the one before, rows from the row before. (A '>' inside an attribute after r=
+    can only make a cell without a value count as one with a value: never too little.)
+    """
+
+    def __init__(self):
+        self.rows = self.columns = 0
+        self.plain = True
+        self._tail = b""
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+    def feed(self, chunk: bytes, *, last: bool = False) -> None:
+        if not self.plain:
+            return
+        data = self._tail + chunk
+        cut = data.rfind(b"<")
+        if not last and cut >= 0 and b">" not in data[cut:]:  # a tag cut by the chunk's end: read it whole next time
+            data, self._tail = data[:cut], data[cut:]
+        else:
+            self._tail = b""
+        cells = _USUAL_CELL.findall(data)
+        if len(cells) != len(_ANY_CELL.findall(data)) or len(self._tail) > LONGEST_TAG:
+            self.plain = False
+            return
+        with_value = [(letters, digits) for letters, digits, rest in cells if not rest.endswith(b"/")]
+        if with_value:
+            self.columns = max(self.columns, *(_column_number(c) for c in {c for c, _ in with_value}))
+            self.rows = max(self.rows, *(int(r) for r in {r for _, r in with_value}))
+
+    @classmethod
+    def parsed(cls, stream) -> SheetExtent:
+        """The extent of any well-formed sheet XML, parsed as XML from a binary stream."""
+        extent = cls()
+        row = column = cell_row = 0
+        has_cell = False
+
+        def start(tag: str, attrs: dict) -> None:
+            nonlocal row, column, cell_row, has_cell
+            tag = tag.rpartition(":")[2]
+            if tag == "row":
+                number = attrs.get("r", "")
+                row, column = (int(number) if number.isdigit() else row + 1), 0
+            elif tag == "c":
+                ref = _REF_PARTS.fullmatch(attrs.get("r", ""))
+                column, cell_row = (_column_number(ref[1].encode()), int(ref[2])) if ref else (column + 1, row)
+                has_cell = True
+            elif tag in ("v", "is") and has_cell:  # a value: calamine skips a cell without one
+                extent.rows, extent.columns = max(extent.rows, cell_row), max(extent.columns, column)
+
+        def end(tag: str) -> None:
+            nonlocal has_cell
+            if tag.rpartition(":")[2] == "c":
+                has_cell = False
+
+        parser = expat.ParserCreate()
+        parser.StartElementHandler, parser.EndElementHandler = start, end
+        while chunk := stream.read(MiB):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+        return extent
 
 
 def check_package(path: Path, keep: dict[str, bytes] | None = None) -> bool:
@@ -195,10 +279,13 @@ def check_package(path: Path, keep: dict[str, bytes] | None = None) -> bool:
                 head = b""
                 read = 0
                 kept: list[bytes] | None = [] if keep is not None and _inspected(info.filename) else None
+                extent = SheetExtent() if info.filename.startswith("xl/worksheets/") else None
                 with z.open(info) as part:
                     while chunk := part.read(MiB):
                         read += len(chunk)
                         total += len(chunk)
+                        if extent:
+                            extent.feed(chunk)
                         if len(head) < 4096:
                             head += chunk[:4096 - len(head)]
                         if total > MAX_UNCOMPRESSED_BYTES:
@@ -217,16 +304,31 @@ def check_package(path: Path, keep: dict[str, bytes] | None = None) -> bool:
                     raise UnreadableFile(expected, "makron", code="FILE_MACRO")
                 if info.filename == "xl/workbook.xml" and _DATE1904.search(head):
                     date1904 = True
-                if info.filename.startswith("xl/worksheets/") and (m := _DIMENSION.search(head)):
-                    rows = int(m[4] or m[2] or 0)
-                    columns = _column_number(m[3] or m[1] or b"A")
-                    if rows > MAX_DECLARED_ROWS or columns > MAX_COLUMNS:
-                        raise too_large(expected, f"ett blad anger {rows} rader och {columns} kolumner")
+                if extent:
+                    extent.feed(b"", last=True)
+                    if not extent.plain:  # cell tags of an unusual form: parse the part as calamine will
+                        with z.open(info) as part:
+                            extent = SheetExtent.parsed(part)
+                    _check_extent(extent, expected)
     except UnreadableFile:
         raise
     except Exception:  # noqa: BLE001 - a broken zip raises many kinds (BadZipFile, zlib.error, EOFError, ...)
         raise _unreadable_xlsx_detail(path) from None
     return date1904
+
+
+def _check_extent(extent: SheetExtent, expected: str) -> None:
+    last_column = _ref(0, extent.columns - 1)[:-1]  # its letters
+    if extent.columns > MAX_COLUMNS:
+        raise too_large(expected, f"ett blad har en cell med innehåll i kolumn {last_column}, längre ut än de "
+                                  f"{_spaced(MAX_COLUMNS)} kolumner som läses")
+    if extent.cells > MAX_CELLS:
+        raise too_large(expected, f"ett blad har innehåll ända ned till rad {extent.rows} och ut till kolumn "
+                                  f"{last_column}, fler celler än de {_spaced(MAX_CELLS)} som läses")
+
+
+def _spaced(number: int) -> str:
+    return f"{number:,}".replace(",", " ")  # 4 000 000, as Swedish writes it
 
 
 def read_xlsx(path: Path, max_rows: int | None = None) -> Sheets:

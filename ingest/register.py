@@ -29,8 +29,8 @@ from core.settings import Settings
 
 from . import inbox, lake
 from .inbox import stored_name
-from .personnummer import contains_personal_number, key_fingerprint, normalise, pseudonymise
-from .problems import Problem, name_problem, only_the_name, problem
+from .personnummer import contains_personal_number, key_fingerprint, normalise, plus_sets_century, pseudonymise
+from .problems import ERROR, Problem, is_blocking, name_problem, only_the_name, problem
 
 # An optional `_<anything>` before the extension only makes a name unique (e.g. `_rattad`), as for surveys.
 SUS_NAME = re.compile(r"^sus_deltagare_(?P<month>\d{4}-\d{2})(?:_[^.]*)?\.(?P<ext>csv|parquet)$", re.IGNORECASE)
@@ -151,8 +151,8 @@ def _codes(values) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def _pseudonyms(con, key: bytes, problems: list[Problem], anonymous: str) -> None:
-    """Create table `pseudonyms(raw, person_key)` in memory; invalid numbers become problems."""
+def _pseudonymise(con, key: bytes, anonymous: str) -> None:
+    """Create table `pseudonyms(raw, person_key)` in memory: person_key is null for an invalid number."""
     raw_values = [r[0] for r in con.execute(
         f"select distinct personnummer from extract where personnummer is not null and not ({anonymous})").fetchall()]
     keys = []
@@ -164,6 +164,9 @@ def _pseudonyms(con, key: bytes, problems: list[Problem], anonymous: str) -> Non
     con.execute("create table pseudonyms as select * from mapping")
     con.unregister("mapping")
     del raw_values, keys, mapping
+
+
+def _check_personal_numbers(con, problems: list[Problem], anonymous: str) -> None:
     _check(con, problems, "PNR_INVALID",
            f"not ({anonymous}) and personnummer in (select raw from pseudonyms where person_key is null)")
     _check(con, problems, "PNR_MISSING", f"not ({anonymous}) and personnummer is null")
@@ -195,6 +198,8 @@ def _personal_numbers_in_text(con, columns: list[str], problems: list[Problem]) 
                                     place=f"Kolumnen {column} ({len(rows)} rad(er), t.ex. rad {examples})"))
 
 
+# A month exactly ÅÅÅÅ-MM (a two-digit month) that exists in the calendar.
+MONTH_OK = "regexp_full_match(manad, '\\d{4}-\\d{2}') and try_strptime(manad, '%Y-%m') is not null"
 # A date exactly ÅÅÅÅ-MM-DD (two-digit month and day, no time) that exists in the calendar.
 DATE_OK = "regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') and try_strptime({c}, '%Y-%m-%d') is not null"
 
@@ -227,24 +232,41 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
         _check(con, problems, "VALUE_INVALID", condition, column=column, allowed=allowed)
     _check(con, problems, "END_BEFORE_START",
            "try_cast(slutdatum as date) < try_cast(startdatum as date)")
-    # Exact duplicates (every contract column the same) would count one insats twice: rejected.
-    every = ", ".join(_ident(c) for c in SUS_COLUMNS)
-    _check(con, problems, "DUPLICATE_ROWS",
-           f"source_row in (select source_row from (select source_row, row_number() over "
-           f"(partition by {every} order by source_row) as copy from extract) where copy > 1)")
-    # A `+` says "100 or older": the century it implies (read as the pseudonym will be, §6 of
-    # docs/register_extracts.md) must agree with fodelsear. Checked in memory on the few rows
-    # written with `+`; the problem names rows only.
+    _find_duplicates(con)
+    _check(con, problems, "DUPLICATE_ROWS_REMOVED", "source_row in (select source_row from duplicates)")
+    # A `+` in a 10-digit number says "100 or older": the century it implies (read as the pseudonym
+    # will be, §6 of docs/register_extracts.md) must agree with fodelsear. A 12-digit number writes
+    # its century out, whatever the separator. Checked in memory on the few rows written with `+`;
+    # the problem names rows only.
     contradicting = [
         source_row for source_row, number, birth_year in con.execute(
             "select source_row, personnummer, fodelsear from extract where anonym = '0' "
             "and contains(personnummer, '+') and regexp_full_match(fodelsear, '[0-9]{4}') order by source_row"
         ).fetchall()
-        if (canonical := normalise(number)) is not None and canonical[:4] != birth_year]
+        if plus_sets_century(number) and (canonical := normalise(number)) is not None
+        and canonical[:4] != birth_year]
     if contradicting:
         problems.append(problem("PNR_BIRTH_YEAR", rows=len(contradicting),
                                 examples=", ".join(str(r) for r in contradicting[:EXAMPLES])))
     _reserved_sus(con, problems)
+
+
+def _find_duplicates(con) -> None:
+    """Table `duplicates(source_row)`: every later copy of a SUS row, which would count one insats twice.
+
+    A copy is the same person (the normalised number, so 8503141234 and 19850314-1234 are one;
+    an anonymous row's number is never read) with the same value in every other column. Such
+    rows are left out of what is landed, and the extract is accepted with a warning
+    (docs/register_extracts.md §4 says why).
+    """
+    person = "case when e.anonym = '0' then coalesce(p.person_key, e.personnummer) end"
+    others = ", ".join(f"e.{_ident(c)}" for c in SUS_COLUMNS if c != "personnummer")
+    con.execute(f"""
+        create table duplicates as
+        select source_row from (
+            select e.source_row, row_number() over (partition by {person}, {others} order by e.source_row) as copy
+            from extract e left join pseudonyms p on p.raw = e.personnummer
+        ) where copy > 1""")
 
 
 def _reserved_sus(con, problems: list[Problem]) -> None:
@@ -258,16 +280,17 @@ def _reserved_sus(con, problems: list[Problem]) -> None:
 
 def _validate_income(con, catalogue, extract: Extract, problems: list[Problem]) -> None:
     categories = _codes(c for c in catalogue.support_categories if c != "ingen")
-    _check(con, problems, "VALUE_INVALID",
-           "manad is null or not regexp_full_match(manad, '\\d{4}-\\d{2}') or try_strptime(manad, '%Y-%m') is null",
-           column="manad", allowed="en månad ÅÅÅÅ-MM")
+    _check(con, problems, "VALUE_INVALID", f"manad is null or not ({MONTH_OK})", column="manad",
+           allowed="en månad ÅÅÅÅ-MM")
     _check(con, problems, "VALUE_INVALID", f"kategori is null or kategori not in {categories}",
            column="kategori", allowed=", ".join(c for c in catalogue.support_categories if c != "ingen"))
-    _check(con, problems, "VALUE_INVALID", "belopp is null or not regexp_full_match(belopp, '[0-9]+')",
-           column="belopp", allowed="ett belopp i hela kronor, 0 eller mer")
+    # At most nine digits (leading zeros aside): any sum the warehouse makes of them fits its integers.
+    _check(con, problems, "VALUE_INVALID", "belopp is null or not regexp_full_match(belopp, '0*[0-9]{1,9}')",
+           column="belopp", allowed="ett belopp i hela kronor, 0 eller mer och högst 999 999 999")
+    # Only a month that exists can lie outside the coverage: 2014-13 is VALUE_INVALID alone.
     _check(con, problems, "MONTH_OUTSIDE_COVERAGE",
-           f"regexp_full_match(manad, '\\d{{4}}-\\d{{2}}') and (manad < '{extract.first_month}' "
-           f"or manad > '{extract.extract_month}')", first=extract.first_month, last=extract.extract_month)
+           f"{MONTH_OK} and (manad < '{extract.first_month}' or manad > '{extract.extract_month}')",
+           first=extract.first_month, last=extract.extract_month)
 
 
 def _write_sus(con, target: Path, submission_id: str) -> int:
@@ -281,9 +304,11 @@ def _write_sus(con, target: Path, submission_id: str) -> int:
                    cast(e.ar_offentlig_forsorjning_fore as integer) as years_public_support_before,
                    e.avslutsorsak as end_reason
             from extract e left join pseudonyms p on p.raw = e.personnummer and e.anonym = '0'
+            where e.source_row not in (select source_row from duplicates)
             order by e.source_row
         ) to '{target}' (format parquet, compression zstd)""")
-    return con.execute("select count(*) from extract").fetchone()[0]
+    return con.execute("select count(*) from extract where source_row not in (select source_row from duplicates)"
+                       ).fetchone()[0]
 
 
 def _write_income(con, target: Path, submission_id: str) -> int:
@@ -336,13 +361,8 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
                 problems.append(problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad "
                                         "CSV i UTF-8 eller Parquet)", detail=type(exc).__name__))
 
-    record.rows_total = rows_total
-    record.rows_ok = rows_total if not problems else 0
-    record.errors = len(problems)
-    record.first_problem = f"{problems[0].code}: {problems[0].message}" if problems else None
-    record.status = ledger.REJECTED if problems else ledger.ACCEPTED
-    record.rejected_for_name = only_the_name(problems)
-    if problems:
+    _judge(record, problems, rows_total, rows_landed=record.rows_ok)  # as _process counted them
+    if record.status == ledger.REJECTED:
         target = settings.quarantine / submission_id
         files.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
             "submission_id": submission_id, "file_name": record.file_name, "rows_total": rows_total,
@@ -353,9 +373,22 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
     ledger.write_record(settings, record)
     if known:  # reprocessed on request (force): the earlier outcome's folder goes
         lake.drop_stale_outcome(settings, "register", submission_id, record.status)
-    if not problems:
+    if record.accepted:
         leave_register_inbox(path, settings, submission_id)
     return record
+
+
+def _judge(record: LedgerRecord, problems: list[Problem], rows_total: int, rows_landed: int) -> None:
+    """The record's counts and status from the problems found so far: any error rejects the
+    extract; warnings (rows left out) only say so."""
+    errors = [p for p in problems if p.severity == ERROR]
+    record.rows_total = rows_total
+    record.rows_ok = 0 if errors else rows_landed
+    record.errors, record.warnings = len(errors), len(problems) - len(errors)
+    first = (errors or problems or [None])[0]
+    record.first_problem = f"{first.code}: {first.message}" if first else None
+    record.status = ledger.REJECTED if errors else ledger.ACCEPTED
+    record.rejected_for_name = only_the_name(problems)
 
 
 def leave_register_inbox(path: Path, settings: Settings, submission_id: str) -> None:
@@ -371,7 +404,7 @@ def leave_register_inbox(path: Path, settings: Settings, submission_id: str) -> 
 
 def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, record: LedgerRecord,
              problems: list[Problem]) -> int:
-    """Validate the extract (collecting problems), land it if there are none; return its row count."""
+    """Validate the extract (collecting problems), land it if none is an error; return its row count."""
     columns = _load(con, path, extract)
     expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
     missing = [c for c in expected if c not in columns]
@@ -382,20 +415,23 @@ def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, r
     if rows_total == 0:
         problems.append(problem("REGISTER_EMPTY"))
         return rows_total
+    anonymous = "anonym = '1'" if extract.kind == "sus" else "false"  # the income extract has none
+    # Pseudonyms first: the duplicate check compares people by their normalised number.
+    _pseudonymise(con, settings.pseudonym_key.encode(), anonymous)
     if extract.kind == "sus":
         _validate_sus(con, catalogue, extract, problems)
-        anonymous = "anonym = '1'"
     else:
         _validate_income(con, catalogue, extract, problems)
-        anonymous = "false"
     _personal_numbers_in_text(con, columns, problems)
-    _pseudonyms(con, settings.pseudonym_key.encode(), problems, anonymous)
-    if not problems:
-        _land(con, settings, extract, record)
+    _check_personal_numbers(con, problems, anonymous)
+    if not is_blocking(problems):
+        left_out = con.execute("select count(*) from duplicates").fetchone()[0] if extract.kind == "sus" else 0
+        _judge(record, problems, rows_total, rows_total - left_out)
+        _land(con, settings, extract, record, problems)
     return rows_total
 
 
-def _land(con, settings: Settings, extract: Extract, record: LedgerRecord) -> None:
+def _land(con, settings: Settings, extract: Extract, record: LedgerRecord, warnings: list[Problem]) -> None:
     submission_id = record.submission_id
     table = "participants" if extract.kind == "sus" else "income"
     target = settings.raw_source("register") / submission_id
@@ -406,6 +442,7 @@ def _land(con, settings: Settings, extract: Extract, record: LedgerRecord) -> No
         linkable = con.execute("select count(*) from pseudonyms where person_key is not null").fetchone()[0]
         files.atomic_write_json(staged.path / "manifest.json", {
             **record.to_dict(), "table": table, "rows": rows, "persons": linkable, "status": "accepted",
+            "warnings": [w.to_dict() for w in warnings],
         })
         staged.commit()
     except BaseException:

@@ -5,7 +5,8 @@ What it does with a path, safe to run again at any time:
   name or its folder, `inbox/register/`) is landed or quarantined;
 - known bytes: nothing is done, and the ledger's record is reported (a rejected
   file stays "rejected" until corrected bytes arrive, so a task succeeds exactly
-  when its file is accepted);
+  when its file is accepted). A survey copy leaves the inbox, reported as
+  already ingested (submission_format.md §8.1);
 - an archived original (`lake/archive/<id>.<ext>`, a forced reprocess after a
   contract fix): ingested again under its original name and arrival time, so the
   lake ends up as one fresh ingest of those bytes would leave it;
@@ -16,8 +17,8 @@ Listing what waits (`waiting_surveys`, `waiting_extracts`) offers only complete
 regular files (`ingest.inbox`: symlinks, FIFOs and other special files are
 refused and left alone; a file still being written waits) and touches nothing but
 the product's own record of when it first saw each name; `finish_interrupted` is
-the separate step that completes a file whose record was committed before its
-run stopped.
+the separate step that completes an accepted extract whose record was committed
+before its run stopped.
 
 Identity is the hash of the bytes, but a file rejected only for its name
 (`LedgerRecord.rejected_for_name`) has not had its bytes judged: the same bytes
@@ -37,7 +38,7 @@ from core.ledger import LedgerRecord
 from core.settings import Settings
 
 from . import inbox, lake
-from .inbox import RefusedFile, stored_name
+from .inbox import RefusedFile, shown_name, stored_name
 from .outcome import Outcome
 from .personnummer import redact
 from .register import land_register, leave_register_inbox, parse_name, register_inbox
@@ -83,7 +84,7 @@ def is_register_extract(path: Path, settings: Settings) -> bool:
 def ingest_submission(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
     """Ingest one file (see the module's docstring for every case); returns what happened."""
     path = Path(path)
-    name = stored_name(path)  # the ledger keeps names with any personnummer masked
+    name = shown_name(path)  # any personnummer masked; the ledger keeps it shortened (stored_name)
     lake.ensure_lake(settings)
     if path.parent == settings.archive and path.is_file() and not path.is_symlink():
         # The product's own copy, named by its hash: not an inbox entry (hex digits can look like a
@@ -92,7 +93,7 @@ def ingest_submission(path: Path, settings: Settings, *, force: bool = False) ->
     if os.path.lexists(path):
         inbox.check(path)  # a symlink, FIFO or device, or a personnummer in the name: never opened or removed
     if not path.exists():
-        record = ledger.last_record_named(settings, name, register=is_register_extract(path, settings))
+        record = ledger.last_record_named(settings, stored_name(path), register=is_register_extract(path, settings))
         if record is None:
             raise FileNotFoundError(f"{redact(str(path))} is not in the inbox and the ledger knows no file "
                                     "of that name")
@@ -123,13 +124,14 @@ def finish(path: Path, record: LedgerRecord, settings: Settings) -> None:
 
 
 def finish_interrupted(settings: Settings) -> list[str]:
-    """Files whose ledger record was committed but whose run stopped before they left the inbox."""
+    """Accepted extracts whose ledger record was committed but whose run stopped before they left
+    the inbox (listing skips known extracts). A known survey file is listed instead, so that its
+    copy is reported as already ingested (submission_format.md §8.1) when it leaves."""
     finished = []
-    for path in [*waiting_surveys(settings), *waiting_extracts(settings)]:
+    for path in waiting_extracts(settings):
         submission_id = files.sha256_file(path)
         record = ledger.read_record(settings, submission_id)
-        if record is not None and not is_new(path, settings, submission_id) and (
-                not record.is_register or record.accepted):
+        if record is not None and record.accepted and not is_new(path, settings, submission_id):
             finish(path, record, settings)
             finished.append(path.name)
     return finished

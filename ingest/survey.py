@@ -25,11 +25,11 @@ from .contract import (
     Parsed,
     SubmissionName,
     check_federation,
-    parse_name,
+    read_name,
     validate,
 )
 from .inbox import stored_name
-from .problems import Problem, is_blocking, only_the_name, problem
+from .problems import Problem, is_blocking, name_problem, only_the_name, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 
 CONTRACT_VERSION = "1"
@@ -61,9 +61,10 @@ def _unreadable(exc: UnreadableFile) -> Problem:
 
 def _check_file(path: Path, settings: Settings, catalogue) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
     parsed = Parsed()
-    name = parse_name(path.name, catalogue)
+    unsafe = name_problem(path.name, stored_name(path))
+    name = read_name(path.name, catalogue)
     if isinstance(name, Problem):
-        parsed.add(name)
+        parsed.add(unsafe or name)  # an unsafe name (a line break after .xlsx) is why the rest is not read
         # Still say whether the bytes are readable at all: the submitter fixes both at once.
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             try:
@@ -71,6 +72,8 @@ def _check_file(path: Path, settings: Settings, catalogue) -> tuple[SubmissionNa
             except UnreadableFile as exc:
                 parsed.add(_unreadable(exc))
         return None, parsed, None
+    if unsafe:  # too long, or an invisible character inside: the name still says what to check the content as
+        parsed.add(unsafe)
     federation_problem = check_federation(name, catalogue)
     if federation_problem:
         parsed.add(federation_problem)

@@ -114,8 +114,11 @@ def _feedback_page(settings: Settings, errors: dict, record: LedgerRecord) -> st
 
 
 def _collection(settings: Settings, records: list[LedgerRecord], period: str, quarantined: list[dict],
-                current: Current) -> list[dict]:
+                current: Current, day: date) -> list[dict]:
     catalogue = load_catalogue(settings.catalogue_dir)
+    # Nothing usable is "waiting" while a window of the period is still to close, and "missing" after.
+    last_close = max((w.closes_on for w in catalogue.windows if w.period == period), default=None)
+    nothing = "missing" if last_close is not None and day > last_close else "waiting"
     waiting = {(q["federation_code"], q["period"]) for q in quarantined}
     rows_ok = {r.submission_id: r.rows_ok for r in records}
     rows = []
@@ -138,12 +141,16 @@ def _collection(settings: Settings, records: list[LedgerRecord], period: str, qu
         elif accepted:  # every accepted file is set aside
             state = "set aside"
         else:
-            state = "waiting"
+            state = nothing
+        # Questionnaire rows in the files the last build used (None: no warehouse to ask, or a build
+        # that used a file loaded after the day shown).
+        rows_in_use = None
+        if in_use is not None and all(s in rows_ok for s in in_use):
+            rows_in_use = sum(rows_ok[s] for s in in_use)
         rows.append({
             "federation_code": federation.code, "federation_name": federation.name, "files": len(mine),
             "accepted": len(accepted), "rejected": len(mine) - len(accepted),
-            # Questionnaire rows in the files the last build used (None: no warehouse to ask).
-            "rows": sum(rows_ok.get(s, 0) for s in in_use) if in_use is not None else None,
+            "rows": rows_in_use,
             "last_file": _redacted(last.file_name) if last else None,
             "last_received_at": last.received_at if last else None,
             "last_ingested_at": last.ingested_at if last else None,
@@ -159,7 +166,10 @@ def _registers(records: list[LedgerRecord], settings: Settings, current: Current
         best = max(accepted, key=lambda r: (r.extract_month or "", r.ingested_at), default=None)
         latest[kind.removeprefix("register_")] = (
             {"extract_month": best.extract_month, "file_name": _redacted(best.file_name),
-             "ingested_at": best.ingested_at}
+             "ingested_at": best.ingested_at, "warnings": best.warnings,
+             # what to pass on to the agency (rows left out, DUPLICATE_ROWS_REMOVED)
+             "first_warning": _redacted(best.first_problem) if best.warnings else None,
+             "details": f"{best.raw_path}/manifest.json" if best.warnings else None}
             if best else None)
     by_id = {r.submission_id: r for r in records}
     in_use = sorted({by_id[s].key_fingerprint for s in current.extracts if s in by_id and by_id[s].key_fingerprint})
@@ -214,9 +224,13 @@ def operator_actions(settings: Settings, limit: int = 10) -> dict | None:
 
 
 def status_report(settings: Settings, day: date, *, period: str | None = None, recent: int = 10) -> dict:
-    """Everything `nns status` shows, as plain data (`--json` prints exactly this)."""
+    """Everything `nns status` shows, as plain data (`--json` prints exactly this).
+
+    The ledger as it stood at the end of `day` (local time): a day in the past shows no load
+    made after it. The inbox, set-asides and the last build are shown as they are now.
+    """
     catalogue = load_catalogue(settings.catalogue_dir)
-    records = ledger.all_records(settings)
+    records = [r for r in ledger.all_records(settings) if _local_day(r.ingested_at, settings.timezone) <= day]
     current = current_submissions(settings)
     window = catalogue.open_window(day)
     report: dict = {"date": day.isoformat(), "home": str(settings.home), "warehouse": current.state,
@@ -234,7 +248,7 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
                                   "opens_on": coming[0].opens_on.isoformat()} if coming else None)
     report["period"] = period or (window.period if window else (past[-1].period if past else None))
     quarantined = _quarantined(settings, records)
-    report["federations"] = (_collection(settings, records, report["period"], quarantined, current)
+    report["federations"] = (_collection(settings, records, report["period"], quarantined, current, day)
                              if report["period"] else [])
     report["quarantined"] = quarantined
     report["refused"] = refused = _refused(settings)
@@ -281,6 +295,17 @@ def status_report(settings: Settings, day: date, *, period: str | None = None, r
     return report
 
 
+def _local_day(moment: str | None, zone: str) -> date:
+    """The local day of a stored UTC time stamp (a record without one counts as from the first day)."""
+    try:
+        parsed = datetime.fromisoformat(moment or "")
+    except ValueError:
+        return date.min
+    if parsed.tzinfo is None:  # the ledger writes UTC
+        parsed = parsed.replace(tzinfo=ZoneInfo("UTC"))
+    return parsed.astimezone(ZoneInfo(zone)).date()
+
+
 def _local(moment: str | None, zone: str) -> str:
     """A stored UTC time stamp as local time with its zone, e.g. 2026-11-20 09:14 CET."""
     if not moment:
@@ -318,10 +343,12 @@ def render_text(report: dict) -> str:
                    + (f" Next: {coming['period']} {coming['name']}, opens {coming['opens_on']}." if coming else ""))
     federations = report["federations"]
     if federations:
-        states = {state: sum(f["state"] == state for f in federations) for state in ("received", "quarantined",
-                                                                                    "waiting")}
+        states = {state: sum(f["state"] == state for f in federations)
+                  for state in ("received", "quarantined", "waiting", "missing")}
         out.append(f"Period {report['period']}, {len(federations)} federations: {states['received']} with an "
-                   f"accepted file, {states['quarantined']} with a quarantined file, {states['waiting']} without any.")
+                   f"accepted file, {states['quarantined']} with a quarantined file, "
+                   + (f"{states['missing']} missing (the period's last window has closed)."
+                      if states["missing"] else f"{states['waiting']} without any."))
         if report["warehouse"] != "built":
             out.append(f"Rows in use: not known, {report['warehouse']}.")
         out.append("")
@@ -369,6 +396,10 @@ def render_text(report: dict) -> str:
     out.append("Register extracts: " + "; ".join(
         f"{kind} through {registers[kind]['extract_month']} (loaded {_short(registers[kind]['ingested_at'])})"
         if registers[kind] else f"{kind}: none loaded" for kind in ("sus", "income")))
+    for kind in ("sus", "income"):
+        if (extract := registers[kind]) and extract.get("warnings"):
+            out.append(f"  {extract['file_name']}: {extract['warnings']} warning(s), first: {extract['first_warning']}"
+                       f" (send it to the agency: {extract['details']})")
     if registers["keys_in_use"] or registers["configured_key"]:
         out.append(f"Pseudonym key fingerprints: in use {', '.join(registers['keys_in_use']) or '-'}; "
                    f"configured {registers['configured_key'] or 'none'}")

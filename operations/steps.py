@@ -61,20 +61,19 @@ def tidy_inbox(settings: Settings) -> None:
 
 def files_to_ingest(settings: Settings, *, federation: str | None = None, file_name: str | None = None,
                     force: bool = False) -> list[str]:
-    """New inbox files (bytes the ledger has not seen), optionally narrowed by an operator. Lists only.
+    """Survey files waiting in the inbox, optionally narrowed by an operator. Lists only.
 
-    With `force` (reprocess after a contract fix) also files the ledger has seen: those
-    still in the inbox, and for each name that left it the latest submission under that
-    name, read from the archive (`ingest_submission` gives it back its name).
+    Known bytes too: ingesting a copy reports it as already ingested, and it leaves the
+    inbox (docs/submission_format.md §8.1). With `force` (reprocess after a contract fix)
+    also, for each name that left the inbox, the latest submission under that name, read
+    from the archive (`ingest_submission` gives it back its name).
     """
     chosen, seen = [], set()
     for path in waiting_surveys(settings):
         if (file_name and path.name != file_name) or not _for_federation(path.name, federation):
             continue
-        sha = files.sha256_file(path)
-        seen.add(sha)
-        if force or is_new(path, settings, sha):
-            chosen.append(str(path))
+        seen.add(files.sha256_file(path))
+        chosen.append(str(path))
     if force:
         latest: dict[str, ledger.LedgerRecord] = {}
         for record in ledger.all_records(settings):

@@ -5,7 +5,7 @@ register extracts into `out/register/`, each named for its fault, plus a
 manifest `out/.corpus.json` (the leading dot keeps ingest from picking it up):
 
     {"files": {"<name>": {"kind": "survey"|"register", "path": "register/<name>" or "<name>",
-                          "fault": "...", "expected": "accepted"|"rejected",
+                          "fault": "...", "expected": "accepted"|"rejected"|"known"|"refused",
                           "errors": [codes], "warnings": [codes]}, ...}}
 
 Every fault is real in the bytes: an encrypted OOXML package (msoffcrypto-tool),
@@ -683,7 +683,9 @@ def _register(c: Corpus) -> None:
         sus(f"sus_deltagare_{month}_{slug}.csv", rows, f"{column} written as '{value}'", ["VALUE_INVALID"])
     rows = _sus_rows()
     rows.append(list(rows[2]))
-    sus("sus_deltagare_2019-12_dubbletter.csv", rows, "an exact duplicate of a SUS row", ["DUPLICATE_ROWS"])
+    c.csv("sus_deltagare_2019-12_dubbletter.csv", [SUS_HEADER] + rows, folder=reg)
+    c.add("sus_deltagare_2019-12_dubbletter.csv", "an exact duplicate of a SUS row: the copy is left out",
+          warnings=["DUPLICATE_ROWS_REMOVED"], kind="register")
     rows = _sus_rows()
     rows[1][0] = format_number(MAN, "10+")  # reads as 1885; fodelsear says 1985
     sus("sus_deltagare_2020-01_plus-fel-sekel.csv", rows,
@@ -1115,6 +1117,84 @@ def _not_regular(c: Corpus) -> None:
           errors=["FILE_NOT_REGULAR"], kind="refused", folder="register")
 
 
+# --- the input contract exactly as written (issue #30) ------------------------------------------------
+
+def _contract_surveys(c: Corpus) -> None:
+    """After every other case, so that the earlier files keep their federation × period (and names)."""
+    code, period = c.slot()
+    content = c.content(code, period)
+    content.respondents["deltagare"][1].answers["D01"] = 7
+    name = f"{_stem(code, period)}_{'x' * (240 - len(_stem(code, period)) - 6)}.xlsx"
+    c.workbook(name, content)
+    c.add(name, "a 240-character file name over a file with an answer of 7: both problems at once",
+          errors=["FILE_NAME_UNSAFE", "ANSWER_OUT_OF_RANGE"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_dimension-XFD1048576.xlsx"
+    c.raw(name, _zip_edit(c.workbook_bytes(c.content(code, period)), lambda part, data: (
+        None if part == "" else re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data)
+        if part.startswith("xl/worksheets/") else data)))
+    c.add(name, "every sheet declares <dimension ref=\"A1:XFD1048576\"> (as some exporters write): valid, read "
+                "by what it holds", federation_code=code, period=period)
+
+    code, period = c.slot()
+    name = f"{_stem(code, period)}_varde-pa-rad-1048576.xlsx"
+    far = b'<row r="1048576"><c r="B1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+    c.raw(name, _zip_edit(c.workbook_bytes(c.content(code, period)), lambda part, data: (
+        None if part == "" else data.replace(b"</sheetData>", far) if part == "xl/worksheets/sheet3.xml" else data)))
+    c.add(name, "a stray value in row 1,048,576 of Deltagare: a grid of 13.6 million cells to hold",
+          errors=["FILE_TOO_LARGE"], federation_code=code, period=period)
+
+    code, period = c.slot()
+    content = c.content(code, period)
+    # Counts for a questionnaire with no rows in this workbook. (Six answered: three, the only Personal
+    # counts of the period, would show in collection_summary and stop the gate, see tests/integration/
+    # test_counts_only.py.)
+    content.collection["personal"] = (12, 6)
+    name = f"{_stem(code, period)}_antal-utan-rader.xlsx"
+    c.workbook(name, content)
+    c.add(name, "Insamling counts for Personal (12 asked, 6 answered) and no Personal rows: valid, no warning",
+          federation_code=code, period=period)
+
+    # A byte copy of a valid file: listed and reported "already ingested" (its name sorts after the original's).
+    original = next(n for n, e in c.entries.items() if "etiketter-blandade-versaler" in n)
+    name = original.replace(".xlsx", "_kopia.xlsx")
+    c.raw(name, (c.out / original).read_bytes())
+    entry = c.entries[original]
+    c.add(name, "a byte copy of an accepted file: already ingested, nothing to do", kind="survey",
+          federation_code=entry.federation_code, period=entry.period)
+    c.entries[name].expected = "known"
+
+
+def _contract_registers(c: Corpus) -> None:
+    reg = "register"
+
+    def write(name, header, rows, fault, errors=(), warnings=()):
+        c.csv(name, [header] + rows, folder=reg)
+        c.add(name, fault, errors=errors, warnings=warnings, kind="register")
+
+    rows = _sus_rows()
+    rows[1][0], rows[1][3] = format_number(MAN, "12-").replace("-", "+"), "1985"
+    rows[4][0] = rows[4][0].replace("-", "+")  # born 1979; fodelsear 1988 is not compared, as with '-'
+    write("sus_deltagare_2020-02_tolv-siffror-med-plus.csv", SUS_HEADER, rows,
+          "12-digit numbers written with '+' for people under 100: the written century wins, and fodelsear is "
+          "not compared with them (as with '-')")
+    rows = _sus_rows()
+    rows.append(list(rows[0]))  # WOMAN again, written with 10 digits
+    rows[-1][0] = format_number(WOMAN, "10")
+    write("sus_deltagare_2020-03_samma-person-tva-former.csv", SUS_HEADER, rows,
+          "the same SUS row twice, the person written with 12 and with 10 digits: the copy is left out",
+          warnings=["DUPLICATE_ROWS_REMOVED"])
+    base = [[format_number(WOMAN, "12-"), "2018-03", "lon", "21000"],
+            [format_number(MAN, "10-"), "2018-04", "sjukpenning", "9000"]]
+    write("inkomster_2018-01_2018-06_belopp-20-siffror.csv", INCOME_HEADER,
+          base + [[format_number(MAN, "12-"), "2018-05", "lon", "9" * 20]],
+          "an amount of 20 digits: a value named by row and column, not an unreadable file", ["VALUE_INVALID"])
+    write("inkomster_2018-01_2018-06_manad-13.csv", INCOME_HEADER,
+          base + [[format_number(WOMAN, "12-"), "2014-13", "lon", "21000"]],
+          "a month 2014-13 (and before the coverage): an invalid month only", ["VALUE_INVALID"])
+
+
 def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> dict:
     """Write the corpus and its manifest into `out`; return a summary."""
     out.mkdir(parents=True, exist_ok=True)
@@ -1127,9 +1207,12 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     _hostile_surveys(corpus)
     _hostile_registers(corpus)
     _not_regular(corpus)
-    # Identity is the hash of the bytes: two cases with the same bytes would be one submission.
+    _contract_surveys(corpus)
+    _contract_registers(corpus)
+    # Identity is the hash of the bytes: two cases with the same bytes would be one submission
+    # (but for the copy that is one on purpose).
     digests = [hashlib.sha256((out / e.path).read_bytes()).hexdigest() for e in corpus.entries.values()
-               if e.kind != "refused"]
+               if e.kind != "refused" and e.expected != "known"]
     assert len(digests) == len(set(digests)), "two corpus files have the same bytes"
     manifest = {"seed": seed, "password": PASSWORD,
                 "files": {name: asdict(e) for name, e in sorted(corpus.entries.items())}}
@@ -1138,6 +1221,7 @@ def write_bad_corpus(out: Path, catalogue: Catalogue, seed: int = 20251101) -> d
     return {"files": len(corpus.entries), "manifest": str(out / MANIFEST),
             "rejected": sum(e.expected == "rejected" for e in entries),
             "accepted": sum(e.expected == "accepted" for e in entries),
+            "known": sum(e.expected == "known" for e in entries),
             "refused": sum(e.expected == "refused" for e in entries),
             "survey": sum(e.kind == "survey" for e in entries),
             "register": sum(e.kind == "register" for e in entries)}

@@ -108,9 +108,10 @@ def _problems(run: Run, name: str) -> list[dict]:
     errors_json = run.settings.quarantine / outcome.submission_id / "errors.json"
     if errors_json.exists():
         return json.loads(errors_json.read_text(encoding="utf-8"))["problems"]
-    manifest = run.settings.raw / "survey" / outcome.submission_id / "manifest.json"
-    if manifest.exists():
-        return json.loads(manifest.read_text(encoding="utf-8"))["warnings"]
+    for source in ("survey", "register"):  # an accepted file's warnings are in its landed manifest
+        manifest = run.settings.raw / source / outcome.submission_id / "manifest.json"
+        if manifest.exists():
+            return json.loads(manifest.read_text(encoding="utf-8"))["warnings"]
     return []
 
 
@@ -174,6 +175,20 @@ def test_each_file_gets_exactly_its_expected_outcome_and_codes(corpus_run):
         if got != (entry["expected"], entry["errors"], entry["warnings"]):
             wrong.append(f"{name}: expected {entry['expected']} {entry['errors']} {entry['warnings']}, got {got}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_each_line_says_what_the_docs_say(corpus_run):
+    """docs/submission_format.md §8.1–8.2: the whole name, questionnaire rows, a copy already ingested."""
+    for name, entry in corpus_run.manifest.items():
+        if entry["kind"] == "refused":
+            continue
+        line = corpus_run.outcomes[name].summary()
+        if entry["kind"] == "survey" and entry["expected"] == "accepted":
+            assert " questionnaire rows, " in line, line
+        if entry["expected"] == "known":
+            assert line.startswith(f"already ingested {name} (") and line.endswith(": nothing to do"), line
+        if name.isprintable():  # (control characters and a zero-width space are shown as "?")
+            assert f" {name} (" in line, "the name as offered, never shortened"
 
 
 def test_every_problem_says_what_to_do_in_swedish(corpus_run):

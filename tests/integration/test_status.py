@@ -20,6 +20,7 @@ from warehouse.dbt import run_dbt
 
 IN_WINDOW = "2026-11-20"  # 2025/26's autumn window is open (collection_calendar.csv)
 SUMMER = "2026-07-01"
+AFTER_THE_LOADS = "2026-08-15"  # after the extracts loaded in August; no window open
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +28,13 @@ def no_deadline_attention(monkeypatch):
     """IN_WINDOW is ten days before the window closes, when every federation without a file
     would need attention; these tests are about other things (that rule: tests/unit/test_morning.py)."""
     monkeypatch.setenv("NNS_ATTENTION_DAYS", "0")
+
+
+@pytest.fixture(autouse=True)
+def loaded_in_the_window(monkeypatch):
+    """Files ingested here are recorded as loaded on IN_WINDOW, the day the status is asked for (a
+    status for a day shows the ledger as it stood at the end of that day)."""
+    monkeypatch.setattr(ledger, "now_utc", lambda: f"{IN_WINDOW}T08:00:00+00:00")
 
 
 def status(capsys, *args) -> tuple[int, str]:
@@ -184,30 +192,31 @@ def test_extracts_loaded_with_different_keys_need_attention(settings, capsys, mo
     from ingest.personnummer import key_fingerprint
 
     key = key_fingerprint("test-key-not-secret")  # the settings fixture's key
+    # A day after every load below (the status for a day shows no load made after it), outside a window.
     register_record(settings, "sus1", "register_sus", None, "2026-06", key)
     register_record(settings, "inc1", "register_income", "2019-01", "2026-06", key)
-    code, report = status_json(capsys, "--date", SUMMER)
+    code, report = status_json(capsys, "--date", AFTER_THE_LOADS)
     assert code == 0 and report["registers"]["keys_in_use"] == [key] == [report["registers"]["configured_key"]]
     assert report["registers"]["sus"]["extract_month"] == "2026-06"
 
     # A rotation half done: a new SUS extract under a new key, the income still under the old one.
     monkeypatch.setenv("NNS_PSEUDONYM_KEY", "a-new-key")
     new = key_fingerprint("a-new-key")
-    code, report = status_json(capsys, "--date", SUMMER)
+    code, report = status_json(capsys, "--date", AFTER_THE_LOADS)
     assert code == 1 and "configured pseudonym key is not the one" in report["attention"][0]
     register_record(settings, "sus2", "register_sus", None, "2026-06", new, received="2026-08-01T08:00:00+00:00")
-    code, report = status_json(capsys, "--date", SUMMER)
+    code, report = status_json(capsys, "--date", AFTER_THE_LOADS)
     assert code == 1 and report["registers"]["keys_in_use"] == sorted([key, new])
     assert "do not link" in report["attention"][0]
     # An income extract under the new key that covers only recent months still leaves old months in use.
     register_record(settings, "inc2", "register_income", "2026-01", "2026-06", new,
                     received="2026-08-01T08:00:00+00:00")
-    code, report = status_json(capsys, "--date", SUMMER)
+    code, report = status_json(capsys, "--date", AFTER_THE_LOADS)
     assert code == 1 and report["registers"]["keys_in_use"] == sorted([key, new])
     # The full history reloaded under the new key: everything in use links again.
     register_record(settings, "inc3", "register_income", "2019-01", "2026-06", new,
                     received="2026-08-02T08:00:00+00:00")
-    code, report = status_json(capsys, "--date", SUMMER)
+    code, report = status_json(capsys, "--date", AFTER_THE_LOADS)
     assert code == 0 and report["registers"]["keys_in_use"] == [new]
 
 

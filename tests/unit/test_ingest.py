@@ -43,15 +43,15 @@ def test_reingesting_a_known_file_changes_nothing(settings, write_submission):
     path.write_bytes(data)  # the same bytes arrive again, under another name even
     again = settings.inbox / "SF07_2025-26_kopia.xlsx"
     os.replace(path, again)
-    assert files_to_ingest(settings) == []  # the nightly run would not even map it,
+    assert finish_interrupted(settings) == [], "tidying the inbox leaves a survey copy to be reported"
+    assert files_to_ingest(settings) == [str(again)]  # listed, so that its line says what happened;
     assert again.exists()  # listing has no side effects;
-    assert finish_interrupted(settings) == [again.name]  # tidying the inbox takes it out (the archive has it)
-    assert not again.exists()
-    again.write_bytes(data)
-    second = ingest_submission(again, settings)  # by hand: a no-op
+    second = ingest_submission(again, settings)  # a no-op
     assert second.status == "known" and second.submission_id == first.submission_id
+    assert second.summary() == (f"already ingested SF07_2025-26_kopia.xlsx (SF07 2025/26), submission "
+                                f"{first.submission_id[:12]}: nothing to do")
     assert snapshot(settings.lake) == before
-    assert not again.exists()
+    assert not again.exists(), "the copy leaves the inbox (the archive has the bytes)"
 
 
 def test_a_newer_file_is_a_new_submission_and_both_are_kept(settings, write_submission):

@@ -77,7 +77,15 @@ def test_a_gate_warning_needs_attention(settings):
     assert "Needs attention: the quality gate gave 2 warning(s)" in render_text(report)
 
 
-def test_quarantine_is_sorted_by_federation_and_points_to_the_feedback_page(settings, write_submission):
+@pytest.fixture
+def loaded_mid_window(monkeypatch):
+    """Files ingested in this test are recorded as loaded on MID_WINDOW, the day the status is for
+    (a status for a day shows no load made after it)."""
+    monkeypatch.setattr(ledger, "now_utc", lambda: f"{MID_WINDOW.isoformat()}T08:00:00+00:00")
+
+
+def test_quarantine_is_sorted_by_federation_and_points_to_the_feedback_page(settings, write_submission,
+                                                                           loaded_mid_window):
     pages = {}
     for federation in ("SF30", "SF02", "SF11"):  # SF30's file arrives first: hash order is not the point
         content = sample_content(federation)
@@ -286,3 +294,41 @@ def _with(parser, command, func):
     subcommands_ = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     subcommands_.choices[command].set_defaults(func=func)
     return parser
+
+
+def test_after_the_periods_last_window_a_federation_without_a_file_is_missing(settings):
+    record(settings, "a", "SF07")
+    states = {day: {f["federation_code"]: f["state"] for f in status_report(settings, day)["federations"]}
+              for day in (MID_WINDOW, date(2026, 7, 1), date(2026, 12, 20))}
+    assert states[MID_WINDOW]["SF01"] == "waiting" and states[MID_WINDOW]["SF07"] == "received"
+    assert states[date(2026, 7, 1)]["SF01"] == "waiting", "2025/26's autumn window is still to come"
+    assert states[date(2026, 12, 20)]["SF01"] == "missing" and states[date(2026, 12, 20)]["SF07"] == "received"
+    text = render_text(status_report(settings, date(2026, 12, 20)))
+    assert "missing (the period's last window has closed)" in text
+
+
+def test_a_day_in_the_past_shows_no_load_made_after_it(settings):
+    early = record(settings, "a", "SF07", received="2026-11-10T08:00:00+00:00")
+    late = record(settings, "b", "SF08", status=ledger.REJECTED, received="2026-11-25T08:00:00+00:00")
+    report = status_report(settings, MID_WINDOW)
+    assert [r["file_name"] for r in report["recent_loads"]] == [early.file_name]
+    states = {f["federation_code"]: (f["files"], f["state"]) for f in report["federations"]}
+    assert states["SF07"] == (1, "received") and states["SF08"] == (0, "waiting")
+    later = status_report(settings, date(2026, 11, 26))
+    assert [r["file_name"] for r in later["recent_loads"]] == [late.file_name, early.file_name]
+    # A load late in the evening belongs to its local day (CET), not to UTC's.
+    record(settings, "c", "SF09", received="2026-11-20T23:30:00+00:00")
+    assert "SF09" not in {r["federation_code"] for r in status_report(settings, MID_WINDOW)["recent_loads"]}
+
+
+def test_an_extract_accepted_with_a_warning_is_shown_to_pass_on(settings):
+    extract = ledger.LedgerRecord("d" * 64, ledger.REGISTER_SUS, "sus_deltagare_2026-06.csv",
+                                  "2026-11-10T08:00:00+00:00", "2026-11-10T08:00:00+00:00", status=ledger.ACCEPTED,
+                                  extract_month="2026-06", rows_ok=9, rows_total=10, warnings=1,
+                                  first_problem="DUPLICATE_ROWS_REMOVED: 1 rad(er) är exakta dubbletter …",
+                                  raw_path=f"lake/raw/register/{'d' * 64}")
+    ledger.write_record(settings, extract)
+    report = status_report(settings, MID_WINDOW)
+    assert report["registers"]["sus"]["first_warning"].startswith("DUPLICATE_ROWS_REMOVED")
+    assert (f"  sus_deltagare_2026-06.csv: 1 warning(s), first: DUPLICATE_ROWS_REMOVED: 1 rad(er) är exakta "
+            f"dubbletter … (send it to the agency: lake/raw/register/{'d' * 64}/manifest.json)") in render_text(report)

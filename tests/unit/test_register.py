@@ -43,6 +43,13 @@ def write_sus(folder, rows, name="sus_deltagare_2024-06.csv"):
     return path
 
 
+def ingest_income(settings, folder, *rows: str):
+    """An income extract for 2023 with these data lines (personnummer;manad;kategori;belopp), ingested."""
+    path = folder / "inkomster_2023-01_2023-12.csv"
+    path.write_text("personnummer;manad;kategori;belopp\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return ingest_submission(path, settings)
+
+
 @pytest.fixture
 def register_inbox(settings):
     folder = settings.inbox / "register"
@@ -122,11 +129,8 @@ def test_end_before_start_and_unknown_codes(settings, register_inbox):
 
 
 def test_income_months_outside_the_stated_coverage(settings, register_inbox):
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2023-05;lon;21000\n{WOMAN};2024-02;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
-                    encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;21000", f"{WOMAN};2024-02;lon;21000",
+                            f"{MAN};2023-06;sjukpenning;9000")
     problems = problems_of(settings, outcome)
     assert [p["code"] for p in problems] == ["MONTH_OUTSIDE_COVERAGE"]
     assert "rad 3" in problems[0]["message"]
@@ -152,14 +156,29 @@ def test_a_malformed_line_is_reported_without_its_content(settings, register_inb
 
 
 def test_income_amounts_and_months_must_be_whole_and_well_formed(settings, register_inbox):
-    path = register_inbox / "inkomster_2023-01_2023-12.csv"
-    path.write_text("personnummer;manad;kategori;belopp\n"
-                    f"{WOMAN};2023-05;lon;100.5\n{WOMAN};2023-6;lon;21000\n{MAN};2023-06;sjukpenning;9000\n",
-                    encoding="utf-8")
-    outcome = ingest_submission(path, settings)
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;100.5", f"{WOMAN};2023-6;lon;21000",
+                            f"{MAN};2023-06;sjukpenning;9000")
     problems = problems_of(settings, outcome)
     assert sorted(p["message"].split(" ")[0] + p["message"].split("kolumnen ")[1].split(",")[0]
                   for p in problems) == ["1belopp", "1manad"]
+
+
+def test_an_amount_too_long_for_any_sum_is_a_value_named_by_row_and_column(settings, register_inbox):
+    """Twenty digits used to fail landing (FILE_UNREADABLE, ConversionException); nine digits is the limit."""
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2023-05;lon;{'9' * 20}", f"{MAN};2023-06;lon;999999999",
+                            f"{MAN};2023-07;lon;0000021000")
+    [problem] = problems_of(settings, outcome)
+    assert (problem["code"], problem["column"]) == ("VALUE_INVALID", "belopp")
+    assert "1 rad(er)" in problem["message"] and "rad 2." in problem["message"]
+    assert "högst 999 999 999" in problem["message"] and "9" * 10 not in problem["message"]
+
+
+def test_a_month_that_does_not_exist_is_only_invalid_not_also_outside_the_coverage(settings, register_inbox):
+    """docs/register_extracts.md §5: 2014-13 is VALUE_INVALID; only a real month is held against the name."""
+    outcome = ingest_income(settings, register_inbox, f"{WOMAN};2014-13;lon;100", f"{WOMAN};2014-12;lon;100")
+    assert [(p["code"], p["column"]) for p in problems_of(settings, outcome)] == [
+        ("VALUE_INVALID", "manad"), ("MONTH_OUTSIDE_COVERAGE", None)]
+    assert "rad 3." in problems_of(settings, outcome)[1]["message"]
 
 
 def test_a_file_outside_the_register_inbox_is_left_where_it_is(settings, tmp_path):
@@ -205,12 +224,62 @@ def test_integers_years_and_dates_are_written_exactly_as_the_contract_allows(set
     assert "rad 3" in problems[0]["message"] and value.strip() not in problems[0]["message"]
 
 
-def test_exact_duplicate_rows_are_rejected(settings, register_inbox):
-    rows = [sus_row(WOMAN, "K"), sus_row(MAN, "M"), sus_row(WOMAN, "K")]
+def landed_rows(settings, outcome) -> list[int]:
+    landed = settings.raw / "register" / outcome.submission_id / "participants.parquet"
+    with duckdb.connect() as con:
+        return [r for (r,) in con.execute(f"select source_row from '{landed}' order by source_row").fetchall()]
+
+
+def test_an_exact_duplicate_is_left_out_with_a_warning_and_the_extract_is_accepted(settings, register_inbox):
+    """docs/register_extracts.md §4: one copied row does not hold back the whole extract."""
+    rows = [sus_row(WOMAN, "K"), sus_row(MAN, "M"), sus_row(WOMAN, "K"), sus_row("", "K", anonym="1"),
+            sus_row("", "K", anonym="1")]
     outcome = ingest_submission(write_sus(register_inbox, rows), settings)
-    problems = problems_of(settings, outcome)
-    assert [p["code"] for p in problems] == ["DUPLICATE_ROWS"]
-    assert "rad 4" in problems[0]["message"] and "rad 2" not in problems[0]["message"]
+    assert outcome.status == "accepted" and outcome.rows_ok == 3 and outcome.warnings == 1
+    assert landed_rows(settings, outcome) == [2, 3, 5], "every later copy is left out, the first is kept"
+    manifest = json.loads((settings.raw / "register" / outcome.submission_id / "manifest.json").read_text())
+    [warning] = manifest["warnings"]
+    assert warning["code"] == "DUPLICATE_ROWS_REMOVED" and warning["severity"] == "varning"
+    assert "2 rad(er)" in warning["message"] and "rad 4, 6" in warning["message"]
+    assert manifest["rows"] == 3 and manifest["rows_total"] == 5
+    line = outcome.summary()  # what the operator passes on to the agency
+    assert line.startswith(f"accepted sus_deltagare_2024-06.csv (2024-06), submission {outcome.submission_id[:12]}: "
+                           "3 rows, 1 warning(s), first: DUPLICATE_ROWS_REMOVED: 2 rad(er)")
+    assert line.endswith(f"Details: lake/raw/register/{outcome.submission_id}/manifest.json")
+    assert WOMAN not in line and WOMAN[2:] not in json.dumps(manifest)
+
+
+def test_the_same_person_in_two_written_forms_is_a_duplicate(settings, register_inbox):
+    """DUPLICATE_ROWS_REMOVED compares the normalised number: 10 and 12 digits of one person are one."""
+    rows = [sus_row(format_number(MAN, "12-"), "M"), sus_row(format_number(MAN, "10"), "M"),
+            sus_row(format_number(WOMAN, "10-"), "K")]
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
+    assert outcome.status == "accepted" and outcome.record.first_problem.startswith("DUPLICATE_ROWS_REMOVED: 1 rad")
+    assert landed_rows(settings, outcome) == [2, 4]
+
+
+def test_an_extract_with_an_error_lists_its_duplicates_too(settings, register_inbox):
+    rows = [sus_row(WOMAN, "K"), sus_row(WOMAN, "K"), sus_row(MAN, "X")]
+    outcome = ingest_submission(write_sus(register_inbox, rows), settings)
+    assert outcome.status == "rejected" and outcome.errors == 1 and outcome.warnings == 1
+    assert [(p["code"], p["severity"]) for p in problems_of(settings, outcome)] == [
+        ("VALUE_INVALID", "fel"), ("DUPLICATE_ROWS_REMOVED", "varning")]
+
+
+def test_a_twelve_digit_number_with_a_plus_keeps_its_written_century(settings, register_inbox):
+    """docs/register_extracts.md §6: for 12 digits the explicit century wins whatever the separator,
+    so fodelsear is not held against it (as for a '-')."""
+    plus = format_number(MAN, "12-").replace("-", "+")
+    agreeing = sus_row(plus, "M")
+    disagreeing = sus_row(plus, "M", start="2023-02-01")
+    disagreeing[HEADER.index("fodelsear")] = "1986"
+    outcome = ingest_submission(write_sus(register_inbox, [agreeing, disagreeing]), settings)
+    assert outcome.status == "accepted", outcome.summary()
+    same = ingest_submission(write_sus(register_inbox, [sus_row(format_number(MAN, "12-"), "M")],
+                                       name="sus_deltagare_2024-05.csv"), settings)
+    keys = {tuple(duckdb.sql(f"select distinct person_key from '{settings.raw}/register/{o.submission_id}/"
+                             "participants.parquet'").fetchall()) for o in (outcome, same)}
+    assert len(keys) == 1, "read as born in 1985, the same person as with '-'"
 
 
 def test_a_plus_that_contradicts_the_birth_year_is_rejected(settings, register_inbox):
