@@ -116,6 +116,15 @@ def latest(records: list[LedgerRecord]) -> LedgerRecord | None:
     return max(records, key=LedgerRecord.arrival_key, default=None)
 
 
+def superseded_by(record: LedgerRecord, records: list[LedgerRecord]) -> LedgerRecord | None:
+    """The first accepted submission that replaces `record`: for a survey file one for the same federation and
+    period that arrived no earlier (arrival order), for a register extract one of the same kind; or None."""
+    later = [r for r in records if r.accepted and r.submission_id != record.submission_id
+             and r.source == record.source and r.arrival_key() >= record.arrival_key()
+             and (record.is_register or (r.federation_code, r.period) == (record.federation_code, record.period))]
+    return min(later, key=LedgerRecord.arrival_key, default=None)
+
+
 def last_record_named(settings: Settings, file_name: str, *, register: bool) -> LedgerRecord | None:
     """The latest record of a file that arrived under this name (survey or register)."""
     return latest([r for r in all_records(settings) if r.file_name == file_name and r.is_register == register])

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.catalogue import Catalogue, load_catalogue, parse_period
 from core.files import atomic_write_text
+from core.ledger import LedgerRecord, all_records, superseded_by
 from core.settings import Settings
 from core.swedish import num, swedish_date
 from ingest.template import SubmissionContent, write_workbook
@@ -136,9 +137,11 @@ def _closing_day(catalogue: Catalogue, period: str | None, received: date) -> da
     return upcoming[0].closes_on if upcoming else None
 
 
-def write_feedback(settings: Settings, submission_id: str) -> Path:
+def write_feedback(settings: Settings, submission_id: str, superseded_by: LedgerRecord | None = None) -> Path:
     """Render the feedback page for one quarantined submission, with the federation's template
-    for the period next to it; returns the page's path."""
+    for the period next to it; returns the page's path. With `superseded_by` (the accepted file that
+    replaced it) the page says at the top, and in its title, that it no longer applies, so that
+    nobody forwards a page whose problems are already fixed."""
     errors = json.loads((settings.quarantine / submission_id / "errors.json").read_text(encoding="utf-8"))
     catalogue = load_catalogue(settings.catalogue_dir)
     code = federation_of(errors, catalogue)
@@ -172,6 +175,26 @@ def write_feedback(settings: Settings, submission_id: str) -> Path:
         closes=swedish_date(closing) if closing else None,
         template=template.name if template else None,
         is_csv=is_csv,
+        superseded=_superseded(superseded_by, settings.timezone) if superseded_by else None,
     )
     atomic_write_text(path, html)
     return path
+
+
+def _superseded(record: LedgerRecord, zone: str) -> dict:
+    received = datetime.fromisoformat(record.ingested_at).astimezone(ZoneInfo(zone))
+    return {"file_name": record.file_name, "received": f"{swedish_date(received.date())} kl. {received:%H.%M}"}
+
+
+def mark_superseded(settings: Settings, accepted: LedgerRecord) -> list[Path]:
+    """After `accepted` (a survey file) was taken in: rewrite the page of every rejected file it replaces
+    (core.ledger.superseded_by), so each says it no longer applies. Worked out from the ledger, so a rerun
+    writes the same pages."""
+    records = all_records(settings)
+    written = []
+    for record in records:
+        if (record.accepted or record.is_register or not (settings.quarantine / record.submission_id).is_dir()
+                or superseded_by(record, records) != accepted):
+            continue
+        written.append(write_feedback(settings, record.submission_id, superseded_by=accepted))
+    return written

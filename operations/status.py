@@ -65,8 +65,8 @@ def _redacted(text: str | None) -> str | None:
 def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
     """Rejected submissions still in the quarantine with no later accepted file to replace them.
 
-    For a survey file, "later" means an accepted file for the same federation and period that
-    arrived no earlier (arrival order, `core.ledger`); for a register extract, one of the same kind.
+    "Later" is core.ledger.superseded_by: for a survey file an accepted file for the same federation and
+    period that arrived no earlier, for a register extract one of the same kind.
     """
     by_id = {r.submission_id: r for r in records}
     waiting = []
@@ -75,10 +75,7 @@ def _quarantined(settings: Settings, records: list[LedgerRecord]) -> list[dict]:
         record = by_id.get(errors.get("submission_id"))
         if record is None:
             continue  # not committed to the ledger: the file is still in the inbox and is read again
-        later = [r for r in records if r.accepted and r.source == record.source
-                 and r.arrival_key() >= record.arrival_key()
-                 and (record.is_register or (r.federation_code, r.period) == (record.federation_code, record.period))]
-        if later:
+        if ledger.superseded_by(record, records):
             continue
         problems = errors.get("problems") or [{}]
         first = problems[0]

@@ -15,7 +15,7 @@ from core import files, ledger
 from core.catalogue import load_catalogue
 from core.settings import Settings
 from expectations.verdict import passed_candidate
-from feedback.page import write_feedback
+from feedback.page import mark_superseded, write_feedback
 from ingest import lake
 from ingest.outcome import Outcome
 from ingest.personnummer import redact
@@ -101,10 +101,16 @@ def register_files_to_ingest(settings: Settings, *, file_name: str | None = None
 
 
 def ingest_with_feedback(path: Path, settings: Settings, *, force: bool = False) -> Outcome:
-    """One mapped ingest task: ingest the file; a rejected survey file gets its Swedish feedback page."""
+    """One mapped ingest task: ingest the file; a rejected survey file gets its Swedish feedback page, and an
+    accepted one marks the pages of the rejected files it replaces as no longer applying."""
     outcome = ingest_submission(Path(path), settings, force=force)
-    if outcome.status == "rejected" and not outcome.record.is_register and not outcome.known:
+    if outcome.record.is_register or outcome.known:
+        return outcome
+    if outcome.status == "rejected":
         log.info("Feedback for the sender: %s", write_feedback(settings, outcome.submission_id))
+    else:
+        for page in mark_superseded(settings, outcome.record):
+            log.info("Feedback page no longer applies (a corrected file was accepted): %s", page)
     return outcome
 
 

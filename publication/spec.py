@@ -264,7 +264,7 @@ PUBLISHED = [
         ["period", "respondent_group", "federations", "federations_in_period", "questionnaires",
          "asked", "answered", "response_rate"],
         ("Insamling i riket efter mätperiod och enkät", "National collection by period and questionnaire"),
-        keys=["period", "respondent_group"], count="questionnaires",
+        keys=["period", "respondent_group"], count="disclosure_n", additive="questionnaires",
         nulled=["questionnaires", "asked", "answered", "response_rate"],
     ),
     PublishedTable(

@@ -6,7 +6,10 @@ import html
 import json
 import re
 
+from core.ledger import all_records
+from feedback.page import mark_superseded
 from operations.steps import ingest_with_feedback
+from tests.conftest import sample_content
 
 
 def _break_two_rows(workbook):
@@ -40,6 +43,30 @@ def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_
     # How many rows were fine: nine questionnaires (six deltagare, three styrelse), two broken.
     assert f"Av filens {errors['rows_total']} enkätrader var {errors['rows_ok']} utan fel" in text
     assert errors["rows_total"] - errors["rows_ok"] == 2
+
+
+def test_a_page_says_it_no_longer_applies_once_a_corrected_file_is_accepted(settings, write_submission):
+    """Nobody forwards a stale page: accepting a corrected file marks the pages of the files it replaces."""
+    rejected = ingest_with_feedback(write_submission("SF07_2025-26.xlsx", edit=_break_two_rows), settings)
+    other = ingest_with_feedback(write_submission("SF07_2024-25.xlsx", content=sample_content("SF07", "2024/25"),
+                                                  edit=_break_two_rows), settings)
+    assert rejected.status == other.status == "rejected"
+    pages = {p.name: p for p in (settings.feedback / "SF07").glob("*.html")}
+    before = {name: page.read_text(encoding="utf-8") for name, page in pages.items()}
+    assert not any("gäller inte längre" in text for text in before.values())
+
+    corrected = write_submission("SF07_2025-26.xlsx", content=sample_content("SF07", "2025/26", n=7))
+    assert ingest_with_feedback(corrected, settings).status == "accepted"
+    after = {name: page.read_text(encoding="utf-8") for name, page in pages.items()}
+    [changed] = [name for name in pages if after[name] != before[name]]
+    assert changed.startswith("SF07_2025-26_återkoppling_" + rejected.submission_id[:8])
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", after[changed])))
+    assert "Den här sidan gäller inte längre" in text and "SF07_2025-26.xlsx togs emot" in text
+    assert "<title>Ersatt: Återkoppling" in after[changed]
+    # Another period's page is left as it was, and a rerun writes the same page.
+    accepted = next(r for r in all_records(settings) if r.accepted)
+    mark_superseded(settings, accepted)
+    assert pages[changed].read_text(encoding="utf-8") == after[changed]
 
 
 def test_an_accepted_file_gets_no_feedback_page(settings, write_submission):

@@ -32,7 +32,9 @@ select
     status.rows_received_cell_key as questionnaires_cell_key,
     status.asked,
     status.answered,
-    status.response_rate
+    status.response_rate,
+    -- the people behind the national row: its questionnaires, and those the federations say answered
+    status.disclosure_n
 from status
 inner join federations using (period, respondent_group)
 inner join per_period using (period)
