@@ -77,6 +77,10 @@ ROWS_MAY_BE_LEFT_OUT = {"indicator11_outcomes", "gender_analysis", "support_tran
 TOLERANCE = 1e-6
 log = logging.getLogger(__name__)
 CAP_FACTOR = 1000
+# HiGHS's method, by measurement on national: on a set of perturbed counts (each boxed within D of what is
+# published) the dual simplex (18 s for the whole audit, against 26 s); on suppression's hidden counts (no
+# box) the interior point method (3.5 s against 28 s on the largest set).
+BOXED, UNBOXED = "highs-ds", "highs-ipm"
 
 
 @dataclass(slots=True)
@@ -375,7 +379,9 @@ def _bounds_problem(model: _Model, relations: list[Relation], local: dict[int, i
     for u, j in local.items():
         unknown = model.unknowns[u]
         bounds[j] = (unknown.low, min(unknown.high, cap))
-    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "bounds": bounds, "size": size}
+    boxed = any(model.unknowns[u].high < math.inf for u in local)
+    return {"A_eq": a_eq, "b_eq": b_eq, "A_ub": a_ub, "b_ub": b_ub, "bounds": bounds, "size": size,
+            "method": BOXED if boxed else UNBOXED}
 
 
 def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = None, threshold: int = 0):
@@ -384,7 +390,7 @@ def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = Non
     size, a_ub, b_ub, a_eq = problem["size"], problem["A_ub"], problem["b_ub"], problem["A_eq"]
     if lifted is None:
         return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=problem["b_eq"],
-                       bounds=problem["bounds"], method="highs")
+                       bounds=problem["bounds"], method=problem["method"])
     k = len(lifted)
     link = csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)],
                                                         np.r_[size + np.arange(k), lifted])), shape=(k, size + k))
@@ -392,7 +398,7 @@ def _solve(problem: dict, objective: np.ndarray, lifted: np.ndarray | None = Non
     b = np.zeros(k) if b_ub is None else np.r_[b_ub, np.zeros(k)]
     eq = None if a_eq is None else hstack([a_eq, csr_matrix((a_eq.shape[0], k))])
     return linprog(np.r_[np.zeros(size), -np.ones(k)], A_ub=ub, b_ub=b, A_eq=eq, b_eq=problem["b_eq"],
-                   bounds=problem["bounds"] + [(0, threshold)] * k, method="highs")
+                   bounds=problem["bounds"] + [(0, threshold)] * k, method=problem["method"])
 
 
 def _true_point(model: _Model, truth: dict[str, pd.DataFrame]) -> np.ndarray | None:
