@@ -113,6 +113,7 @@ class Finding:
     # Where its own relations use no published cell: those of the nearest relations that use one
     # (one hidden cell further out, then two, ...) and pin hardest (_further).
     further: list[tuple[str, int]] = field(default_factory=list)
+    pinning: list[list[tuple[str, int]]] = field(default_factory=list)  # the shown cells of each own relation
 
 
 @dataclass
@@ -122,6 +123,7 @@ class AttackReport:
     seconds: dict[str, float]  # table -> seconds of LP spent on its unknowns
     components: int
     lps: int
+    safe: frozenset[str] = frozenset()  # labels of the unknowns proven safe
 
 
 class InconsistentPublication(RuntimeError):
@@ -217,7 +219,8 @@ def _margins(model: _Model) -> None:
                     terms = [(spec.name, totals[0], 1.0)] + [(spec.name, r, -1.0) for r in parts]
                     extra = None
                     if margin.hidden_remainder:
-                        label = f"{spec.name}{key}: {margin.total} minus its parts (unpublished '{margin.part}')"
+                        label = (f"{spec.name}{key}.{column}: {margin.total} minus its parts "
+                                 f"(unpublished '{margin.part}')")
                         extra = {model._unknown(spec.name, None, label): -1.0}
                     if left_out or column == "cohort_size":  # Σ parts − total ≤ 0
                         model.relate(f"{spec.name}: {margin.part} margin of {column} {key}",
@@ -449,60 +452,76 @@ def _true_point(model: _Model, truth: dict[str, pd.DataFrame]) -> np.ndarray | N
     return x
 
 
-def _attack_component(model: _Model, members: list[int], relation_ids: list[int], threshold: int,
-                      only: list[int]) -> tuple[list[Finding], int]:
-    """The unknowns in `only`, of one connected set: which are safe, and the findings among the rest.
+class _Problem:
+    """The LP over one connected set: its unknowns (local index j ↔ model index u) and relations."""
 
-    An unknown is safe as soon as some feasible point puts it at 0 or at the threshold or above (it can
-    then not be confined inside 1 to t − 1). First points that settle many at once: minimise the sum of the
-    open unknowns (most can be 0), then maximise Σ min(x_u, threshold) over the rest, while that settles
-    more. The few left get their exact [min, max], max first, each LP's point settling others too."""
-    size = len(members)
-    local = {u: j for j, u in enumerate(members)}
-    relations = [model.relations[i] for i in relation_ids]
-    problem = _bounds_problem(model, relations, local, threshold)
-    found, lps = [], 0
-    open_ = {local[u]: u for u in only}
+    def __init__(self, model: _Model, members: list[int], relation_ids: list[int], threshold: int):
+        self.model, self.members, self.threshold = model, members, threshold
+        self.local = {u: j for j, u in enumerate(members)}
+        self.relations = [model.relations[i] for i in relation_ids]
+        self.lp = _bounds_problem(model, self.relations, self.local, threshold)
+        self.lps = 0
 
-    def safe_at(x: np.ndarray) -> None:
+    def solve(self, objective: np.ndarray, lifted: np.ndarray | None = None):
+        self.lps += 1
+        result = _solve(self.lp, objective, lifted, self.threshold)
+        if result.status == 2:
+            raise InconsistentPublication(
+                f"no values fit the relations around {self.model.unknowns[self.members[0]].label}")
+        return result
+
+
+def _safe_at(open_: dict[int, int], result, threshold: int) -> None:
+    """Drop from `open_` every unknown the LP's point puts at 0 or at the threshold or above."""
+    if result.status == 0:
+        x = result.x
         for j in [j for j in open_ if x[j] >= threshold - TOLERANCE or x[j] <= TOLERANCE]:
             del open_[j]
 
-    def seen(result) -> None:
-        if result.status == 2:
-            raise InconsistentPublication(f"no values fit the relations around {model.unknowns[members[0]].label}")
-        if result.status == 0:
-            safe_at(result.x[:size])
 
+def _settle(problem: _Problem, only: list[int]) -> list[int]:
+    """Of the unknowns in `only`, those no point that settles many at once proves safe. An unknown is safe
+    as soon as some feasible point puts it at 0 or at the threshold or above (it can then not be confined
+    inside 1 to t − 1): minimise the sum of the open unknowns (most can be 0), then maximise
+    Σ min(x_u, threshold) over the rest, while that settles more."""
+    size, threshold = len(problem.members), problem.threshold
+    open_ = {problem.local[u]: u for u in only}
     while open_:
         before = len(open_)
         objective = np.zeros(size)
         objective[list(open_)] = 1.0
-        seen(_solve(problem, objective))
+        _safe_at(open_, problem.solve(objective), threshold)
         if open_:
-            seen(_solve(problem, np.zeros(size), np.array(list(open_), dtype=np.int64), threshold))
-        lps += 2
+            _safe_at(open_, problem.solve(np.zeros(size), np.array(list(open_), dtype=np.int64)), threshold)
         if len(open_) == before:
             break
+    return list(open_.values())
+
+
+def _exact(problem: _Problem, only: list[int]) -> list[Finding]:
+    """The exact [min, max] of each unknown in `only`, max first, each LP's point settling others too;
+    the findings among them."""
+    size, threshold, model = len(problem.members), problem.threshold, problem.model
+    open_ = {problem.local[u]: u for u in only}
+    found = []
     while open_:
         j, u = next(iter(open_.items()))
         objective = np.zeros(size)
         objective[j] = -1.0
-        high = _solve(problem, objective)
-        lps += 1
-        seen(high)
+        high = problem.solve(objective)
+        _safe_at(open_, high, threshold)
         if j not in open_:
             continue
         objective[j] = 1.0
-        low = _solve(problem, objective)
-        lps += 1
-        seen(low)
+        low = problem.solve(objective)
+        _safe_at(open_, low, threshold)
         if j in open_:
             del open_[j]
             if high.status == 0 and low.status == 0 and _is_finding(low.fun, -high.fun, threshold):
                 found.append((u, round(float(low.fun), 6), round(float(-high.fun), 6)))
     if not found:
-        return [], lps
+        return []
+    relations = problem.relations
     by_unknown: dict[int, list[int]] = {}  # relation indices per unknown
     for i, relation in enumerate(relations):
         for x in relation.coefficients:
@@ -512,14 +531,16 @@ def _attack_component(model: _Model, members: list[int], relation_ids: list[int]
         touching = [relations[i] for i in by_unknown[u]]
         shown = sorted({c for r in touching for c in r.shown})
         findings.append(_finding(model, u, low, high, [r.name for r in touching], shown,
-                                 [] if shown else _further(relations, by_unknown, u)))
-    return findings, lps
+                                 [] if shown else _further(relations, by_unknown, u),
+                                 [sorted(set(r.shown)) for r in touching if r.shown]))
+    return findings
 
 
 def _finding(model: _Model, u: int, low: float, high: float, relations: list[str], shown: list,
-             further: list | None = None) -> Finding:
+             further: list | None = None, pinning: list | None = None) -> Finding:
     unknown = model.unknowns[u]
-    return Finding(unknown.table, unknown.row, unknown.label, low, high, relations, shown, further or [])
+    return Finding(unknown.table, unknown.row, unknown.label, low, high, relations, shown, further or [],
+                   pinning or [])
 
 
 def _further(relations: list[Relation], by_unknown: dict[int, list[int]], u: int) -> list[tuple[str, int]]:
@@ -557,19 +578,21 @@ RELATIONS = {
 
 
 def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: frozenset[str] = frozenset(),
-                  truth: dict[str, pd.DataFrame] | None = None) -> AttackReport:
+                  truth: dict[str, pd.DataFrame] | None = None, safe: frozenset[str] = frozenset()) -> AttackReport:
     """Every unseen count's interval from everything published in `tables` (`perturbed`: the tables whose
     counts carry the Cell Key Method's noise); the findings.
 
     `truth` (the warehouse's marts, for the auditor only) never constrains the attacker: it is a feasible
-    point that proves most unknowns safe at once; without it every proof is by LP."""
+    point that proves most unknowns safe at once; without it every proof is by LP. `safe`: the labels of
+    unknowns proven safe in a publication of the same rows that showed every cell this one shows or more
+    (the protector's previous round); hiding more only widens what fits, so they stay safe."""
     model = _Model(tables, perturbed)
     for add in RELATIONS.values():
         if add is not None:
             add(model)
     # Safe by its bounds alone (a perturbed count published as 13 or more cannot be small), or by the truth,
     # a feasible point (a true count of 0, or at the threshold or above, is never confined inside 1 to t − 1).
-    settled = np.array([u.low >= threshold or u.high < 1 for u in model.unknowns], dtype=bool)
+    settled = np.array([u.low >= threshold or u.high < 1 or u.label in safe for u in model.unknowns], dtype=bool)
     true = _true_point(model, truth) if truth is not None else None
     if true is not None:
         settled |= (true <= TOLERANCE) | (true >= threshold - TOLERANCE)
@@ -589,14 +612,18 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: fr
                          for u in open_ if _is_finding(model.unknowns[u].low, model.unknowns[u].high, threshold)]
             continue
         started = time.monotonic()
-        found, solved = _attack_component(model, members, relation_ids, threshold, only=open_)
-        findings += found
-        lps += solved
+        problem = _Problem(model, members, relation_ids, threshold)
+        left = _settle(problem, open_)
+        if left:
+            findings += _exact(problem, left)
+        lps += problem.lps
         elapsed = time.monotonic() - started
         for u in open_:
             table = model.unknowns[u].table
             seconds[table] = seconds.get(table, 0.0) + elapsed / len(open_)
-    return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps)
+    unsafe = {f.label for f in findings}
+    return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps,
+                        frozenset(u.label for u in model.unknowns if u.label not in unsafe))
 
 
 def read_published(path: Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:

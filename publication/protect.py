@@ -97,6 +97,13 @@ def protect_publication(warehouse: Path, threshold: int, method: str, secret: st
     return protect_frames(frames, reporting, threshold)
 
 
+def _hiding_cost(frames: dict[str, pd.DataFrame], cell: tuple[str, int]) -> tuple[bool, float]:
+    """The order cells are chosen to hide in: the smallest count of people first, zeros last."""
+    table, row = cell
+    value = float(np.nan_to_num(frames[table][ATTACKED_COUNT[table]].iat[row]))
+    return value <= 0, value
+
+
 def in_key_order(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Each table sorted by its keys: the row order protection and publication use."""
     return {name: df.sort_values(BY_NAME[name].keys or BY_NAME[name].columns[:1]).reset_index(drop=True)
@@ -112,11 +119,16 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
     """
     frames = in_key_order(frames)
     forced = {name: np.zeros(len(df), dtype=bool) for name, df in frames.items() if BY_NAME[name].protected}
+    safe: frozenset[str] = frozenset()
+    found_before: set[str] = set()
     for _ in range(MAX_ROUNDS):
         hidden = _protect_all(frames, reporting, threshold, forced, minimum_loss)
         tables = _assemble(frames, hidden)
         try:
-            findings = attack_tables(tables, threshold).findings
+            # The true counts are a feasible point; each round hides a superset of the last one's cells,
+            # so what that round proved safe stays safe and only the rest is attacked again.
+            report = attack_tables(tables, threshold, truth=frames, safe=safe)
+            findings, safe = report.findings, report.safe
         except InconsistentPublication as exc:
             # The marts break a documented relation (a faulty build): the gate's checks say where,
             # and its attacker's audit blocks this candidate for the same reason.
@@ -127,16 +139,22 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
         added = 0
         for finding in findings:
             # The published cells that pin it: its own relations', else the nearest ones further out.
-            shown = ([(t, r) for t, r in finding.shown if not hidden[t][r]]
-                     or [(t, r) for t, r in finding.further if not hidden[t][r]])
-            if not shown:
-                continue
-            values = [float(np.nan_to_num(frames[t][ATTACKED_COUNT[t]].iat[r])) for t, r in shown]
-            order = sorted(range(len(shown)), key=lambda i: (values[i] <= 0, values[i]))
-            table, row = shown[order[0]]
-            if not forced[table][row]:
-                forced[table][row] = True
-                added += 1
+            # The smallest of them is hidden; a finding that survived that gets the smallest of each
+            # of its relations hidden instead (the smallest overall may sit in one that does not bind).
+            def unhidden(cells):
+                return [(t, r) for t, r in cells if not hidden[t][r]]
+            if finding.label in found_before and finding.pinning:
+                choices = [unhidden(cells) for cells in finding.pinning]
+            else:
+                choices = [unhidden(finding.shown) or unhidden(finding.further)]
+            for shown in choices:
+                if not shown:
+                    continue
+                table, row = min(shown, key=lambda cell: _hiding_cost(frames, cell))
+                if not forced[table][row]:
+                    forced[table][row] = True
+                    added += 1
+        found_before = {finding.label for finding in findings}
         if not added:
             break
         for name, mask in hidden.items():  # the next round starts from this one's protection

@@ -254,3 +254,17 @@ def test_under_the_cell_key_method_the_attacker_recovers_nothing_and_without_noi
                 for name, df in frames.items() if name in ATTACKED)
     if small:
         assert attack_tables(bare, THRESHOLD).findings, "without noise a small count is there to find"
+
+
+def test_what_a_round_proved_safe_is_not_attacked_again_and_the_answer_is_the_same():
+    """The protector's rounds pass `safe` on (each round hides more, so what was safe stays safe)."""
+    for seed in range(6):
+        tables = greedy_within_tables(linked_tables(seed))
+        first = attack_tables(tables, THRESHOLD)
+        again = attack_tables(tables, THRESHOLD, safe=first.safe)
+        assert [f.label for f in again.findings] == [f.label for f in first.findings], seed
+        assert again.lps <= first.lps
+        assert not {f.label for f in first.findings} & first.safe
+        if first.findings:  # a label passed as safe is taken at its word: the audit never re-proves it
+            trusted = attack_tables(tables, THRESHOLD, safe=first.safe | {first.findings[0].label})
+            assert first.findings[0].label not in {f.label for f in trusted.findings}
