@@ -97,12 +97,13 @@ class Results:
         return self.periods[i - 1] if i > 0 else None
 
     def change(self, federation: str, group: str, indicator: int, period: str) -> int | None:
-        """Points since the period before, when both are shown and measured by the same questions."""
+        """Points since the period before, when both are shown, measured by the same questions and
+        each has at least rules.RANK_MIN_N respondents."""
         before = self.previous(period)
         if before is None or self.signature(indicator, group, before) != self.signature(indicator, group, period):
             return None
-        return rules.change(_share(self.cell(period, federation, group, indicator)),
-                            _share(self.cell(before, federation, group, indicator)))
+        now, then = self.cell(period, federation, group, indicator), self.cell(before, federation, group, indicator)
+        return rules.change(_share(now), _share(then), (now or {}).get("n"), (then or {}).get("n"))
 
     def pairs(self, period: str, federation: str) -> list[tuple[int, str]]:
         """(indicator, group) with a result for the federation in the period, questionnaire order first."""
@@ -388,7 +389,7 @@ def popular_context(national: dict) -> dict:
     women_higher = sum(1 for s in both if s["women"] - s["men"] >= 3)
     men_higher = sum(1 for s in both if s["men"] - s["women"] >= 3)
     chart = charts.bars([(f"{s['id']}. {POPULAR_GROUPS.get(s['group'], s['name'])}", s["share"])
-                         for s in top + bottom], "Andel som svarade ofta, för det mesta eller alltid",
+                         for s in top + bottom], "Andel som svarade positivt, per område",
                         what="Andel") if statements else None
     return national | {
         "statements": statements, "top": top, "bottom": bottom, "chart": chart,

@@ -296,10 +296,10 @@ class Converter:
             widths = "(2.2fr, 1fr, " + "auto, " * (columns - 2) + ")"
         elif "ranking" in node.classes:
             widths = "(auto, 1fr, " + "auto, " * (columns - 2) + ")"
-        elif any(c.attrs.get("colspan") for r in head for c in r.children if isinstance(c, Node)):
-            widths = f"(auto,) * {columns}"  # spanning headers: let Typst share the width out
+        elif "facts" in node.classes:
+            widths = "(auto, 1fr)"
         else:
-            widths = "(1fr, " + "auto, " * (columns - 1) + ")"
+            widths = f"(auto,) * {columns}"  # Typst shares the width out by content
         table = (f"table(columns: {widths}, {fill}"
                  + (f"table.header({header}), " if header else "") + cells + ")")
         label = f" <{self.take_label()}>" if self.label_next else ""

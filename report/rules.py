@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from core.swedish import missing
 
-# A federation is ranked only with at least this many respondents (n) in the group: below it
-# the share moves too much by chance and, under the Cell Key Method, by the noise.
+# A federation is ranked, and its change since the period before is printed, only with at least
+# this many respondents (n) in the group (both periods, for a change): below it the share moves
+# too much by chance and, under the Cell Key Method, by the noise.
 RANK_MIN_N = 20
 # The order of the questionnaires in every table, chart and list (the catalogue's respondent_groups.csv).
 GROUP_ORDER = ("deltagare", "personal", "styrelse", "chefsgrupp", "medremittent")
@@ -37,10 +38,15 @@ def differs(low, high, nation) -> int:
     return 1 if low > nation else -1 if high < nation else 0
 
 
-def change(current, previous) -> int | None:
-    """The change in percentage points between two printed shares; None unless both are shown."""
+def change(current, previous, n_current=None, n_previous=None, min_n: int = RANK_MIN_N) -> int | None:
+    """The change in percentage points between two printed shares; None unless both are shown and,
+    when the group sizes are given, both have at least `min_n` respondents."""
     now, before = points(current), points(previous)
-    return None if now is None or before is None else now - before
+    if now is None or before is None:
+        return None
+    if n_current is not None and (missing(n_current) or missing(n_previous) or min(n_current, n_previous) < min_n):
+        return None
+    return now - before
 
 
 @dataclass(frozen=True)
