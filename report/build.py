@@ -432,7 +432,7 @@ def federation_context(db: ReportData, results: Results, period: str, code: str,
         trends.append({"row": row, "from": periods[0] if periods else None, "points": dict(latest),
                        "chart": charts.trend({short: latest, "Riket": nation}, results.periods,
                                              f"Indikator {row['indicator']}, {row['name'].lower()}",
-                                             width=charts.THIRD, height=1.45, y_label=False, legend=False,
+                                             width=charts.THIRD, height=1.3, y_label=False, legend=False,
                                              colours={short: charts.COLOURS["own"], "Riket": charts.COLOURS["nation"]}),
                        "questions": _question_codes(results, row["indicator"], row["group"], period)})
     shown = [r for r in table if _share(r["cells"]["T"]) is not None]

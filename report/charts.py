@@ -271,7 +271,7 @@ def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
 def comparison(rows: list[tuple[str, float | None, float | None, float | None, float | None]], title: str,
                who: str) -> Chart:
     """A federation against the nation per row: (label, own, low, high, nation), the interval as a line."""
-    height = 0.75 + 0.2 * len(rows)
+    height = 0.75 + 0.17 * len(rows)
     canvas = Canvas(FULL, height)
     left = _label_column([r[0] for r in rows], 250)
     right = canvas.width - 10
