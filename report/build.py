@@ -14,6 +14,7 @@ night whose new file changes no figure a document prints leaves the document as 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing
 from collections.abc import Callable
@@ -596,8 +597,6 @@ def _federation_job(published: Path, out: Path, period: str, rows: list[tuple[st
 
 
 def read_manifest(out: Path) -> dict:
-    import json
-
     try:
         return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):

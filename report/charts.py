@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from html import escape
 
@@ -69,6 +70,13 @@ class Chart:
     @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+
+
+def svg_text(value: object) -> str:
+    """Text for an SVG element: control characters (which no font draws, and XML forbids) dropped,
+    the rest escaped, so a name typed in a submitted file is drawn as written."""
+    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
+    return escape(text)
 
 
 def text_width(text: str, size: float = MIN_TEXT_PT) -> float:
@@ -124,7 +132,7 @@ class Canvas:
         weight = ' font-weight="bold"' if bold else ""
         turn = f' transform="rotate({rotate} {x:.1f} {y:.1f})"' if rotate else ""
         self.parts.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-                          f'fill="{colour}"{weight}{turn}>{escape(str(value))}</text>')
+                          f'fill="{colour}"{weight}{turn}>{svg_text(value)}</text>')
 
     def svg(self) -> str:
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width:.1f}pt" height="{self.height:.1f}pt" '

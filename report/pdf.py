@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -91,7 +92,8 @@ def _find(node: Node, tag: str) -> Node | None:
 
 
 def string(text: str) -> str:
-    """A Typst string literal."""
+    """A Typst string literal; control characters (no font draws them) are dropped."""
+    text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
@@ -200,8 +202,8 @@ class Converter:
             if "note" in classes or "source" in classes:
                 return f"#block(above: 3pt)[#text(fill: {_colour(MUTED)}, size: 8pt)[{inner}]]\n\n"
             if "legend-suppressed" in classes or "comment" in classes:
-                return (f"#block(width: 100%, fill: rgb(\"#fbf6ec\"), stroke: (left: 3pt + rgb(\"#b07600\")), "
-                        f"inset: 6pt)[#text(size: 8.5pt)[{inner}]]\n\n")
+                return (f"#block(breakable: false, width: 100%, fill: rgb(\"#fbf6ec\"), inset: 6pt, "
+                        f"stroke: (left: 3pt + rgb(\"#b07600\")))[#text(size: 8.5pt)[{inner}]]\n\n")
             if "subtitle" in classes:
                 return f"#text(size: 12pt, fill: {_colour(MUTED)})[{inner}]\n\n"
             return inner + "\n\n"
@@ -276,6 +278,8 @@ class Converter:
             first = c is next(x for x in c_row(c).children if isinstance(x, Node))
             left = first or "text" in c.classes
             content = self.inlines(c)
+            if "nowrap" in c.classes:  # an interval is read as one: never broken at its dash
+                content = f"#box[{content}]"
             if header or "group-row" in c_row(c).classes:
                 content = f"#strong[{content}]"
             return f"table.cell(align: {'left' if left else 'right'}{spans})[{content}]"
@@ -290,10 +294,8 @@ class Converter:
         fill = (f"fill: (x, y) => if y < {len(head)} {{ rgb(\"#f3f6f8\") }}, " if head else "")
         if "data" in node.classes:
             widths = f"(auto,) * {columns}"
-        elif "story" in node.classes:  # a long indicator text, then short figures
+        elif node.classes & {"story", "overview"}:  # a long indicator text, then short figures
             widths = "(1fr, " + "auto, " * (columns - 1) + ")"
-        elif "overview" in node.classes:  # a long indicator text, then the questionnaire's name
-            widths = "(2.2fr, 1fr, " + "auto, " * (columns - 2) + ")"
         elif "ranking" in node.classes:
             widths = "(auto, 1fr, " + "auto, " * (columns - 2) + ")"
         elif "facts" in node.classes:

@@ -7,6 +7,7 @@ a reader who checks a marking or a rank against the table beside it always agree
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -123,8 +124,6 @@ def large_changes(national: Iterable[tuple[str, int, str, float | None]], questi
 def lix(text: str) -> float:
     """LIX, the Swedish readability index: words per sentence + the percentage of words longer
     than six letters. Under 30 very easy, 30–40 easy (popular texts), 40–50 medium, over 50 hard."""
-    import re
-
     words = re.findall(r"[A-Za-zÅÄÖåäöÉéÜü]+", text)
     sentences = max(1, len(re.findall(r"[.!?:]+(?:\s|$)", text)))
     if not words:

@@ -100,7 +100,7 @@ def test_national_report_shows_the_marts_numbers(reports):
                            [_period(settings)]).fetchall()
     assert rows
     for indicator, group, share, low, high in rows:
-        row = re.search(rf'<tr data-indicator="{indicator}" data-group="{group}">(.*?)</tr>', html, re.S).group(1)
+        row = re.search(rf'<tr data-indicator="{indicator}" data-group="{group}"[^>]*>(.*?)</tr>', html, re.S).group(1)
         assert f'<td data-gender="T">{pct(share)}</td>' in row
         assert f"{pct(share)} <span class=\"note\">({pct(low)}–{pct(high)})</span>" in html
     text = re.sub(r"<[^>]+>|data:[^\"]+", "", re.sub(r"<style>.*?</style>", "", html, flags=re.S))

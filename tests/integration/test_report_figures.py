@@ -36,11 +36,11 @@ def _number(text: str) -> int | None:
 
 def _overview(html: str) -> list[dict]:
     rows = []
-    for indicator, group, body in re.findall(
-            r'<tr data-indicator="(\d+)" data-group="(\w+)">(.*?)</tr>', html, re.S):
+    for indicator, group, name, body in re.findall(
+            r'<tr data-indicator="(\d+)" data-group="(\w+)" data-name="([^"]*)">(.*?)</tr>', html, re.S):
         cells = dict(re.findall(r'<td data-gender="(\w)">(.*?)</td>', body))
         rows.append({"indicator": int(indicator), "group": group,
-                     "name": _text(re.findall(r'<td class="text">(.*?)</td>', body)[0]).lower(),
+                     "name": _text(name).lower(),
                      **{g: _number(_text(v)) for g, v in cells.items()},
                      "change": _number(_text(re.search(r"<td data-change>(.*?)</td>", body).group(1)))})
     return rows
