@@ -245,19 +245,23 @@ def _label_column(labels: list[str], limit: float) -> float:
     return min(limit, max((text_width(label) for label in labels), default=0) + 8)
 
 
-def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
-           what: str = "Andel positiva svar") -> Chart:
-    """Women and men side by side per row: (label, share K, share M), values printed at the bars."""
-    height = 0.55 + 0.36 * len(rows)
+def _rows_canvas(labels: list[str], height: float, label_limit: float, margin: float, below: float):
+    """A full-width chart of one row per label, with a 0–100 % axis along the bottom: the canvas, the
+    plot's left, right, top and bottom, and the height of a row."""
     canvas = Canvas(FULL, height)
-    left = _label_column([r[0] for r in rows], 200)
-    right = canvas.width - 40
-    top, bottom = 4, canvas.height - 36
-    band = (bottom - top) / max(len(rows), 1)
+    left = _label_column(labels, label_limit)
+    right, top, bottom = canvas.width - margin, 4, canvas.height - below
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         x = left + tick * (right - left)
         canvas.line(x, top, x, bottom, GRID, 0.6, cls="grid")
         canvas.text(x, bottom + 12, pct(tick), anchor="middle")
+    return canvas, left, right, top, bottom, (bottom - top) / max(len(labels), 1)
+
+
+def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
+           what: str = "Andel positiva svar") -> Chart:
+    """Women and men side by side per row: (label, share K, share M), values printed at the bars."""
+    canvas, left, right, top, bottom, band = _rows_canvas([r[0] for r in rows], 0.55 + 0.36 * len(rows), 200, 40, 36)
     for i, (label, women, men) in enumerate(rows):
         y = top + i * band
         canvas.text(left - 6, y + band / 2 + 3, label, anchor="end")
@@ -279,16 +283,7 @@ def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
 def comparison(rows: list[tuple[str, float | None, float | None, float | None, float | None]], title: str,
                who: str) -> Chart:
     """A federation against the nation per row: (label, own, low, high, nation), the interval as a line."""
-    height = 0.75 + 0.17 * len(rows)
-    canvas = Canvas(FULL, height)
-    left = _label_column([r[0] for r in rows], 250)
-    right = canvas.width - 10
-    top, bottom = 4, canvas.height - 38
-    band = (bottom - top) / max(len(rows), 1)
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):
-        x = left + tick * (right - left)
-        canvas.line(x, top, x, bottom, GRID, 0.6, cls="grid")
-        canvas.text(x, bottom + 12, pct(tick), anchor="middle")
+    canvas, left, right, top, bottom, band = _rows_canvas([r[0] for r in rows], 0.75 + 0.17 * len(rows), 250, 10, 38)
     for i, (label, own, low, high, nation) in enumerate(rows):
         y = top + (i + 0.5) * band
         canvas.text(left - 6, y + 3, label, anchor="end")

@@ -16,6 +16,7 @@ from report.build import build_reports, pct, read_manifest
 from report.publishing import publishing
 from report.rules import lix
 from tests.conftest import environment
+from tests.unit.test_report_pdf import structure
 
 
 @pytest.fixture(scope="module")
@@ -109,18 +110,6 @@ def test_national_report_shows_the_marts_numbers(reports):
     assert html.count("slumpmässigt justerade") == 1 and "arbetstitel" in html
 
 
-def _structure(pdf) -> list:
-    found, todo = [], [pdf.Root.StructTreeRoot]
-    while todo:
-        element = todo.pop()
-        if isinstance(element, pikepdf.Dictionary):
-            if "/S" in element:
-                found.append(element)
-            kids = element.get("/K")
-            todo += list(kids) if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []
-    return found
-
-
 def test_every_pdf_is_pdf_ua_with_language_title_scoped_headers_and_figure_alternatives(reports):
     """Typst wrote every PDF under PDF/UA-1 (it refuses a file breaking the standard's rules);
     this reads what it wrote."""
@@ -132,7 +121,7 @@ def test_every_pdf_is_pdf_ua_with_language_title_scoped_headers_and_figure_alter
             assert str(pdf.Root.Lang).startswith("sv") and bool(pdf.Root.MarkInfo.Marked)
             title = html_lib.unescape(re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip())
             assert str(pdf.docinfo["/Title"]) == title
-            found = _structure(pdf)
+            found = structure(pdf)
         kinds = [str(e["/S"]) for e in found]
         assert "/H1" in kinds and "/P" in kinds and "/Table" in kinds
         figures = [e for e in found if str(e["/S"]) == "/Figure"]
