@@ -276,7 +276,7 @@ class Converter:
         def cell(c: Node, header: bool) -> str:
             spans = "".join(f", {k}: {int(c.attrs[k])}" for k in ("colspan", "rowspan") if k in c.attrs)
             first = c is next(x for x in c_row(c).children if isinstance(x, Node))
-            left = first or "text" in c.classes
+            left = first or "text" in c.classes or "colspan" in c.attrs
             content = self.inlines(c)
             if "nowrap" in c.classes:  # an interval is read as one: never broken at its dash
                 content = f"#box[{content}]"
