@@ -80,3 +80,13 @@ def test_the_docs_state_every_rule_with_its_number():
     order = re.search(r"Questionnaires in this order everywhere: (.*)\.", DOCS).group(1)
     assert [w.strip("` ") for w in order.split(",")] == list(rules.GROUP_ORDER)
     assert "LIX" in DOCS and "40" in DOCS
+
+
+def test_the_note_on_disclosure_control_is_true_under_either_method():
+    from report.build import _environment
+
+    macros = _environment().get_template("_macros.html.j2").module
+    ckm, suppression = str(macros.suppression_note(5, "ckm")), str(macros.suppression_note(5, "suppression"))
+    assert "slumpmässigt justerade med några enheter" in ckm and "delarna inte" in ckm and "dolts" not in ckm
+    assert "dolts" in suppression and "justerade" not in suppression
+    assert all("–</strong> betyder att ingen fanns i gruppen" in note for note in (ckm, suppression))
