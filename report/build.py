@@ -562,11 +562,15 @@ def federation_title(name: str, period: str) -> str:
     return f"{name} – indikatorarbetet {period}"
 
 
+# Every result, read once by build_reports before its pool forks: the jobs share it (copy-on-write).
+_READ: Results | None = None
+
+
 def _national_job(published: Path, out: Path, period: str | None, manifest: dict, pdf: bool, force: bool) -> dict:
     db = ReportData.open(published)
     try:
         env = _environment()
-        national = national_context(db, period)
+        national = national_context(db, period, _READ if period else None)
         written = {}
         for name, template, context, title in (
                 (f"nationell-rapport-{_slug(period)}", "national.html.j2", national, national_title(period)),
@@ -583,7 +587,7 @@ def _federation_job(published: Path, out: Path, period: str, rows: list[tuple[st
     db = ReportData.open(published)
     try:
         env = _environment()
-        results = Results(db)
+        results = _READ or Results(db)
         written = {}
         for code, name in rows:
             context = federation_context(db, results, period, code, name, common)
@@ -623,6 +627,8 @@ def build_reports(settings: Settings, *, federations: list[str] | None = None, p
         if federations is not None:
             chosen = chosen[chosen.federation_code.isin(federations)]
         common = _common(db)
+        global _READ
+        _READ = Results(db) if period else None
     finally:
         db.close()  # before the pool forks
     (out / "forbund").mkdir(parents=True, exist_ok=True)
