@@ -7,6 +7,7 @@ import os
 
 from bench.methods import markdown as methods_markdown
 from bench.methods import verdicts as methods_verdicts
+from bench.reports import markdown as reports_markdown
 from bench.secondary import markdown as secondary_markdown
 
 
@@ -110,6 +111,11 @@ def write_markdown(r: dict) -> str:
             f"{a['requests']:.0f} requests, {a['errors']:.0f} errors, server peak {a['load_peak_rss_gib']:.2f} GiB",
             ("pass", "") if not a["errors"] else ("**miss**", f"{a['errors']:.0f} errors"))
 
+    for name, p in profiles.items():
+        rep = p.get("reports")
+        if rep and name == "national":
+            row(f"{name}: all {rep['documents']} reports, HTML and PDF, cold start", f"≤ {rep['target_s']} s",
+                f"{rep['cold_all_s']} s", _verdict(rep["cold_all_s"], rep["target_s"], unit="s"))
     for name, p in profiles.items():
         if p.get("methods") and name == "national":
             for what, target, measured, met in methods_verdicts(p["methods"]):
@@ -221,6 +227,15 @@ def write_markdown(r: dict) -> str:
     for q in first["queries_ms"]:
         prow(q, lambda p, q=q: f"{p['queries_ms'][q]:.1f} ms")
     prow("opening the connection", lambda p: f"{p['queries_connect_ms']:.1f} ms")
+
+    # 5a. Reports
+    for name, p in profiles.items():
+        if p.get("reports"):
+            lines += ["", f"## Reports on {name}", "",
+                      "`nns report` in a fresh process on a copy of the run's publication "
+                      "([`bench/reports.py`](reports.py)): every document from a cold start, HTML only, a night "
+                      "with nothing changed, and a night with one federation's result changed (which rewrites "
+                      "only the documents that print it).", "", *reports_markdown(p["reports"])]
 
     # 5b. Disclosure control
     for name, p in profiles.items():

@@ -51,6 +51,7 @@ import duckdb
 from bench import api as api_bench
 from bench import excel, floor
 from bench import methods as methods_bench
+from bench import reports as reports_bench
 from bench import secondary as secondary_bench
 from bench.measure import GIB, run_ids, run_measured, stage_breakdown
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -59,7 +60,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work"
 QUERIES = BENCH_DIR / "queries.sql"
 PACKAGES = ("apache-airflow", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "openpyxl", "python-calamine",
-            "pyarrow", "weasyprint", "great-expectations", "psutil")
+            "pyarrow", "typst", "great-expectations", "psutil")
 QUERY_REPEATS = 30
 
 # The targets of issue #18 (2 cores, 24 GiB); queries and the API from issues #7 and #16.
@@ -272,6 +273,9 @@ def one_run(profile: str, run: int, nights: tuple[datetime, datetime], keep: boo
     result["methods"] = methods_bench.measure(settings)
     print("    secondary cells: smallest first against minimum loss, and the lower bounds ...", flush=True)
     result["secondary"] = secondary_bench.measure(settings)
+    print("    the reports: every document from a cold start, and a night with one federation changed ...",
+          flush=True)
+    result["reports"] = reports_bench.measure(home)
     print("    nightly increment ...", flush=True)
     result["increment"] = increment(profile, home, nights[1])
     result["increment"]["stages"] = stages(result["increment"])
@@ -343,6 +347,9 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
                             "load_peak_rss_gib")} | {"clients": first["api"]["clients"],
                                                      "seconds": first["api"]["seconds"]},
         "methods": first.get("methods"),
+        "reports": {**first["reports"], **{key: m(lambda r, key=key: r["reports"][key])
+                                           for key in ("cold_all_s", "cold_html_only_s", "per_document_s",
+                                                       "unchanged_night_s", "one_federation_changed_s")}},
         "secondary": first.get("secondary"),
         "queries_ms": {q: m(lambda r, q=q: r["queries"]["queries"][q]["median_ms"])
                        for q in first["queries"]["queries"]},

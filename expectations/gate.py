@@ -31,6 +31,7 @@ import json
 import logging
 import shutil
 import time
+import tomllib
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from core import crash_points
 from core.catalogue import load_catalogue
 from core.files import atomic_symlink
-from core.settings import Settings
+from core.settings import REPO_ROOT, Settings
 from expectations.frames import FRAMES, Sources
 from expectations.suites import GX_DIR, SUITE_DEFINITIONS, SUITE_SOURCES
 from expectations.verdict import last_result
@@ -102,6 +103,8 @@ class GateResult:
     method: str = ""  # the candidate's disclosure control (NNS_DISCLOSURE_METHOD)
     # What readers can see of the candidate, per table and headline (publication.usefulness)
     usefulness: list[dict] = field(default_factory=list)
+    # National changes large enough to need a statistician's comment (`large_national_changes`)
+    large_changes: list[dict] = field(default_factory=list)
 
     @property
     def carried(self) -> int:
@@ -289,7 +292,8 @@ def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool
                         seconds=round(time.monotonic() - started, 1), checks=checks,
                         docs=str(settings.quality_docs / "gate.html"), publication=judged,
                         suites_run=to_run, scope=scope if carried else "every suite",
-                        data_docs=data_docs or not passed, method=candidate.method, usefulness=seen)
+                        data_docs=data_docs or not passed, method=candidate.method, usefulness=seen,
+                        large_changes=large_national_changes(path))
     (docs_dir / "gate.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False),
                                         encoding="utf-8")
     (docs_dir / "gate.html").write_text(render_page(result, docs_dir, settings.timezone), encoding="utf-8")
@@ -300,6 +304,45 @@ def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool
     if result.failures and raise_on_failure:
         raise GateFailed(result.summary())
     return result
+
+
+# The reports' comment files and the size of a national change that needs a comment (docs/reports.md,
+# "Comments"). The gate reads the files, not the report package above it; the rule is report.rules.
+# large_changes, and tests/integration/test_report_figures.py keeps this list equal to it.
+REPORT_COMMENTS = REPO_ROOT / "report" / "comments"
+REPORT_PUBLISHING = REPO_ROOT / "report" / "publishing.toml"
+
+
+def large_national_changes(path: Path, comments: Path = REPORT_COMMENTS,
+                           publishing: Path = REPORT_PUBLISHING) -> list[dict]:
+    """The nation's changes of at least the stated size (whole percentage points, as printed) since the
+    period before, where both periods were measured by the same questions, each with its comment, its
+    decision not to comment, or neither. Listed on the gate's page; never blocking."""
+    size = int(tomllib.loads(publishing.read_text(encoding="utf-8"))["comments"]["large_change_points"])
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute("""
+            select r.period, r.indicator_id, r.respondent_group, r.positive_share,
+                   (select list(distinct q.comparability_key order by q.comparability_key) from questions q
+                    where q.indicator_id = r.indicator_id and q.respondent_group = r.respondent_group
+                      and q.valid_from <= r.period and (q.valid_to is null or q.valid_to >= r.period)) as keys
+            from indicator_results r
+            where r.federation_code = 'RIKET' and r.gender = 'T'
+            order by r.indicator_id, r.respondent_group, r.period""").fetchall()
+    notes = {}
+    for file in sorted(comments.glob("*.toml")):
+        for entry in tomllib.loads(file.read_text(encoding="utf-8")).get("comment", []):
+            notes[(file.stem.replace("-", "/", 1), int(entry["indicator_id"]), entry["respondent_group"])] = entry
+    found = []
+    for before, after in zip(rows, rows[1:], strict=False):
+        if before[1:3] != after[1:3] or before[4] != after[4] or None in (before[3], after[3]):
+            continue
+        points = round(float(before[3]) * 100), round(float(after[3]) * 100)  # as printed
+        if abs(points[1] - points[0]) >= size:
+            note = notes.get((after[0], int(after[1]), after[2]), {})
+            found.append({"period": after[0], "indicator_id": int(after[1]), "respondent_group": after[2],
+                          "before": points[0], "after": points[1], "change": points[1] - points[0],
+                          "comment": note.get("text"), "no_comment": note.get("no_comment")})
+    return found
 
 
 def local_time(moment: str, zone: str) -> str:
@@ -320,4 +363,5 @@ def render_page(result: GateResult, docs_dir: Path, zone: str = "Europe/Stockhol
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2"]))
     return env.get_template("gate.html.j2").render(
         result=result, checks=checks, details=details, ran_at=local_time(result.ran_at, zone),
+        large_change_points=tomllib.loads(REPORT_PUBLISHING.read_text(encoding="utf-8"))["comments"]["large_change_points"],
         descriptions={name: description for name, (description, _) in SUITE_DEFINITIONS.items()})

@@ -1,48 +1,35 @@
-"""Charts as SVG, each with a text alternative and the data behind it.
+"""Charts as SVG written directly, each with a text alternative and the data behind it.
 
-Every chart returns a `Chart`: the SVG, a one-paragraph text alternative (the
-`alt` of the image in HTML and the /Alt of the figure in the tagged PDF) and the
-data as a table, which the report prints next to the chart or in its appendix.
+Every chart returns a `Chart`: the SVG, a one-paragraph text alternative (the `alt` of
+the image in HTML and the /Alt of the figure in the tagged PDF) and the data as a table,
+which the report prints next to the chart or in its appendix.
 
-Readable when printed in black and white and for readers with a colour-vision
-deficiency: each meaning has one colour in every chart (Kvinnor, Män, riket,
-the own federation), the colours differ in luminance (tests/unit/test_charts.py
-measures the contrasts) and every series has its own marker and dash as well.
-Text is at least 9 pt at the printed size; legends sit outside the data.
+The SVG is written by hand rather than by matplotlib: a report draws up to 40 charts, and
+matplotlib took about 0.1 s a chart (4 s of a federation report); these take about a
+millisecond. The drawing is simple on purpose: axes, lines, bars, dots, labels.
+
+Readable when printed in black and white and for readers with a colour-vision deficiency:
+each meaning has one colour in every chart (Kvinnor, Män, riket, the own federation), every
+mark that carries data is drawn at full opacity in a colour with at least 3:1 contrast against
+the white page (WCAG 1.4.11; tests/unit/test_charts.py reads every mark of every chart), the
+colours shown together differ in luminance, and every series has its own marker and dash.
+Text is at least 9 pt at the printed size (a chart is drawn at the size it is printed);
+legends sit outside the data.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
+import unicodedata
 from dataclasses import dataclass, field
+from html import escape
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from core.escape import chart_text  # noqa: E402
-from core.swedish import SUPPRESSED, num, pct  # noqa: E402
+from core.swedish import NO_VALUE, SUPPRESSED, num, pct
 
 MIN_TEXT_PT = 9
-plt.rcParams.update({
-    "svg.fonttype": "none",  # real text: small files, selectable, rendered in the page's font
-    "svg.hashsalt": "nns",  # stable ids, so the same data gives the same file
-    "font.family": "DejaVu Sans",
-    "font.size": 9.5,
-    "axes.labelsize": 9.5,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "figure.constrained_layout.use": True,
-})
+FONT = "DejaVu Sans"
+CHAR_WIDTH = 0.6  # DejaVu Sans' mean advance per character, in ems (for laying out labels)
 
 # One colour per meaning. Luminance differs between the colours shown together
 # (Kvinnor/Män; the series of one chart), so they stay apart in greyscale.
@@ -53,13 +40,17 @@ COLOURS = {
     "own": "#1f8a70",  # the own federation: green
     "federations": "#767676",  # other federations: grey
 }
+INK = "#1a1a1a"  # text, and the axes
+GRID = "#e4e4e4"  # grid lines: a guide, not data (class "grid", left out of the contrast test)
 # Series of one chart (question series, follow-up points), with their markers and dashes.
 SERIES = ["#1a1a1a", "#1f8a70", "#7b3294"]
-MARKERS = ["o", "s", "^"]
-DASHES = ["-", "--", ":"]
-# Page widths the charts are drawn for (inches): printed at about 100 %, so font sizes hold.
+MARKERS = ["circle", "square", "triangle"]
+DASHES = ["", "6 3", "1.5 2.5"]
+# Page widths the charts are drawn for (inches): printed at 100 %, so font sizes hold.
+TEXT_WIDTH = 6.85  # A4 between the report's 18 mm margins
 FULL = 6.6
 HALF = 3.3
+THIRD = 2.2
 
 
 @dataclass
@@ -73,191 +64,287 @@ class Chart:
 
     @property
     def width_pct(self) -> int:
-        """The chart's share of the text width (6.85 in on A4 with the report's margins)."""
-        return min(100, math.ceil(self.width / 6.85 * 100))  # never smaller than drawn
+        """The chart's share of the text width."""
+        return min(100, math.ceil(self.width / TEXT_WIDTH * 100))
 
     @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
 
 
-def _percent(value, _pos=None) -> str:
-    return pct(value)
+def svg_text(value: object) -> str:
+    """Text for an SVG element: control characters (which no font draws, and XML forbids) dropped,
+    the rest escaped, so a name typed in a submitted file is drawn as written."""
+    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
+    return escape(text)
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
+def text_width(text: str, size: float = MIN_TEXT_PT) -> float:
+    """An estimate of the width of `text` in points."""
+    return len(text) * size * CHAR_WIDTH
 
 
-def _legend(fig, ax, columns: int) -> None:
-    handles, labels = ax.get_legend_handles_labels()
-    if fig.get_figwidth() <= HALF or sum(len(label) for label in labels) > 60:
-        columns = 1  # long labels side by side would be cut at the figure's edge
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(columns, len(handles))),
-                   frameon=False)
+class Canvas:
+    """An SVG in points (1 user unit = 1 pt), drawn at `width` × `height` inches."""
+
+    def __init__(self, width: float, height: float):
+        self.width, self.height = width * 72, height * 72
+        self.parts: list[str] = []
+        self.defs: list[str] = []
+
+    def line(self, x1, y1, x2, y2, colour=INK, width=1.0, dash="", cls="mark") -> None:
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        self.parts.append(f'<line class="{cls}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                          f'stroke="{colour}" stroke-width="{width}"{dashes}/>')
+
+    def polyline(self, points, colour, width=1.8, dash="") -> None:
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        self.parts.append(f'<polyline class="mark" points="{coords}" fill="none" stroke="{colour}" '
+                          f'stroke-width="{width}" stroke-linejoin="round"{dashes}/>')
+
+    def rect(self, x, y, w, h, colour, hatch=False) -> None:
+        self.parts.append(f'<rect class="mark" x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" '
+                          f'height="{max(h, 0):.1f}" fill="{colour}"/>')
+        if hatch and w > 0 and h > 0:  # white diagonal lines over the bar: Män apart from Kvinnor in greyscale
+            lines = []
+            step = 4.0
+            k = -h
+            while k < w:
+                x1, y1 = x + max(k, 0), y + h - max(0, -k)
+                x2, y2 = x + min(k + h, w), y + h - min(h, w - k)
+                lines.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"/>')
+                k += step
+            self.parts.append(f'<g class="hatch" stroke="#ffffff" stroke-width="0.9">{"".join(lines)}</g>')
+
+    def marker(self, x, y, shape, colour, size=3.4) -> None:
+        if shape == "square":
+            self.parts.append(f'<rect class="mark" x="{x - size:.1f}" y="{y - size:.1f}" width="{2 * size:.1f}" '
+                              f'height="{2 * size:.1f}" fill="{colour}"/>')
+        elif shape == "triangle":
+            r = size * 1.25
+            self.parts.append(f'<polygon class="mark" points="{x:.1f},{y - r:.1f} {x + r:.1f},{y + r * 0.75:.1f} '
+                              f'{x - r:.1f},{y + r * 0.75:.1f}" fill="{colour}"/>')
+        else:
+            self.parts.append(f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="{size:.1f}" fill="{colour}"/>')
+
+    def text(self, x, y, value, size=MIN_TEXT_PT, anchor="start", bold=False, colour=INK, rotate=0) -> None:
+        weight = ' font-weight="bold"' if bold else ""
+        turn = f' transform="rotate({rotate} {x:.1f} {y:.1f})"' if rotate else ""
+        self.parts.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+                          f'fill="{colour}"{weight}{turn}>{svg_text(value)}</text>')
+
+    def svg(self) -> str:
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width:.1f}pt" height="{self.height:.1f}pt" '
+                f'viewBox="0 0 {self.width:.1f} {self.height:.1f}" font-family="{FONT}">'
+                f'<rect width="100%" height="100%" fill="#ffffff"/>' + "".join(self.parts) + "</svg>")
+
+
+def _legend(canvas: Canvas, items: list[tuple[str, str, str, str]], top: float, left: float = 4) -> float:
+    """Legend rows below the plot: (label, colour, marker or 'bar' or 'tick', dash). Returns the height used."""
+    x, y, row = left, top + 10, 13
+    for label, colour, shape, dash in items:
+        width = 26 + text_width(label) + 12
+        if x + width > canvas.width and x > left:
+            x, y = left, y + row
+        if shape == "bar":
+            canvas.rect(x, y - 7, 14, 8, colour, hatch=(colour == COLOURS["M"]))
+        elif shape == "tick":
+            canvas.line(x + 9, y - 8, x + 9, y + 2, colour, 2.2)
+        else:
+            canvas.line(x, y - 3, x + 18, y - 3, colour, 1.8, dash)
+            if shape:
+                canvas.marker(x + 9, y - 3, shape, colour, 2.8)
+        canvas.text(x + 22, y, label)
+        x += width
+    return y - top + 4
+
+
+def _legend_height(items, width_pt: float) -> float:
+    rows, x = 1, 4
+    for label, *_ in items:
+        w = 26 + text_width(label) + 12
+        if x + w > width_pt and x > 4:
+            rows, x = rows + 1, 4
+        x += w
+    return 14 + 13 * (rows - 1)
 
 
 def _short(period: str) -> str:
     return period[2:] if len(period) == 7 and period[4] == "/" else period
 
 
+def _y_axis_percent(canvas: Canvas, left, right, top, bottom, label: str | None) -> None:
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        y = bottom - tick * (bottom - top)
+        canvas.line(left, y, right, y, GRID, 0.6, cls="grid")
+        canvas.text(left - 4, y + 3, pct(tick), anchor="end")
+    canvas.line(left, top, left, bottom, INK, 0.8, cls="axis")
+    if label:
+        canvas.text(10, (top + bottom) / 2, label, anchor="middle", rotate=-90)
+
+
 def trend(series: dict[str, list[tuple[str, float | None]]], periods: list[str], title: str, *,
-          width: float = HALF, height: float = 2.7, colours: dict[str, str] | None = None,
-          what: str = "Andel positiva svar") -> Chart:
-    """One line per series (a gap where a value is suppressed), each with its own marker and dash."""
-    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
-    for i, (label, points) in enumerate(series.items()):
-        xs = [periods.index(p) for p, _ in points]
-        ys = [v if v is not None else float("nan") for _, v in points]
+          width: float = HALF, height: float = 2.2, colours: dict[str, str] | None = None,
+          what: str = "Andel positiva svar", y_label: bool = True, legend: bool = True) -> Chart:
+    """One line per series (a gap where a value is not shown), each with its own marker and dash."""
+    items = []
+    for i, label in enumerate(series):
         colour = (colours or {}).get(label, SERIES[i % len(SERIES)])
-        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=DASHES[i % len(DASHES)], color=colour,
-                label=chart_text(label), linewidth=1.8, markersize=5)
-    # Period labels ("19/20") run into each other past about 0.55 in each: then they are turned.
-    crowded = width / max(len(periods), 1) < 0.55
-    ax.set_xticks(range(len(periods)), [_short(p) for p in periods], rotation=45 if crowded else 0,
-                  ha="right" if crowded else "center")
-    ax.set_xlim(-0.4, len(periods) - 0.6)
-    ax.set_xlabel("Mätperiod" if periods and "/" in periods[0] else "År")
-    ax.set_ylim(0, 1.04)  # a point at 100 % is not cut
-    ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
-    # Under the legend and turned period labels a half-width chart's axis is about an inch tall:
-    # "Andel positiva svar" in one line runs past it, so it is set in two.
-    ax.set_ylabel(chart_text(what).replace(" ", "\n", 1) if height < 3.5 else chart_text(what))
-    ax.yaxis.set_major_formatter(FuncFormatter(_percent))
-    ax.grid(axis="y", color="#e4e4e4")
-    _legend(fig, ax, 2)
-    rows = [[p] + [pct(dict(points).get(p)) if p in dict(points) else "–" for points in series.values()]
-            for p in periods]
+        items.append((label, colour, MARKERS[i % len(MARKERS)], DASHES[i % len(DASHES)]))
+    canvas = Canvas(width, height)
+    legend = _legend_height(items, canvas.width) if legend and (len(series) > 1 or colours) else 0
+    crowded = (canvas.width - 50) / max(len(periods), 1) < 34  # "19/20" needs about 30 pt
+    left, right = 46 if y_label else 34, canvas.width - 8
+    top, bottom = 8, canvas.height - legend - (30 if crowded else 22)
+    _y_axis_percent(canvas, left, right, top, bottom, what.split()[0] if y_label else None)
+    canvas.line(left, bottom, right, bottom, INK, 0.8, cls="axis")
+    step = (right - left) / max(len(periods), 1)
+
+    def x_of(period: str) -> float:
+        return left + step * (periods.index(period) + 0.5)
+
+    for period in periods:
+        if crowded:
+            canvas.text(x_of(period) + 3, bottom + 12, _short(period), anchor="end", rotate=-40)
+        else:
+            canvas.text(x_of(period), bottom + 13, _short(period), anchor="middle")
+    for (_label, colour, shape, dash), points in zip(items, series.values(), strict=True):
+        run: list[tuple[float, float]] = []
+        for period, value in [*points, (None, None)]:
+            if value is None or period not in periods:
+                if len(run) > 1:
+                    canvas.polyline(run, colour, 1.8, dash)
+                run = []
+                continue
+            run.append((x_of(period), bottom - value * (bottom - top)))
+        for period, value in points:
+            if value is not None and period in periods:
+                canvas.marker(x_of(period), bottom - value * (bottom - top), shape, colour)
+    if legend:
+        _legend(canvas, items, bottom + (30 if crowded else 22) - 6)
+    rows = [[p] + [_value_at(points, p) for points in series.values()] for p in periods]
     described = []
     for label, points in series.items():
         known = [(p, v) for p, v in points if v is not None]
         if known:
             described.append(f"{label}: från {pct(known[0][1])} ({known[0][0]}) till {pct(known[-1][1])} "
                              f"({known[-1][0]})")
-    alt = f"Linjediagram, {title.lower()}. " + ("; ".join(described) or "Inga värden visas") + "."
-    return Chart(_svg(fig), alt, ["Period", *series.keys()], rows, width, title)
+    alt = f"Linjediagram, {title[:1].lower() + title[1:]}. " + ("; ".join(described) or "Inga värden visas") + "."
+    return Chart(canvas.svg(), alt, ["Period", *series.keys()], rows, width, title)
 
 
-def ranked(rows: list[tuple[str, str, float | None]], national: float | None, title: str, *,
-           what: str = "Andel positiva svar", highlight: str | None = None) -> Chart:
-    """Federations ranked by their value, each labelled with its code, and riket as a dashed line.
+def _value_at(points: list[tuple[str, float | None]], period: str) -> str:
+    values = dict(points)
+    if period not in values:
+        return "–"  # not asked that period (another question series, or before it began)
+    return pct(values[period])
 
-    rows: (code, name, value); a suppressed value is listed in the table as '..'."""
-    shown = sorted([r for r in rows if r[2] is not None], key=lambda r: (-r[2], r[0]))
-    hidden = sorted(r for r in rows if r[2] is None)
-    width = HALF if len(shown) <= 14 else FULL
-    fig, ax = plt.subplots(figsize=(width, 2.9), layout="constrained")
-    colours = [COLOURS["own"] if code == highlight else COLOURS["federations"] for code, _, _ in shown]
-    ax.bar(range(len(shown)), [r[2] for r in shown], color=colours, width=0.7, label="Förbund")
-    if national is not None:
-        ax.axhline(national, color=COLOURS["nation"], linewidth=1.8, linestyle="--", label=f"Riket {pct(national)}")
-    ax.set_xticks(range(len(shown)), [chart_text(r[0]) for r in shown], rotation=90)
-    ax.set_xlim(-0.6, max(len(shown), 1) - 0.4)
-    ax.set_xlabel("Förbund (kod), från högst till lägst")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel(chart_text(what))
-    ax.yaxis.set_major_formatter(FuncFormatter(_percent))
-    ax.grid(axis="y", color="#e4e4e4")
-    _legend(fig, ax, 2)
-    table = [[str(i), code, name, pct(value)] for i, (code, name, value) in enumerate(shown, start=1)]
-    table += [["", code, name, SUPPRESSED] for code, name, _ in hidden]
-    alt = (f"Stapeldiagram, {title.lower()}: {len(shown)} förbund rangordnade"
-           + (f" från {pct(shown[0][2])} ({shown[0][0]}) till {pct(shown[-1][2])} ({shown[-1][0]})" if shown else "")
-           + (f"; riket {pct(national)}" if national is not None else "")
-           + (f"; {len(hidden)} förbund visas inte" if hidden else "") + ".")
-    return Chart(_svg(fig), alt, ["Plats", "Kod", "Förbund", what], table, width, title)
+
+def _label_column(labels: list[str], limit: float) -> float:
+    return min(limit, max((text_width(label) for label in labels), default=0) + 8)
+
+
+def _rows_canvas(labels: list[str], height: float, label_limit: float, margin: float, below: float):
+    """A full-width chart of one row per label, with a 0–100 % axis along the bottom: the canvas, the
+    plot's left, right, top and bottom, and the height of a row."""
+    canvas = Canvas(FULL, height)
+    left = _label_column(labels, label_limit)
+    right, top, bottom = canvas.width - margin, 4, canvas.height - below
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        x = left + tick * (right - left)
+        canvas.line(x, top, x, bottom, GRID, 0.6, cls="grid")
+        canvas.text(x, bottom + 12, pct(tick), anchor="middle")
+    return canvas, left, right, top, bottom, (bottom - top) / max(len(labels), 1)
 
 
 def gender(rows: list[tuple[str, float | None, float | None]], title: str, *,
            what: str = "Andel positiva svar") -> Chart:
     """Women and men side by side per row: (label, share K, share M), values printed at the bars."""
-    fig, ax = plt.subplots(figsize=(FULL, 0.9 + 0.5 * len(rows)), layout="constrained")
-    for i, (_label, women, men) in enumerate(rows):
-        for offset, value, key, name, hatch in ((-0.19, women, "K", "Kvinnor", None), (0.19, men, "M", "Män", "//")):
+    canvas, left, right, top, bottom, band = _rows_canvas([r[0] for r in rows], 0.55 + 0.36 * len(rows), 200, 40, 36)
+    for i, (label, women, men) in enumerate(rows):
+        y = top + i * band
+        canvas.text(left - 6, y + band / 2 + 3, label, anchor="end")
+        for offset, value, key in ((0.12, women, "K"), (0.5, men, "M")):
+            bar_top, bar_height = y + offset * band, band * 0.36
             if value is None:
-                ax.text(0.01, i + offset, SUPPRESSED, va="center", color="#444")
-            else:
-                ax.barh(i + offset, value, height=0.36, color=COLOURS[key], hatch=hatch, edgecolor="white",
-                        linewidth=0, label=name if i == 0 else None)
-                ax.text(value + 0.01, i + offset, pct(value), va="center")
-    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1.12)
-    ax.set_xlabel(chart_text(what))
-    ax.xaxis.set_major_formatter(FuncFormatter(_percent))
-    if not ax.get_legend_handles_labels()[0]:  # no bar drawn: still say which is which
-        ax.barh([], [], color=COLOURS["K"], label="Kvinnor")
-        ax.barh([], [], color=COLOURS["M"], hatch="//", label="Män")
-    _legend(fig, ax, 2)
+                canvas.text(left + 3, bar_top + bar_height - 1, SUPPRESSED)
+                continue
+            canvas.rect(left, bar_top, value * (right - left), bar_height, COLOURS[key], hatch=(key == "M"))
+            canvas.text(left + value * (right - left) + 3, bar_top + bar_height - 1, pct(value))
+    canvas.line(left, top, left, bottom, INK, 0.8, cls="axis")
+    _legend(canvas, [("Kvinnor", COLOURS["K"], "bar", ""), ("Män", COLOURS["M"], "bar", "")], bottom + 14, left)
     table = [[label, pct(women), pct(men)] for label, women, men in rows]
     parts = [f"{label}: kvinnor {pct(women)}, män {pct(men)}" for label, women, men in rows]
-    alt = f"Stapeldiagram, {title.lower()}. " + "; ".join(parts) + "."
-    return Chart(_svg(fig), alt, ["", "Kvinnor", "Män"], table, FULL, title)
+    alt = f"Stapeldiagram, {title[:1].lower() + title[1:]}. " + "; ".join(parts) + "."
+    return Chart(canvas.svg(), alt, ["", "Kvinnor", "Män"], table, FULL, title)
 
 
 def comparison(rows: list[tuple[str, float | None, float | None, float | None, float | None]], title: str,
                who: str) -> Chart:
-    """A federation against the nation per row: (label, own, low, high, nation), the interval as a bar."""
-    fig, ax = plt.subplots(figsize=(FULL, 1.1 + 0.21 * len(rows)), layout="constrained")
-    for i, (_label, own, low, high, nation) in enumerate(rows):
+    """A federation against the nation per row: (label, own, low, high, nation), the interval as a line."""
+    canvas, left, right, top, bottom, band = _rows_canvas([r[0] for r in rows], 0.75 + 0.17 * len(rows), 250, 10, 38)
+    for i, (label, own, low, high, nation) in enumerate(rows):
+        y = top + (i + 0.5) * band
+        canvas.text(left - 6, y + 3, label, anchor="end")
         if nation is not None:
-            ax.plot(nation, i, "|", color=COLOURS["nation"], markersize=14, markeredgewidth=2.2,
-                    label="Riket" if i == 0 else None)
-        if own is not None:
-            if low is not None and high is not None:
-                ax.plot([low, high], [i, i], color=COLOURS["own"], linewidth=2.5, alpha=0.55,
-                        label="95 % konfidensintervall" if i == 0 else None)
-            ax.plot(own, i, "o", color=COLOURS["own"], markersize=6, label=chart_text(who) if i == 0 else None)
-        else:
-            ax.text(0.01, i, SUPPRESSED, va="center", color="#444")
-    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows])
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlim(0, 1.02)
-    ax.set_xlabel("Andel positiva svar")
-    ax.xaxis.set_major_formatter(FuncFormatter(_percent))
-    ax.grid(axis="x", color="#e4e4e4")
-    _legend(fig, ax, 3)
+            canvas.line(left + nation * (right - left), y - 6, left + nation * (right - left), y + 6,
+                        COLOURS["nation"], 2.2)
+        if own is None:
+            canvas.text(left + 3, y + 3, SUPPRESSED)
+            continue
+        if low is not None and high is not None:
+            canvas.line(left + low * (right - left), y, left + high * (right - left), y, COLOURS["own"], 1.6)
+        canvas.marker(left + own * (right - left), y, "circle", COLOURS["own"], 3.6)
+    canvas.line(left, top, left, bottom, INK, 0.8, cls="axis")
+    _legend(canvas, [(who, COLOURS["own"], "circle", ""), ("95 % konfidensintervall", COLOURS["own"], "", ""),
+                     ("Riket", COLOURS["nation"], "tick", "")], bottom + 14, left)
     table = [[label, pct(own), f"{pct(low)}–{pct(high)}" if own is not None else SUPPRESSED, pct(nation)]
              for label, own, low, high, nation in rows]
-    alt = (f"Punktdiagram, {title.lower()}: {who}s andel positiva svar med konfidensintervall mot rikets, "
-           f"{len(rows)} rader. Värdena finns i tabellen Alla resultat.")
-    return Chart(_svg(fig), alt, ["", who, "Intervall", "Riket"], table, FULL, title)
+    alt = (f"Punktdiagram, {title[:1].lower() + title[1:]}: {who}s andel positiva svar med konfidensintervall "
+           f"mot rikets, {len(rows)} rader. Värdena finns i tabellen Era resultat i korthet.")
+    return Chart(canvas.svg(), alt, ["", who, "Intervall", "Riket"], table, FULL, title)
 
 
 def bars(rows: list[tuple[str, float | None]], title: str, what: str = "Andel positiva svar") -> Chart:
-    """Horizontal bars with their values: (label, share); '..' where suppressed."""
-    fig, ax = plt.subplots(figsize=(FULL, 0.9 + 0.28 * len(rows)), layout="constrained")
-    for i, (_label, value) in enumerate(rows):
+    """Horizontal bars with their values: (label, share); '..' where not shown."""
+    canvas = Canvas(FULL, 0.45 + 0.3 * len(rows))
+    left = _label_column([r[0] for r in rows], 300)
+    right = canvas.width - 40
+    top, bottom = 4, canvas.height - 18
+    band = (bottom - top) / max(len(rows), 1)
+    for i, (label, value) in enumerate(rows):
+        y = top + i * band
+        canvas.text(left - 6, y + band / 2 + 3, label, anchor="end")
         if value is None:
-            ax.text(0.01, i, SUPPRESSED, va="center", color="#444")
+            canvas.text(left + 3, y + band / 2 + 3, SUPPRESSED)
+            continue
+        canvas.rect(left, y + band * 0.15, value * (right - left), band * 0.7, COLOURS["own"])
+        canvas.text(left + value * (right - left) + 3, y + band / 2 + 3, pct(value))
+    canvas.line(left, top, left, bottom, INK, 0.8, cls="axis")
+    for tick in (0, 0.5, 1.0):
+        canvas.text(left + tick * (right - left), bottom + 12, pct(tick), anchor="middle")
+    alt = (f"Stapeldiagram, {title[:1].lower() + title[1:]}. "
+           + "; ".join(f"{label}: {pct(v)}" for label, v in rows) + ".")
+    return Chart(canvas.svg(), alt, ["", what], [[label, pct(v)] for label, v in rows], FULL, title)
+
+
+def volumes(periods: list[str], totals: list[int | None], title: str) -> Chart:
+    canvas = Canvas(FULL, 1.9)
+    left, right, top, bottom = 8, canvas.width - 8, 16, canvas.height - 20
+    step = (right - left) / max(len(periods), 1)
+    largest = max([t for t in totals if t] or [1])
+    for i, (period, total) in enumerate(zip(periods, totals, strict=True)):
+        x = left + step * i + step * 0.2
+        if total is None:
+            canvas.text(x + step * 0.3, bottom - 3, NO_VALUE, anchor="middle")
         else:
-            ax.barh(i, value, height=0.7, color=COLOURS["nation"])
-            ax.text(value + 0.01, i, pct(value), va="center")
-    ax.set_yticks(range(len(rows)), [chart_text(r[0]) for r in rows])
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlim(0, 1.1)
-    ax.set_xlabel(chart_text(what))
-    ax.xaxis.set_major_formatter(FuncFormatter(_percent))
-    alt = f"Stapeldiagram, {title.lower()}. " + "; ".join(f"{label}: {pct(v)}" for label, v in rows) + "."
-    return Chart(_svg(fig), alt, ["", what], [[label, pct(v)] for label, v in rows], FULL, title)
-
-
-def volumes(periods: list[str], totals: list[int], title: str) -> Chart:
-    fig, ax = plt.subplots(figsize=(FULL, 2.4), layout="constrained")
-    ax.bar(range(len(periods)), totals, color=COLOURS["federations"], width=0.6)
-    for i, value in enumerate(totals):
-        ax.text(i, value, num(value), ha="center", va="bottom")
-    ax.set_xticks(range(len(periods)), periods)
-    ax.set_xlabel("Mätperiod")
-    ax.set_yticks([])
-    ax.set_ylim(0, max(totals or [1]) * 1.15)
-    ax.spines["left"].set_visible(False)
-    alt = f"Stapeldiagram, {title.lower()}: " + "; ".join(f"{p}: {num(v)}" for p, v in zip(periods, totals,
-                                                                                          strict=True)) + "."
-    return Chart(_svg(fig), alt, ["Period", "Enkäter"], [[p, num(v)] for p, v in zip(periods, totals, strict=True)],
-                 FULL, title)
+            h = total / largest * (bottom - top)
+            canvas.rect(x, bottom - h, step * 0.6, h, COLOURS["federations"])
+            canvas.text(x + step * 0.3, bottom - h - 3, num(total), anchor="middle")
+        canvas.text(x + step * 0.3, bottom + 13, period, anchor="middle")
+    canvas.line(left, bottom, right, bottom, INK, 0.8, cls="axis")
+    alt = f"Stapeldiagram, {title[:1].lower() + title[1:]}: " + "; ".join(
+        f"{p}: {num(v)}" for p, v in zip(periods, totals, strict=True)) + "."
+    return Chart(canvas.svg(), alt, ["Period", "Enkäter"],
+                 [[p, num(v)] for p, v in zip(periods, totals, strict=True)], FULL, title)

@@ -34,6 +34,33 @@ class ReportData:
         """The first value of the first row."""
         return self.db.query(sql, params)[0][0]
 
+    # --- read once per job: every result and the catalogue (report.build.Results) ---
+
+    def all_results(self) -> pd.DataFrame:
+        """Every row of indicator_results: each period, federation, questionnaire, indicator and gender."""
+        return self.df("""
+            select period, federation_code, respondent_group, indicator_id, gender, n, positive_share, ci_low,
+                   ci_high, status, federations_mean_share
+            from indicator_results""")
+
+    def indicator_titles(self) -> dict[int, tuple[str, bool]]:
+        """{indicator: (title, whether it is the official text)}, the latest version of each."""
+        return {int(i): (t, bool(o)) for i, t, o in self.db.query(
+            "select indicator_id, arg_max(indicator_title, valid_from), arg_max(is_official_text, valid_from) "
+            "from indicators group by 1")}
+
+    def question_list(self) -> list[dict]:
+        return [dict(zip(("question_code", "respondent_group", "indicator_id", "comparability_key", "valid_from",
+                          "valid_to", "question_text"), row, strict=True)) for row in self.db.query(
+            "select question_code, respondent_group, indicator_id, comparability_key, valid_from, valid_to, "
+            "question_text from questions")]
+
+    def group_names(self) -> dict[str, str]:
+        return dict(self.db.query("select distinct respondent_group, respondent_group_name from questions"))
+
+    def federation_names(self) -> dict[str, str]:
+        return dict(self.db.query("select federation_code, federation_name from federations"))
+
     def latest_period(self) -> str:
         return self.one("select max(period) from indicator_results")
 

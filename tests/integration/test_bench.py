@@ -53,3 +53,15 @@ def test_disclosure_is_measured_on_the_publication(published_home):
     assert results["primary"] + results["secondary"] == results["hidden"]
     assert measured["audit"]["findings"] == 0 and sum(measured["audit"]["checked"].values()) > 0
     assert any("indicator_results" in line for line in disclosure.markdown(measured))
+
+
+def test_the_reports_are_measured_and_a_night_rewrites_only_what_changed(published_home):
+    from bench import reports
+
+    measured = reports.measure(published_home.home)
+    assert measured["documents"] == measured["pdfs"] > 2 and measured["cold_all_s"] > 0
+    assert measured["unchanged_night_written"] == 0
+    written = measured["one_federation_changed_written"]
+    assert f"forbund/{measured['changed_federation']}-" in " ".join(written)
+    assert not [n for n in written if n.startswith("forbund/") and measured["changed_federation"] not in n]
+    assert any("reports" in line or "documents" in line for line in reports.markdown(measured))

@@ -148,9 +148,9 @@ def test_the_gate_runs_only_the_suites_of_what_changed(published_home):
     assert "(last gate)" in (published_home.quality_docs / "gate.html").read_text()
 
 
-def test_a_report_is_rewritten_only_when_its_rows_changed(published_home):
-    """Keyed by the rows each report reads: one federation's own rows rewrite its report only; the
-    nation's rows rewrite the national report and every federation's (each compares with them)."""
+def test_a_report_is_rewritten_only_when_what_it_prints_changed(published_home):
+    """Keyed by what each document prints (report.build._edition): a row no document prints rewrites
+    nothing; a national figure rewrites every document that prints it, and only those."""
     from report.build import build_reports
 
     settings = published_home
@@ -161,23 +161,32 @@ def test_a_report_is_rewritten_only_when_its_rows_changed(published_home):
         return json.loads((settings.publish / "report" / "manifest.json").read_text())["last_run"]["written"]
 
     first = rewritten()
-    period = first[0].removeprefix("nationell-rapport-")
-    assert sorted(first) == sorted([f"nationell-rapport-{period}"] + [f"forbund/{c}-{period}" for c in chosen])
-    sf12 = settings.publish / "report" / "forbund" / f"SF12-{period}.html"
-    before = sf12.stat().st_mtime_ns
+    period = next(n for n in first if n.startswith("nationell-rapport-")).removeprefix("nationell-rapport-")
+    assert sorted(first) == sorted([f"nationell-rapport-{period}", f"kortversion-{period}"]
+                                   + [f"forbund/{c}-{period}" for c in chosen])
     assert rewritten() == []  # nothing changed
     published = settings.publish / "marts.duckdb"
-    with duckdb.connect(str(published)) as con:  # one federation's own row, in a period only its trend shows
+    with duckdb.connect(str(published)) as con:  # a question series of one federation: no report prints it
         con.execute("""update indicator_trends set positive_share = 0.5 where rowid = (
                          select min(rowid) from indicator_trends where federation_code = 'SF07'
                            and period = (select min(period) from indicator_trends))""")
-    assert rewritten() == [f"forbund/SF07-{period}"]
-    with duckdb.connect(str(published)) as con:  # a national row of the latest period
-        con.execute("""update indicator_results set positive_share = 0.5 where rowid = (
-                         select min(rowid) from indicator_results where federation_code = 'RIKET'
-                           and period = (select max(period) from indicator_results))""")
-    assert sorted(rewritten()) == sorted(first)
-    assert sf12.stat().st_mtime_ns > before
-    sf12.unlink()  # a missing file is written again
-    assert rewritten() == [f"forbund/SF12-{period}"]
+    assert rewritten() == []
+    with duckdb.connect(str(published)) as con:  # the nation's result for one indicator, latest period
+        code, indicator, group = con.execute("""
+            select federation_code, indicator_id, respondent_group from indicator_results
+            where federation_code in ('SF07', 'SF12', 'SF23') and status = 'ok' and gender = 'T'
+              and period = (select max(period) from indicator_results) order by all limit 1""").fetchone()
+        con.execute("""update indicator_results set positive_share = 0.5, national_positive_share = 0.5
+                       where indicator_id = ? and respondent_group = ? and gender = 'T' and federation_code = 'RIKET'
+                         and period = (select max(period) from indicator_results)""", [indicator, group])
+        con.execute("""update indicator_results set national_positive_share = 0.5
+                       where indicator_id = ? and respondent_group = ? and gender = 'T'
+                         and period = (select max(period) from indicator_results)""", [indicator, group])
+    report = settings.publish / "report" / "forbund" / f"{code}-{period}.html"
+    before = report.read_text(encoding="utf-8")
+    changed = rewritten()
+    assert f"nationell-rapport-{period}" in changed and f"forbund/{code}-{period}" in changed
+    assert report.read_text(encoding="utf-8") != before
+    report.unlink()  # a missing file is written again
+    assert rewritten() == [f"forbund/{code}-{period}"]
     assert sorted(rewritten(rewrite_all=True)) == sorted(first)  # nns report --all
