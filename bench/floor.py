@@ -88,11 +88,14 @@ def check_equal(settings: Settings, database: Path) -> dict:
             if not columns:
                 raise FloorMismatch(f"the warehouse has no marts.{table}")
             cols = ", ".join(f'"{c}"' for c in columns)
+            # answer_counts carries each value's cell key too: the floor's lists compare without it.
+            mart = cols.replace('"answer_counts"', "list_transform(answer_counts, lambda v: {'answer_value': "
+                                "v.answer_value, 'answers': v.answers}) as answer_counts")
             only_floor, only_dbt, n = con.execute(f"""
                 select
                     (select count(*) from (select {cols} from main.{table}
-                                           except all select {cols} from wh.marts.{table})),
-                    (select count(*) from (select {cols} from wh.marts.{table}
+                                           except all select {mart} from wh.marts.{table})),
+                    (select count(*) from (select {mart} from wh.marts.{table}
                                            except all select {cols} from main.{table})),
                     (select count(*) from wh.marts.{table})""").fetchone()
             if only_floor or only_dbt:

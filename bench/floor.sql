@@ -139,6 +139,24 @@ aggregated as (
     )
     having grouping(gender) = 1 or gender in ('K', 'M')
 ),
+frequencies as (  -- valid answers per scale value (the Cell Key Method perturbs each)
+    select period, federation_code, respondent_group, indicator_id, gender,
+           list({'answer_value': answer_value, 'answers': answers} order by answer_value) as answer_counts
+    from (
+        select period, coalesce(federation_code, 'RIKET') as federation_code, respondent_group, indicator_id,
+               case when grouping(gender) = 1 then 'T' else gender end as gender, answer_value, count(*) as answers
+        from survey_answers
+        where is_valid
+        group by grouping sets (
+            (period, federation_code, respondent_group, indicator_id, gender, answer_value),
+            (period, federation_code, respondent_group, indicator_id, answer_value),
+            (period, respondent_group, indicator_id, gender, answer_value),
+            (period, respondent_group, indicator_id, answer_value)
+        )
+        having grouping(gender) = 1 or gender in ('K', 'M')
+    )
+    group by all
+),
 effective as (
     -- Kish's effective n from the cluster-robust variance over respondents (docs/analysts.md)
     select *, positive_answers::double / valid_answers as p,
@@ -164,17 +182,23 @@ cells as (
         round((a.p + 1.96^2 / (2 * a.ne) - 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
               / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_low,
         round((a.p + 1.96^2 / (2 * a.ne) + 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
-              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high,
+        a.ne as effective_answers,
+        coalesce(f.answer_counts, []) as answer_counts
     from aggregated as t
     cross join (values ('K'), ('M'), ('T')) as g(gender)
     left join effective as a
         on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
        and a.indicator_id = t.indicator_id and a.gender = g.gender
+    left join frequencies as f
+        on f.period = t.period and f.federation_code = t.federation_code and f.respondent_group = t.respondent_group
+       and f.indicator_id = t.indicator_id and f.gender = g.gender
     where t.gender = 'T'
 )
 select
     c.period, c.federation_code, names.federation_name, c.respondent_group, c.indicator_id, c.gender,
     c.n, c.valid_answers, c.positive_answers, c.mean_score, c.positive_share, c.ci_low, c.ci_high,
+    c.effective_answers, c.answer_counts,
     national.positive_share as national_positive_share,
     national.mean_score as national_mean_score
 from cells as c
@@ -213,6 +237,27 @@ aggregated as (
     )
     having grouping(gender) = 1 or gender in ('K', 'M')
 ),
+frequencies as (  -- valid answers per scale value (the Cell Key Method perturbs each)
+    select period, federation_code, respondent_group, indicator_id, comparability_key, question_code, gender,
+           list({'answer_value': answer_value, 'answers': answers} order by answer_value) as answer_counts
+    from (
+        select period, coalesce(reporting_federation_code, 'RIKET') as federation_code, respondent_group, indicator_id,
+               comparability_key, question_code,
+               case when grouping(gender) = 1 then 'T' else gender end as gender, answer_value, count(*) as answers
+        from survey_answers
+        where is_valid
+        group by grouping sets (
+            (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code, gender,
+             answer_value),
+            (period, reporting_federation_code, respondent_group, indicator_id, comparability_key, question_code,
+             answer_value),
+            (period, respondent_group, indicator_id, comparability_key, question_code, gender, answer_value),
+            (period, respondent_group, indicator_id, comparability_key, question_code, answer_value)
+        )
+        having grouping(gender) = 1 or gender in ('K', 'M')
+    )
+    group by all
+),
 effective as (
     -- Kish's effective n from the cluster-robust variance over respondents (docs/analysts.md)
     select *, positive_answers::double / valid_answers as p,
@@ -238,13 +283,19 @@ cells as (
         round((a.p + 1.96^2 / (2 * a.ne) - 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
               / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_low,
         round((a.p + 1.96^2 / (2 * a.ne) + 1.96 * sqrt(a.p * (1 - a.p) / a.ne + 1.96^2 / (4 * a.ne^2)))
-              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high
+              / (1 + 1.96^2 / a.ne), 4) + 0.0 as ci_high,
+        a.ne as effective_answers,
+        coalesce(f.answer_counts, []) as answer_counts
     from aggregated as t
     cross join (values ('K'), ('M'), ('T')) as g(gender)
     left join effective as a
         on a.period = t.period and a.federation_code = t.federation_code and a.respondent_group = t.respondent_group
        and a.indicator_id = t.indicator_id and a.comparability_key = t.comparability_key
        and a.question_code = t.question_code and a.gender = g.gender
+    left join frequencies as f
+        on f.period = t.period and f.federation_code = t.federation_code and f.respondent_group = t.respondent_group
+       and f.indicator_id = t.indicator_id and f.comparability_key = t.comparability_key
+       and f.question_code = t.question_code and f.gender = g.gender
     where t.gender = 'T'
 ),
 series as (
@@ -255,7 +306,8 @@ series as (
 select
     c.period, c.federation_code, names.federation_name, c.respondent_group, c.indicator_id,
     c.comparability_key, c.question_code, series.series_first_period, series.series_last_period,
-    c.gender, c.n, c.valid_answers, c.positive_answers, c.mean_score, c.positive_share, c.ci_low, c.ci_high
+    c.gender, c.n, c.valid_answers, c.positive_answers, c.mean_score, c.positive_share, c.ci_low, c.ci_high,
+    c.effective_answers, c.answer_counts
 from cells as c
 inner join series using (comparability_key)
 inner join federation_names as names using (federation_code);

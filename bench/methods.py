@@ -31,6 +31,7 @@ TARGETS = {
     "indicator11_outcomes": ("hidden_share", 0.13),
 }
 MEAN_CHANGE_AT_MOST = 2.1
+GATE_SECONDS_AT_MOST = 10.0  # protecting every table and the attacker's audit, together
 
 
 def measure_method(settings: Settings, method: str, scratch: Path) -> dict:
@@ -40,7 +41,7 @@ def measure_method(settings: Settings, method: str, scratch: Path) -> dict:
     write_publication(chosen, path)
     protected = time.monotonic() - started
     started = time.monotonic()
-    report = attack_file(path, settings.disclosure_threshold)
+    report = attack_file(path, settings.disclosure_threshold, settings.warehouse)  # as the gate runs it
     audited = time.monotonic() - started
     rows = usefulness(settings.warehouse, path, settings.disclosure_threshold)
     for row in rows:
@@ -73,6 +74,9 @@ def verdicts(result: dict[str, dict]) -> list[tuple[str, str, str, bool]]:
     worst = max(r["mean_abs_change"] for r in counts) if counts else 0.0
     out.append(("mean |perturbation| of the counts shown (worst table)", f"≤ {MEAN_CHANGE_AT_MOST}",
                 f"{worst:.2f}", worst <= MEAN_CHANGE_AT_MOST))
+    seconds = result["ckm"]["protect_seconds"] + result["ckm"]["audit_seconds"]
+    out.append(("disclosure work in the gate (protect, then audit)", f"≤ {GATE_SECONDS_AT_MOST:.0f} s",
+                f"{seconds:.1f} s", seconds <= GATE_SECONDS_AT_MOST))
     findings = result["ckm"]["findings"]
     out.append(("the attacker's audit", "0 findings", f"{findings} of {result['ckm']['unknowns']:,} unknowns",
                 findings == 0))
