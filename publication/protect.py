@@ -104,6 +104,10 @@ def _hiding_cost(frames: dict[str, pd.DataFrame], cell: tuple[str, int]) -> tupl
     return value <= 0, value
 
 
+def _unhidden(cells: list[tuple[str, int]], hidden: dict[str, np.ndarray]) -> list[tuple[str, int]]:
+    return [(t, r) for t, r in cells if not hidden[t][r]]
+
+
 def in_key_order(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Each table sorted by its keys: the row order protection and publication use."""
     return {name: df.sort_values(BY_NAME[name].keys or BY_NAME[name].columns[:1]).reset_index(drop=True)
@@ -141,12 +145,10 @@ def protect_frames(frames: dict[str, pd.DataFrame], reporting: dict[str, str],
             # The published cells that pin it: its own relations', else the nearest ones further out.
             # The smallest of them is hidden; a finding that survived that gets the smallest of each
             # of its relations hidden instead (the smallest overall may sit in one that does not bind).
-            def unhidden(cells):
-                return [(t, r) for t, r in cells if not hidden[t][r]]
             if finding.label in found_before and finding.pinning:
-                choices = [unhidden(cells) for cells in finding.pinning]
+                choices = [_unhidden(cells, hidden) for cells in finding.pinning]
             else:
-                choices = [unhidden(finding.shown) or unhidden(finding.further)]
+                choices = [_unhidden(finding.shown, hidden) or _unhidden(finding.further, hidden)]
             for shown in choices:
                 if not shown:
                     continue
