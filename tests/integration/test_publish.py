@@ -162,7 +162,7 @@ def test_a_failed_gate_publishes_nothing(suppressed_home, monkeypatch):
 
     monkeypatch.setattr(protect, "_protect_all", primary_only)
     # The protector no longer asks the attacker either; the gate's own audit still does.
-    monkeypatch.setattr(protect, "attack_tables", lambda *_: AttackReport([], {}, {}, 0, 0))
+    monkeypatch.setattr(protect, "attack_tables", lambda *_, **__: AttackReport([], {}, {}, 0, 0))
     candidate = stage_candidate(published_home)
     result = run_gate(published_home, candidate, raise_on_failure=False)
     assert not result.passed and passed_candidate(published_home) is None
