@@ -32,6 +32,7 @@ from core.settings import Settings
 
 from .contract import Parsed, SubmissionName, check_federation, read_name, validate
 from .inbox import refusal, stored_name
+from .personnummer import contains_personal_number
 from .problems import ERROR, Problem, is_blocking, name_problem, only_the_name, problem
 from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
 from .register import _connect, examine_extract, parse_name, register_inbox
@@ -118,6 +119,24 @@ def judge(path: Path, settings: Settings, catalogue: Catalogue | None = None) ->
     if is_register_extract(path, settings):
         return judge_register(path, path.name, settings)
     return judge_survey(path, path.name, settings, catalogue)
+
+
+def judge_upload(data: bytes | bytearray | memoryview, file_name: str, settings: Settings,
+                 catalogue: Catalogue | None = None) -> Verdict:
+    """The verdict on bytes held in memory (the check service's upload), offered under `file_name`.
+
+    The bytes go into an anonymous in-memory file (`memory_file`), never a file system. A name
+    holding a personnummer is refused as ingestion refuses it in the inbox, without reading the bytes;
+    a register extract's name is judged as an extract, anything else as a survey file.
+    """
+    file_name = Path(file_name).name or "(utan namn)"
+    if contains_personal_number(file_name):
+        return Verdict(stored_name(Path(file_name)), REFUSED,
+                       (problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(Path(file_name))),))
+    with memory_file(data) as source:
+        if parse_name(file_name) is not None:
+            return judge_register(source, file_name, settings)
+        return judge_survey(source, file_name, settings, catalogue)
 
 
 # --- survey files -------------------------------------------------------------------------------
