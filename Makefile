@@ -22,6 +22,13 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 	  && export DEBIAN_FRONTEND=noninteractive && { timeout 120 apt-get install -y -qq docker-compose >/dev/null 2>&1 \
 	  || { timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 120 apt-get install -y -qq docker-compose >/dev/null 2>&1; }; } \
 	  && command -v docker-compose >/dev/null && echo "installed docker-compose (apt-get)"; } || echo "docker-compose not installed: the compose test checks the YAML only"
+	@# Best effort too: headless Chromium for the check page's browser test (tests/integration/test_check_page.py).
+	@command -v chromedriver >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && export DEBIAN_FRONTEND=noninteractive && { timeout 600 apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	  || { timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 600 apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; }; } \
+	  && command -v chromedriver >/dev/null && echo "installed chromium and chromium-driver (apt-get)"; } || echo "chromium not installed: the check page's browser test will be skipped"
+	@# axe-core (pinned, integrity-checked) from the npm registry, for the same test's accessibility check.
+	@.venv/bin/python -m tests.browser
 
 demo: install
 	.venv/bin/nns demo
