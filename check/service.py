@@ -95,7 +95,8 @@ class CheckServer(ThreadingHTTPServer):
         self._limit = RateLimit(settings.check_per_minute, 60)
         self._limit_lock = threading.Lock()
         self.checks = 0  # judged uploads, for tests and the log
-        handler = type("Handler", (CheckHandler,), {"timeout": settings.check_request_seconds})
+        # The per-read timeout only backs up the watchdog (CheckHandler._expire), which answers 408 first.
+        handler = type("Handler", (CheckHandler,), {"timeout": settings.check_request_seconds + 5})
         super().__init__(address, handler)
 
     def wait(self, client: str) -> float:
@@ -156,9 +157,20 @@ class CheckHandler(BaseHTTPRequestHandler):
         super().setup()  # sets the socket's timeout per operation (self.timeout)
         self._lock = threading.Lock()
         self._received = self._expired = self._answered = False
+        self._start_deadline()
+
+    def _start_deadline(self) -> None:
+        """`check_request_seconds` from now to receive the request (again from the start after a wait for a slot,
+        which is the service's time, not the client's)."""
         self._timer = threading.Timer(self.server.settings.check_request_seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
+
+    def _pause_deadline(self) -> bool:
+        """Stop the clock while the request waits for a check slot (False if the deadline has answered)."""
+        with self._lock:
+            self._timer.cancel()
+            return not self._expired
 
     def finish(self):
         self._timer.cancel()
@@ -318,9 +330,12 @@ class CheckHandler(BaseHTTPRequestHandler):
             raise Refused(400, "Uppladdningen kunde inte läsas: den ska skickas med formuläret (som en fil). "
                                "Välj filen och försök igen.", drain=True)
         self._rate_limit()
+        if not self._pause_deadline():
+            return
         if not self.server.slots.acquire(timeout=settings.check_queue_seconds):
             raise Refused(503, BUSY, {"Retry-After": "10"}, drain=True)
         try:
+            self._start_deadline()
             body = self._read_body(int(length))
             if body is None:
                 return  # the deadline answered (408)
@@ -400,7 +415,9 @@ def _file_part(body: bytearray, boundary: bytes) -> tuple[str, int, int] | None:
             if star:
                 name = unquote(star[1].decode("latin-1"), encoding="utf-8", errors="replace")
             else:
-                name = params[b"filename"].decode("utf-8", "replace").replace("%22", '"').replace('\\"', '"')
+                # As the HTML standard has browsers escape them: a line break as %0A/%0D, a quote as %22.
+                name = params[b"filename"].decode("utf-8", "replace").replace('\\"', '"')
+                name = name.replace("%0A", "\n").replace("%0D", "\r").replace("%22", '"')
             name = re.split(r"[\\/]", name)[-1]  # a browser may send a whole Windows path
             return name, header_end + 4, end
         position = end + 2

@@ -22,6 +22,8 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -133,7 +135,7 @@ def judge_upload(data: bytes | bytearray | memoryview, file_name: str, settings:
     if contains_personal_number(file_name):
         return Verdict(stored_name(Path(file_name)), REFUSED,
                        (problem("PERSONAL_NUMBER_IN_NAME", name=stored_name(Path(file_name))),))
-    with memory_file(data) as source:
+    with memory_file(data, Path(file_name).suffix[:16]) as source:
         if parse_name(file_name) is not None:
             return judge_register(source, file_name, settings)
         return judge_survey(source, file_name, settings, catalogue)
@@ -226,16 +228,47 @@ def judge_register(source: Path, file_name: str, settings: Settings) -> Verdict:
 
 # --- bytes held in memory -----------------------------------------------------------------------
 
+RAM_FOLDER = Path("/dev/shm")  # tmpfs: memory, not a disk
+
+
+def _in_memory_file_system(folder: Path) -> bool:
+    """Whether `folder` is a tmpfs mount (its entries live in memory)."""
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return any(line.split()[1:3] == [str(folder), "tmpfs"] for line in mounts if len(line.split()) > 2)
+
+
 @contextlib.contextmanager
-def memory_file(data: bytes | bytearray | memoryview) -> Iterator[Path]:
-    """The bytes as a path the readers can open, backed by memory only (an anonymous memfd, Linux):
-    nothing is written to a file system, and the memory is freed when the block ends."""
+def memory_file(data: bytes | bytearray | memoryview, suffix: str = "") -> Iterator[Path]:
+    """The bytes as a path the readers can open, backed by memory only; freed when the block ends.
+
+    The bytes go into an anonymous memory file (memfd, Linux): nothing of them reaches a file system.
+    Calamine picks a workbook's format by the path's extension (a .xls renamed .xlsx is refused by
+    ingestion, read if the name has no extension), so with a `suffix` the path is a symlink
+    `upload<suffix>` to the memfd in a private folder on /dev/shm (tmpfs, in memory), made and removed
+    here: only that link's name is ever written, never the bytes. Without a tmpfs the upload is not
+    judged (RuntimeError) rather than put on a disk.
+    """
     fd = os.memfd_create("nns-check", os.MFD_CLOEXEC)
     try:
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        yield Path(f"/proc/self/fd/{fd}")
+        target = Path(f"/proc/self/fd/{fd}")
+        if not suffix:
+            yield target
+            return
+        if not _in_memory_file_system(RAM_FOLDER):
+            raise RuntimeError(f"{RAM_FOLDER} is not a tmpfs: an upload is never given a name on a disk")
+        folder = Path(tempfile.mkdtemp(prefix="nns-check-", dir=RAM_FOLDER))
+        try:
+            link = folder / ("upload" + suffix.replace("\0", "?"))
+            os.symlink(target, link)
+            yield link
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     finally:
         os.close(fd)

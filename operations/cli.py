@@ -221,6 +221,7 @@ def cmd_check(args) -> int:
 
 def cmd_check_server(args) -> int:
     """The check page for federations (check.service), until interrupted."""
+    # Lazy: only this command serves the page (and nothing else needs http.server or the page's renderer).
     from check.service import serve
 
     return serve(get_settings(), host=args.host, port=args.port)
