@@ -250,6 +250,8 @@ def _rows_canvas(labels: list[str], height: float, label_limit: float, margin: f
     plot's left, right, top and bottom, and the height of a row."""
     canvas = Canvas(FULL, height)
     left = _label_column(labels, label_limit)
+    # The last tick's label is centred on the plot's right edge: half of it must fit in the margin.
+    margin = max(margin, text_width(pct(1.0)) / 2 + 2)
     right, top, bottom = canvas.width - margin, 4, canvas.height - below
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         x = left + tick * (right - left)
