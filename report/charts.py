@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import base64
 import math
-import unicodedata
 from dataclasses import dataclass, field
-from html import escape
 
+from core.escape import svg_text
 from core.swedish import NO_VALUE, SUPPRESSED, num, pct
 
 MIN_TEXT_PT = 9
@@ -70,13 +69,6 @@ class Chart:
     @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
-
-
-def svg_text(value: object) -> str:
-    """Text for an SVG element: control characters (which no font draws, and XML forbids) dropped,
-    the rest escaped, so a name typed in a submitted file is drawn as written."""
-    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
-    return escape(text)
 
 
 def text_width(text: str, size: float = MIN_TEXT_PT) -> float:
