@@ -3,6 +3,9 @@
 FROM apache/airflow:3.3.2-python3.11
 
 USER root
+# DejaVu Sans, the reports' font (report/pdf.py reads it from /usr/share/fonts/truetype/dejavu).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 COPY --chown=airflow:0 . /opt/nns
 USER airflow
 WORKDIR /opt/nns

@@ -44,13 +44,10 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "ledger) is 15–50 ms. The first task of each process also builds the API app (about 1.3 s) and imports "
         "the task code. No Airflow setting removes the per-task API calls in `dag.test()`; the one-task-per-file "
         "design is an operations requirement and stays. (Changed: see below, one XCom per task instead of ten.)",
-        "- **Reports.** WeasyPrint renders one PDF per federation plus the national and popular reports, two "
-        "processes in parallel. Per document the time goes to laying out the inline SVG charts (WeasyPrint "
-        "styles and draws every SVG node), drawing the charts with matplotlib (constrained layout), and "
-        "embedding fonts. WeasyPrint subsets fonts with fontTools in Python because the HarfBuzz subsetter "
-        "library is not installed here; with Debian's `libharfbuzz-subset0` it uses HarfBuzz instead "
-        "(a system package, so not done by `make install`). (Changed: font subsets are now reused between "
-        "documents, see below.)",
+        "- **Reports.** Typst (the `typst` wheel, in process) typesets one PDF per federation plus the "
+        "national and popular reports, in a pool of two processes that share every result read once before "
+        "they fork; the charts are SVG written by hand (`report/charts.py`). Per document the time goes to "
+        "Typst's layout and the charts it embeds (docs/reports.md).",
         "- **dbt build.** See section 3: process start-up, then the models, the data tests and the unit tests.",
         f"- **Staging and the quality gate** ({_s(_stage(p, 'nns_build.stage'))} and "
         f"{_s(_stage(p, 'nns_build.quality_gate'))}). Staging writes the one candidate, protected by the "
@@ -131,10 +128,8 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "2. `Makefile`: `uv sync --compile-bytecode`. Importing Airflow 5.3 → 1.7 s, the dbt CLI about "
         "3 s faster, for every process (each dbt run, each `nns` command, each test subprocess); the "
         "first `make install` takes about 15 s longer, later ones under a second.",
-        "3. `report/pdf.py`: WeasyPrint's font subsetting is done once per font and process and reused while "
-        "a document needs no other glyphs (glyph ids are retained, so a larger subset is valid). Font "
-        "subsetting went from about a fifth of the report time to under a tenth; the pages render "
-        "pixel-identical (checked with pdftoppm), a PDF is a few kB larger.",
+        "3. `report/pdf.py`, `report/charts.py`: Typst instead of WeasyPrint and SVG by hand instead of "
+        "matplotlib: every document from a cold start in about 10 s instead of about 250 s (docs/reports.md).",
         "4. `report/build.py`: the national report (the largest job) and batches of four federation reports "
         "are jobs for the two worker processes, national first; before, the national and popular reports were "
         "rendered alone in the parent and the workers started after them, so one core idled meanwhile. "

@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -391,13 +390,13 @@ def main() -> int:
     runs_wanted = _env_int("BENCH_RUNS", 3)
     profiles = os.environ.get("BENCH_PROFILES", "small national x10").split()
     from synthetic import PROFILES
+    from synthetic.demo import use_throwaway_secrets
 
     unknown = [p for p in profiles if p not in PROFILES]
     if unknown or runs_wanted < 1:
         print(f"BENCH_PROFILES must name profiles from {sorted(PROFILES)}; BENCH_RUNS at least 1", file=sys.stderr)
         return 2
-    if not os.environ.get("NNS_PSEUDONYM_KEY") and not os.environ.get("NNS_PSEUDONYM_KEY_FILE"):
-        os.environ["NNS_PSEUDONYM_KEY"] = secrets.token_hex(32)  # throw-away, as in the demo
+    use_throwaway_secrets("benchmark")  # as the demo does, unless the environment sets its own
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results = {

@@ -3,12 +3,13 @@
 Values a federation or agency typed (an insats code, a federation's or a file's
 name) reach three kinds of renderer, and each has its own meta-characters:
 
-- **matplotlib** (`chart_text`): `$…$` starts mathtext, so `Kurs $\\x$` would make the
-  chart renderer fail; every `$` is escaped (`\\$` is a literal dollar) and control
-  characters, which a font cannot draw, are dropped.
+- **SVG charts** (`svg_text`): XML's `< > & " '` are escaped and control characters,
+  which XML forbids and no font draws, are dropped, so a name is drawn as written.
 - **HTML**: Jinja's autoescape, on for every template the product renders (reports,
   feedback pages, the gate's page), escapes `< > & " '`; chart SVGs are inserted with
-  `| safe` because matplotlib escapes their text itself.
+  `| safe` because every text in them passed through `svg_text`.
+- **Typst** (the PDFs): every text run is embedded as a Typst string literal
+  (`report.pdf.string`), so no markup in it is ever read.
 - **CSV and spreadsheets** (`spreadsheet_cell`): a cell starting with `=`, `+`, `-`,
   `@`, a tab or a carriage return is run as a formula by Excel (formula injection), so
   such text gets a leading apostrophe, OWASP's recommendation. Every text cell the read
@@ -19,15 +20,16 @@ name) reach three kinds of renderer, and each has its own meta-characters:
 from __future__ import annotations
 
 import unicodedata
+from html import escape
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def chart_text(value: object) -> str:
-    """Text for a matplotlib title, label, tick or legend: shown as written, never as mathtext."""
-    text = "" if value is None else str(value)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == "\n")
-    return text.replace("$", r"\$")
+def svg_text(value: object) -> str:
+    """Text for an SVG element: control characters (which no font draws, and XML forbids) dropped,
+    the rest escaped, so a name typed in a submitted file is drawn as written."""
+    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
+    return escape(text, quote=True)
 
 
 def spreadsheet_cell(value: object) -> object:

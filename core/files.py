@@ -47,7 +47,7 @@ def replace_durably(staged: Path, target: Path) -> None:
 def staged_file(target: Path, *, mode: int | None = None) -> Iterator[Path]:
     """A temporary path beside `target` for a writer to fill; renamed over `target` on success.
 
-    For writers that want a path rather than bytes (WeasyPrint, DuckDB, shutil.copy2).
+    For writers that want a path rather than bytes (DuckDB, shutil.copy2).
     On an exception the temporary file is removed and `target` is untouched.
     """
     target = Path(target)

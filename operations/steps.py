@@ -203,7 +203,7 @@ def write_reports(settings: Settings, *, pdf: bool = True, progress=None, rewrit
 
     Only the reports whose rows changed since they were written (report.build), unless `rewrite_all`.
     """
-    # Lazy: the report package (matplotlib, WeasyPrint) takes seconds to import, which no other step needs.
+    # Lazy: the report package (Typst, the charts, Jinja) is needed by no other step.
     from report.build import build_reports
 
     return build_reports(settings, pdf=pdf, progress=progress, rewrite_all=rewrite_all)

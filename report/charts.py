@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import base64
 import math
-import unicodedata
 from dataclasses import dataclass, field
-from html import escape
 
+from core.escape import svg_text
 from core.swedish import NO_VALUE, SUPPRESSED, num, pct
 
 MIN_TEXT_PT = 9
@@ -70,13 +69,6 @@ class Chart:
     @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
-
-
-def svg_text(value: object) -> str:
-    """Text for an SVG element: control characters (which no font draws, and XML forbids) dropped,
-    the rest escaped, so a name typed in a submitted file is drawn as written."""
-    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
-    return escape(text)
 
 
 def text_width(text: str, size: float = MIN_TEXT_PT) -> float:
@@ -250,6 +242,8 @@ def _rows_canvas(labels: list[str], height: float, label_limit: float, margin: f
     plot's left, right, top and bottom, and the height of a row."""
     canvas = Canvas(FULL, height)
     left = _label_column(labels, label_limit)
+    # The last tick's label is centred on the plot's right edge: half of it must fit in the margin.
+    margin = max(margin, text_width(pct(1.0)) / 2 + 2)
     right, top, bottom = canvas.width - margin, 4, canvas.height - below
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         x = left + tick * (right - left)

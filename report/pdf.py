@@ -273,10 +273,29 @@ class Converter:
         columns = max(sum(int(c.attrs.get("colspan", 1)) for c in r.children if isinstance(c, Node))
                       for r in rows)
 
+        # Each cell's column, past the cells that reach down into its row from above (rowspan).
+        column_of: dict[int, int] = {}
+        reaching: dict[int, int] = {}  # column -> rows it is still taken for
+        for r in rows:
+            at = 0
+            for c in (x for x in r.children if isinstance(x, Node)):
+                while reaching.get(at, 0) > 0:
+                    at += 1
+                column_of[id(c)] = at
+                width, height = int(c.attrs.get("colspan", 1)), int(c.attrs.get("rowspan", 1))
+                for taken in range(at, at + width):
+                    reaching[taken] = reaching.get(taken, 0) + height
+                at += width
+            reaching = {k: v - 1 for k, v in reaching.items() if v > 1}
+        # A header is aligned as its column's text is: left above words, right above figures.
+        text_columns = {column_of[id(c)] for r in body for c in r.children
+                        if isinstance(c, Node) and "text" in c.classes}
+
         def cell(c: Node, header: bool) -> str:
             spans = "".join(f", {k}: {int(c.attrs[k])}" for k in ("colspan", "rowspan") if k in c.attrs)
-            first = c is next(x for x in c_row(c).children if isinstance(x, Node))
-            left = first or "text" in c.classes or "colspan" in c.attrs
+            first = column_of[id(c)] == 0
+            left = (first or "text" in c.classes or "colspan" in c.attrs
+                    or (header and column_of[id(c)] in text_columns))
             content = self.inlines(c)
             if "nowrap" in c.classes:  # an interval is read as one: never broken at its dash
                 content = f"#box[{content}]"

@@ -57,18 +57,27 @@ def _output_to(log_file: Path):
             os.close(saved[1])
 
 
+def use_throwaway_secrets(run: str) -> list[str]:
+    """A throw-away pseudonym key and CKM secret in this process's environment where none is set (for
+    a demo or a benchmark run, never production); what was set, as lines to print."""
+    said = []
+    if not os.environ.get("NNS_PSEUDONYM_KEY") and not os.environ.get("NNS_PSEUDONYM_KEY_FILE"):
+        os.environ["NNS_PSEUDONYM_KEY"] = secrets.token_hex(32)
+        said.append(f"NNS_PSEUDONYM_KEY is not set: using a throw-away key for this {run} only "
+                    "(pseudonyms from this run cannot be linked with any other run).")
+    if not os.environ.get("NNS_CKM_SECRET") and not os.environ.get("NNS_CKM_SECRET_FILE"):
+        os.environ["NNS_CKM_SECRET"] = secrets.token_hex(32)
+        said.append(f"NNS_CKM_SECRET is not set: using a throw-away secret for this {run}'s Cell Key Method "
+                    "(its perturbations differ from any other run's).")
+    return said
+
+
 def run_demo(home: Path, profile: str) -> int:
     home = home.resolve()
     _fresh_home(home)
     os.environ["NNS_HOME"] = str(home)
-    if not os.environ.get("NNS_PSEUDONYM_KEY"):
-        os.environ["NNS_PSEUDONYM_KEY"] = secrets.token_hex(32)
-        print("NNS_PSEUDONYM_KEY is not set: using a throw-away key for this demo only "
-              "(pseudonyms from this run cannot be linked with any other run).")
-    if not os.environ.get("NNS_CKM_SECRET") and not os.environ.get("NNS_CKM_SECRET_FILE"):
-        os.environ["NNS_CKM_SECRET"] = secrets.token_hex(32)
-        print("NNS_CKM_SECRET is not set: using a throw-away secret for this demo's Cell Key Method "
-              "(its perturbations differ from any other run's).")
+    for line in use_throwaway_secrets("demo"):
+        print(line)
 
     settings = get_settings()
     timings = {}

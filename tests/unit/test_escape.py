@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.escape import chart_text, spreadsheet_cell
+from core.escape import spreadsheet_cell, svg_text
 from report import charts
 
 HOSTILE = ["Kurs $\\x$", "$a$b$", "a $\\frac{1}{0}$", "^_{}\\", "<script>alert(1)</script>", "=1+1", "Steg\x00 1"]
@@ -23,8 +23,8 @@ def test_a_hostile_insats_renders_in_every_chart_as_written(label):
         assert label.replace("\x00", "") in texts  # drawn as written (a control character dropped)
 
 
-def test_mathtext_is_escaped_and_shown_literally():
-    assert chart_text("Kurs $\\x$") == "Kurs \\$\\x\\$"
+def test_markup_and_control_characters_in_a_chart_label_are_drawn_as_text():
+    assert svg_text('Kurs <b>"5"</b> & $\\x$\x00') == "Kurs &lt;b&gt;&quot;5&quot;&lt;/b&gt; &amp; $\\x$"
     svg = charts.bars([("Kurs $5", 0.4)], "t").svg
     assert "Kurs $5" in svg  # the dollar is drawn as a dollar
 

@@ -97,9 +97,9 @@ def test_quarantine_is_sorted_by_federation_and_points_to_the_feedback_page(sett
     assert [q["federation_code"] for q in report["quarantined"]] == ["SF02", "SF11", "SF30"]
     assert [q["feedback"] for q in report["quarantined"]] == [str(pages[f]) for f in ("SF02", "SF11", "SF30")]
     assert f"send: {pages['SF02']}" in render_text(report)
-    # ... and finds that page without importing the report package (seconds: matplotlib, WeasyPrint).
+    # ... and finds that page without importing the report package (Typst and the charts).
     probe = ("import sys; from operations import cli; cli.main(['status', '--date', '2026-11-20']); "
-             "print('imported:', sorted(m for m in sys.modules if m.split('.')[0] in ('report', 'matplotlib')))")
+             "print('imported:', sorted(m for m in sys.modules if m.split('.')[0] in ('report', 'typst')))")
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                            env={**os.environ, "NNS_HOME": str(settings.home)}).stdout
     assert f"send: {pages['SF02']}" in shown and "imported: []" in shown, shown[-2000:]

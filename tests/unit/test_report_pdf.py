@@ -4,6 +4,7 @@ and Typst refuses a document that breaks the standard's rules."""
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
 import pikepdf
@@ -74,3 +75,16 @@ def test_typst_refuses_a_skipped_heading_level():
 def test_an_element_the_converter_does_not_know_is_refused_not_dropped():
     with pytest.raises(ValueError, match="SVG"):
         to_typst(page().replace(CHART.data_uri, "https://example.org/x.png"))
+
+
+def test_a_header_is_aligned_as_its_column_even_under_a_cell_spanning_rows():
+    table = ('<table><thead><tr><th scope="col" rowspan="2">Insats</th><th scope="col">Namn</th>'
+             '<th scope="colgroup" colspan="2">Andel</th></tr><tr><th scope="col">Typ</th>'
+             '<th scope="col">Kvinnor</th><th scope="col">Män</th></tr></thead><tbody><tr><th scope="row">A</th>'
+             '<td class="text">Deltagare</td><td>50 %</td><td>60 %</td></tr></tbody></table>')
+    typst = to_typst(page().replace('<figure class="chart">', table + '<figure class="chart">'))
+    header = r'table\.cell\(align: (\w+)[^)]*\)\[#strong\[#"(\w+)";'
+    aligned = {word: align for align, word in re.findall(header, typst)}
+    # Words above a column of words start left; "Kvinnor" is the third column, not the first, of its row.
+    assert {w: aligned[w] for w in ("Insats", "Namn", "Typ", "Kvinnor", "Män")} == {
+        "Insats": "left", "Namn": "left", "Typ": "left", "Kvinnor": "right", "Män": "right"}
