@@ -16,7 +16,8 @@ export DO_NOT_TRACK := 1
 # System packages, installed with apt-get when missing (best effort, never fatal: root on Debian only).
 # docker-compose: Compose v1 lets tests/unit/test_compose.py run `docker-compose config`.
 # fonts-dejavu-core: DejaVu Sans, the reports' font (report/pdf.py).
-SYSTEM_PACKAGES := docker-compose fonts-dejavu-core
+# chromium, chromium-driver: headless Chromium for the check page's browser test (tests/integration/test_check_page.py).
+SYSTEM_PACKAGES := docker-compose fonts-dejavu-core chromium chromium-driver
 
 # --compile-bytecode: every later process start (airflow, dbt, each test) reads .pyc
 # instead of compiling the sources again (PYTHONDONTWRITEBYTECODE may be set).
@@ -24,9 +25,11 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 	$(UV) sync --frozen --python 3.11 --compile-bytecode
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
 	if [ -n "$$missing" ]; then { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && export DEBIAN_FRONTEND=noninteractive && { timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1 \
-	  || { timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1; }; } \
+	  && export DEBIAN_FRONTEND=noninteractive && { timeout 600 apt-get install -y -qq $$missing >/dev/null 2>&1 \
+	  || { timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 600 apt-get install -y -qq $$missing >/dev/null 2>&1; }; } \
 	  && echo "installed $$missing (apt-get)"; } || echo "not installed: $$missing (see README, Prerequisites)"; fi
+	@# axe-core (pinned, integrity-checked) from the npm registry, for the check page's accessibility test.
+	@.venv/bin/python -m tests.browser
 
 demo: install
 	.venv/bin/nns demo

@@ -92,6 +92,16 @@ class Settings:
     # Who a federation contacts about its feedback page (shown on every page): name, e-mail, phone.
     # The default names the role only: set NNS_COORDINATOR_CONTACT to a real name, e-mail and phone.
     coordinator_contact: str = "den nationella samordnaren för indikatorarbetet hos NNS"
+    # The check page (`nns check-server`, check/): its public address, shown on every feedback page when set,
+    # and its limits (docs/deployment.md, "The check page"). Memory is bounded by about
+    # check_concurrent × (check_max_upload_bytes + what reading one file may take, ingest.reader) + the process.
+    check_url: str | None = None
+    check_max_upload_bytes: int = 16 * 1024 * 1024
+    check_concurrent: int = 2
+    check_per_minute: int = 20
+    check_request_seconds: int = 30
+    check_queue_seconds: int = 10
+    check_max_connections: int = 64
     # The read API (`nns serve`, api/): who analysts contact about the tables, and the most cells per request.
     contact: str = "NNS indikatorarbete, Nationella nätverket för samordningsförbund"
     api_max_cells: int = 150_000
@@ -148,6 +158,13 @@ class Settings:
             airflow_password=_secret("NNS_AIRFLOW_PASSWORD"),
             coordinator_contact=env.get("NNS_COORDINATOR_CONTACT", "").strip() or cls.coordinator_contact,
             contact=env.get("NNS_CONTACT", "").strip() or cls.contact,
+            check_url=env.get("NNS_CHECK_URL", "").strip() or None,
+            check_max_upload_bytes=_int("NNS_CHECK_MAX_UPLOAD_BYTES", cls.check_max_upload_bytes),
+            check_concurrent=_int("NNS_CHECK_CONCURRENT", cls.check_concurrent),
+            check_per_minute=_int("NNS_CHECK_PER_MINUTE", cls.check_per_minute),
+            check_request_seconds=_int("NNS_CHECK_REQUEST_SECONDS", cls.check_request_seconds),
+            check_queue_seconds=_int("NNS_CHECK_QUEUE_SECONDS", cls.check_queue_seconds),
+            check_max_connections=_int("NNS_CHECK_MAX_CONNECTIONS", cls.check_max_connections),
             api_max_cells=_int("NNS_API_MAX_CELLS", 150_000),
             attention_days=_int("NNS_ATTENTION_DAYS", 14),
             disclosure_method=env.get("NNS_DISCLOSURE_METHOD", "").strip().lower() or "ckm",
@@ -160,6 +177,10 @@ class Settings:
             raise ValueError("NNS_DISCLOSURE_THRESHOLD must be at least 1")
         if settings.api_max_cells < 1:
             raise ValueError("NNS_API_MAX_CELLS must be at least 1")
+        for name in ("check_max_upload_bytes", "check_concurrent", "check_per_minute", "check_request_seconds",
+                     "check_max_connections"):
+            if getattr(settings, name) < 1:
+                raise ValueError(f"NNS_{name.upper()} must be at least 1")
         return settings
 
     def local_date(self, moment: datetime | None = None) -> date:

@@ -28,6 +28,7 @@ from core.ledger import LedgerRecord, all_records, superseded_by
 from core.settings import Settings
 from core.swedish import num, swedish_date
 from ingest.template import SubmissionContent, write_workbook
+from ingest.verdict import Verdict
 
 TEMPLATES = Path(__file__).parent / "templates"
 UNKNOWN_FEDERATION = "okänt-förbund"
@@ -144,24 +145,52 @@ def write_feedback(settings: Settings, submission_id: str, superseded_by: Ledger
     nobody forwards a page whose problems are already fixed."""
     errors = json.loads((settings.quarantine / submission_id / "errors.json").read_text(encoding="utf-8"))
     catalogue = load_catalogue(settings.catalogue_dir)
+    path = feedback_path(settings, errors, catalogue)
+    code, period = federation_of(errors, catalogue), _period_of(errors)
+    template = None
+    if template_exists(catalogue, code, period):
+        template = path.parent / template_name(code, period)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_workbook(template, SubmissionContent(code, period), catalogue)
+    received = datetime.fromisoformat(errors["received_at"]).astimezone(ZoneInfo(settings.timezone))
+    html = render_page(errors, settings, catalogue, received=received,
+                       template=template.name if template else None,
+                       superseded=_superseded(superseded_by, settings.timezone) if superseded_by else None)
+    atomic_write_text(path, html)
+    return path
+
+
+def template_name(code: str, period: str) -> str:
+    """`mall_SF07_2025-26.xlsx`: the template's file name, next to a page or on the check page's link."""
+    return f"mall_{code}_{period.replace('/', '-')}.xlsx"
+
+
+def template_exists(catalogue: Catalogue, code: str | None, period: str | None) -> bool:
+    """Whether a template can be made: a known, taking-part federation and a period with questionnaires."""
+    federation = catalogue.federation(code) if code else None
+    return bool(federation and period and catalogue.groups_in(period))
+
+
+def render_page(errors: dict, settings: Settings, catalogue: Catalogue, *, received: datetime,
+                template: str | None, superseded: dict | None = None, check: dict | None = None) -> str:
+    """The page itself, from an errors.json document (the quarantine's, or an in-memory verdict's:
+    ingest.verdict.Verdict.errors_document): the one place a feedback page is rendered.
+
+    `template` is the link to the period's template workbook. With `check` (the check service,
+    check.service) the page is the answer to a check instead of to a submission: it says whether the
+    file can be sent (`check["accepted"]`), what was read, and carries the upload form.
+    """
     code = federation_of(errors, catalogue)
     federation = catalogue.federation(code) if code else None
     period = _period_of(errors)
-    received = datetime.fromisoformat(errors["received_at"]).astimezone(ZoneInfo(settings.timezone))
     file_name = errors["file_name"]
     is_csv = file_name.lower().endswith(".csv")
     problems = [{**p, "message": _plain(p["message"]), "action": _plain(p["action"])}
                 for p in _revisions(errors["problems"], catalogue, period)]
     for p in problems:
         p["where"] = _where(p, file_name, is_csv)
-    path = feedback_path(settings, errors, catalogue)
-    template = None
-    if federation and period and catalogue.groups_in(period):
-        template = path.parent / f"mall_{federation.code}_{period.replace('/', '-')}.xlsx"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_workbook(template, SubmissionContent(federation.code, period), catalogue)
     closing = _closing_day(catalogue, period, received.date())
-    html = _environment().get_template("feedback.html.j2").render(
+    return _environment().get_template("feedback.html.j2").render(
         errors=errors,
         federation_code=code,
         federation_name=federation.name if federation else None,
@@ -173,12 +202,39 @@ def write_feedback(settings: Settings, submission_id: str, superseded_by: Ledger
         must_rename=any(p["code"] in RENAME_CODES for p in problems),
         contact=settings.coordinator_contact,
         closes=swedish_date(closing) if closing else None,
-        template=template.name if template else None,
+        template=template,
         is_csv=is_csv,
-        superseded=_superseded(superseded_by, settings.timezone) if superseded_by else None,
+        superseded=superseded,
+        check=check,
+        check_url=settings.check_url,
     )
-    atomic_write_text(path, html)
-    return path
+
+
+def _check_context(settings: Settings, **more) -> dict:
+    mib = settings.check_max_upload_bytes / (1024 * 1024)
+    return {"max_upload": f"{mib:.0f} MB" if mib >= 1 else f"{settings.check_max_upload_bytes} byte", **more}
+
+
+def render_check(verdict: Verdict, settings: Settings, catalogue: Catalogue, *, checked_at: datetime,
+                 template_url: str | None) -> str:
+    """The check page's answer for one upload judged in memory (ingest.verdict): the page a rejected file
+    gets, or "Filen kan skickas in" with what was read, and the upload form again."""
+    groups = {g.code: g.sheet_name for g in catalogue.groups}
+    sheets = [{"sheet": groups.get(code, code), "rows": rows, "counts": code in verdict.collection_groups}
+              for code, rows in verdict.rows_per_sheet.items()]
+    sheets += [{"sheet": groups.get(code, code), "rows": 0, "counts": True}
+               for code in verdict.collection_groups if code not in verdict.rows_per_sheet]
+    errors = verdict.errors_document(submission_id="", received_at=checked_at.isoformat())
+    return render_page(errors, settings, catalogue, received=checked_at.astimezone(ZoneInfo(settings.timezone)),
+                       template=template_url,
+                       check=_check_context(settings, accepted=verdict.accepted, sheets=sheets))
+
+
+def render_check_form(settings: Settings, *, notice: str | None = None) -> str:
+    """The check page before any upload, or with a refusal in `notice` (a file too large, too many checks)."""
+    return _environment().get_template("feedback.html.j2").render(
+        errors=None, check=_check_context(settings, form_only=True, notice=notice),
+        contact=settings.coordinator_contact, check_url=settings.check_url)
 
 
 def _superseded(record: LedgerRecord, zone: str) -> dict:

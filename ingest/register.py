@@ -332,7 +332,6 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
         raise MissingPseudonymKey("NNS_PSEUDONYM_KEY is not set: register extracts cannot be pseudonymised, "
                                   "so none is loaded. Set the key (see .env.example) and run again.")
     extract = parse_name(path.name)
-    problems: list[Problem] = []
     record = LedgerRecord(
         submission_id=submission_id, source=f"register_{extract.kind}" if extract else "register",
         file_name=stored_name(path),  # what the ledger, errors.json and logs keep of the name
@@ -343,25 +342,17 @@ def land_register(path: Path, settings: Settings, submission_id: str, received_a
         # Which key made the pseudonyms: extracts link only with extracts loaded with the same key.
         key_fingerprint=key_fingerprint(settings.pseudonym_key),
     )
-    rows_total = 0
-    if unsafe := name_problem(path.name, record.file_name):  # a personnummer in it: refused (ingest.inbox)
-        problems.append(unsafe)
-    elif extract is None:
-        problems.append(problem("REGISTER_NAME", name=record.file_name))
-    elif month_problem := check_months(extract, record.file_name, settings):
-        problems.append(month_problem)
-    else:
-        catalogue = load_catalogue(settings.catalogue_dir)
-        with _connect(settings) as con:
+    with _connect(settings) as con:
+        key = settings.pseudonym_key.encode()
+        problems, rows_total, landable = examine_extract(con, path, path.name, settings, key)
+        if extract is not None and not is_blocking(problems):
+            _judge(record, problems, rows_total, landable)
             try:
-                rows_total = _process(con, path, extract, catalogue, settings, record, problems)
-            except (duckdb.Error, pa.ArrowException, UnicodeError, ValueError, MemoryError) as exc:
-                # DuckDB's messages quote the offending line, which may hold a personnummer:
-                # keep only the kind of error, and do not chain the original exception.
-                problems.append(problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad "
-                                        "CSV i UTF-8 eller Parquet)", detail=type(exc).__name__))
+                _land(con, settings, extract, record, problems)
+            except UNREADABLE as exc:
+                problems.append(_unreadable(exc))
 
-    _judge(record, problems, rows_total, rows_landed=record.rows_ok)  # as _process counted them
+    _judge(record, problems, rows_total, rows_landed=record.rows_ok)  # as examine_extract counted them
     if record.status == ledger.REJECTED:
         target = settings.quarantine / submission_id
         files.atomic_write_json(target / "errors.json", {  # no copy of the file: it holds personnummer
@@ -402,33 +393,66 @@ def leave_register_inbox(path: Path, settings: Settings, submission_id: str) -> 
     inbox.forget(path, settings)
 
 
-def _process(con, path: Path, extract: Extract, catalogue, settings: Settings, record: LedgerRecord,
-             problems: list[Problem]) -> int:
-    """Validate the extract (collecting problems), land it if none is an error; return its row count."""
-    columns = _load(con, path, extract)
-    expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
-    missing = [c for c in expected if c not in columns]
-    rows_total = con.execute("select count(*) from extract").fetchone()[0]
-    if missing:
-        problems.append(problem("REGISTER_COLUMNS", columns=", ".join(missing), expected=", ".join(expected)))
-        return rows_total
-    if rows_total == 0:
-        problems.append(problem("REGISTER_EMPTY"))
-        return rows_total
-    anonymous = "anonym = '1'" if extract.kind == "sus" else "false"  # the income extract has none
-    # Pseudonyms first: the duplicate check compares people by their normalised number.
-    _pseudonymise(con, settings.pseudonym_key.encode(), anonymous)
-    if extract.kind == "sus":
-        _validate_sus(con, catalogue, extract, problems)
-    else:
-        _validate_income(con, catalogue, extract, problems)
-    _personal_numbers_in_text(con, columns, problems)
-    _check_personal_numbers(con, problems, anonymous)
-    if not is_blocking(problems):
-        left_out = con.execute("select count(*) from duplicates").fetchone()[0] if extract.kind == "sus" else 0
-        _judge(record, problems, rows_total, rows_total - left_out)
-        _land(con, settings, extract, record, problems)
-    return rows_total
+UNREADABLE = (duckdb.Error, pa.ArrowException, UnicodeError, ValueError, MemoryError)
+
+
+def _unreadable(exc: BaseException) -> Problem:
+    # DuckDB's messages quote the offending line, which may hold a personnummer:
+    # keep only the kind of error, and do not chain the original exception.
+    return problem("FILE_UNREADABLE", expected="registeruttag (semikolonseparerad CSV i UTF-8 eller Parquet)",
+                   detail=type(exc).__name__)
+
+
+def examine_extract(con: duckdb.DuckDBPyConnection, source: Path, file_name: str, settings: Settings,
+                    key: bytes) -> tuple[list[Problem], int, int]:
+    """Every problem of one extract, its rows, and how many of them would be landed; writes nothing.
+
+    `source` holds the bytes and `file_name` is the name they were offered under (the two differ
+    only for `nns check`). The extract is read into `con` (in memory, `_connect`) and pseudonymised
+    with `key` there, so that a caller that lands it (`land_register`) goes on from the same state;
+    `nns check` passes a throw-away key, since no pseudonym leaves it. Ingestion and `nns check`
+    both judge an extract here (ingest.verdict).
+    """
+    problems: list[Problem] = []
+    extract = parse_name(file_name)
+    stored = stored_name(Path(file_name))
+    if unsafe := name_problem(file_name, stored):  # a personnummer in it: refused (ingest.inbox)
+        problems.append(unsafe)
+        return problems, 0, 0
+    if extract is None:
+        problems.append(problem("REGISTER_NAME", name=stored))
+        return problems, 0, 0
+    if month_problem := check_months(extract, stored, settings):
+        problems.append(month_problem)
+        return problems, 0, 0
+    catalogue = load_catalogue(settings.catalogue_dir)
+    rows_total = landable = 0
+    try:
+        columns = _load(con, source, extract)
+        expected = SUS_COLUMNS if extract.kind == "sus" else INCOME_COLUMNS
+        missing = [c for c in expected if c not in columns]
+        rows_total = con.execute("select count(*) from extract").fetchone()[0]
+        if missing:
+            problems.append(problem("REGISTER_COLUMNS", columns=", ".join(missing), expected=", ".join(expected)))
+            return problems, rows_total, 0
+        if rows_total == 0:
+            problems.append(problem("REGISTER_EMPTY"))
+            return problems, rows_total, 0
+        anonymous = "anonym = '1'" if extract.kind == "sus" else "false"  # the income extract has none
+        # Pseudonyms first: the duplicate check compares people by their normalised number.
+        _pseudonymise(con, key, anonymous)
+        if extract.kind == "sus":
+            _validate_sus(con, catalogue, extract, problems)
+        else:
+            _validate_income(con, catalogue, extract, problems)
+        _personal_numbers_in_text(con, columns, problems)
+        _check_personal_numbers(con, problems, anonymous)
+        if not is_blocking(problems):
+            left_out = con.execute("select count(*) from duplicates").fetchone()[0] if extract.kind == "sus" else 0
+            landable = rows_total - left_out
+    except UNREADABLE as exc:
+        problems.append(_unreadable(exc))
+    return problems, rows_total, landable
 
 
 def _land(con, settings: Settings, extract: Extract, record: LedgerRecord, warnings: list[Problem]) -> None:

@@ -41,8 +41,9 @@ from . import inbox, lake
 from .inbox import RefusedFile, shown_name, stored_name
 from .outcome import Outcome
 from .personnummer import redact
-from .register import land_register, leave_register_inbox, parse_name, register_inbox
+from .register import land_register, leave_register_inbox, register_inbox
 from .survey import land_survey, leave_inbox
+from .verdict import is_register_extract
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,6 @@ def is_new(path: Path, settings: Settings, submission_id: str | None = None) -> 
     """Bytes the ledger has not judged: unseen, or seen only under a name that was rejected."""
     record = ledger.read_record(settings, submission_id or files.sha256_file(path))
     return record is None or (record.rejected_for_name and record.file_name != stored_name(Path(path)))
-
-
-def is_register_extract(path: Path, settings: Settings) -> bool:
-    return parse_name(path.name) is not None or path.parent == register_inbox(settings)
 
 
 def ingest_submission(path: Path, settings: Settings, *, force: bool = False) -> Outcome:

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from core import files, ledger
-from core.catalogue import load_catalogue
 from core.crash_points import checkpoint
 from core.ledger import LedgerRecord
 from core.settings import Settings
@@ -24,69 +23,13 @@ from .contract import (
     RESPONDENT_FIELDS,
     Parsed,
     SubmissionName,
-    check_federation,
-    read_name,
-    validate,
 )
 from .inbox import stored_name
-from .problems import Problem, is_blocking, name_problem, only_the_name, problem
-from .reader import Sheets, UnreadableFile, read_csv, read_xlsx
+from .problems import Problem
+from .verdict import judge_survey
 
 CONTRACT_VERSION = "1"
 log = logging.getLogger(__name__)
-
-
-def _read(path: Path, name: SubmissionName, max_rows: int) -> Sheets:
-    if name.fmt == "xlsx":
-        return read_xlsx(path, max_rows)
-    return read_csv(path, name.csv_sheet, max_rows)
-
-
-def _check(path: Path, settings: Settings) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
-    """Every problem of one file; an exception while reading it becomes a problem, never a crash."""
-    catalogue = load_catalogue(settings.catalogue_dir)
-    try:
-        return _check_file(path, settings, catalogue)
-    except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 - one file must not stop the batch
-        log.warning("Reading %s failed with %s; rejected as unreadable", stored_name(path), type(exc).__name__)
-        parsed = Parsed()
-        parsed.add(problem("FILE_UNREADABLE", expected="Excel-arbetsbok eller CSV-fil",
-                           detail=f"filen kunde inte läsas ({type(exc).__name__})"))
-        return None, parsed, None
-
-
-def _unreadable(exc: UnreadableFile) -> Problem:
-    return problem(exc.code, **exc.details)
-
-
-def _check_file(path: Path, settings: Settings, catalogue) -> tuple[SubmissionName | None, Parsed, Sheets | None]:
-    parsed = Parsed()
-    unsafe = name_problem(path.name, stored_name(path))
-    name = read_name(path.name, catalogue)
-    if isinstance(name, Problem):
-        parsed.add(unsafe or name)  # an unsafe name (a line break after .xlsx) is why the rest is not read
-        # Still say whether the bytes are readable at all: the submitter fixes both at once.
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            try:
-                read_xlsx(path, settings.max_rows_per_sheet)
-            except UnreadableFile as exc:
-                parsed.add(_unreadable(exc))
-        return None, parsed, None
-    if unsafe:  # too long, or an invisible character inside: the name still says what to check the content as
-        parsed.add(unsafe)
-    federation_problem = check_federation(name, catalogue)
-    if federation_problem:
-        parsed.add(federation_problem)
-    try:
-        sheets = _read(path, name, settings.max_rows_per_sheet)
-    except UnreadableFile as exc:
-        parsed.add(_unreadable(exc))
-        return name, parsed, None
-    checked = validate(sheets, name, catalogue, settings.max_rows_per_sheet, file_name=stored_name(path))
-    checked.problems[:0] = parsed.problems
-    return name, checked, sheets
-
-
 
 
 def land_survey(path: Path, settings: Settings, submission_id: str, received_at: str,
@@ -101,29 +44,25 @@ def land_survey(path: Path, settings: Settings, submission_id: str, received_at:
         files.atomic_copy(path, archived)
     checkpoint("ingest.archived")
 
-    name, parsed, sheets = _check(path, settings)
-    errors = [p for p in parsed.problems if p.severity == "fel"]
-    warnings = [p for p in parsed.problems if p.severity != "fel"]
-    first = errors[0] if errors else (warnings[0] if warnings else None)
+    verdict = judge_survey(path, path.name, settings)
+    name, parsed = verdict.name, verdict.parsed
+    errors, warnings = verdict.errors, verdict.warnings
     record = LedgerRecord(
         submission_id=submission_id, source=ledger.SURVEY, file_name=stored_name(path),
         received_at=received_at, ingested_at=ledger.now_utc(),
         federation_code=name.federation_code if name else None,
         period=name.period if name else None,
-        format=name.fmt if name else path.suffix.lower().lstrip("."),
-        encoding=sheets.encoding if sheets else None,
-        respondent_groups=sorted(parsed.groups_with_rows),
-        collection_groups=sorted(parsed.groups_with_counts),
-        rows_ok=parsed.rows_ok, rows_total=parsed.rows_total, errors=len(errors), warnings=len(warnings),
-        first_problem=f"{first.code}: {first.message}" + (f" ({first.where()})" if first.where() else "")
-        if first else None,
+        format=verdict.fmt, encoding=verdict.encoding,
+        respondent_groups=list(verdict.respondent_groups), collection_groups=list(verdict.collection_groups),
+        rows_ok=verdict.rows_ok, rows_total=verdict.rows_total, errors=len(errors), warnings=len(warnings),
+        first_problem=verdict.first_problem,
         archive_path=str(archived.relative_to(settings.home)),
         contract_version=CONTRACT_VERSION,
     )
 
-    if is_blocking(parsed.problems):
+    if not verdict.accepted:
         record.status = ledger.REJECTED
-        record.rejected_for_name = only_the_name(parsed.problems)
+        record.rejected_for_name = verdict.rejected_for_name
         _quarantine(path, settings, record, parsed.problems)
     else:
         record.status = ledger.ACCEPTED

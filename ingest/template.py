@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import xlsxwriter
 
@@ -63,17 +64,21 @@ def respondent_cells(r: Respondent, group: Group, catalogue: Catalogue, period: 
     return cells + [r.answers.get(q.code) for q in catalogue.questions_for(group.code, period)]
 
 
-def write_workbook(path: Path, content: SubmissionContent, catalogue: Catalogue, *,
+def write_workbook(path: Path | BinaryIO, content: SubmissionContent, catalogue: Catalogue, *,
                    with_guidance: bool = True, created: datetime | None = None,
                    edit: Callable[[xlsxwriter.Workbook, dict], None] | None = None) -> None:
     """Write a workbook; with_guidance adds instructions, question texts and drop-downs.
     A fixed `created` time makes the bytes reproducible. `edit(workbook, sheets by name)`
-    runs before the file is closed (the bad-input corpus uses it to break a file on purpose)."""
+    runs before the file is closed (the bad-input corpus uses it to break a file on purpose). `path` may
+    be a binary stream (io.BytesIO): the workbook is then built in memory, with no temporary files (the
+    check service serves templates so)."""
     period = content.period
     groups = catalogue.groups_in(period)
     federation = catalogue.federation(content.federation_code)
-    wb = xlsxwriter.Workbook(str(path), {"default_date_format": "yyyy-mm-dd", "strings_to_numbers": False,
-                                          "strings_to_formulas": False})
+    in_memory = not isinstance(path, str | Path)
+    wb = xlsxwriter.Workbook(path if in_memory else str(path), {
+        "default_date_format": "yyyy-mm-dd", "strings_to_numbers": False, "strings_to_formulas": False,
+        "in_memory": in_memory})
     wb.set_properties({"title": f"Inmatningsfil {content.federation_code} {period}",
                        "created": created or datetime.now()})
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})

@@ -33,11 +33,13 @@ from api.serving import CALLS_PER_WINDOW, TIME_WINDOW
 from core import set_aside
 from core.catalogue import load_catalogue, parse_period
 from core.settings import get_settings
+from core.swedish import num
 from ingest.inbox import RefusedFile, is_temporary
 from ingest.personnummer import redact
 from ingest.register import MissingPseudonymKey
 from ingest.submission import refused_in_inbox
 from ingest.template import SubmissionContent, write_workbook
+from ingest.verdict import Verdict, judge
 from operations import changes, steps
 from operations.rerun import rerun
 from operations.status import render_text, status_report
@@ -162,6 +164,67 @@ def cmd_ingest(args) -> int:
             if bar:
                 bar.advance(task)
     return EXIT_PROBLEM if problems else EXIT_OK
+
+
+GROUP_WORDS = {"fel": ("fel", "fel"), "varning": ("anmärkning", "anmärkningar")}
+
+
+def _count(number: int, severity: str) -> str:
+    one, many = GROUP_WORDS[severity]
+    return f"{number} {one if number == 1 else many}"
+
+
+def verdict_lines(verdict: Verdict) -> list[str]:
+    """What `nns check` prints for one file, in Swedish (the sender reads it): the outcome, what was
+    read, then every problem with where it is, its code, message and what to do, as ingestion words them."""
+    who = ", ".join(x for x in (verdict.federation_code, f"mätperiod {verdict.period}" if verdict.period else None)
+                    if x)
+    read = "; ".join(f"{group} {num(rows)} {'rad' if rows == 1 else 'rader'}"
+                     for group, rows in verdict.rows_per_sheet.items())
+    if verdict.kind == "register" and verdict.rows_total:
+        read = f"{num(verdict.rows_total)} rader"
+    facts = "; ".join(x for x in (who, read) if x)
+    if verdict.accepted:
+        head = f"OK {verdict.file_name}: kan skickas in" + (f" ({facts})" if facts else "")
+        head += f", {_count(len(verdict.warnings), 'varning')}."
+    else:
+        head = (f"FEL {verdict.file_name}: tas inte emot som den är" + (f" ({facts})" if facts else "")
+                + f", {_count(len(verdict.errors), 'fel')} och {_count(len(verdict.warnings), 'varning')}.")
+    lines = [head]
+    for p in (*verdict.errors, *verdict.warnings):
+        where = f" ({p.where()})" if p.where() else ""
+        lines.append(f"  {GROUP_WORDS[p.severity][0]} {p.code}{where}: {p.message}")
+        lines.append(f"      Så rättar ni: {p.action}")
+    return lines
+
+
+def cmd_check(args) -> int:
+    """Judge each file as ingestion would, writing nothing (see ingest.verdict)."""
+    settings = get_settings()
+    paths = [file for given in args.paths for file in files_in(Path(given))]
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        print("No such file: " + ", ".join(redact(str(p)) for p in missing), file=sys.stderr)
+        return EXIT_USAGE
+    catalogue = load_catalogue(settings.catalogue_dir)
+    verdicts = [judge(path, settings, catalogue) for path in paths]
+    if args.json:
+        print(json.dumps([v.to_dict() for v in verdicts], ensure_ascii=False, indent=2))
+    else:
+        for verdict in verdicts:
+            print("\n".join(verdict_lines(verdict)))
+        if len(verdicts) > 1:
+            good = sum(v.accepted for v in verdicts)
+            print(f"{good} av {len(verdicts)} filer kan skickas in.")
+    return EXIT_OK if all(v.accepted for v in verdicts) else EXIT_PROBLEM
+
+
+def cmd_check_server(args) -> int:
+    """The check page for federations (check.service), until interrupted."""
+    # Lazy: only this command serves the page (and nothing else needs http.server or the page's renderer).
+    from check.service import serve
+
+    return serve(get_settings(), host=args.host, port=args.port)
 
 
 def cmd_rerun(args) -> int:
@@ -401,6 +464,33 @@ pseudonym key for a register extract (nothing is ingested when a path is wrong).
                    help="reprocess files the ledger has seen (after a contract fix); without paths: "
                         "every file still in the inbox and the latest archived original of every name")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("check", help="check files as ingestion would, writing nothing (Swedish feedback)",
+                       formatter_class=formatter, description="""\
+Judge each file exactly as `nns ingest` would (the same reading, limits, problem
+codes and Swedish messages), without writing anything to the data home: no
+ledger record, archive copy, lake folder or arrival state. A survey file shows
+what was read (federation, period, rows per questionnaire) or every problem with
+where it is and what to do; a register extract is checked with a throw-away
+pseudonym key. The web page for federations is `nns check-server`.""", epilog="""\
+exit codes: 0 every file would be accepted (warnings are shown); 1 at least one
+would be rejected or refused; 2 a path does not exist.""")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="files or folders to check")
+    p.add_argument("--json", action="store_true", help="the verdicts as JSON (problems as errors.json has them)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("check-server", help="serve the check page where federations check a file before sending it",
+                       formatter_class=formatter, description="""\
+A small web service (Swedish, accessible) where a federation uploads a workbook
+or CSV file and sees at once the feedback page a rejected file gets, or "Filen
+kan skickas in" with what was read; the period's template is linked from it.
+Nothing is stored: an upload lives in memory for the request only. It reads the
+catalogue and nothing else of the data home. Limits (upload size, request time,
+concurrent checks, checks per client per minute) come from NNS_CHECK_* settings
+(docs/deployment.md).""", epilog="exit codes: 0 stopped; 1 could not listen (the port is taken).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8082, help="port (default 8082)")
+    p.set_defaults(func=cmd_check_server)
 
     p = sub.add_parser("rerun", help="collect a federation's or a file's submissions again and build "
                                      "(through the deployment's REST API when NNS_AIRFLOW_API_URL is set)",

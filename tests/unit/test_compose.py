@@ -127,7 +127,17 @@ def test_every_component_sees_the_same_data_home_and_logs(compose):
 def test_the_api_server_listens_on_loopback_unless_told_otherwise(compose):
     assert compose["services"]["airflow-apiserver"]["ports"] == ["${AIRFLOW_API_BIND:-127.0.0.1}:8080:8080"]
     published = {name for name, service in compose["services"].items() if service.get("ports")}
-    assert published <= {"airflow-apiserver", "pxweb-api"}, "Redis and PostgreSQL are not published"
+    assert published <= {"airflow-apiserver", "pxweb-api", "check-page"}, "Redis and PostgreSQL are not published"
+
+
+def test_the_check_page_is_on_loopback_and_sees_nothing_of_the_data_home(compose):
+    """The check page (check/service.py): published on loopback by default, no volume (it reads the catalogue in
+    the image), a read-only root file system, a memory limit above its bound, and its health route."""
+    service = compose["services"]["check-page"]
+    assert service["ports"] == ["${CHECK_PAGE_BIND:-127.0.0.1}:8082:8082"]
+    assert service["command"][0] == "check-server" and "volumes" not in service
+    assert service["read_only"] is True and service["mem_limit"]
+    assert "/halsa" in " ".join(service["healthcheck"]["test"])
 
 
 def test_the_dockerfile_extends_the_official_image_with_the_locked_project():

@@ -40,6 +40,8 @@ def test_a_rejected_file_gets_a_swedish_page_with_every_problem(settings, write_
     assert settings.coordinator_contact in text and "Sista dag att skicka in" in text
     assert (page.parent / "mall_SF07_2025-26.xlsx").exists() and 'href="mall_SF07_2025-26.xlsx"' in page.read_text()
     assert not re.search(r"\bdu\b", text, re.I)
+    # Where to check the corrected file before sending it (the check page, nns check).
+    assert "Kontrollera filen innan ni skickar den" in text and "nns check" in text
     # How many rows were fine: nine questionnaires (six deltagare, three styrelse), two broken.
     assert f"Av filens {errors['rows_total']} enkätrader var {errors['rows_ok']} utan fel" in text
     assert errors["rows_total"] - errors["rows_ok"] == 2
@@ -113,3 +115,15 @@ def test_the_federation_comes_from_a_valid_file_name(catalogue):
     assert federation_of({"file_name": "SF98_2025-26.xlsx", "federation_code": "SF98"}, catalogue) is None
     assert _plain("ett blad kunde inte läsas (BadZipFile) (KeyError)") == "ett blad kunde inte läsas"
     assert _plain("Annars behöver du inte göra något.") == "Annars behöver ni inte göra något."
+
+
+def test_the_page_links_the_check_page_when_its_address_is_set(settings, write_submission):
+    import dataclasses
+
+    from feedback.page import write_feedback
+
+    path = write_submission("SF07_2025-26.xlsx", edit=_break_two_rows)
+    outcome = ingest_with_feedback(path, settings)
+    page = write_feedback(dataclasses.replace(settings, check_url="https://kontroll.example.se/"),
+                          outcome.submission_id)
+    assert '<a href="https://kontroll.example.se/">' in page.read_text(encoding="utf-8")

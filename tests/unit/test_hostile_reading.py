@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from ingest import reader
 from ingest.contract import _Answers, _parse_date, parse_name
 from ingest.reader import UnreadableFile, read_csv, read_xlsx
-from ingest.survey import _check
 from ingest.template import write_workbook
+from ingest.verdict import judge_survey
 from tests.conftest import sample_content
 
 EXAMPLES = int(os.environ.get("NNS_FUZZ_EXAMPLES", "60"))
@@ -44,7 +44,8 @@ def valid_workbook(tmp_path_factory, catalogue) -> bytes:
 def _outcome(tmp_path: Path, name: str, data: bytes, settings):
     path = tmp_path / name
     path.write_bytes(data)
-    name_, parsed, _ = _check(path, settings)  # must return, whatever the bytes
+    verdict = judge_survey(path, path.name, settings)
+    parsed = verdict.parsed  # must return, whatever the bytes
     assert parsed.problems or parsed.rows_total >= 0
     for p in parsed.problems:
         assert p.code and p.message and "{" not in p.message
@@ -179,7 +180,7 @@ def test_a_file_with_thousands_of_bad_cells_lists_a_bounded_number(tmp_path, set
                                   for i in range(1, 1001)]
     path = tmp_path / "SF07_2025-26_Styrelse.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _, parsed, _ = _check(path, settings)
+    parsed = judge_survey(path, path.name, settings).parsed
     assert len(parsed.problems) == MAX_PROBLEMS + 1
     assert parsed.problems[-1].code == "TOO_MANY_PROBLEMS"
     assert parsed.rows_ok == 0 and parsed.rows_total == 1000  # every row still counted as faulty
@@ -188,6 +189,6 @@ def test_a_file_with_thousands_of_bad_cells_lists_a_bounded_number(tmp_path, set
 def test_a_count_of_three_billion_is_a_problem_a_sender_can_read(tmp_path, settings):
     path = tmp_path / "SF07_2025-26_Insamling.csv"
     path.write_text("Enkät;Antal tillfrågade;Antal besvarade\nStyrelse;3000000000;5\n", encoding="utf-8")
-    _, parsed, _ = _check(path, settings)
+    parsed = judge_survey(path, path.name, settings).parsed
     [found] = [p for p in parsed.problems if p.code == "COUNT_TOO_LARGE"]
     assert "3,0 miljarder" in found.message and found.row == 2
