@@ -80,7 +80,9 @@ class Parsed:
         return self.rows_total - len(self.rows_with_errors)
 
     def add(self, p: Problem) -> None:
-        if p.severity == "fel" and p.sheet and p.row is not None and p.row > 1:
+        # Only a questionnaire sheet's rows are questionnaire rows (Metadata's and Insamling's are not).
+        if (p.severity == "fel" and p.sheet not in (None, METADATA_SHEET, COLLECTION_SHEET)
+                and p.row is not None and p.row > 1):
             self.rows_with_errors.add((p.sheet, p.row))
             if len(self.problems) >= MAX_PROBLEMS:
                 self.not_listed += 1

@@ -113,6 +113,18 @@ def test_federation_checks(settings, write_submission, catalogue):
     assert "FEDERATION_INACTIVE" in codes(settings, merged)
 
 
+def test_rows_without_errors_count_only_questionnaire_rows(settings, write_submission):
+    # Metadata's row 2 names another federation: the 9 questionnaire rows themselves are fine.
+    only_metadata = ingest_submission(write_submission("SF08_2025-26.xlsx"), settings)
+    assert "FEDERATION_MISMATCH" in codes(settings, only_metadata)
+    assert (only_metadata.record.rows_total, only_metadata.record.rows_ok) == (9, 9)
+    # Metadata's rows 2 and 3 are wrong and every answer date lies outside the named period: all 8
+    # questionnaire rows need correcting, never more than the file has.
+    outcome = ingest_submission(write_submission("SF08_2024-25.xlsx", content=sample_content(n=5)), settings)
+    assert {"FEDERATION_MISMATCH", "PERIOD_MISMATCH"} <= codes(settings, outcome)
+    assert (outcome.record.rows_total, outcome.record.rows_ok) == (8, 0)
+
+
 def test_period_mismatch_between_name_and_metadata(settings, write_submission):
     outcome = ingest_submission(write_submission("SF07_2024-25.xlsx"), settings)
     assert "PERIOD_MISMATCH" in codes(settings, outcome)
