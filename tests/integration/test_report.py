@@ -103,7 +103,7 @@ def test_national_report_shows_the_marts_numbers(reports):
     for indicator, group, share, low, high in rows:
         row = re.search(rf'<tr data-indicator="{indicator}" data-group="{group}"[^>]*>(.*?)</tr>', html, re.S).group(1)
         assert f'<td data-gender="T">{pct(share)}</td>' in row
-        assert f"{pct(share)} <span class=\"note\">({pct(low)}–{pct(high)})</span>" in html
+        assert f"{pct(share)} <span class=\"note nowrap\">({pct(low)}–{pct(high)})</span>" in html
     text = re.sub(r"<[^>]+>|data:[^\"]+", "", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
     text = re.sub(r"[Vv]ersion \d+\.\d+", "", text)  # a version number is not a decimal number
     assert not re.search(r"\d\.\d", text), "a decimal point in the text"

@@ -119,7 +119,7 @@ def test_a_federation_is_marked_only_where_its_printed_interval_clears_the_natio
     for path in sorted((out / "forbund").glob("*.html")):
         html = path.read_text(encoding="utf-8")
         for _share, low, high, nation, marks in re.findall(
-                r"<td data-ci>(\d+)\s%\s<span class=\"note\">\((\d+)\s%–(\d+)\s%\)</span></td>"
+                r"<td data-ci>(\d+)\s%\s<span class=\"note nowrap\">\((\d+)\s%–(\d+)\s%\)</span></td>"
                 r"<td>[^<]*</td>\s*<td>(\d+)\s%</td><td>([^<]*)</td>", html.replace("\u00a0", " ")):
             low, high, nation = int(low), int(high), int(nation)
             expected = "▲" if low > nation else "▼" if high < nation else ""
