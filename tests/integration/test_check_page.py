@@ -270,29 +270,36 @@ def test_fifty_parallel_uploads_are_answered_or_refused_in_swedish_with_bounded_
 
 
 def test_rate_limit_and_connection_cap_answer_in_swedish(server):
-    """A second, in-process server with tight limits: 429 past the per-minute count, 503 past the connections."""
+    """Second, in-process servers with tight limits: 429 past the per-minute count, 503 past the connections.
+    One server per limit: a closed connection is released by the server a moment after the client sees
+    its answer, so a cap of one connection would also refuse a quick second request."""
     from check.service import make_server
 
-    with environment(NNS_HOME=str(server.home)):
-        settings = dataclasses.replace(get_settings(), check_per_minute=2, check_max_connections=1)
-    local = make_server(settings, "127.0.0.1", 0)
-    thread = threading.Thread(target=local.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = local.server_address[1]
-        path = good_file(server)
+    @contextlib.contextmanager
+    def serving(**limits):
+        with environment(NNS_HOME=str(server.home)):
+            settings = dataclasses.replace(get_settings(), **limits)
+        local = make_server(settings, "127.0.0.1", 0)
+        thread = threading.Thread(target=local.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield local.server_address[1]
+        finally:
+            local.shutdown()
+            local.server_close()
+
+    path = good_file(server)
+    with serving(check_per_minute=2) as port:
         statuses = [post(port, path.name, path.read_bytes()) for _ in range(3)]
         assert [s for s, _, _ in statuses] == [200, 200, 429]
         status, headers, page = statuses[2]
         assert int(headers["Retry-After"]) > 0 and "per minut" in text_of(page)
-        with socket.create_connection(("127.0.0.1", port)) as hold:  # holds the one connection
-            hold.sendall(b"GET / HTTP/1.1\r\n")
-            time.sleep(0.2)
-            status, _, body = get(port, "/")
-            assert status == 503 and "upptagen" in text_of(body.decode("utf-8"))
-    finally:
-        local.shutdown()
-        local.server_close()
+    # The held socket takes the one connection.
+    with serving(check_max_connections=1) as port, socket.create_connection(("127.0.0.1", port)) as hold:
+        hold.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.2)
+        status, _, body = get(port, "/")
+        assert status == 503 and "upptagen" in text_of(body.decode("utf-8"))
 
 
 def test_nothing_is_stored_or_logged(server):
