@@ -254,7 +254,7 @@ def _validate_sus(con, catalogue, extract: Extract, problems: list[Problem]) -> 
 def _find_duplicates(con) -> None:
     """Table `duplicates(source_row)`: every later copy of a SUS row, which would count one insats twice.
 
-    A copy is the same person (the normalised number, so 8503141234 and 19850314-1234 are one;
+    A copy is the same person (the normalised number, so a 10-digit and a 12-digit form of one are one;
     an anonymous row's number is never read) with the same value in every other column. Such
     rows are left out of what is landed, and the extract is accepted with a warning
     (docs/register_extracts.md §4 says why).
