@@ -118,9 +118,15 @@ def latest(records: list[LedgerRecord]) -> LedgerRecord | None:
 
 def superseded_by(record: LedgerRecord, records: list[LedgerRecord]) -> LedgerRecord | None:
     """The first accepted submission that replaces `record`: for a survey file one for the same federation and
-    period that arrived no earlier (arrival order), for a register extract one of the same kind; or None."""
+    period that arrived no earlier (arrival order), for a register extract one of the same kind; or None.
+
+    "No earlier" is by time only: the stamps are whole seconds, and of two files seen and ingested in the
+    same second neither came first (the id, arrival order's last tie-break, is a hash and says nothing)."""
+    def arrived(r: LedgerRecord) -> tuple[str, ...]:
+        return r.arrival_key()[:-1]
+
     later = [r for r in records if r.accepted and r.submission_id != record.submission_id
-             and r.source == record.source and r.arrival_key() >= record.arrival_key()
+             and r.source == record.source and arrived(r) >= arrived(record)
              and (record.is_register or (r.federation_code, r.period) == (record.federation_code, record.period))]
     return min(later, key=LedgerRecord.arrival_key, default=None)
 

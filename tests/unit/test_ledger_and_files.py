@@ -43,6 +43,17 @@ def test_arrival_order_breaks_ties_by_ingest_time_then_id():
     assert sorted([b, a, c], key=LedgerRecord.arrival_key) == [c, a, b]
 
 
+def test_an_accepted_file_of_the_same_second_supersedes_whatever_its_id():
+    def record(sid, status):
+        return LedgerRecord(submission_id=sid, source="survey", file_name="SF07_2025-26.xlsx", status=status,
+                            federation_code="SF07", period="2025/26", received_at="t1", ingested_at="t1")
+
+    rejected, accepted = record("b", ledger.REJECTED), record("a", ledger.ACCEPTED)  # the id sorts it first
+    assert ledger.superseded_by(rejected, [rejected, accepted]) is accepted
+    earlier = LedgerRecord(**{**accepted.to_dict(), "submission_id": "c", "received_at": "t0", "ingested_at": "t0"})
+    assert ledger.superseded_by(rejected, [rejected, earlier]) is None
+
+
 def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):
     target = tmp_path / "x.json"
     files.atomic_write_text(target, "old")
