@@ -95,6 +95,11 @@ def write_markdown(r: dict) -> str:
         row(f"{name}: nightly increment (one new survey file)", f"≤ {target} s" if target else "–",
             f"{_s(p['increment_s'])} ({_top_stages(p['increment_stages_s'], 3)})", verdict)
     for name, p in profiles.items():
+        target = t.get(name, {}).get("nothing_new_s")
+        verdict = _verdict(p["nothing_new_s"], target, unit="s") if target else ("(no target)", "")
+        row(f"{name}: a night with nothing new", f"≤ {target} s" if target else "–",
+            f"{_s(p['nothing_new_s'])} ({_top_stages(p['nothing_new_stages_s'], 3)})", verdict)
+    for name, p in profiles.items():
         worst = max(p["queries_ms"].values())
         row(f"{name}: analyst queries, median (slowest of five)", f"≤ {t['query_ms']} ms", f"{worst:.1f} ms",
             _verdict(worst, t["query_ms"], unit=" ms"))
@@ -217,6 +222,19 @@ def write_markdown(r: dict) -> str:
         inc_names += [s for s in p["increment_stages_s"] if s not in inc_names]
     for stage in inc_names:
         prow(f"&nbsp;&nbsp;{stage}", lambda p, stage=stage: _s(p["increment_stages_s"].get(stage)))
+
+    lines += ["", "Then, later the same night, a night with nothing new: one child process runs `nns_collect` "
+              "(no file to ingest) and `nns_build` as if triggered; its plan finds nothing changed since the last "
+              "publication (docs/operations.md, \"A night with nothing new\"), so dbt, stage, the gate and publish "
+              "are skipped, and the reports step finds nothing to rewrite. The benchmark fails if the published "
+              "database is written.", "",
+              "| | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
+    prow("**nothing new, end to end**", lambda p: f"**{_s(p['nothing_new_s'])}**")
+    none_names = []
+    for p in profiles.values():
+        none_names += [s for s in p["nothing_new_stages_s"] if s not in none_names]
+    for stage in none_names:
+        prow(f"&nbsp;&nbsp;{stage}", lambda p, stage=stage: _s(p["nothing_new_stages_s"].get(stage)))
 
     # 5. Queries
     lines += ["", "## 5. Analyst queries", "",

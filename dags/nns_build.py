@@ -5,7 +5,8 @@ Expectations and the disclosure audits) judges it; publishing renames exactly th
 blocking failure fails the run, publishes nothing, and leaves the Data Docs in publish/quality/.
 dbt, staging, the gate and publishing share the one-slot pool: one DuckDB writer at a time.
 
-A night builds only what changed (docs/operations.md, "What a night rebuilds"). Triggered
+A night builds only what changed (docs/operations.md, "What a night rebuilds"), and nothing
+when the publication already is what it would publish ("A night with nothing new"). Triggered
 by hand, the params do what `nns build --full --data-docs` and `nns report --all` do.
 """
 
@@ -34,6 +35,11 @@ from operations.orchestration.assets import DEFAULT_ARGS, REGISTERS_LANDED, SURV
     },
 )
 def nns_build():
+    # False skips every later task at once: nothing changed since the last publication.
+    @task.short_circuit(pool=WAREHOUSE_POOL)
+    def plan(params=None) -> bool:
+        return tasks.anything_to_build(params)
+
     @task(pool=WAREHOUSE_POOL)
     def dbt_build(params=None) -> None:
         tasks.build_warehouse(params)
@@ -60,7 +66,7 @@ def nns_build():
     def reports(params=None) -> str:
         return tasks.reports(params)
 
-    dbt_build() >> stage() >> quality_gate() >> publish() >> reports()
+    plan() >> dbt_build() >> stage() >> quality_gate() >> publish() >> reports()
 
 
 nns_build()

@@ -28,7 +28,7 @@ from operations.orchestration.assets import DEFAULT_ARGS, REGISTERS_LANDED
     doc_md=__doc__,
 )
 def nns_registers():
-    @task
+    @task.short_circuit  # an empty list skips ingest and announce at once
     def new_extracts(params=None) -> list[str]:
         return tasks.new_register_files(params)
 

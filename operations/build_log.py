@@ -4,7 +4,8 @@
 step itself (through `track`), whichever way it was started (Airflow or the CLI):
 
     {"updated_at": "...",
-     "steps": {"dbt_build":    {"status": "success", "started_at": "...", "finished_at": "...",
+     "steps": {"plan":         {"status": "success", ..., "decision": "build: something may have changed"},
+               "dbt_build":    {"status": "success", "started_at": "...", "finished_at": "...",
                                 "seconds": 41.2, "pid": 123, "host": "worker-1"},
                "stage":        {"status": "success", ..., "candidate": ".candidate-<id>.duckdb", ...},
                "quality_gate": {"status": "failed", ..., "error": "first lines of the reason"},
@@ -35,7 +36,7 @@ from core.files import atomic_write_json
 from core.ledger import now_utc
 from core.settings import Settings
 
-STEPS = ("dbt_build", "stage", "quality_gate", "publish")
+STEPS = ("plan", "dbt_build", "stage", "quality_gate", "publish")
 ERROR_LINES = 8
 RESERVE_BYTES = 256 * 1024  # kept free for the failure record of a step that filled the disk
 

@@ -12,7 +12,8 @@ Fingerprints (SHA-256), computed from what the lake holds:
 - `project`: every file of the dbt project (models, seeds, macros, tests, selectors),
   the settings dbt or the gate read (threshold, disclosure method, the CKM secret's
   digest, the volume tolerance), and the data home's path (the staging views hold it);
-- `gate`: the expectation suites and the frames they validate.
+- `gate`: the expectation suites and the frames they validate;
+- `publication`: disclosure control's and the writer's code and tables (`publication/`).
 
 `status/fingerprints.json` keeps two records: `built`, what the warehouse was last
 built from (written after a successful dbt build, with the warehouse file's identity
@@ -25,6 +26,10 @@ collection window closes (`closes_on` in the calendar: the published figures of 
 window are then made from scratch), when there is no record of a build or the
 warehouse was changed since it, when the project or those settings changed, and when
 both sources changed.
+
+Nothing at all is built when the publication already is what a build would publish
+(`unchanged_since_publication`, the first step of a build): the published record also keeps
+the build's day and the published file's identity for it.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ from pathlib import Path
 from core import set_aside
 from core.catalogue import load_catalogue
 from core.files import atomic_write_json
-from core.ledger import now_utc
+from core.ledger import all_records, now_utc
 from core.settings import REPO_ROOT, Settings
-from warehouse.identity import warehouse_identity
+from warehouse.identity import file_identity, warehouse_identity
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ SELECTORS = {frozenset({SURVEY}): "surveys_changed", frozenset({REGISTER}): "reg
              frozenset(): "inputs_unchanged"}
 # What the gate's suites and frames are made of (a change runs every suite again).
 GATE_FILES = ("expectations/gx/expectations/*.json", "expectations/frames.py", "expectations/suites.py")
+# What the published tables are made of besides the warehouse: disclosure control and the writer.
+PUBLICATION_FILES = ("publication/*.py", "publication/*.csv")
 
 
 def state_path(settings: Settings) -> Path:
@@ -126,13 +133,18 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def gate_fingerprint() -> str:
-    files = {p for pattern in GATE_FILES for p in REPO_ROOT.glob(pattern) if p.is_file()}
+def _code_fingerprint(patterns: tuple[str, ...]) -> str:
+    files = {p for pattern in patterns for p in REPO_ROOT.glob(pattern) if p.is_file()}
     return _digest_files(files, REPO_ROOT)
 
 
+def gate_fingerprint() -> str:
+    return _code_fingerprint(GATE_FILES)
+
+
 def fingerprints(settings: Settings) -> dict[str, str]:
-    return {**input_fingerprints(settings), "project": project_fingerprint(settings), "gate": gate_fingerprint()}
+    return {**input_fingerprints(settings), "project": project_fingerprint(settings), "gate": gate_fingerprint(),
+            "publication": _code_fingerprint(PUBLICATION_FILES)}
 
 
 def closing_window(settings: Settings, day: date):
@@ -203,14 +215,57 @@ def record_built(settings: Settings, plan: BuildPlan, warehouse: dict | None) ->
 
 
 def record_published(settings: Settings) -> None:
-    """After publish: what was published is the last build, if the warehouse is still that build."""
+    """After publish: what was published is the last build, if the warehouse is still that build.
+
+    With the build's day and the published file's identity, for `unchanged_since_publication`."""
     state = read_state(settings)
     built = state.get("built")
     if built and built.get("warehouse") == warehouse_identity(settings):
-        state["published"] = {"fingerprints": built["fingerprints"], "at": now_utc()}
-    else:  # unknown: the next gate runs every suite
+        state["published"] = {"fingerprints": built["fingerprints"], "at": now_utc(), "day": built.get("day"),
+                              "file": file_identity(settings.published_database)}
+    else:  # unknown: the next gate runs every suite, and the next night builds
         state.pop("published", None)
     _write_state(settings, state)
+
+
+def _latest_opened(settings: Settings, day: date):
+    """The window collection_freshness reports on `day`: the latest that has opened."""
+    opened = [w for w in load_catalogue(settings.catalogue_dir).windows if w.opens_on <= day]
+    return max(opened, key=lambda w: w.opens_on, default=None)
+
+
+def _arrived_between(settings: Settings, first: date, last: date) -> bool:
+    """Whether a survey file arrived on a day from `first` to `last` (UTC dates, which include every
+    file whose Swedish date lies after `first` and up to `last`: Sweden is ahead of UTC)."""
+    return any(first <= date.fromisoformat(record.received_at[:10]) <= last
+               for record in all_records(settings) if _source_of(record.source) == SURVEY)
+
+
+def unchanged_since_publication(settings: Settings, *, today: date | None = None) -> str | None:
+    """Why the published database already is what tonight's build would publish; None if it may not be.
+
+    Then nothing is built, gated or published (docs/operations.md, "A night with nothing new"):
+    every fingerprint (the landed inputs, the project and its settings, the suites, the
+    publication code) is that of the last publication, the published file is the one that was
+    promoted, tonight is not a closing night, and "today" moves nothing collection_freshness
+    shows (the same window, and no survey file arrived between the publication's day and tonight)."""
+    published = read_state(settings).get("published") or {}
+    if not published.get("fingerprints") or not published.get("day") or not published.get("file"):
+        return None
+    if published["file"] != file_identity(settings.published_database):
+        return None
+    if fingerprints(settings) != published["fingerprints"]:
+        return None
+    day, then = settings.as_of_day(today), date.fromisoformat(published["day"])
+    if closing_window(settings, day) is not None:
+        return None
+    if day != then:
+        if _latest_opened(settings, day) != _latest_opened(settings, then):
+            return None
+        if _arrived_between(settings, min(day, then), max(day, then)):
+            return None
+    return (f"nothing changed since the publication of {published['at']}: the same inputs, dbt project, "
+            "settings, suites, publication code and collection window")
 
 
 @dataclass

@@ -243,6 +243,10 @@ def cmd_build(args) -> int:
     try:
         # One lock over every step, so no other writer slips in between them.
         with spinner or contextlib.nullcontext(), writer_lock(settings, "nns build"):
+            if unchanged := steps.nothing_to_build(settings, full=args.full, data_docs=args.data_docs):
+                print(f"Nothing to build, {unchanged}. Published: {settings.published_database} "
+                      "(--full builds anyway)")
+                return EXIT_OK
             steps.build_warehouse(settings, full=args.full)
             built = changes.read_state(settings).get("built") or {}
             print(f"Warehouse built: {settings.warehouse} ({built.get('selector') or 'everything'}: "
@@ -523,9 +527,11 @@ are not rebuilt, and the reverse (dbt_project/selectors.yml); the gate runs the
 suites of what changed since the last publication, and the disclosure audits.
 Everything is built with --full, on the night a collection window closes, and
 when the dbt project or its settings changed (docs/operations.md, "What a night
-rebuilds").""", epilog="""\
-exit codes: 0 built and published; 1 dbt, the gate, the audit or publication failed, or
-another build is running (the last published database stays); 2 configuration.""")
+rebuilds"). Nothing is built when nothing changed since the last publication
+("A night with nothing new").""", epilog="""\
+exit codes: 0 built and published, or nothing changed since the last publication; 1 dbt, the gate,
+the audit or publication failed, or another build is running (the last published database stays);
+2 configuration.""")
     p.add_argument("--full", action="store_true", help="build every model, whatever changed")
     p.add_argument("--data-docs", action="store_true",
                    help="also build Great Expectations' Data Docs (otherwise only when the gate blocks)")

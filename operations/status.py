@@ -414,6 +414,8 @@ def render_text(report: dict) -> str:
             line += f", {entry['seconds']} s"
         if entry.get("checksum"):
             line += f", checksum {entry['checksum'][:12]}"
+        if entry.get("decision"):
+            line += f": {entry['decision']}"
         out.append(line)
         if entry.get("error"):
             out.extend(f"      {text}" for text in entry["error"].splitlines())

@@ -124,6 +124,27 @@ def submission_label(path: Path, settings: Settings) -> str:
     return redact(path.name)  # a task label is shown and stored by Airflow
 
 
+def nothing_to_build(settings: Settings, *, full: bool = False, data_docs: bool = False,
+                     today: date | None = None) -> str | None:
+    """A build's first step: why the publication already is what the build would publish
+    (operations.changes.unchanged_since_publication), or None to build. With a reason, dbt, stage,
+    the gate and publish are skipped. `full`, `data_docs` and a seeded fault always build: the work was
+    asked for.
+    """
+    asked = full or data_docs or bool(settings.seeded_fault)
+    with writer_lock(settings, "plan"), track(settings, "plan") as result:
+        unchanged = None if asked else changes.unchanged_since_publication(settings, today=today)
+        if unchanged:
+            decision = f"nothing to build: {unchanged}"
+        elif asked:
+            decision = "build: a full build, the Data Docs or a seeded fault were asked for"
+        else:
+            decision = "build: something changed since the last publication, or none is recorded"
+        log.info("Tonight's plan: %s", decision)
+        result.update(decision=decision)
+        return unchanged
+
+
 def build_warehouse(settings: Settings, *, full: bool = False, today: date | None = None) -> str:
     """Seeds, models and data tests, in dependency order: one writer.
 

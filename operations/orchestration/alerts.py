@@ -55,6 +55,9 @@ def next_step(dag_id: str, task_id: str, label: str | None, error: str, home: st
                     f"  nns ingest {home}/inbox/register/{label or '<extract>'}")
         return (f"The extract stays in {home}/inbox/register/ and its problems are in the errors.json named above. "
                 f"Ask the agency for a corrected extract, then:\n  nns ingest {home}/inbox/register/<extract>")
+    if task_id == "plan":
+        return ("Nothing was built or published; analysts keep the last good database. The plan reads "
+                f"{home}/status/fingerprints.json and the ledger. After fixing the cause:\n  nns build")
     if task_id == "dbt_build":
         return (f"Nothing was published; analysts keep the last good database. dbt's log: {home}/logs/dbt/dbt.log. "
                 f"After fixing the cause:\n  nns build\n(or clear dbt_build in Airflow)")

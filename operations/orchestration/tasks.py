@@ -62,6 +62,12 @@ def any_accepted(outcomes: list[dict | None]) -> int:
     return sum(1 for o in outcomes if o and o["status"] == "accepted")
 
 
+def anything_to_build(params: dict) -> bool:
+    """False when nothing changed since the last publication (the DAG then skips to the reports)."""
+    return steps.nothing_to_build(get_settings(), full=bool(params.get("full")),
+                                  data_docs=bool(params.get("data_docs"))) is None
+
+
 def build_warehouse(params: dict) -> None:
     steps.build_warehouse(get_settings(), full=bool(params.get("full")))
 

@@ -42,6 +42,10 @@ def test_collect_is_nightly_in_stockholm_and_maps_one_task_per_file(dagbag):
     assert dag.max_active_runs == 1 and not dag.catchup
     ingest = dag.get_task("ingest")
     assert ingest.map_index_template == "{{ submission_label }}"
+    # No file waiting: new_files skips ingest and announce at once (no asset event, no build).
+    assert dag.get_task("new_files").ignore_downstream_trigger_rules is True
+    # No file waiting: new_files skips ingest and announce at once (no asset event, no build).
+    assert dag.get_task("new_files").ignore_downstream_trigger_rules is True
     announce = dag.get_task("announce")
     assert announce.trigger_rule == "all_done", "one bad file must not stop the others' asset event"
     assert [o.uri for o in announce.outlets] == ["nns://lake/survey"]
@@ -54,7 +58,11 @@ def test_build_runs_on_the_asset_with_one_writer(dagbag):
     assert dag.max_active_runs == 1
     assert "nns://lake/survey" in str(dag.timetable.asset_condition)
     assert "nns://lake/register" in str(dag.timetable.asset_condition)
-    assert {dag.get_task(t).pool for t in ("dbt_build", "stage", "quality_gate", "publish")} == {"nns_warehouse"}
+    assert {dag.get_task(t).pool for t in ("plan", "dbt_build", "stage", "quality_gate", "publish")} == {
+        "nns_warehouse"}
+    # A night with nothing new: the plan skips every later task at once.
+    assert dag.get_task("dbt_build").upstream_task_ids == {"plan"}
+    assert dag.get_task("plan").ignore_downstream_trigger_rules is True
     # Stage → gate → promote: the gate judges what staging wrote, and a failed gate publishes nothing.
     assert dag.get_task("stage").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"stage"}
@@ -94,6 +102,8 @@ def test_calendar_decides_whether_to_collect(settings, moment, expected):
 def test_registers_is_triggered_by_hand_and_emits_its_asset(dagbag):
     dag = dagbag.dags["nns_registers"]
     assert type(dag.timetable).__name__ == "NullTimetable", "manual trigger only"
+    # No extract waiting: new_extracts skips ingest and announce at once (no asset event, no build).
+    assert dag.get_task("new_extracts").ignore_downstream_trigger_rules is True
     announce = dag.get_task("announce")
     assert [o.uri for o in announce.outlets] == ["nns://lake/register"]
     assert dag.get_task("ingest").map_index_template == "{{ extract_label }}"

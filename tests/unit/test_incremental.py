@@ -18,7 +18,8 @@ DAY = date(2025, 11, 20)  # inside the 2025/26 autumn window, not its last day
 
 def _record(settings, submission_id: str, source: str, **extra) -> None:
     settings.ledger.mkdir(parents=True, exist_ok=True)
-    record = {"submission_id": submission_id, "source": source, "status": "accepted", **extra}
+    record = {"submission_id": submission_id, "source": source, "status": "accepted", "file_name": "SF01_2025-26.xlsx",
+              "received_at": "2025-11-01T08:00:00+00:00", "ingested_at": "2025-11-01T08:00:00+00:00", **extra}
     (settings.ledger / f"{submission_id}.json").write_text(json.dumps(record) + "\n")
 
 
@@ -118,6 +119,65 @@ def test_publish_records_the_build_only_if_the_warehouse_is_that_build(built):
     built.warehouse.write_bytes(b"another warehouse")
     changes.record_published(built)
     assert "published" not in changes.read_state(built)
+
+
+@pytest.fixture
+def published(built):
+    """`built`, published: the fake warehouse promoted as the published file."""
+    built.published_database.parent.mkdir(parents=True, exist_ok=True)
+    built.published_database.write_bytes(b"published")
+    changes.record_published(built)
+    return built
+
+
+def _arrival(settings, submission_id: str, received_at: str) -> None:
+    _record(settings, submission_id, "survey", received_at=received_at, ingested_at=received_at)
+
+
+def test_a_night_with_nothing_new_builds_nothing(published):
+    assert "nothing changed since the publication" in changes.unchanged_since_publication(published, today=DAY)
+    # A later night of the same window, with no file arrived since the publication's day: still nothing.
+    assert changes.unchanged_since_publication(published, today=date(2025, 11, 25))
+
+
+@pytest.mark.parametrize("change", ["new file", "set aside", "setting", "published file", "closing night",
+                                    "new window", "arrived since", "nothing published"])
+def test_anything_a_build_would_publish_differently_builds(published, monkeypatch, change):
+    settings, today = published, DAY
+    if change == "new file":
+        _record(settings, "c" * 64, "survey")
+    elif change == "set aside":
+        (settings.lake / "set_aside").mkdir(parents=True)
+        (settings.lake / "set_aside" / f"{'a' * 64}.json").write_text("{}")
+    elif change == "setting":
+        monkeypatch.setenv("NNS_DISCLOSURE_METHOD", "suppression")
+        settings = get_settings()
+    elif change == "published file":
+        settings.published_database.write_bytes(b"replaced by hand")
+    elif change == "closing night":
+        today = next(w for w in load_catalogue(settings.catalogue_dir).windows if w.period == "2025/26").closes_on
+    elif change == "new window":  # collection_freshness shows the latest window that opened
+        today = min(w.opens_on for w in load_catalogue(settings.catalogue_dir).windows if w.opens_on > DAY)
+    elif change == "arrived since":  # a file the publication's day did not count as arrived yet
+        _arrival(settings, "a" * 64, "2025-11-22T08:00:00+00:00")
+        changes.record_built(settings, changes.plan_build(settings, today=DAY), changes.warehouse_identity(settings))
+        changes.record_published(settings)
+        assert changes.unchanged_since_publication(settings, today=DAY)
+        today = date(2025, 11, 23)
+    elif change == "nothing published":
+        settings.fingerprints.unlink()
+    assert changes.unchanged_since_publication(settings, today=today) is None
+
+
+def test_the_plan_step_records_its_decision_and_full_always_builds(published):
+    from operations import steps
+    from operations.build_log import read_build_status
+
+    assert steps.nothing_to_build(published, today=DAY)
+    entry = read_build_status(published)["steps"]["plan"]
+    assert entry["status"] == "success" and entry["decision"].startswith("nothing to build: nothing changed")
+    assert steps.nothing_to_build(published, today=DAY, full=True) is None
+    assert read_build_status(published)["steps"]["plan"]["decision"].startswith("build: a full build")
 
 
 HEAVY = ("great_expectations", "report", "scipy")
