@@ -276,6 +276,11 @@ class Settings:
         return self.status / "fingerprints.json"
 
     @property
+    def audit_proofs(self) -> Path:
+        """The attacker's audit's answer per connected set of the last gate (publication.attack)."""
+        return self.status / "audit_proofs.json"
+
+    @property
     def quality(self) -> Path:
         """The gate's working folder: its GX file data context, and the staged candidate's record."""
         return self.home / "quality"

@@ -9,6 +9,7 @@ plain column comparison that an operator can read in the Data Docs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,11 @@ import pandas as pd
 from core.catalogue import NATION, load_catalogue, parse_period, period_bounds
 from core.settings import Settings
 from core.swedish import SUPPRESSED
-from publication.attack import InconsistentPublication, attack_file
+from publication.attack import InconsistentPublication, attack_file, read_answers, write_answers
 from publication.audit import audit_findings
 from publication.spec import COUNT_COLUMNS, PUBLISHED
+
+log = logging.getLogger(__name__)
 
 LANDED_VIEWS = {"collection": "collection_counts"}  # table -> staging entity, where the names differ
 
@@ -38,6 +41,9 @@ class Sources:
     warehouse: duckdb.DuckDBPyConnection  # read-only
     candidate: Path  # the protected database that would be published
     settings: Settings
+    # The attacker's audit takes the last gate's answer for each unchanged component (publication.attack);
+    # False: every component solved (a full build, the closing night).
+    reuse_audit: bool = False
 
     @staticmethod
     def lake(source: str, table: str) -> str:
@@ -198,18 +204,24 @@ def disclosure_recoverable_cells(s: Sources) -> pd.DataFrame:
 
 def disclosure_attack(s: Sources) -> pd.DataFrame:
     """Per table: the hidden counts and remainders the attacker bounded, its findings, and its seconds."""
-    columns = ["table", "unknowns", "findings", "seconds", "example"]
+    columns = ["table", "unknowns", "findings", "seconds", "reused", "example"]
+    proofs = s.settings.audit_proofs
     try:
-        report = attack_file(s.candidate, s.settings.disclosure_threshold, s.settings.warehouse)
+        report = attack_file(s.candidate, s.settings.disclosure_threshold, s.settings.warehouse,
+                             known=read_answers(proofs) if s.reuse_audit else {})
     except InconsistentPublication as exc:  # a documented relation does not hold: never publish that
         return pd.DataFrame([{"table": str(exc).split(":")[0], "unknowns": 0, "findings": 1, "seconds": 0.0,
-                              "example": str(exc)[:300]}], columns=columns)
+                              "reused": 0, "example": str(exc)[:300]}], columns=columns)
+    write_answers(proofs, report.answers)
+    log.info("The attacker's audit: %d unknowns, %d answered by the last gate's unchanged components%s; %d LPs",
+             sum(report.checked.values()), sum(report.reused.values()),
+             "" if s.reuse_audit else " (a full audit: none reused)", report.lps)
     tables = sorted(set(report.checked) | {f.table for f in report.findings})
     rows = []
     for table in tables:
         found = [f for f in report.findings if f.table == table]
         rows.append({"table": table, "unknowns": report.checked.get(table, 0), "findings": len(found),
-                     "seconds": report.seconds.get(table, 0.0),
+                     "seconds": report.seconds.get(table, 0.0), "reused": report.reused.get(table, 0),
                      "example": f"{found[0].label} in [{found[0].low:g}, {found[0].high:g}]" if found else None})
     return pd.DataFrame(rows, columns=columns)
 

@@ -240,11 +240,13 @@ def carried_findings(settings: Settings, sources: list[str] | None) -> dict[str,
 
 
 def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool = True,
-             sources: list[str] | None = None, scope: str = "every suite", data_docs: bool = False) -> GateResult:
+             sources: list[str] | None = None, scope: str = "every suite", data_docs: bool = False,
+             reuse_audit: bool = False) -> GateResult:
     """Validate the warehouse and `candidate`, the protected publication staged from it.
 
     `sources`: run only the suites of these sources (and the disclosure audits); None runs all.
     `data_docs`: build GX's Data Docs even if nothing fails.
+    `reuse_audit`: the attacker's audit takes the last gate's answers for the components that did not change.
     """
     started = time.monotonic()
     settings.publish.mkdir(parents=True, exist_ok=True)
@@ -261,7 +263,7 @@ def run_gate(settings: Settings, candidate: Candidate, *, raise_on_failure: bool
     try:
         source = context.data_sources.add_pandas("nns")
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse_db:
-            tables = Sources(warehouse_db, path, settings)
+            tables = Sources(warehouse_db, path, settings, reuse_audit)
             for name in SUITE_DEFINITIONS:
                 if name in carried:
                     checks += carried[name]

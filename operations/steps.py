@@ -181,8 +181,10 @@ def quality_gate(settings: Settings, *, data_docs: bool = False, today: date | N
     audits on the candidate.
 
     Only the suites of what changed since the last publication, and the disclosure audits
-    always (operations.changes.gate_scope). GX's Data Docs are built when something blocks,
-    on `data_docs`, and on the night a collection window closes.
+    always (operations.changes.gate_scope); the attacker's audit solves only the components that
+    changed since the last gate, but every one after a full build and on the closing night. GX's
+    Data Docs are built when something blocks, on `data_docs`, and on the night a collection window
+    closes.
     Raises expectations.gate.GateFailed (nothing may be published) on a blocking failure, and
     publication.candidate.PublicationRefused when nothing is staged.
     """
@@ -196,12 +198,15 @@ def quality_gate(settings: Settings, *, data_docs: bool = False, today: date | N
             raise PublicationRefused("Nothing is staged for the gate to judge: run the stage step (nns build)")
         scope = changes.gate_scope(settings)
         closing = changes.closing_window(settings, settings.as_of_day(today)) is not None
+        # The full audit, every component solved, after a full build and on the closing night.
+        full_audit = closing or (changes.read_state(settings).get("built") or {}).get("selector", "") is None
         gate = run_gate(settings, candidate, raise_on_failure=False, sources=scope.sources, scope=scope.reason,
-                        data_docs=data_docs or closing)
+                        data_docs=data_docs or closing, reuse_audit=not full_audit)
         result.update(passed=gate.passed, expectations=gate.expectations, failures=len(gate.failures),
                       warnings=len(gate.warnings), page=str(Path(gate.docs).relative_to(settings.home)),
                       suites_run=len(gate.suites_run), carried=gate.carried, scope=scope.reason,
-                      data_docs=gate.data_docs, candidate=candidate.name, checksum=gate.publication["checksum"])
+                      data_docs=gate.data_docs, candidate=candidate.name, checksum=gate.publication["checksum"],
+                      audit="full" if full_audit else "unchanged components' answers reused")
         if not gate.passed:
             raise GateFailed(gate.summary())
         return gate

@@ -37,14 +37,22 @@ For every unknown it computes the tightest interval [min, max] by linear program
 relations. A *finding* is an unknown whose interval holds no integer outside
 [1, threshold − 1]: it is known to be a small positive count (that includes being
 determined exactly at such a value).
+
+A component's findings depend on nothing but its LP: its unknowns (labels and bounds), its
+relations (coefficients, constants, the shown cells they use) and the threshold. Given the
+answers of an earlier audit by the same code (`known`: a digest of all that → its findings),
+a component with the same digest takes that answer without solving (`component_key`); a
+night that changed one federation's survey rows solves only the components those rows touch.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -54,6 +62,7 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from core.catalogue import NATION
+from core.files import atomic_write_json
 from core.swedish import SUPPRESSED
 from publication.reader import PublishedDatabase
 from publication.spec import CKM_LARGEST_CHANGE, COUNT_COLUMNS, PUBLISHED
@@ -124,6 +133,8 @@ class AttackReport:
     components: int
     lps: int
     safe: frozenset[str] = frozenset()  # labels of the unknowns proven safe
+    reused: dict[str, int] = field(default_factory=dict)  # table -> unknowns answered by `known` (not solved)
+    answers: dict[str, list[dict]] = field(default_factory=dict)  # component digest -> its findings, for `known`
 
 
 class InconsistentPublication(RuntimeError):
@@ -577,15 +588,42 @@ RELATIONS = {
 }
 
 
+# Answers are reused only from an audit by this very module (a change to the LPs or the findings changes it).
+CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def component_key(model: _Model, members: list[int], relation_ids: list[int], threshold: int) -> str:
+    """A digest of everything one component's findings depend on (its LP and the threshold)."""
+    local = {u: j for j, u in enumerate(members)}
+    digest = hashlib.blake2b(f"{threshold}\n".encode(), digest_size=20)
+    for u in members:
+        unknown = model.unknowns[u]
+        digest.update(f"{unknown.label}|{unknown.low!r}|{unknown.high!r}\n".encode())
+    for i in relation_ids:
+        relation = model.relations[i]
+        terms = sorted((local[u], coef) for u, coef in relation.coefficients.items())
+        digest.update(f"{relation.name}|{relation.equality}|{relation.constant!r}|{terms}|{relation.shown}\n".encode())
+    return digest.hexdigest()
+
+
+def _restored(data: dict) -> Finding:
+    """A finding read back from JSON (lists to the tuples the report uses)."""
+    return Finding(data["table"], data["row"], data["label"], data["low"], data["high"], list(data["relations"]),
+                   [tuple(c) for c in data["shown"]], [tuple(c) for c in data["further"]],
+                   [[tuple(c) for c in cells] for cells in data["pinning"]])
+
+
 def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: frozenset[str] = frozenset(),
-                  truth: dict[str, pd.DataFrame] | None = None, safe: frozenset[str] = frozenset()) -> AttackReport:
+                  truth: dict[str, pd.DataFrame] | None = None, safe: frozenset[str] = frozenset(),
+                  known: dict[str, list[dict]] | None = None) -> AttackReport:
     """Every unseen count's interval from everything published in `tables` (`perturbed`: the tables whose
     counts carry the Cell Key Method's noise); the findings.
 
     `truth` (the warehouse's marts, for the auditor only) never constrains the attacker: it is a feasible
     point that proves most unknowns safe at once; without it every proof is by LP. `safe`: the labels of
     unknowns proven safe in a publication of the same rows that showed every cell this one shows or more
-    (the protector's previous round); hiding more only widens what fits, so they stay safe."""
+    (the protector's previous round); hiding more only widens what fits, so they stay safe. `known`: an
+    earlier audit's `answers` (see the module's docstring); with it, the report's `answers` are this audit's."""
     model = _Model(tables, perturbed)
     for add in RELATIONS.values():
         if add is not None:
@@ -601,6 +639,8 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: fr
     seconds: dict[str, float] = {}
     lps = 0
     components = _components(model)
+    reused: dict[str, int] = {}
+    answers: dict[str, list[dict]] = {}
     for unknown in model.unknowns:
         checked[unknown.table] = checked.get(unknown.table, 0) + 1
     for members, relation_ids in components:
@@ -611,11 +651,20 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: fr
             findings += [_finding(model, u, model.unknowns[u].low, model.unknowns[u].high, [], [])
                          for u in open_ if _is_finding(model.unknowns[u].low, model.unknowns[u].high, threshold)]
             continue
+        key = component_key(model, members, relation_ids, threshold) if known is not None else None
+        if key is not None and key in known:
+            findings += [_restored(f) for f in known[key]]
+            answers[key] = known[key]
+            for u in open_:
+                reused[model.unknowns[u].table] = reused.get(model.unknowns[u].table, 0) + 1
+            continue
         started = time.monotonic()
         problem = _Problem(model, members, relation_ids, threshold)
         left = _settle(problem, open_)
-        if left:
-            findings += _exact(problem, left)
+        found = _exact(problem, left) if left else []
+        findings += found
+        if key is not None:
+            answers[key] = [asdict(f) for f in found]
         lps += problem.lps
         elapsed = time.monotonic() - started
         for u in open_:
@@ -623,7 +672,20 @@ def attack_tables(tables: dict[str, pd.DataFrame], threshold: int, perturbed: fr
             seconds[table] = seconds.get(table, 0.0) + elapsed / len(open_)
     unsafe = {f.label for f in findings}
     return AttackReport(findings, checked, {t: round(s, 3) for t, s in seconds.items()}, len(components), lps,
-                        frozenset(u.label for u in model.unknowns if u.label not in unsafe))
+                        frozenset(u.label for u in model.unknowns if u.label not in unsafe), reused, answers)
+
+
+def read_answers(path: Path) -> dict[str, list[dict]]:
+    """The answers an earlier audit by this code wrote (`write_answers`); none if unreadable or older."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stored.get("answers", {}) if stored.get("code") == CODE_DIGEST else {}
+
+
+def write_answers(path: Path, answers: dict[str, list[dict]]) -> None:
+    atomic_write_json(path, {"code": CODE_DIGEST, "answers": answers})
 
 
 def read_published(path: Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
@@ -644,7 +706,9 @@ def read_truth(warehouse: Path) -> dict[str, pd.DataFrame]:
                 for name, columns in ATTACKED.items()}
 
 
-def attack_file(path: Path, threshold: int, warehouse: Path | None = None) -> AttackReport:
-    """The attack on a published file; with the `warehouse` it was built from, proved faster (attack_tables)."""
+def attack_file(path: Path, threshold: int, warehouse: Path | None = None,
+                known: dict[str, list[dict]] | None = None) -> AttackReport:
+    """The attack on a published file; with the `warehouse` it was built from, proved faster, and with
+    an earlier audit's answers (`known`) only the components that changed are solved (attack_tables)."""
     tables, perturbed = read_published(path)
-    return attack_tables(tables, threshold, perturbed, read_truth(warehouse) if warehouse else None)
+    return attack_tables(tables, threshold, perturbed, read_truth(warehouse) if warehouse else None, known=known)

@@ -268,3 +268,49 @@ def test_what_a_round_proved_safe_is_not_attacked_again_and_the_answer_is_the_sa
         if first.findings:  # a label passed as safe is taken at its word: the audit never re-proves it
             trusted = attack_tables(tables, THRESHOLD, safe=first.safe | {first.findings[0].label})
             assert first.findings[0].label not in {f.label for f in trusted.findings}
+
+
+def test_an_unchanged_component_takes_the_last_audits_answer_and_a_changed_one_is_solved_again():
+    """`known` (the last gate's answers): the same findings without one LP; a changed count re-solves
+    its own component only; an answer is only ever taken for the very same LP."""
+    for seed in range(6):
+        tables = greedy_within_tables(linked_tables(seed))
+        first = attack_tables(tables, THRESHOLD, known={})
+        if not first.lps:
+            continue
+        again = attack_tables(tables, THRESHOLD, known=first.answers)
+        assert again.lps == 0 and again.answers == first.answers, seed
+        assert sorted((f.label, f.low, f.high, f.shown) for f in again.findings) == sorted(
+            (f.label, f.low, f.high, f.shown) for f in first.findings), seed
+        assert sum(again.reused.values()) > 0
+        # A poisoned answer is believed for exactly its component, proving the reuse skips the solving ...
+        key = next(iter(first.answers))
+        poison = {"table": "indicator_results", "row": 0, "label": "poisoned", "low": 1.0, "high": 2.0,
+                  "relations": [], "shown": [], "further": [], "pinning": []}
+        trusted = attack_tables(tables, THRESHOLD, known={**first.answers, key: [poison]})
+        assert "poisoned" in {f.label for f in trusted.findings}
+        # ... and a component that changed (one more cell hidden) is solved again, never trusted.
+        changed = {name: df.copy() for name, df in tables.items()}
+        shown = changed["indicator_results"]
+        row = shown.index[(shown.status == "ok") & (shown.n > 0)][0]
+        shown.loc[row, "status"] = ".."
+        shown.loc[row, ["n", "valid_answers"]] = np.nan
+        moved = attack_tables(changed, THRESHOLD, known=first.answers)
+        assert moved.lps > 0 and set(moved.answers) - set(first.answers), seed
+        assert sum(moved.reused.values()) > 0, "the components the hidden cell does not touch are not solved again"
+        break
+    else:
+        pytest.fail("no case needed an LP")
+
+
+def test_the_last_audits_answers_are_read_only_from_the_same_code(tmp_path):
+    from publication import attack
+
+    path = tmp_path / "audit_proofs.json"
+    assert attack.read_answers(path) == {}  # none yet
+    attack.write_answers(path, {"k": []})
+    assert attack.read_answers(path) == {"k": []}
+    path.write_text(path.read_text().replace(attack.CODE_DIGEST, "0" * 64))
+    assert attack.read_answers(path) == {}, "an audit by other code is not trusted"
+    path.write_text("{not json")
+    assert attack.read_answers(path) == {}
