@@ -13,7 +13,9 @@ Fingerprints (SHA-256), computed from what the lake holds:
   the settings dbt or the gate read (threshold, disclosure method, the CKM secret's
   digest, the volume tolerance), and the data home's path (the staging views hold it);
 - `gate`: the expectation suites and the frames they validate;
-- `publication`: disclosure control's and the writer's code and tables (`publication/`).
+- `publication`: disclosure control's and the writer's code and tables (`publication/`);
+- `reports`: the reports' code, templates and texts (`report/`) and the display rules (`core/`):
+  a night with nothing new skips the reports too, so a new report version must not look unchanged.
 
 `status/fingerprints.json` keeps two records: `built`, what the warehouse was last
 built from (written after a successful dbt build, with the warehouse file's identity
@@ -58,6 +60,8 @@ SELECTORS = {frozenset({SURVEY}): "surveys_changed", frozenset({REGISTER}): "reg
 GATE_FILES = ("expectations/gx/expectations/*.json", "expectations/frames.py", "expectations/suites.py")
 # What the published tables are made of besides the warehouse: disclosure control and the writer.
 PUBLICATION_FILES = ("publication/*.py", "publication/*.csv")
+# What the reports print besides the publication: their code, templates, texts and the display rules.
+REPORT_FILES = ("report/**/*", "core/*.py")
 
 
 def state_path(settings: Settings) -> Path:
@@ -134,7 +138,8 @@ def project_fingerprint(settings: Settings) -> str:
 
 
 def _code_fingerprint(patterns: tuple[str, ...]) -> str:
-    files = {p for pattern in patterns for p in REPO_ROOT.glob(pattern) if p.is_file()}
+    files = {p for pattern in patterns for p in REPO_ROOT.glob(pattern)
+             if p.is_file() and "__pycache__" not in p.parts}
     return _digest_files(files, REPO_ROOT)
 
 
@@ -144,7 +149,7 @@ def gate_fingerprint() -> str:
 
 def fingerprints(settings: Settings) -> dict[str, str]:
     return {**input_fingerprints(settings), "project": project_fingerprint(settings), "gate": gate_fingerprint(),
-            "publication": _code_fingerprint(PUBLICATION_FILES)}
+            "publication": _code_fingerprint(PUBLICATION_FILES), "reports": _code_fingerprint(REPORT_FILES)}
 
 
 def closing_window(settings: Settings, day: date):
@@ -246,7 +251,7 @@ def unchanged_since_publication(settings: Settings, *, today: date | None = None
 
     Then nothing is built, gated or published (docs/operations.md, "A night with nothing new"):
     every fingerprint (the landed inputs, the project and its settings, the suites, the
-    publication code) is that of the last publication, the published file is the one that was
+    publication and report code) is that of the last publication, the published file is the one that was
     promoted, tonight is not a closing night, and "today" moves nothing collection_freshness
     shows (the same window, and no survey file arrived between the publication's day and tonight)."""
     published = read_state(settings).get("published") or {}
@@ -265,7 +270,7 @@ def unchanged_since_publication(settings: Settings, *, today: date | None = None
         if _arrived_between(settings, min(day, then), max(day, then)):
             return None
     return (f"nothing changed since the publication of {published['at']}: the same inputs, dbt project, "
-            "settings, suites, publication code and collection window")
+            "settings, suites, publication and report code, and collection window")
 
 
 @dataclass

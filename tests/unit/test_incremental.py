@@ -206,3 +206,22 @@ def test_every_suite_has_a_source():
 
     assert SUITE_SOURCES.keys() == SUITE_DEFINITIONS.keys()
     assert set(SUITE_SOURCES.values()) == {"survey", "register", None}
+
+
+def test_a_change_to_the_report_code_is_not_a_night_with_nothing_new(published, monkeypatch):
+    """The plan skips the reports too: a new report version must make the night build."""
+    real = changes._code_fingerprint
+    monkeypatch.setattr(changes, "_code_fingerprint",
+                        lambda patterns: "edited" if patterns == changes.REPORT_FILES else real(patterns))
+    assert changes.unchanged_since_publication(published, today=DAY) is None
+
+
+def test_the_code_fingerprints_ignore_compiled_bytecode(tmp_path, monkeypatch):
+    monkeypatch.setattr(changes, "REPO_ROOT", tmp_path)
+    (tmp_path / "report" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "report" / "build.py").write_text("x = 1\n")
+    before = changes._code_fingerprint(changes.REPORT_FILES)
+    (tmp_path / "report" / "__pycache__" / "build.cpython-311.pyc").write_bytes(b"compiled")
+    assert changes._code_fingerprint(changes.REPORT_FILES) == before
+    (tmp_path / "report" / "build.py").write_text("x = 2\n")
+    assert changes._code_fingerprint(changes.REPORT_FILES) != before
