@@ -225,9 +225,8 @@ def write_markdown(r: dict) -> str:
 
     lines += ["", "Then, later the same night, a night with nothing new: one child process runs `nns_collect` "
               "(no file to ingest) and `nns_build` as if triggered; its plan finds nothing changed since the last "
-              "publication (docs/operations.md, \"A night with nothing new\"), so dbt, stage, the gate and publish "
-              "are skipped, and the reports step finds nothing to rewrite. The benchmark fails if the published "
-              "database is written.", "",
+              "publication (docs/operations.md, \"A night with nothing new\"), so dbt, stage, the gate, publish and "
+              "the reports are skipped. The benchmark fails if the published database is written.", "",
               "| | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
     prow("**nothing new, end to end**", lambda p: f"**{_s(p['nothing_new_s'])}**")
     none_names = []
