@@ -124,20 +124,20 @@ def submission_label(path: Path, settings: Settings) -> str:
     return redact(path.name)  # a task label is shown and stored by Airflow
 
 
-def nothing_to_build(settings: Settings, *, full: bool = False, data_docs: bool = False,
+def nothing_to_build(settings: Settings, *, full: bool = False, data_docs: bool = False, all_reports: bool = False,
                      today: date | None = None) -> str | None:
     """A build's first step: why the publication already is what the build would publish
     (operations.changes.unchanged_since_publication), or None to build. With a reason, dbt, stage,
-    the gate and publish are skipped. `full`, `data_docs` and a seeded fault always build: the work was
-    asked for.
+    the gate and publish are skipped (in Airflow the reports too). `full`, `data_docs`, `all_reports`
+    and a seeded fault always build: the work was asked for.
     """
-    asked = full or data_docs or bool(settings.seeded_fault)
+    asked = full or data_docs or all_reports or bool(settings.seeded_fault)
     with writer_lock(settings, "plan"), track(settings, "plan") as result:
         unchanged = None if asked else changes.unchanged_since_publication(settings, today=today)
         if unchanged:
             decision = f"nothing to build: {unchanged}"
         elif asked:
-            decision = "build: a full build, the Data Docs or a seeded fault were asked for"
+            decision = "build: a full build, the Data Docs, every report or a seeded fault was asked for"
         else:
             decision = "build: something changed since the last publication, or none is recorded"
         log.info("Tonight's plan: %s", decision)

@@ -63,9 +63,10 @@ def any_accepted(outcomes: list[dict | None]) -> int:
 
 
 def anything_to_build(params: dict) -> bool:
-    """False when nothing changed since the last publication (the DAG then skips to the reports)."""
+    """False when nothing changed since the last publication (the DAG then skips every later task)."""
     return steps.nothing_to_build(get_settings(), full=bool(params.get("full")),
-                                  data_docs=bool(params.get("data_docs"))) is None
+                                  data_docs=bool(params.get("data_docs")),
+                                  all_reports=bool(params.get("all_reports"))) is None
 
 
 def build_warehouse(params: dict) -> None:

@@ -80,9 +80,12 @@ def test_build_takes_the_cli_options_as_params_off_by_default(dagbag, monkeypatc
     called = {}
     monkeypatch.setattr(steps, "build_warehouse", lambda settings, full: called.update(full=full))
     monkeypatch.setattr(steps, "write_reports", lambda settings, rewrite_all: called.update(rewrite_all=rewrite_all))
+    monkeypatch.setattr(steps, "nothing_to_build", lambda settings, **asked: called.update(plan=asked))
+    tasks.anything_to_build({"full": False, "data_docs": True, "all_reports": True})
     tasks.build_warehouse({"full": True})
     tasks.reports({"all_reports": True})
-    assert called == {"full": True, "rewrite_all": True}
+    assert called == {"plan": {"full": False, "data_docs": True, "all_reports": True}, "full": True,
+                      "rewrite_all": True}
 
 
 @pytest.mark.parametrize("moment, expected", [

@@ -178,6 +178,7 @@ def test_the_plan_step_records_its_decision_and_full_always_builds(published):
     assert entry["status"] == "success" and entry["decision"].startswith("nothing to build: nothing changed")
     assert steps.nothing_to_build(published, today=DAY, full=True) is None
     assert read_build_status(published)["steps"]["plan"]["decision"].startswith("build: a full build")
+    assert steps.nothing_to_build(published, today=DAY, all_reports=True) is None  # the reports skip too
 
 
 HEAVY = ("great_expectations", "report", "scipy")
