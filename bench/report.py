@@ -215,13 +215,17 @@ def write_markdown(r: dict) -> str:
               "superseding its earlier one) arrives in the inbox; one child process then runs `nns_collect` and "
               "`nns_build` (dbt, gate, publish, reports) as the night would.", "",
               "| | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
+    def stage_rows(key: str) -> None:
+        """One row per stage any profile has, in first-seen order."""
+        names = []
+        for p in profiles.values():
+            names += [s for s in p[key] if s not in names]
+        for stage in names:
+            prow(f"&nbsp;&nbsp;{stage}", lambda p, stage=stage: _s(p[key].get(stage)))
+
     prow("**increment, end to end**", lambda p: f"**{_s(p['increment_s'])}**")
     prow("peak memory", lambda p: f"{p['increment_peak_gib']:.2f} GiB")
-    inc_names = []
-    for p in profiles.values():
-        inc_names += [s for s in p["increment_stages_s"] if s not in inc_names]
-    for stage in inc_names:
-        prow(f"&nbsp;&nbsp;{stage}", lambda p, stage=stage: _s(p["increment_stages_s"].get(stage)))
+    stage_rows("increment_stages_s")
 
     lines += ["", "Then, later the same night, a night with nothing new: one child process runs `nns_collect` "
               "(no file to ingest) and `nns_build` as if triggered; its plan finds nothing changed since the last "
@@ -229,11 +233,7 @@ def write_markdown(r: dict) -> str:
               "the reports are skipped. The benchmark fails if the published database is written.", "",
               "| | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
     prow("**nothing new, end to end**", lambda p: f"**{_s(p['nothing_new_s'])}**")
-    none_names = []
-    for p in profiles.values():
-        none_names += [s for s in p["nothing_new_stages_s"] if s not in none_names]
-    for stage in none_names:
-        prow(f"&nbsp;&nbsp;{stage}", lambda p, stage=stage: _s(p["nothing_new_stages_s"].get(stage)))
+    stage_rows("nothing_new_stages_s")
 
     # 5. Queries
     lines += ["", "## 5. Analyst queries", "",

@@ -316,13 +316,15 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
     def m(get):
         return median([get(r) for r in runs])
 
-    stage_names = []
-    for r in runs:
-        stage_names += [s for s in r["e2e"]["stages"] if s not in stage_names]
-    inc_names, none_names = [], []
-    for r in runs:
-        inc_names += [s for s in r["increment"]["stages"] if s not in inc_names]
-        none_names += [s for s in r["nothing_new"]["stages"] if s not in none_names]
+    def stage_names(part: str) -> list[str]:
+        """Every stage any run of `part` has, in first-seen order."""
+        names = []
+        for r in runs:
+            names += [s for s in r[part]["stages"] if s not in names]
+        return names
+
+    def stage_medians(part: str) -> dict:
+        return {s: m(lambda r, s=s: r[part]["stages"].get(s)) for s in stage_names(part)}
     first = runs[0]
     collect_tasks = next((t for b in first["e2e"]["breakdown"] if b["dag_id"] == "nns_collect"
                           for t in b["tasks"] if t["task_id"] == "ingest"), {})
@@ -337,7 +339,7 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
         "e2e_s": m(lambda r: r["e2e"]["wall_s"]),
         "e2e_peak_gib": m(lambda r: r["e2e"]["peak_tree_rss_gib"]),
         "e2e_peak_process_gib": m(lambda r: r["e2e"]["peak_process_rss_gib"]),
-        "e2e_stages_s": {s: m(lambda r, s=s: r["e2e"]["stages"].get(s)) for s in stage_names},
+        "e2e_stages_s": stage_medians("e2e"),
         "e2e_dags_s": {d["dag_id"]: m(lambda r, d=d: next(x["wall_s"] for x in r["e2e"]["child"]["dags"]
                                                            if x["dag_id"] == d["dag_id"]))
                        for d in first["e2e"]["child"]["dags"]},
@@ -364,9 +366,9 @@ def summarise(profile: str, generated: dict, runs: list[dict]) -> dict:
         },
         "increment_s": m(lambda r: r["increment"]["wall_s"]),
         "increment_peak_gib": m(lambda r: r["increment"]["peak_tree_rss_gib"]),
-        "increment_stages_s": {s: m(lambda r, s=s: r["increment"]["stages"].get(s)) for s in inc_names},
+        "increment_stages_s": stage_medians("increment"),
         "nothing_new_s": m(lambda r: r["nothing_new"]["wall_s"]),
-        "nothing_new_stages_s": {s: m(lambda r, s=s: r["nothing_new"]["stages"].get(s)) for s in none_names},
+        "nothing_new_stages_s": stage_medians("nothing_new"),
         "queries_connect_ms": m(lambda r: r["queries"]["connect_ms"]),
         "api": {key: m(lambda r, key=key: r["api"][key])
                 for key in ("data_median_ms", "metadata_median_ms", "requests", "errors", "requests_per_s",
