@@ -37,37 +37,15 @@ def _top_stages(stages: dict, n: int = 4) -> str:
     return ", ".join(f"{k} {_s(v)}" for v, k in ranked)
 
 
-def write_markdown(r: dict) -> str:
-    m = r["machine"]
+def summary_rows(r: dict) -> list[tuple[str, str, str, tuple[str, str]]]:
+    """The summary's rows (what, target, measured, (verdict, by how much)): results.md's first table, and
+    the README's headline figures are a few of them."""
     t = r["targets"]
     profiles = r["profiles"]
-    note = (r["settings"].get("note") or os.environ.get("BENCH_NOTE", "")).strip()
-    lines = [
-        "# Benchmark results",
-        "",
-        "Written by `make bench` (`bench/run.py`); the raw figures, every run, are in "
-        "[`results.json`](results.json). Every figure is the median of "
-        f"{r['settings']['BENCH_RUNS']} run(s) per profile, each end to end in a fresh data home.",
-        "",
-        "## Conditions",
-        "",
-        f"- When: {r['started_at']}; the whole benchmark took {_s(r['bench_s'])}.",
-        f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB; {m['os']}; "
-        f"Python {m['python']}; commit {m['commit']}.",
-        f"- Load average (1, 5, 15 min) at start {m['load_average_at_start']}, at end "
-        f"{m.get('load_average_at_end')}: anything well above 0 means other work shared the 2 cores.",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
-        f"- DuckDB memory limit {r['settings']['duckdb_memory_limit']} and {r['settings']['duckdb_threads']} "
-        "threads (`NNS_DUCKDB_MEMORY_LIMIT`, `NNS_DUCKDB_THREADS`), for dbt, the floor and register ingest.",
-        f"- Memory: {r['settings']['memory_measure']}.",
-    ]
-    if note:
-        lines.append(f"- **Note:** {note}")
-    lines += ["", "## Summary", "",
-              "| what | target | measured | verdict | by how much |", "|---|---|---|---|---|"]
+    rows = []
 
     def row(what, target_text, measured_text, verdict):
-        lines.append(f"| {what} | {target_text} | {measured_text} | {verdict[0]} | {verdict[1]} |")
+        rows.append((what, target_text, measured_text, verdict))
 
     for name in ("national", "x10"):
         p = profiles.get(name)
@@ -125,6 +103,42 @@ def write_markdown(r: dict) -> str:
         if p.get("methods") and name == "national":
             for what, target, measured, met in methods_verdicts(p["methods"]):
                 row(f"{name}: {what} (Cell Key Method)", target, measured, ("pass", "") if met else ("**miss**", ""))
+    return rows
+
+
+def _table(rows) -> list[str]:
+    return ["| what | target | measured | verdict | by how much |", "|---|---|---|---|---|",
+            *(f"| {what} | {target} | {measured} | {verdict} | {by} |" for what, target, measured, (verdict, by)
+              in rows)]
+
+
+def write_markdown(r: dict) -> str:
+    m = r["machine"]
+    t = r["targets"]
+    profiles = r["profiles"]
+    note = (r["settings"].get("note") or os.environ.get("BENCH_NOTE", "")).strip()
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`bench/run.py`); the raw figures, every run, are in "
+        "[`results.json`](results.json). Every figure is the median of "
+        f"{r['settings']['BENCH_RUNS']} run(s) per profile, each end to end in a fresh data home.",
+        "",
+        "## Conditions",
+        "",
+        f"- When: {r['started_at']}; the whole benchmark took {_s(r['bench_s'])}.",
+        f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB; {m['os']}; "
+        f"Python {m['python']}; commit {m['commit']}.",
+        f"- Load average (1, 5, 15 min) at start {m['load_average_at_start']}, at end "
+        f"{m.get('load_average_at_end')}: anything well above 0 means other work shared the 2 cores.",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
+        f"- DuckDB memory limit {r['settings']['duckdb_memory_limit']} and {r['settings']['duckdb_threads']} "
+        "threads (`NNS_DUCKDB_MEMORY_LIMIT`, `NNS_DUCKDB_THREADS`), for dbt, the floor and register ingest.",
+        f"- Memory: {r['settings']['memory_measure']}.",
+    ]
+    if note:
+        lines.append(f"- **Note:** {note}")
+    lines += ["", "## Summary", "", *_table(summary_rows(r))]
 
     # 1. End to end
     lines += ["", "## 1. End to end through Airflow (`dag.test()`)", "",
@@ -164,6 +178,7 @@ def write_markdown(r: dict) -> str:
                       f"{p['e2e_peak_gib'] - t[name]['peak_gib']:.2f} GiB."]
 
     # 2. Excel
+    x = r.get("excel")
     if x:
         lines += ["", "## 2. Excel ingestion", "",
                   f"The {x['files']} workbooks of the `{x['profile']}` profile ({x['rows']:,} questionnaire rows, "
@@ -290,9 +305,38 @@ def write_markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # rewrite results.md from results.json
+HEADLINE = ("national: end to end", "national: peak memory", "national: nightly increment",
+            "national: a night with nothing new", "x10: end to end", "x10: peak memory", "x10: nightly increment",
+            "national: dbt nodes", "x10: dbt nodes", "Excel ingestion")
+README_START, README_END = "<!-- bench:headline -->", "<!-- /bench:headline -->"
+
+
+def headline(r: dict) -> str:
+    """The README's headline figures: the summary rows the issue's targets name, from the same run."""
+    m = r["machine"]
+    rows = [row for row in summary_rows(r) if row[0].startswith(HEADLINE)]
+    return "\n".join([
+        f"`make bench` of {r['started_at'][:16].replace('T', ' ')} UTC at {m['commit']}, the median of "
+        f"{r['settings']['BENCH_RUNS']} run(s), load average {m['load_average_at_start'][0]} at the start "
+        "(written by the benchmark; every figure and where the time goes: [bench/results.md](bench/results.md)):",
+        "", *_table(rows)])
+
+
+def with_headline(readme: str, r: dict) -> str:
+    """The README with its headline block rewritten from the results."""
+    before, start, rest = readme.partition(README_START)
+    _, end, after = rest.partition(README_END)
+    if not (start and end):
+        raise ValueError(f"the README has no {README_START} ... {README_END} block")
+    return f"{before}{README_START}\n{headline(r)}\n{README_END}{after}"
+
+
+if __name__ == "__main__":  # rewrite results.md and the README's headline from results.json
     import json
     from pathlib import Path
 
     here = Path(__file__).resolve().parent
-    (here / "results.md").write_text(write_markdown(json.loads((here / "results.json").read_text())))
+    results = json.loads((here / "results.json").read_text())
+    (here / "results.md").write_text(write_markdown(results))
+    readme = here.parent / "README.md"
+    readme.write_text(with_headline(readme.read_text(), results))
