@@ -28,6 +28,7 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
     collect = _stage(p, "nns_collect.ingest")
     reports = _stage(p, "nns_build.reports")
     dbt = _stage(p, "nns_build.dbt_build")
+    first_task = _stage(p, "nns_collect.collection_window_open", "nothing_new_stages_s")
     out += [
         "### End to end",
         "",
@@ -41,9 +42,11 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "metadata DB. One ingest task makes about seven API round trips (start, rendered map index, XCom, "
         "state, ...) of 10–20 ms each, mostly request handling in Python; SQLite commits (about 1 ms each) and "
         "logging are small in the profile. Our own work per file (read, validate, write Parquet, fsync the "
-        "ledger) is 15–50 ms. The first task of each process also builds the API app (about 1.3 s) and imports "
-        "the task code. No Airflow setting removes the per-task API calls in `dag.test()`; the one-task-per-file "
-        "design is an operations requirement and stays. (Changed: see below, one XCom per task instead of ten.)",
+        "ledger) is 15–50 ms. The first task of each process also pays for the API itself, which builds its "
+        f"versioned routes on its first request ({_s(first_task)} for `collection_window_open` on the night with "
+        "nothing new, where it does almost nothing else), and imports the task code. No Airflow setting "
+        "removes the per-task API calls in `dag.test()`; the one-task-per-file design is an operations "
+        "requirement and stays. (Changed: see below, one XCom per task instead of ten.)",
         "- **Reports.** Typst (the `typst` wheel, in process) typesets one PDF per federation plus the "
         "national and popular reports, in a pool of two processes that share every result read once before "
         "they fork; the charts are SVG written by hand (`report/charts.py`). Per document the time goes to "
@@ -114,7 +117,15 @@ def FINDINGS(r: dict) -> str:  # noqa: N802  (reads as a section)
         "building its versioned routes) cost seconds that a deployed Airflow pays once per server, not per "
         "night. The 20 s target is out of reach while every night protects the whole publication, builds the "
         "audit's model whole and rewrites every report that compares with the nation.")
-    out += [""]
+    nothing = p["nothing_new_stages_s"]
+    out += ["", f"A night with nothing new takes {_s(p['nothing_new_s'])} on `{name}`"
+            + (f" and {_s(x10['nothing_new_s'])} on x10" if x10 and x10 is not p else "")
+            + f": process start and imports {_s(nothing.get('process start, imports'))}, the first task "
+            f"{_s(first_task)} (the API's routes, above), the rest of `nns_collect`'s `dag.test()` "
+            f"{_s(nothing.get('nns_collect (dag.test outside tasks)'))}, and `nns_build`, whose plan skips "
+            f"everything, {_s(nothing.get('nns_build.plan'))} for the plan. Our own work is the plan and "
+            "`new_files`; the rest is Airflow's start in a new process, which a deployed scheduler does not repeat "
+            "each night.", ""]
 
     # Changes
     out += [
