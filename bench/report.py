@@ -37,6 +37,13 @@ def _top_stages(stages: dict, n: int = 4) -> str:
     return ", ".join(f"{k} {_s(v)}" for v, k in ranked)
 
 
+def _spread(r: dict, profile: str, part: str) -> str:
+    """The runs' range behind a median, where there is more than one run: a median that passes while a run
+    missed should say so."""
+    walls = [run[part]["wall_s"] for run in r.get("runs", {}).get(profile, {}).get("runs", []) if part in run]
+    return f", runs {min(walls):.1f}–{max(walls):.1f} s" if len(walls) > 1 else ""
+
+
 def summary_rows(r: dict) -> list[tuple[str, str, str, tuple[str, str]]]:
     """The summary's rows (what, target, measured, (verdict, by how much)): results.md's first table, and
     the README's headline figures are a few of them."""
@@ -51,7 +58,7 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, tuple[str, str]]]:
         p = profiles.get(name)
         if not p:
             continue
-        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", _s(p["e2e_s"]),
+        row(f"{name}: end to end", f"≤ {_s(t[name]['e2e_s'])}", f"{_s(p['e2e_s'])}{_spread(r, name, 'e2e')}",
             _verdict(p["e2e_s"], t[name]["e2e_s"], unit="s"))
         row(f"{name}: peak memory (process tree)", f"≤ {t[name]['peak_gib']} GiB", f"{p['e2e_peak_gib']:.2f} GiB",
             _verdict(p["e2e_peak_gib"], t[name]["peak_gib"], unit=" GiB"))
@@ -71,12 +78,14 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, tuple[str, str]]]:
         target = t.get(name, {}).get("increment_s")
         verdict = _verdict(p["increment_s"], target, unit="s") if target else ("(no target)", "")
         row(f"{name}: nightly increment (one new survey file)", f"≤ {target} s" if target else "–",
-            f"{_s(p['increment_s'])} ({_top_stages(p['increment_stages_s'], 3)})", verdict)
+            f"{_s(p['increment_s'])}{_spread(r, name, 'increment')} ({_top_stages(p['increment_stages_s'], 3)})",
+            verdict)
     for name, p in profiles.items():
         target = t.get(name, {}).get("nothing_new_s")
         verdict = _verdict(p["nothing_new_s"], target, unit="s") if target else ("(no target)", "")
         row(f"{name}: a night with nothing new", f"≤ {target} s" if target else "–",
-            f"{_s(p['nothing_new_s'])} ({_top_stages(p['nothing_new_stages_s'], 3)})", verdict)
+            f"{_s(p['nothing_new_s'])}{_spread(r, name, 'nothing_new')} "
+            f"({_top_stages(p['nothing_new_stages_s'], 3)})", verdict)
     for name, p in profiles.items():
         worst = max(p["queries_ms"].values())
         row(f"{name}: analyst queries, median (slowest of five)", f"≤ {t['query_ms']} ms", f"{worst:.1f} ms",
@@ -307,6 +316,7 @@ def write_markdown(r: dict) -> str:
 
 HEADLINE = ("national: end to end", "national: peak memory", "national: nightly increment",
             "national: a night with nothing new", "x10: end to end", "x10: peak memory", "x10: nightly increment",
+            "x10: a night with nothing new",
             "national: dbt nodes", "x10: dbt nodes", "Excel ingestion")
 README_START, README_END = "<!-- bench:headline -->", "<!-- /bench:headline -->"
 
