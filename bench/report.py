@@ -1,9 +1,10 @@
-"""bench/results.md from the results dict: a table per section with target,
+"""bench/results.md (and the README's headline block) from the results dict: a table per section with target,
 measured, pass or miss, and for a miss by how much and where the time goes."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bench.methods import markdown as methods_markdown
 from bench.methods import verdicts as methods_verdicts
@@ -341,12 +342,14 @@ def with_headline(readme: str, r: dict) -> str:
     return f"{before}{README_START}\n{headline(r)}\n{README_END}{after}"
 
 
+def write_pages(results: dict, bench_dir: Path, readme: Path) -> None:
+    """Write what results.json gives: bench/results.md and the README's headline block."""
+    (bench_dir / "results.md").write_text(write_markdown(results), encoding="utf-8")
+    readme.write_text(with_headline(readme.read_text(encoding="utf-8"), results), encoding="utf-8")
+
+
 if __name__ == "__main__":  # rewrite results.md and the README's headline from results.json
     import json
-    from pathlib import Path
 
     here = Path(__file__).resolve().parent
-    results = json.loads((here / "results.json").read_text())
-    (here / "results.md").write_text(write_markdown(results))
-    readme = here.parent / "README.md"
-    readme.write_text(with_headline(readme.read_text(), results))
+    write_pages(json.loads((here / "results.json").read_text(encoding="utf-8")), here, here.parent / "README.md")

@@ -404,15 +404,13 @@ def excel_ingestion(profile: str, runs_wanted: int) -> dict:
 
 
 def write(results: dict, started: float) -> None:
-    from bench.report import with_headline, write_markdown
+    from bench.report import write_pages
 
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["bench_s"] = round(time.monotonic() - started, 1)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     try:
-        (BENCH_DIR / "results.md").write_text(write_markdown(results))
-        readme = REPO_ROOT / "README.md"
-        readme.write_text(with_headline(readme.read_text(encoding="utf-8"), results), encoding="utf-8")
+        write_pages(results, BENCH_DIR, REPO_ROOT / "README.md")
     except Exception:  # the figures are safe in results.json; `python -m bench.report` rewrites both
         traceback.print_exc()
 
